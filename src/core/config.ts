@@ -1,0 +1,160 @@
+// The static config (etc/dopq.yaml): schema, defaults, and the pure parse from YAML text.
+import path from 'node:path';
+import { z } from 'zod';
+import { InvalidDocumentError, type Issue } from './errors.js';
+import { toIssues } from './schema-issues.js';
+import { parseDuration, parseSize } from './units.js';
+import { readYaml } from './yaml-source.js';
+
+export type GpuAssignment = 'device-requests' | 'env';
+
+export interface ResourceSet {
+  gpus: number;
+  memory: number; // bytes
+  cpus: number;
+  shm: number; // bytes
+  time_limit: number; // seconds
+}
+
+export interface Config {
+  /** Absolute path of the file this came from (for messages and relative paths). */
+  file: string;
+  spool: string;
+  docker: { socket: string };
+  gpus: 'auto' | string[];
+  gpu_assignment: GpuAssignment;
+  nvidia_smi: string;
+  penalty: { half_life: number };
+  admins: string[];
+  defaults: ResourceSet;
+  limits: ResourceSet & { manifest_bytes: number; pids: number };
+  mounts: { allowed_roots: string[] };
+  network: { default: string; allowed: string[] };
+  stop_grace: number;
+  rescan_interval: number;
+  reconcile_interval: number;
+  gpu_poll_interval: number;
+  history: { keep: number };
+}
+
+const size = (what: string) =>
+  z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a size such as 512m or 32g for ${what}` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+export const durationSchema = (what: string) =>
+  z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const seconds = parseDuration(value);
+    if (seconds === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as 90m, 48h or 7d for ${what}` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const positive = (what: string) => z.number({ error: `expected a number of ${what}` }).positive({ error: `${what} must be more than 0` });
+const wholeCount = (what: string) => z.number({ error: `expected a whole number of ${what}` }).int({ error: `expected a whole number of ${what}` }).min(0, { error: `${what} cannot be negative` });
+const absolutePath = (what: string) =>
+  z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
+    error: `expected an absolute path without .. for ${what}`,
+  });
+
+const resources = z.strictObject({
+  gpus: wholeCount('GPUs').optional(),
+  memory: size('memory').optional(),
+  cpus: positive('CPUs').optional(),
+  shm: size('shared memory').optional(),
+  time_limit: durationSchema('time_limit').optional(),
+});
+
+const configSchema = z.strictObject({
+  spool: z.string({ error: 'expected a folder path' }).default('../spool'),
+  docker: z.strictObject({ socket: absolutePath('the Docker socket').default('/var/run/docker.sock') }).default({ socket: '/var/run/docker.sock' }),
+  gpus: z
+    .union([z.literal('auto'), z.array(z.union([z.string().min(1), z.number().int().min(0)]))], {
+      error: 'expected "auto" or a list of GPU indices or UUIDs',
+    })
+    .default('auto'),
+  gpu_assignment: z.enum(['device-requests', 'env'], { error: 'expected device-requests or env' }).default('device-requests'),
+  nvidia_smi: z.string().default('nvidia-smi'),
+  penalty: z.strictObject({ half_life: durationSchema('half_life').default(7 * 86400) }).default({ half_life: 7 * 86400 }),
+  admins: z.array(z.string({ error: 'expected a user name or %group' })).default([]),
+  defaults: resources.default({}),
+  limits: resources.extend({ manifest_size: size('manifest_size').optional(), pids: wholeCount('processes').optional() }).default({}),
+  mounts: z.strictObject({ allowed_roots: z.array(absolutePath('a mount root')).default([]) }).default({ allowed_roots: [] }),
+  network: z
+    .strictObject({ default: z.string().default('none'), allowed: z.array(z.string()).default(['none']) })
+    .default({ default: 'none', allowed: ['none'] }),
+  stop_grace: durationSchema('stop_grace').default(10),
+  rescan_interval: durationSchema('rescan_interval').default(2),
+  reconcile_interval: durationSchema('reconcile_interval').default(10),
+  gpu_poll_interval: durationSchema('gpu_poll_interval').default(10),
+  history: z.strictObject({ keep: durationSchema('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
+});
+
+const BUILTIN_DEFAULTS: ResourceSet = { gpus: 1, memory: 8 * 1024 ** 3, cpus: 4, shm: 64 * 1024 ** 2, time_limit: 24 * 3600 };
+const BUILTIN_LIMITS = { gpus: 8, memory: 256 * 1024 ** 3, cpus: 64, shm: 64 * 1024 ** 3, time_limit: 7 * 86400, manifest_bytes: 64 * 1024, pids: 4096 };
+
+/** Parse config text. `file` must be absolute; the spool is resolved relative to its folder. */
+export function parseConfig(text: string, file: string): Config {
+  const yaml = readYaml(text);
+  if (!yaml.ok) throw new InvalidDocumentError('config', file, yaml.issues);
+  const parsed = configSchema.safeParse(yaml.source.value ?? {});
+  if (!parsed.success) throw new InvalidDocumentError('config', file, toIssues(parsed.error.issues, yaml.source));
+  const raw = parsed.data;
+  const limits = {
+    gpus: raw.limits.gpus ?? BUILTIN_LIMITS.gpus,
+    memory: raw.limits.memory ?? BUILTIN_LIMITS.memory,
+    cpus: raw.limits.cpus ?? BUILTIN_LIMITS.cpus,
+    shm: raw.limits.shm ?? BUILTIN_LIMITS.shm,
+    time_limit: raw.limits.time_limit ?? BUILTIN_LIMITS.time_limit,
+    manifest_bytes: raw.limits.manifest_size ?? BUILTIN_LIMITS.manifest_bytes,
+    pids: raw.limits.pids ?? BUILTIN_LIMITS.pids,
+  };
+  const defaults: ResourceSet = {
+    gpus: raw.defaults.gpus ?? BUILTIN_DEFAULTS.gpus,
+    memory: raw.defaults.memory ?? Math.min(BUILTIN_DEFAULTS.memory, limits.memory),
+    cpus: raw.defaults.cpus ?? Math.min(BUILTIN_DEFAULTS.cpus, limits.cpus),
+    shm: raw.defaults.shm ?? Math.min(BUILTIN_DEFAULTS.shm, limits.shm),
+    time_limit: raw.defaults.time_limit ?? Math.min(BUILTIN_DEFAULTS.time_limit, limits.time_limit),
+  };
+  const issues: Issue[] = [];
+  for (const key of Object.keys(defaults) as (keyof ResourceSet)[]) {
+    if (defaults[key] > limits[key]) {
+      issues.push({ path: `defaults.${key}`, line: yaml.source.lineOf(['defaults', key]), message: `default is above limits.${key}` });
+    }
+  }
+  if (!raw.network.allowed.includes(raw.network.default)) {
+    issues.push({ path: 'network.default', line: yaml.source.lineOf(['network', 'default']), message: 'must be one of network.allowed' });
+  }
+  const gpuIds = raw.gpus === 'auto' ? 'auto' : raw.gpus.map(String);
+  if (gpuIds !== 'auto' && new Set(gpuIds).size !== gpuIds.length) {
+    issues.push({ path: 'gpus', line: yaml.source.lineOf(['gpus']), message: 'a GPU is listed twice' });
+  }
+  if (issues.length > 0) throw new InvalidDocumentError('config', file, issues);
+
+  return {
+    file,
+    spool: path.resolve(path.dirname(file), raw.spool),
+    docker: raw.docker,
+    gpus: gpuIds,
+    gpu_assignment: raw.gpu_assignment,
+    nvidia_smi: raw.nvidia_smi,
+    penalty: raw.penalty,
+    admins: raw.admins,
+    defaults,
+    limits,
+    mounts: { allowed_roots: raw.mounts.allowed_roots.map((root) => path.posix.normalize(root)) },
+    network: raw.network,
+    stop_grace: raw.stop_grace,
+    rescan_interval: raw.rescan_interval,
+    reconcile_interval: raw.reconcile_interval,
+    gpu_poll_interval: raw.gpu_poll_interval,
+    history: raw.history,
+  };
+}

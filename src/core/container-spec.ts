@@ -1,0 +1,87 @@
+// JobSpec + assigned GPUs + config -> the Docker create options. Pure, so the hardening is
+// testable without an engine. Nothing here comes from the manifest unchecked.
+import type { Config } from './config.js';
+import type { JobSpec } from './job.js';
+
+export const LABEL_JOB = 'dopq.job';
+export const LABEL_USER = 'dopq.user';
+export const LABEL_UID = 'dopq.uid';
+export const LABEL_INSTANCE = 'dopq.instance';
+
+export interface ContainerSpec {
+  name: string;
+  Image: string;
+  Cmd?: string[];
+  Env: string[];
+  User: string;
+  WorkingDir?: string;
+  Labels: Record<string, string>;
+  Tty: false;
+  AttachStdin: false;
+  OpenStdin: false;
+  HostConfig: {
+    Memory: number;
+    MemorySwap: number;
+    NanoCpus: number;
+    ShmSize: number;
+    PidsLimit: number;
+    CapDrop: string[];
+    SecurityOpt: string[];
+    Privileged: false;
+    NetworkMode: string;
+    Binds: string[];
+    DeviceRequests?: { Driver: string; Count: number; DeviceIDs: string[]; Capabilities: string[][]; Options: Record<string, string> }[];
+    AutoRemove: false;
+  };
+}
+
+export function containerName(instance: string, jobId: number): string {
+  return `dopq-${instance}-${jobId}`;
+}
+
+/**
+ * `gid` is the owner's primary group: the container runs as the submitting user, so files it
+ * writes to mounted folders belong to them. `binds` are the mounts after the daemon resolved them.
+ */
+export function containerSpec(job: JobSpec, gpus: readonly string[], config: Config, instance: string, gid: number, binds: readonly string[]): ContainerSpec {
+  const m = job.manifest;
+  const env = Object.entries(m.env).map(([key, value]) => `${key}=${value}`);
+  env.push(`DOPQ_JOB_ID=${job.id}`, `DOPQ_GPUS=${gpus.join(',')}`);
+  // No job reaches a GPU it was not given, whatever the engine's default runtime: CUDA images
+  // default NVIDIA_VISIBLE_DEVICES to all. CUDA_VISIBLE_DEVICES is left alone on purpose: inside
+  // the container GPUs are renumbered from 0, so host indices would point at the wrong ones.
+  if (gpus.length === 0) env.push('NVIDIA_VISIBLE_DEVICES=void');
+  else if (config.gpu_assignment === 'env') env.push(`NVIDIA_VISIBLE_DEVICES=${gpus.join(',')}`);
+
+  const deviceRequests =
+    config.gpu_assignment === 'device-requests' && gpus.length > 0
+      ? [{ Driver: 'nvidia', Count: 0, DeviceIDs: [...gpus], Capabilities: [['gpu']], Options: {} }]
+      : undefined;
+
+  return {
+    name: containerName(instance, job.id),
+    Image: m.image,
+    ...(m.command ? { Cmd: m.command } : {}),
+    Env: env,
+    User: `${job.uid}:${gid}`,
+    ...(m.workdir ? { WorkingDir: m.workdir } : {}),
+    Labels: { [LABEL_JOB]: String(job.id), [LABEL_USER]: job.user, [LABEL_UID]: String(job.uid), [LABEL_INSTANCE]: instance },
+    Tty: false,
+    AttachStdin: false,
+    OpenStdin: false,
+    HostConfig: {
+      Memory: m.memory,
+      MemorySwap: m.memory,
+      NanoCpus: Math.round(m.cpus * 1e9),
+      ShmSize: m.shm,
+      PidsLimit: config.limits.pids,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Privileged: false,
+      NetworkMode: m.network,
+      Binds: [...binds],
+      ...(deviceRequests ? { DeviceRequests: deviceRequests } : {}),
+      AutoRemove: false,
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// A job as the state file records it, its states, and the transitions between them.
+import type { Manifest } from './manifest.js';
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'rejected';
+
+/** Why a job left the queue or the GPUs. `exited` covers both done (exit 0) and failed (non-zero). */
+export type EndReason = 'exited' | 'cancelled' | 'time-limit' | 'oom-killed' | 'start-failed' | 'rejected' | 'lost';
+
+export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled', 'rejected'];
+
+export interface JobRecord {
+  id: number;
+  user: string;
+  uid: number;
+  name: string;
+  image: string;
+  gpus_requested: number;
+  /** Host GPU ids held while running (UUIDs in `auto` mode, the configured ids otherwise). */
+  gpus: string[];
+  state: JobState;
+  submitted_at: number; // ms since epoch, as everywhere in state
+  started_at?: number;
+  finished_at?: number;
+  exit_code?: number | null;
+  reason?: EndReason;
+  /** Human detail: Docker's error, the validation issues, who cancelled. */
+  message?: string;
+  time_limit: number; // seconds
+  container_id?: string;
+  /** Set when dopq asked the container to stop; the exit is then recorded with this reason. */
+  stopping?: 'cancelled' | 'time-limit';
+  stop_requested_at?: number;
+}
+
+/** What the daemon keeps privately per job (0600): the whole manifest, env included. */
+export interface JobSpec {
+  id: number;
+  uid: number;
+  user: string;
+  manifest: Manifest;
+}
+
+export function isFinished(job: Pick<JobRecord, 'state'>): boolean {
+  return FINISHED_STATES.includes(job.state);
+}
+
+export interface ContainerExit {
+  exitCode: number | null;
+  oomKilled: boolean;
+  finishedAt: number;
+  error?: string;
+}
+
+/** The record of a running job once its container has exited. */
+export function finishJob(job: JobRecord, exit: ContainerExit): JobRecord {
+  const reason: EndReason = job.stopping ?? (exit.oomKilled ? 'oom-killed' : 'exited');
+  const state: JobState = reason === 'cancelled' ? 'cancelled' : reason === 'exited' && exit.exitCode === 0 ? 'done' : 'failed';
+  const message =
+    reason === 'time-limit'
+      ? `stopped after its time limit of ${job.time_limit}s`
+      : reason === 'oom-killed'
+        ? 'killed by the kernel: out of memory (raise memory: in the manifest)'
+        : (exit.error ?? job.message);
+  const { stopping: _stopping, stop_requested_at: _at, ...rest } = job;
+  return { ...rest, state, reason, exit_code: exit.exitCode, finished_at: Math.max(exit.finishedAt, job.started_at ?? 0), ...(message ? { message } : {}) };
+}
+
+export function failToStart(job: JobRecord, message: string, now: number): JobRecord {
+  return { ...job, state: 'failed', reason: 'start-failed', message, gpus: [], exit_code: null, finished_at: now };
+}
+
+export function cancelQueued(job: JobRecord, by: string, now: number): JobRecord {
+  return { ...job, state: 'cancelled', reason: 'cancelled', message: `cancelled by ${by}`, finished_at: now };
+}

@@ -1,0 +1,176 @@
+// A job manifest: YAML text -> a validated Manifest, or every problem with its field and line.
+// Defaults and maxima come from the config; nothing here trusts who the manifest says it is from.
+import path from 'node:path';
+import { z } from 'zod';
+import type { Config } from './config.js';
+import type { Issue } from './errors.js';
+import { toIssues } from './schema-issues.js';
+import { formatSize, parseDuration, parseSize } from './units.js';
+import { readYaml, type YamlSource } from './yaml-source.js';
+
+export interface Mount {
+  src: string;
+  dst: string;
+  readOnly: boolean;
+}
+
+export interface Manifest {
+  name: string;
+  image: string;
+  /** Exec form; a string command becomes `/bin/sh -c <string>`. Undefined runs the image's CMD. */
+  command?: string[];
+  gpus: number;
+  memory: number;
+  cpus: number;
+  shm: number;
+  env: Record<string, string>;
+  workdir?: string;
+  mounts: Mount[];
+  time_limit: number;
+  network: string;
+}
+
+export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Set by dopq itself, or (NVIDIA_*, CUDA_VISIBLE_DEVICES) a way to reach GPUs the job was not given.
+const RESERVED_ENV = /^(NVIDIA_|DOPQ_)|^CUDA_VISIBLE_DEVICES$/;
+
+const sizeField = (what: string) =>
+  z.union([z.string(), z.number()], { error: `expected a size such as 512m or 32g for ${what}` }).transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined || bytes === 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a size such as 512m or 32g for ${what}` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const absolute = (what: string) =>
+  z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
+    error: `expected an absolute path without .. for ${what}`,
+  });
+
+const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transform((text, ctx): Mount => {
+  const parts = text.split(':');
+  const mode = parts.length === 3 ? parts[2] : 'rw';
+  if (parts.length < 2 || parts.length > 3 || (mode !== 'ro' && mode !== 'rw')) {
+    ctx.addIssue({ code: 'custom', message: `expected src:dst or src:dst:ro, got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  const [src = '', dst = ''] = parts;
+  for (const [label, p] of [['source', src], ['destination', dst]] as const) {
+    if (!path.posix.isAbsolute(p) || p.split('/').includes('..')) {
+      ctx.addIssue({ code: 'custom', message: `the ${label} ${JSON.stringify(p)} must be an absolute path without ..` });
+      return z.NEVER;
+    }
+  }
+  return { src: path.posix.normalize(src), dst: path.posix.normalize(dst), readOnly: mode === 'ro' };
+});
+
+const manifestSchema = z.strictObject({
+  name: z.string({ error: 'expected a job name' }).regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' }).optional(),
+  image: z.string({ error: 'expected an image name such as pytorch/pytorch:2.3' }).min(1, { error: 'is required' }).regex(/^[^\s]+$/, { error: 'an image name has no spaces' }),
+  command: z
+    .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1)], { error: 'expected a command string or a non-empty list of arguments' })
+    .optional(),
+  gpus: z.number({ error: 'expected a whole number of GPUs' }).int({ error: 'expected a whole number of GPUs' }).min(0, { error: 'cannot be negative' }).optional(),
+  memory: sizeField('memory').optional(),
+  cpus: z.number({ error: 'expected a number of CPUs such as 4 or 0.5' }).positive({ error: 'must be more than 0' }).optional(),
+  shm: sizeField('shm').optional(),
+  env: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String), {
+      error: 'expected a map of NAME: value',
+    })
+    .optional(),
+  workdir: absolute('workdir').optional(),
+  mounts: z.array(mountSchema, { error: 'expected a list of src:dst[:ro]' }).optional(),
+  time_limit: z
+    .union([z.string(), z.number()], { error: 'expected a duration such as 90m, 48h or 7d' })
+    .transform((value, ctx) => {
+      const seconds = parseDuration(value);
+      if (seconds === undefined || seconds <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 90m, 48h or 7d' });
+        return z.NEVER;
+      }
+      return seconds;
+    })
+    .optional(),
+  network: z.string({ error: 'expected a network mode name' }).optional(),
+});
+
+type RawManifest = z.output<typeof manifestSchema>;
+
+/**
+ * Validate manifest text against the config. `fallbackName` (the file's stem) names a job whose
+ * manifest has no `name`.
+ */
+export function parseManifest(text: string, config: Config, fallbackName = 'job'): ManifestResult {
+  const yaml = readYaml(text);
+  if (!yaml.ok) return yaml;
+  const value = yaml.source.value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, issues: [{ path: '', line: 1, message: 'a manifest is a YAML map of fields (name, image, command, ...)' }] };
+  }
+  const parsed = manifestSchema.safeParse(value);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, yaml.source) };
+  const issues = checkAgainstConfig(parsed.data, config, yaml.source);
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, manifest: applyDefaults(parsed.data, config, fallbackName) };
+}
+
+function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): Manifest {
+  const command = raw.command === undefined ? undefined : typeof raw.command === 'string' ? ['/bin/sh', '-c', raw.command] : raw.command;
+  const name = raw.name ?? (NAME.test(fallbackName) ? fallbackName : 'job');
+  return {
+    name,
+    image: raw.image,
+    ...(command ? { command } : {}),
+    gpus: raw.gpus ?? config.defaults.gpus,
+    memory: raw.memory ?? config.defaults.memory,
+    cpus: raw.cpus ?? config.defaults.cpus,
+    shm: raw.shm ?? config.defaults.shm,
+    env: raw.env ?? {},
+    ...(raw.workdir ? { workdir: raw.workdir } : {}),
+    mounts: raw.mounts ?? [],
+    time_limit: raw.time_limit ?? config.defaults.time_limit,
+    network: raw.network ?? config.network.default,
+  };
+}
+
+function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource): Issue[] {
+  const issues: Issue[] = [];
+  const at = (p: (string | number)[], message: string) => issues.push({ path: p.join('.'), line: source.lineOf(p), message });
+  const { limits } = config;
+  if (raw.gpus !== undefined && raw.gpus > limits.gpus) at(['gpus'], `at most ${limits.gpus} GPUs per job on this server, got ${raw.gpus}`);
+  if (config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
+    at(['gpus'], `this server has ${config.gpus.length} GPUs, got ${raw.gpus}`);
+  }
+  if (raw.memory !== undefined && raw.memory > limits.memory) at(['memory'], `at most ${formatSize(limits.memory)}, got ${formatSize(raw.memory)}`);
+  if (raw.shm !== undefined && raw.shm > limits.shm) at(['shm'], `at most ${formatSize(limits.shm)}, got ${formatSize(raw.shm)}`);
+  if (raw.cpus !== undefined && raw.cpus > limits.cpus) at(['cpus'], `at most ${limits.cpus} CPUs, got ${raw.cpus}`);
+  if (raw.time_limit !== undefined && raw.time_limit > limits.time_limit) {
+    at(['time_limit'], `at most ${limits.time_limit}s (${Math.round(limits.time_limit / 3600)}h) on this server, got ${raw.time_limit}s`);
+  }
+  for (const key of Object.keys(raw.env ?? {})) {
+    if (!ENV_NAME.test(key)) at(['env', key], 'an environment variable name has only letters, digits and _, and does not start with a digit');
+    else if (RESERVED_ENV.test(key)) at(['env', key], 'is set by dopq (GPU assignment and job identity) and cannot be set by a manifest');
+  }
+  (raw.mounts ?? []).forEach((mount, index) => {
+    if (!isUnderRoots(mount.src, config.mounts.allowed_roots)) {
+      const roots = config.mounts.allowed_roots;
+      at(['mounts', index], roots.length === 0 ? 'this server allows no mounts' : `the source must be under ${roots.join(' or ')}, got ${mount.src}`);
+    }
+  });
+  if (raw.network !== undefined && !config.network.allowed.includes(raw.network)) {
+    at(['network'], `allowed here: ${config.network.allowed.join(', ')}; got ${JSON.stringify(raw.network)}`);
+  }
+  return issues;
+}
+
+/** Lexical check; the daemon repeats it on the realpath so symlinks cannot escape. */
+export function isUnderRoots(candidate: string, roots: readonly string[]): boolean {
+  const normal = path.posix.normalize(candidate);
+  return roots.some((root) => normal === root || normal.startsWith(root.endsWith('/') ? root : `${root}/`));
+}

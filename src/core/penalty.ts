@@ -1,0 +1,51 @@
+// Per-user penalty: GPU-seconds of finished and running work, each second decayed with a
+// half-life, so recent use weighs most and old use fades.
+import type { JobRecord } from './job.js';
+
+/**
+ * Decayed GPU-seconds of `gpus` GPUs used from `start` to `end` (ms), seen at `now` (ms):
+ * the integral of gpus * 2^(-(now - t) / h) dt over [start, end], in seconds.
+ */
+export function decayedGpuSeconds(gpus: number, start: number, end: number, now: number, halfLifeSeconds: number): number {
+  if (gpus <= 0 || end <= start) return 0;
+  const from = Math.max(0, (now - end) / 1000);
+  const to = Math.max(0, (now - start) / 1000);
+  if (!(halfLifeSeconds > 0) || !Number.isFinite(halfLifeSeconds)) return gpus * (to - from);
+  const k = Math.LN2 / halfLifeSeconds;
+  return (gpus * (Math.exp(-k * from) - Math.exp(-k * to))) / k;
+}
+
+type UsageJob = Pick<JobRecord, 'user' | 'gpus' | 'started_at' | 'finished_at' | 'state'>;
+
+/** Penalty per user, in decayed GPU-seconds. Users without usage are absent (penalty 0). */
+export function penalties(jobs: Iterable<UsageJob>, now: number, halfLifeSeconds: number): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const job of jobs) {
+    if (job.started_at === undefined || job.gpus.length === 0) continue;
+    const end = job.state === 'running' ? now : (job.finished_at ?? now);
+    const value = decayedGpuSeconds(job.gpus.length, job.started_at, Math.min(end, now), now, halfLifeSeconds);
+    if (value > 0) result.set(job.user, (result.get(job.user) ?? 0) + value);
+  }
+  return result;
+}
+
+export interface CarriedUsage {
+  user: string;
+  /** Decayed GPU-seconds as of `at` (ms). */
+  gpu_seconds: number;
+  at: number;
+}
+
+/** Penalties from the jobs still in the state plus the usage carried over from pruned ones. */
+export function statePenalties(
+  state: { jobs: readonly UsageJob[]; carried_usage?: readonly CarriedUsage[] },
+  now: number,
+  halfLifeSeconds: number,
+): Map<string, number> {
+  const result = penalties(state.jobs, now, halfLifeSeconds);
+  for (const carried of state.carried_usage ?? []) {
+    const decayed = carried.gpu_seconds * Math.pow(2, -Math.max(0, now - carried.at) / 1000 / halfLifeSeconds);
+    result.set(carried.user, (result.get(carried.user) ?? 0) + decayed);
+  }
+  return result;
+}

@@ -1,0 +1,103 @@
+// QueueView -> the tables `dopq q` prints, in DoPQ's panes: status, running, queued, finished,
+// users. Colour level is a parameter (0 = none) so the caller decides about TTYs and NO_COLOR.
+import { Chalk, type ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import type { JobView, QueueView } from './queue-view.js';
+import { formatDuration } from './units.js';
+
+export interface RenderOptions {
+  now: number;
+  colorLevel: 0 | 1 | 2 | 3;
+}
+
+export function renderQueue(view: QueueView, options: RenderOptions): string {
+  const c = new Chalk({ level: options.colorLevel });
+  const sections = [
+    renderStatus(view, c),
+    section(c, 'Running', runningTable(view, options.now, c)),
+    section(c, 'Queued', queuedTable(view, options.now, c)),
+    section(c, 'Finished', finishedTable(view, options.now, c)),
+    section(c, 'Users', usersTable(view, c)),
+  ];
+  return `${sections.join('\n\n')}\n`;
+}
+
+function section(c: ChalkInstance, title: string, body: string): string {
+  return `${c.bold(title)}\n${body}`;
+}
+
+function table(head: string[], rows: string[][], c: ChalkInstance): string {
+  if (rows.length === 0) return c.dim('  (none)');
+  const t = new Table({ head, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+  t.push(...rows);
+  return t.toString();
+}
+
+function renderStatus(view: QueueView, c: ChalkInstance): string {
+  const daemon = view.daemon.running
+    ? `${c.green('up')} (pid ${view.daemon.pid}${view.daemon.host ? ` on ${view.daemon.host}` : ''}, since ${view.daemon.since})`
+    : c.red('not running');
+  const gpuList = view.gpus.map((gpu) => `${gpu.index}:${gpu.state === 'free' ? c.green('free') : gpu.state === 'held' ? c.yellow(`job ${gpu.job}`) : c.red('busy')}`);
+  return [`${c.bold('Daemon')}  ${daemon}`, `${c.bold('GPUs')}    ${view.gpus_free}/${view.gpus_total} free${gpuList.length ? `  [${gpuList.join(' ')}]` : ''}`].join('\n');
+}
+
+const since = (iso: string | null, now: number): string => (iso === null ? '-' : formatDuration((now - Date.parse(iso)) / 1000));
+
+function gpuLabels(view: QueueView, ids: string[]): string {
+  const index = new Map(view.gpus.map((gpu) => [gpu.id, gpu.index]));
+  return ids.map((id) => String(index.get(id) ?? id)).join(',') || '-';
+}
+
+function runningTable(view: QueueView, now: number, c: ChalkInstance): string {
+  const rows = view.jobs
+    .filter((job) => job.state === 'running')
+    .map((job) => [String(job.id), job.user, job.name, gpuLabels(view, job.gpus), since(job.started_at, now)]);
+  return table(['id', 'user', 'name', 'gpus', 'runtime'], rows, c);
+}
+
+function queuedTable(view: QueueView, now: number, c: ChalkInstance): string {
+  const rows = view.jobs
+    .filter((job) => job.state === 'queued')
+    .sort((a, b) => (a.position ?? Infinity) - (b.position ?? Infinity))
+    .map((job) => [
+      String(job.position ?? '-'),
+      String(job.id),
+      job.user,
+      job.name,
+      job.ingested || job.gpus_requested > 0 ? String(job.gpus_requested) : '?',
+      ((job.penalty ?? 0) / 3600).toFixed(2),
+      since(job.submitted_at, now),
+    ]);
+  return table(['#', 'id', 'user', 'name', 'gpus', 'penalty (GPU-h)', 'waiting'], rows, c);
+}
+
+function outcome(job: JobView, c: ChalkInstance): string {
+  const text = job.reason && job.reason !== 'exited' ? `${job.state} (${job.reason})` : job.state;
+  return job.state === 'done' ? c.green(text) : job.state === 'cancelled' ? c.yellow(text) : c.red(text);
+}
+
+function finishedTable(view: QueueView, _now: number, c: ChalkInstance): string {
+  const rows = view.jobs
+    .filter((job) => ['done', 'failed', 'cancelled', 'rejected'].includes(job.state))
+    .sort((a, b) => Date.parse(b.finished_at ?? '') - Date.parse(a.finished_at ?? '') || b.id - a.id)
+    .map((job) => [
+      String(job.id),
+      job.user,
+      job.name,
+      outcome(job, c),
+      job.exit_code === null ? '-' : String(job.exit_code),
+      job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
+      truncate(job.message ?? '', 60),
+    ]);
+  return table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'detail'], rows, c);
+}
+
+function usersTable(view: QueueView, c: ChalkInstance): string {
+  const rows = view.users.map((user) => [user.user, user.penalty_gpu_hours.toFixed(2), String(user.running), String(user.gpus_held), String(user.queued)]);
+  return table(['user', 'penalty (GPU-h)', 'running', 'gpus', 'queued'], rows, c);
+}
+
+function truncate(text: string, max: number): string {
+  const line = text.split('\n')[0] ?? '';
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
