@@ -1,0 +1,61 @@
+// `dopq log ID [-f]`: a job's output, from the log file the daemon keeps for its owner (0600).
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
+import { isFinished } from '../../core/job.js';
+import { readState } from '../../io/state-store.js';
+import type { CommandContext } from '../context.js';
+
+export async function logCommand(ctx: CommandContext, rawId: string, options: { follow?: boolean }): Promise<number> {
+  if (!/^\d+$/.test(rawId)) throw new UsageError(`not a job id: ${JSON.stringify(rawId)}`);
+  const id = Number(rawId);
+  const file = path.join(ctx.spool.logs, `${id}.log`);
+  const jobState = async () => (await readState(ctx.spool.state)).jobs.find((job) => job.id === id);
+  const job = await jobState();
+
+  let handle = await openLog(file, id, job !== undefined);
+  let offset = 0;
+  const buffer = Buffer.alloc(64 * 1024);
+  const drain = async () => {
+    if (!handle) return;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+      if (bytesRead === 0) return;
+      offset += bytesRead;
+      ctx.io.out(buffer.subarray(0, bytesRead).toString('utf8'));
+    }
+  };
+  try {
+    await drain();
+    if (!options.follow) {
+      if (!handle) throw new DopqError('no-log', ExitCode.noSuchJob, 'no output yet (the job has not started)', `job ${id}`);
+      return ExitCode.ok;
+    }
+    for (;;) {
+      const current = await jobState();
+      if (!handle) handle = await openLog(file, id, current !== undefined);
+      await drain();
+      if (current && isFinished(current)) {
+        await sleep(200); // the daemon saves the last output just before recording the end
+        await drain();
+        return ExitCode.ok;
+      }
+      await sleep(250);
+    }
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function openLog(file: string, id: number, known: boolean): Promise<FileHandle | undefined> {
+  try {
+    return await open(file, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') throw new PermissionError(`job ${id}`, "another user's job: only its owner or root may read its output");
+    if (code === 'ENOENT' && !known) throw new NotFoundError(`job ${id}`, 'no such job');
+    if (code === 'ENOENT') return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,27 @@
+// What every command gets: the loaded config, its spool paths, and where to write.
+import type { Config } from '../core/config.js';
+import { configPath, loadConfig } from '../io/config-file.js';
+import { spoolPaths, type SpoolPaths } from '../io/spool.js';
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+  isTTY: boolean;
+}
+
+export interface GlobalOptions {
+  config?: string;
+  debug?: boolean;
+}
+
+export interface CommandContext {
+  config: Config;
+  spool: SpoolPaths;
+  io: Output;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function commandContext(options: GlobalOptions, io: Output, env: NodeJS.ProcessEnv): Promise<CommandContext> {
+  const config = await loadConfig(configPath(options.config, env));
+  return { config, spool: spoolPaths(config.spool), io, env };
+}

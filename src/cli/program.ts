@@ -1,0 +1,92 @@
+// Commander setup and the one place that turns errors into `dopq: <subject>: <reason>` and an
+// exit code. Commands return data or throw DopqError; they never print errors or exit.
+import { Command, CommanderError, Option } from 'commander';
+import { DopqError, ExitCode } from '../core/errors.js';
+import { commandContext, type GlobalOptions, type Output } from './context.js';
+import { logCommand } from './commands/log.js';
+import { pushCommand } from './commands/push.js';
+import { queueCommand } from './commands/q.js';
+import { rmCommand } from './commands/rm.js';
+import { runCommand } from './commands/run.js';
+
+export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
+  const program = new Command('dopq')
+    .description('A fair job queue that runs deep-learning jobs as Docker containers on shared GPUs')
+    .version('0.1.0')
+    .addOption(new Option('-c, --config <file>', 'config file (default: $DOPQ_CONFIG, /etc/dopq/dopq.yaml, or the bundled etc/dopq.yaml)'))
+    .option('--debug', 'print stack traces')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showSuggestionAfterError();
+  const ctx = async () => commandContext(program.opts<GlobalOptions>(), io, env);
+
+  program
+    .command('push')
+    .description('validate a job manifest and queue it; prints the job id')
+    .argument('<file>', 'YAML manifest (see dopq-manifest(5))')
+    .option('--json', 'print {"id": N}')
+    .action(async (file: string, options: { json?: boolean }) => setExit(await pushCommand(await ctx(), file, options)));
+
+  program
+    .command('run')
+    .description('run the queue daemon on the spool (as root; one per spool)')
+    .option('--once', 'do one full pass (ingest, reap, cancel, schedule, start) and exit: for cron')
+    .action(async (options: { once?: boolean }) => setExit(await runCommand(await ctx(), options)));
+
+  program
+    .command('q')
+    .alias('queue')
+    .description('show running, queued and finished jobs, GPUs and user penalties')
+    .option('--json', 'print one JSON object (fields in dopq(1))')
+    .option('-a, --all', 'include all finished jobs, not only the last 24 hours')
+    .action(async (options: { json?: boolean; all?: boolean }) => setExit(await queueCommand(await ctx(), options)));
+
+  program
+    .command('rm')
+    .description('cancel jobs: queued ones are removed, running ones stopped')
+    .argument('<id...>', 'job ids')
+    .action(async (ids: string[]) => setExit(await rmCommand(await ctx(), ids)));
+
+  program
+    .command('log')
+    .description("print a job's output")
+    .argument('<id>', 'job id')
+    .option('-f, --follow', 'keep printing output until the job ends')
+    .action(async (id: string, options: { follow?: boolean }) => setExit(await logCommand(await ctx(), id, options)));
+
+  return program;
+}
+
+export async function main(argv: string[], io: Output = processOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let code: number = ExitCode.ok;
+  const program = buildProgram(io, env, (c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      return ExitCode.usage; // commander already printed the message
+    }
+    return reportError(error, io, Boolean(program.opts<GlobalOptions>().debug));
+  }
+}
+
+export function reportError(error: unknown, io: Output, debug: boolean): number {
+  if (error instanceof DopqError) {
+    const lines = error.message.split('\n');
+    const head = error.subject ? `dopq: ${error.subject}: ` : 'dopq: ';
+    io.err(lines.length > 1 ? `${head}\n${lines.map((l) => `  ${l}`).join('\n')}\n` : `${head}${lines[0]}\n`);
+    if (error.hint) io.err(`hint: ${error.hint}\n`);
+    if (debug && error.stack) io.err(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  io.err(`dopq: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+  if (debug && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
+  else io.err('hint: run again with --debug for the stack trace\n');
+  return ExitCode.internal;
+}
+
+function processOutput(): Output {
+  return { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), isTTY: Boolean(process.stdout.isTTY) };
+}

@@ -1,0 +1,45 @@
+// What every part of the daemon shares: config, spool paths, the engine, the clock, the log, and
+// the in-memory state that the daemon alone writes back to the spool.
+import { createHash } from 'node:crypto';
+import type { Config } from '../core/config.js';
+import type { JobRecord, JobSpec } from '../core/job.js';
+import type { StateFile } from '../core/queue-view.js';
+import type { DockerEngine } from '../io/docker.js';
+import type { SpoolPaths } from '../io/spool.js';
+
+export interface Logger {
+  info(message: string, jobId?: number): void;
+  error(message: string, jobId?: number): void;
+}
+
+export interface DaemonContext {
+  config: Config;
+  spool: SpoolPaths;
+  engine: DockerEngine;
+  /** Label value that marks this spool's containers, so daemons of other spools leave them be. */
+  instance: string;
+  now: () => number;
+  log: Logger;
+  state: StateFile;
+  specs: Map<number, JobSpec & { gid: number }>;
+}
+
+export function instanceId(spoolRealPath: string): string {
+  return createHash('sha256').update(spoolRealPath).digest('hex').slice(0, 10);
+}
+
+export function stderrLogger(stream: NodeJS.WritableStream = process.stderr): Logger {
+  const line = (level: string, message: string, jobId?: number) =>
+    stream.write(`${new Date().toISOString()} ${level}${jobId === undefined ? '' : ` [job ${jobId}]`} ${message}\n`);
+  return { info: (m, id) => line('info', m, id), error: (m, id) => line('error', m, id) };
+}
+
+export function jobById(ctx: DaemonContext, id: number): JobRecord | undefined {
+  return ctx.state.jobs.find((job) => job.id === id);
+}
+
+export function replaceJob(ctx: DaemonContext, job: JobRecord): void {
+  const index = ctx.state.jobs.findIndex((j) => j.id === job.id);
+  if (index >= 0) ctx.state.jobs[index] = job;
+  else ctx.state.jobs.push(job);
+}

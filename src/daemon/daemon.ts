@@ -1,0 +1,225 @@
+// The `dopq run` loop: gather (intake, requests, engine) -> decide (pure policy) -> act.
+// Passes never overlap; anything that happens during one (a push, a container exit) asks for
+// another, so a freed GPU is reused as soon as Docker reports the exit.
+import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { watch, type FSWatcher } from 'chokidar';
+import { freeGpuIds } from '../core/gpus.js';
+import { statePenalties } from '../core/penalty.js';
+import { placeJobs } from '../core/schedule.js';
+import { createStateWriter, type StateWriter } from '../io/state-store.js';
+import { dockerMessage } from '../io/docker.js';
+import { jobById, replaceJob, type DaemonContext } from './context.js';
+import type { GpuSource } from './gpu-source.js';
+import { ingest } from './intake.js';
+import { createLogSavers, reap, startContainer, type LogSavers } from './lifecycle.js';
+import { reconcile } from './reconcile.js';
+import { handleRequests } from './requests.js';
+import { pruneHistory } from './history.js';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Daemon {
+  private readonly logs: LogSavers = createLogSavers();
+  private readonly writer: StateWriter;
+  private readonly exited = new Set<string>();
+  private dirty = false;
+  private reconcileDue = true;
+  private loop: Promise<void> | undefined;
+  private closed = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
+  private stopEvents: (() => void) | undefined;
+  private readonly stops = new Set<Promise<void>>();
+
+  constructor(
+    private readonly ctx: DaemonContext,
+    private readonly gpus: GpuSource,
+    onStateLockLost: (error: Error) => void,
+  ) {
+    this.writer = createStateWriter(ctx.spool.state, onStateLockLost);
+  }
+
+  /** One full pass (ingest, reap, cancel, schedule, start), for `dopq run --once`. */
+  async once(): Promise<void> {
+    this.ctx.state.daemon = null;
+    await this.pass();
+    await Promise.all(this.stops);
+    this.logs.abortAll();
+  }
+
+  /** Watch and act until close(). */
+  async start(): Promise<void> {
+    const { ctx } = this;
+    const now = ctx.now();
+    ctx.state.daemon = { pid: process.pid, started_at: now, host: hostname(), heartbeat_at: now };
+    this.stopEvents = ctx.engine.watchExits(
+      ctx.instance,
+      (containerId) => {
+        this.exited.add(containerId);
+        this.kick();
+      },
+      (error) => ctx.log.error(`Docker events: ${dockerMessage(error)}; reconnecting`),
+    );
+    this.watcher = watch([ctx.spool.intake, ctx.spool.requests], {
+      depth: 0,
+      ignoreInitial: true,
+      followSymlinks: false,
+      ignored: (file: string) => /(^|\/)\./.test(file.slice(ctx.spool.root.length)),
+    });
+    this.watcher.on('add', () => this.kick()).on('change', () => this.kick());
+    this.watcher.on('error', (error) => ctx.log.error(`watch: ${(error as Error).message}`));
+    const every = (seconds: number, action: () => void) => this.timers.push(setInterval(action, Math.max(50, seconds * 1000)));
+    // Events are hints: a rescan on a timer is the truth (NFS, overflowed watches, lossy events).
+    every(ctx.config.rescan_interval, () => this.kick());
+    every(ctx.config.reconcile_interval, () => {
+      this.reconcileDue = true;
+      this.kick();
+    });
+    if (ctx.config.gpus === 'auto') {
+      every(ctx.config.gpu_poll_interval, () =>
+        void this.gpus.refresh().then(
+          () => this.kick(),
+          (error: Error) => ctx.log.error(`GPU poll: ${error.message}; keeping the last snapshot`),
+        ),
+      );
+    }
+    this.kick();
+    await this.idle();
+  }
+
+  /** Resolves once no pass is running or wanted. */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.stopEvents?.();
+    await this.watcher?.close();
+    await this.idle();
+    this.logs.abortAll();
+    this.ctx.state.daemon = null;
+    await this.writer.write(this.snapshot());
+  }
+
+  kick(): void {
+    this.dirty = true;
+    if (this.loop || this.closed) return;
+    this.loop = (async () => {
+      while (this.dirty && !this.closed) {
+        this.dirty = false;
+        try {
+          await this.pass();
+        } catch (error) {
+          this.ctx.log.error(`pass failed: ${(error as Error).stack ?? String(error)}`);
+        }
+      }
+    })().finally(() => {
+      this.loop = undefined;
+      if (this.dirty && !this.closed) this.kick();
+    });
+  }
+
+  private snapshot() {
+    this.ctx.state.gpus = this.gpus.current();
+    return this.ctx.state;
+  }
+
+  private async pass(): Promise<void> {
+    const { ctx } = this;
+    const intakeFiles = await ingest(ctx);
+    const requests = await handleRequests(ctx);
+    const toStop = new Map<number, 'cancelled' | 'time-limit'>(requests.toStop.map((id) => [id, 'cancelled']));
+
+    if (this.reconcileDue) {
+      this.reconcileDue = false;
+      const result = await reconcile(ctx, this.logs);
+      for (const id of result.toStop) toStop.set(id, jobById(ctx, id)?.stopping ?? 'cancelled');
+      pruneHistory(ctx);
+    }
+    await this.reapExited();
+
+    for (const id of this.overTimeLimit()) toStop.set(id, 'time-limit');
+
+    const now = ctx.now();
+    const running = ctx.state.jobs.filter((job) => job.state === 'running');
+    const queued = ctx.state.jobs.filter((job) => job.state === 'queued');
+    const penalty = statePenalties(ctx.state, now, ctx.config.penalty.half_life);
+    const free = freeGpuIds(this.gpus.current(), running);
+    const placements = placeJobs(
+      queued.map((job) => ({ id: job.id, user: job.user, gpus: job.gpus_requested, submitted_at: job.submitted_at })),
+      free,
+      penalty,
+    );
+    // Record the placement before creating containers: a crash in between leaves a job that
+    // reconcile() queues again, never a GPU held twice.
+    for (const placement of placements) {
+      replaceJob(ctx, { ...jobById(ctx, placement.id)!, state: 'running', gpus: placement.gpus, started_at: now });
+    }
+    await this.writer.write(this.snapshot());
+    await Promise.all([...intakeFiles, ...requests.consumed].map((file) => rm(file, { force: true })));
+
+    for (const [id, reason] of toStop) this.requestStop(id, reason);
+
+    if (placements.length > 0) {
+      const started = await Promise.all(placements.map((placement) => startContainer(ctx, jobById(ctx, placement.id)!)));
+      for (const job of started) {
+        replaceJob(ctx, job);
+        if (job.state === 'running') void this.logs.ensure(ctx, job);
+      }
+      await this.writer.write(this.snapshot());
+      if (started.some((job) => job.state !== 'running')) this.dirty = true; // GPUs came back
+    }
+    this.armDeadline();
+  }
+
+  private async reapExited(): Promise<void> {
+    if (this.exited.size === 0) return;
+    const containers = new Set(this.exited);
+    this.exited.clear();
+    const jobs = this.ctx.state.jobs.filter((job) => job.state === 'running' && job.container_id && containers.has(job.container_id));
+    await Promise.all(jobs.map((job) => reap(this.ctx, this.logs, job.id)));
+  }
+
+  private overTimeLimit(): number[] {
+    const now = this.ctx.now();
+    return this.ctx.state.jobs
+      .filter((job) => job.state === 'running' && !job.stopping && job.started_at !== undefined && job.started_at + job.time_limit * 1000 <= now)
+      .map((job) => job.id);
+  }
+
+  private requestStop(id: number, reason: 'cancelled' | 'time-limit'): void {
+    const { ctx } = this;
+    const job = jobById(ctx, id);
+    if (!job || job.state !== 'running') return;
+    if (job.stopping !== reason) replaceJob(ctx, { ...job, stopping: reason, stop_requested_at: ctx.now() });
+    if (!job.container_id) return;
+    const containerId = job.container_id;
+    if (reason === 'time-limit') ctx.log.info(`time limit of ${job.time_limit}s reached; stopping`, id);
+    const stopping = ctx.engine
+      .stop(containerId, ctx.config.stop_grace)
+      .catch((error: Error) => ctx.log.error(`stop failed: ${dockerMessage(error)}`, id))
+      .finally(() => {
+        this.stops.delete(stopping);
+        this.exited.add(containerId); // in case the die event was lost
+        this.kick();
+      });
+    this.stops.add(stopping);
+  }
+
+  private armDeadline(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (this.closed) return;
+    const deadlines = this.ctx.state.jobs
+      .filter((job) => job.state === 'running' && !job.stopping && job.started_at !== undefined)
+      .map((job) => job.started_at! + job.time_limit * 1000);
+    if (deadlines.length === 0) return;
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, Math.min(...deadlines) - this.ctx.now()));
+    this.deadlineTimer = setTimeout(() => this.kick(), wait);
+  }
+}

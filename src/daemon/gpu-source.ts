@@ -1,0 +1,24 @@
+// The GPU inventory: a static list from the config, or nvidia-smi polled off the scheduling path
+// (the scheduler only ever reads the latest snapshot).
+import type { Config } from '../core/config.js';
+import { staticInventory, type GpuInfo } from '../core/gpus.js';
+import { queryGpus } from '../io/nvidia-smi.js';
+
+export interface GpuSource {
+  current(): GpuInfo[];
+  refresh(): Promise<void>;
+}
+
+export async function createGpuSource(config: Config): Promise<GpuSource> {
+  if (config.gpus !== 'auto') {
+    const inventory = staticInventory(config.gpus);
+    return { current: () => inventory, refresh: async () => undefined };
+  }
+  let snapshot = await queryGpus(config.nvidia_smi); // fails fast at start: no silent zero-GPU daemon
+  return {
+    current: () => snapshot,
+    async refresh() {
+      snapshot = await queryGpus(config.nvidia_smi);
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// Reading what users dropped into the intake: each file becomes a queued job or a rejected one
+// (with its reasons, shown to its owner in `dopq q`). A bad file never stops the others.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { decodeEnvelope } from '../core/envelope.js';
+import { formatIssues } from '../core/errors.js';
+import type { JobRecord } from '../core/job.js';
+import { parseManifest } from '../core/manifest.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { readOwnedFile, UnsafeFileError } from '../io/safe-read.js';
+import { nextJobId, raiseSeq } from '../io/seq.js';
+import { INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../io/spool.js';
+import { userName } from '../io/users.js';
+import { jobById, type DaemonContext } from './context.js';
+
+/** Reads every intake file into the state; returns the files to delete once the state is saved. */
+export async function ingest(ctx: DaemonContext): Promise<string[]> {
+  const consumed: string[] = [];
+  for (const name of await listDropped(ctx.spool.intake, INTAKE_SUFFIX)) {
+    const file = path.join(ctx.spool.intake, name);
+    try {
+      if (await ingestFile(ctx, file, name)) consumed.push(file);
+    } catch (error) {
+      ctx.log.error(`cannot ingest ${name}: ${(error as Error).message}`);
+    }
+  }
+  return consumed;
+}
+
+async function ingestFile(ctx: DaemonContext, file: string, name: string): Promise<boolean> {
+  let owned;
+  try {
+    owned = await readOwnedFile(file, ctx.config.limits.manifest_bytes + 4096);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // withdrawn by its owner
+    if (!(error instanceof UnsafeFileError)) throw error;
+    // We cannot trust who owns it, so there is nobody to show a rejection to: log and drop.
+    ctx.log.error(`dropped ${name}: ${error.message}`);
+    await rm(file, { force: true });
+    return false;
+  }
+  const user = await userName(owned.uid);
+  const now = ctx.now();
+  const envelope = decodeEnvelope(owned.text);
+  let id = jobIdOfIntakeName(name);
+  if ('error' in envelope || id === undefined || envelope.id !== id) {
+    id = await nextFreeId(ctx);
+    reject(ctx, { id, user, uid: owned.uid, name, submitted_at: now }, `${name}: ${'error' in envelope ? envelope.error : 'file name and job id differ'}`);
+    return true;
+  }
+  let renumbered = '';
+  if (jobById(ctx, id) !== undefined) {
+    // The counter went backwards (edited by hand, or a restored spool): keep both jobs.
+    const fresh = await nextFreeId(ctx);
+    renumbered = ` (pushed as ${id}, renumbered: that id was taken)`;
+    id = fresh;
+  }
+  const stem = path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
+  const parsed = parseManifest(envelope.manifest, ctx.config, stem);
+  const submitted_at = Math.min(envelope.submitted_at, now);
+  if (!parsed.ok) {
+    reject(ctx, { id, user, uid: owned.uid, name: stem.slice(0, 64) || '?', submitted_at }, `${envelope.source}:\n${formatIssues(parsed.issues)}`);
+    return true;
+  }
+  const spec = { id, uid: owned.uid, gid: owned.gid, user, manifest: parsed.manifest };
+  await writeFileAtomic(path.join(ctx.spool.jobs, `${id}.json`), JSON.stringify(spec), { mode: 0o600 });
+  ctx.specs.set(id, spec);
+  const job: JobRecord = {
+    id,
+    user,
+    uid: owned.uid,
+    name: parsed.manifest.name,
+    image: parsed.manifest.image,
+    gpus_requested: parsed.manifest.gpus,
+    gpus: [],
+    state: 'queued',
+    submitted_at,
+    time_limit: parsed.manifest.time_limit,
+    ...(renumbered ? { message: renumbered.trim() } : {}),
+  };
+  ctx.state.jobs.push(job);
+  ctx.log.info(`queued ${job.name} for ${user} (${job.gpus_requested} GPUs)${renumbered}`, id);
+  return true;
+}
+
+function reject(ctx: DaemonContext, job: Pick<JobRecord, 'id' | 'user' | 'uid' | 'name' | 'submitted_at'>, message: string): void {
+  const now = ctx.now();
+  ctx.state.jobs.push({ ...job, image: '', gpus_requested: 0, gpus: [], state: 'rejected', reason: 'rejected', message, finished_at: now, time_limit: 0 });
+  ctx.log.error(`rejected: ${message.replace(/\n/g, '; ')}`, job.id);
+}
+
+/** A fresh id from the spool's counter, past every id the state knows. */
+async function nextFreeId(ctx: DaemonContext): Promise<number> {
+  await raiseSeq(ctx.spool.seq, ctx.state.jobs.reduce((max, job) => Math.max(max, job.id), 0));
+  return nextJobId(ctx.spool.seq);
+}

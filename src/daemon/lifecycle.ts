@@ -1,0 +1,90 @@
+// A running job's container: starting it, saving its output, recording how it ended.
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { containerSpec } from '../core/container-spec.js';
+import { failToStart, finishJob, type JobRecord, type JobSpec } from '../core/job.js';
+import { dockerMessage } from '../io/docker.js';
+import { jobById, replaceJob, type DaemonContext } from './context.js';
+import { MountRefused, resolveBinds } from './mounts.js';
+
+export async function loadSpec(ctx: DaemonContext, id: number): Promise<(JobSpec & { gid: number }) | undefined> {
+  const cached = ctx.specs.get(id);
+  if (cached) return cached;
+  try {
+    const spec = JSON.parse(await readFile(path.join(ctx.spool.jobs, `${id}.json`), 'utf8')) as JobSpec & { gid: number };
+    ctx.specs.set(id, spec);
+    return spec;
+  } catch {
+    return undefined;
+  }
+}
+
+export function logFile(ctx: DaemonContext, id: number): string {
+  return path.join(ctx.spool.logs, `${id}.log`);
+}
+
+/** Create and start the container of a job already marked running on `job.gpus`. */
+export async function startContainer(ctx: DaemonContext, job: JobRecord): Promise<JobRecord> {
+  const spec = await loadSpec(ctx, job.id);
+  if (!spec) return failToStart(job, 'the job file in the spool is missing', ctx.now());
+  try {
+    const binds = await resolveBinds(spec.manifest.mounts, ctx.config.mounts.allowed_roots);
+    const containerId = await ctx.engine.start(containerSpec(spec, job.gpus, ctx.config, ctx.instance, spec.gid, binds));
+    ctx.log.info(`started ${job.name} on GPUs [${job.gpus.join(',')}] as ${containerId.slice(0, 12)}`, job.id);
+    return { ...job, container_id: containerId };
+  } catch (error) {
+    const message = error instanceof MountRefused ? error.message : `Docker could not start the container: ${dockerMessage(error)}`;
+    ctx.log.error(`failed to start: ${message}`, job.id);
+    return failToStart(job, message, ctx.now());
+  }
+}
+
+export interface LogSavers {
+  ensure(ctx: DaemonContext, job: JobRecord): Promise<void>;
+  abortAll(): void;
+}
+
+export function createLogSavers(): LogSavers {
+  const running = new Map<number, Promise<void>>();
+  const controller = new AbortController();
+  return {
+    ensure(ctx, job) {
+      const existing = running.get(job.id);
+      if (existing) return existing;
+      if (!job.container_id) return Promise.resolve();
+      const saving = ctx.engine
+        .saveLogs(job.container_id, logFile(ctx, job.id), job.uid, controller.signal)
+        .catch((error: Error) => {
+          if (!controller.signal.aborted) ctx.log.error(`log capture ended: ${dockerMessage(error)}`, job.id);
+        })
+        .finally(() => running.delete(job.id));
+      running.set(job.id, saving);
+      return saving;
+    },
+    abortAll() {
+      controller.abort();
+    },
+  };
+}
+
+/**
+ * If the job's container has exited: save its output, record the outcome, remove it.
+ * Returns whether the job finished.
+ */
+export async function reap(ctx: DaemonContext, logs: LogSavers, id: number): Promise<boolean> {
+  const job = jobById(ctx, id);
+  if (!job || job.state !== 'running' || !job.container_id) return false;
+  const exit = await ctx.engine.exitOf(job.container_id);
+  if (!exit) return false;
+  await withDeadline(logs.ensure(ctx, job), 15_000);
+  const finished = finishJob(job, exit);
+  replaceJob(ctx, finished);
+  ctx.log.info(`${finished.state}: ${finished.reason}, exit code ${finished.exit_code ?? '-'}`, id);
+  await ctx.engine.remove(job.container_id).catch((error: Error) => ctx.log.error(`cannot remove container: ${dockerMessage(error)}`, id));
+  return true;
+}
+
+function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,53 @@
+// The truth about containers comes from the engine, not from the events we happened to see:
+// at start and on a timer, match running jobs against the labelled containers of this spool.
+import { jobById, replaceJob, type DaemonContext } from './context.js';
+import { reap, type LogSavers } from './lifecycle.js';
+
+export interface ReconcileResult {
+  changed: boolean;
+  /** Jobs whose stop request must be (re)issued. */
+  toStop: number[];
+}
+
+export async function reconcile(ctx: DaemonContext, logs: LogSavers): Promise<ReconcileResult> {
+  const result: ReconcileResult = { changed: false, toStop: [] };
+  const containers = await ctx.engine.list(ctx.instance);
+  const byJob = new Map(containers.map((c) => [c.jobId, c]));
+
+  const handled = new Set<number>();
+  for (const job of ctx.state.jobs.filter((j) => j.state === 'running')) {
+    handled.add(job.id);
+    const container = byJob.get(job.id);
+    if (!container) {
+      if (job.container_id) {
+        replaceJob(ctx, { ...job, state: 'failed', reason: 'lost', message: 'its container disappeared (removed outside dopq?)', finished_at: ctx.now(), exit_code: null });
+        ctx.log.error('container disappeared; recorded as lost', job.id);
+      } else {
+        // The daemon stopped between placing the job and creating its container: queue it again.
+        const { started_at: _s, ...rest } = job;
+        replaceJob(ctx, { ...rest, state: 'queued', gpus: [] });
+        ctx.log.info('was placed but never started; queued again', job.id);
+      }
+      result.changed = true;
+      continue;
+    }
+    if (job.container_id !== container.id) {
+      replaceJob(ctx, { ...job, container_id: container.id });
+      result.changed = true;
+    }
+    if (container.running) {
+      void logs.ensure(ctx, jobById(ctx, job.id)!); // adopt: follow its output again
+      if (job.stopping) result.toStop.push(job.id);
+    } else if (await reap(ctx, logs, job.id)) {
+      result.changed = true;
+    }
+  }
+
+  // Containers of ours whose job is not running: leftovers of a crash. Their outcome is recorded.
+  for (const container of containers) {
+    if (handled.has(container.jobId)) continue;
+    ctx.log.info(`removing leftover container ${container.id.slice(0, 12)}`, container.jobId);
+    await ctx.engine.remove(container.id).catch(() => undefined);
+  }
+  return result;
+}

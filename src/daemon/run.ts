@@ -1,0 +1,75 @@
+// `dopq run`: check everything that can be wrong before taking the spool (config, engine, GPUs),
+// then hold the single-instance lock and loop until a signal.
+import { realpath } from 'node:fs/promises';
+import type { Config } from '../core/config.js';
+import { createDockerEngine, type DockerEngine } from '../io/docker.js';
+import { acquireDaemonLock } from '../io/daemon-lock.js';
+import { raiseSeq } from '../io/seq.js';
+import { ensureSpoolLayout, spoolPaths } from '../io/spool.js';
+import { readState } from '../io/state-store.js';
+import { instanceId, stderrLogger, type DaemonContext, type Logger } from './context.js';
+import { Daemon } from './daemon.js';
+import { createGpuSource } from './gpu-source.js';
+
+export interface RunOptions {
+  once: boolean;
+  log?: Logger;
+  engine?: DockerEngine;
+}
+
+export async function runDaemon(config: Config, options: RunOptions): Promise<number> {
+  const log = options.log ?? stderrLogger();
+  const spool = spoolPaths(config.spool);
+  await ensureSpoolLayout(spool);
+  const engine = options.engine ?? createDockerEngine(config.docker.socket);
+  await engine.ping();
+  const gpus = await createGpuSource(config);
+
+  const fatal = (error: Error) => {
+    log.error(`lost a lock (${error.message}); exiting so that a supervisor restarts a clean daemon`);
+    process.exit(70);
+  };
+  const lock = await acquireDaemonLock(spool.daemonLock, spool.daemonPid, fatal);
+  try {
+    const state = await readState(spool.state);
+    await raiseSeq(spool.seq, state.jobs.reduce((max, job) => Math.max(max, job.id), 0));
+    const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map() };
+    const daemon = new Daemon(ctx, gpus, fatal);
+    if (options.once) {
+      await daemon.once();
+      await daemon.close();
+      return 0;
+    }
+    log.info(`dopq run: spool ${spool.root}, ${gpus.current().length} GPUs, pid ${process.pid}`);
+    await daemon.start();
+    await waitForSignal(log);
+    const watchdog = setTimeout(() => {
+      log.error('shutdown took too long; exiting now');
+      process.exit(70);
+    }, 20_000);
+    watchdog.unref();
+    await daemon.close();
+    log.info('stopped; running containers keep running and are adopted by the next dopq run');
+    return 0;
+  } finally {
+    await lock.release();
+  }
+}
+
+function waitForSignal(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    let received = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      received += 1;
+      if (received === 1) {
+        log.info(`${signal}: finishing the current pass, then exiting (again to force)`);
+        resolve();
+      } else {
+        log.error(`${signal} again: exiting now`);
+        process.exit(130);
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

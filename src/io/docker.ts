@@ -1,0 +1,177 @@
+// The Docker engine, behind the few calls the daemon needs. Nothing else imports dockerode.
+import { open } from 'node:fs/promises';
+import Docker from 'dockerode';
+import type { ContainerSpec } from '../core/container-spec.js';
+import { LABEL_INSTANCE, LABEL_JOB } from '../core/container-spec.js';
+import { UnavailableError } from '../core/errors.js';
+import type { ContainerExit } from '../core/job.js';
+
+export interface JobContainer {
+  id: string;
+  jobId: number;
+  running: boolean;
+}
+
+export interface DockerEngine {
+  ping(): Promise<void>;
+  /** Create and start; on a failed start the container is removed and the error thrown. */
+  start(spec: ContainerSpec): Promise<string>;
+  list(instance: string): Promise<JobContainer[]>;
+  exitOf(containerId: string): Promise<ContainerExit | undefined>;
+  stop(containerId: string, graceSeconds: number): Promise<void>;
+  remove(containerId: string): Promise<void>;
+  /** Follow the container's output into `file` (owned by `uid`, 0600); resolves when it ends. */
+  saveLogs(containerId: string, file: string, uid: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `onDie` with container ids of this instance that exited; reconnects until stopped. */
+  watchExits(instance: string, onDie: (containerId: string) => void, onError: (error: Error) => void): () => void;
+}
+
+/** Docker's own message, without dockerode's "(HTTP code 500) server error -" prefix. */
+export function dockerMessage(error: unknown): string {
+  const err = error as { json?: { message?: string }; message?: string; reason?: string };
+  const text = err.json?.message ?? err.message ?? String(error);
+  return text.replace(/^\(HTTP code \d+\)\s*[\w ]*-\s*/, '').trim();
+}
+
+export function createDockerEngine(socketPath: string): DockerEngine {
+  const docker = new Docker({ socketPath });
+  const isOurs = (instance: string) => ({ label: [`${LABEL_INSTANCE}=${instance}`] });
+
+  return {
+    async ping() {
+      try {
+        await docker.ping();
+      } catch (error) {
+        throw new UnavailableError(socketPath, `the Docker engine is not reachable: ${dockerMessage(error)}`, {
+          hint: 'start it (as root: scripts/docker-engine.sh), or set docker.socket in the config',
+          cause: error,
+        });
+      }
+    },
+
+    async start(spec) {
+      const { name, ...options } = spec;
+      const container = await docker.createContainer({ name, ...options });
+      try {
+        await container.start();
+      } catch (error) {
+        await container.remove({ force: true }).catch(() => undefined);
+        throw error;
+      }
+      return container.id;
+    },
+
+    async list(instance) {
+      const containers = await docker.listContainers({ all: true, filters: isOurs(instance) });
+      return containers.map((c) => ({ id: c.Id, jobId: Number(c.Labels[LABEL_JOB]), running: c.State === 'running' }));
+    },
+
+    async exitOf(containerId) {
+      let info;
+      try {
+        info = await docker.getContainer(containerId).inspect();
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+        throw error;
+      }
+      if (info.State.Running || info.State.Status === 'created' || info.State.Restarting) return undefined;
+      return {
+        exitCode: info.State.ExitCode,
+        oomKilled: info.State.OOMKilled,
+        finishedAt: Date.parse(info.State.FinishedAt) || Date.now(),
+        ...(info.State.Error ? { error: info.State.Error } : {}),
+      };
+    },
+
+    async stop(containerId, graceSeconds) {
+      try {
+        await docker.getContainer(containerId).stop({ t: Math.ceil(graceSeconds) });
+      } catch (error) {
+        const code = (error as { statusCode?: number }).statusCode;
+        if (code !== 304 && code !== 404) throw error; // already stopped or gone
+      }
+    },
+
+    async remove(containerId) {
+      try {
+        await docker.getContainer(containerId).remove({ force: true });
+      } catch (error) {
+        const code = (error as { statusCode?: number }).statusCode;
+        if (code !== 404 && code !== 409) throw error; // gone, or removal already in progress
+      }
+    },
+
+    async saveLogs(containerId, file, uid, signal) {
+      const handle = await open(file, 'w', 0o600);
+      await handle.chown(uid, -1).catch(() => undefined);
+      await handle.chmod(0o600);
+      const out = handle.createWriteStream(); // closes the handle when it finishes
+      const stream = (await docker.getContainer(containerId).logs({ follow: true, stdout: true, stderr: true, ...(signal ? { abortSignal: signal } : {}) })) as NodeJS.ReadableStream;
+      await new Promise<void>((resolve, reject) => {
+        // demuxStream never ends its outputs: end the file when the source ends.
+        docker.modem.demuxStream(stream, out, out);
+        stream.on('end', () => out.end());
+        stream.on('close', () => out.end());
+        stream.on('error', (error: Error) => {
+          out.end();
+          reject(error);
+        });
+        out.on('finish', resolve);
+        out.on('error', reject);
+      });
+    },
+
+    watchExits(instance, onDie, onError) {
+      let stopped = false;
+      let since = Math.floor(Date.now() / 1000) - 1;
+      let current: NodeJS.ReadableStream | undefined;
+      let retry: NodeJS.Timeout | undefined;
+      const connect = async () => {
+        if (stopped) return;
+        try {
+          const stream = (await docker.getEvents({
+            since,
+            filters: { type: ['container'], event: ['die'], label: [`${LABEL_INSTANCE}=${instance}`] },
+          })) as unknown as NodeJS.ReadableStream;
+          current = stream;
+          let buffered = '';
+          stream.on('data', (chunk: Buffer) => {
+            // A chunk may hold several JSON objects or half of one: split on newlines.
+            buffered += chunk.toString('utf8');
+            let newline;
+            while ((newline = buffered.indexOf('\n')) >= 0) {
+              const line = buffered.slice(0, newline).trim();
+              buffered = buffered.slice(newline + 1);
+              if (!line) continue;
+              try {
+                const event = JSON.parse(line) as { id?: string; time?: number };
+                if (event.time) since = Math.max(since, event.time - 1);
+                if (event.id) onDie(event.id);
+              } catch {
+                // not an event; the reconcile timer covers anything missed
+              }
+            }
+          });
+          const reconnect = () => {
+            if (stopped || current !== stream) return;
+            current = undefined;
+            retry = setTimeout(() => void connect(), 1000);
+          };
+          stream.on('end', reconnect);
+          stream.on('error', reconnect);
+        } catch (error) {
+          onError(error as Error);
+          retry = setTimeout(() => void connect(), 2000);
+        }
+      };
+      void connect();
+      return () => {
+        stopped = true;
+        if (retry) clearTimeout(retry);
+        const stream = current as unknown as { destroy?: () => void } | undefined;
+        current = undefined;
+        stream?.destroy?.();
+      };
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// Reading a file that another (untrusted) user dropped into a shared folder, as root.
+// O_NOFOLLOW refuses a symlink, O_NONBLOCK keeps a FIFO from hanging us, and every check is made
+// on the opened descriptor, so swapping the file after a check changes nothing.
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+export interface OwnedFile {
+  text: string;
+  uid: number;
+  gid: number;
+  ino: number;
+  mtimeMs: number;
+  size: number;
+}
+
+export class UnsafeFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UnsafeFileError';
+  }
+}
+
+const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+export async function readOwnedFile(file: string, maxBytes: number): Promise<OwnedFile> {
+  let handle;
+  try {
+    handle = await open(file, FLAGS);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new UnsafeFileError(file, 'is a symbolic link; drop the file itself');
+    throw error;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new UnsafeFileError(file, 'is not a regular file');
+    if (stat.nlink !== 1) throw new UnsafeFileError(file, `has ${stat.nlink} hard links; a job file must have exactly one`);
+    if (stat.size > maxBytes) throw new UnsafeFileError(file, `is ${stat.size} bytes; the limit is ${maxBytes}`);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length <= maxBytes) {
+      const { bytesRead } = await handle.read(buffer, length, maxBytes + 1 - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxBytes) throw new UnsafeFileError(file, `grew past the limit of ${maxBytes} bytes while being read`);
+    return { text: buffer.subarray(0, length).toString('utf8'), uid: stat.uid, gid: stat.gid, ino: stat.ino, mtimeMs: stat.mtimeMs, size: length };
+  } finally {
+    await handle.close();
+  }
+}

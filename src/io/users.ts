@@ -1,0 +1,48 @@
+// Unix user and group names for uids, read from the system databases via getent, so LDAP/NIS
+// users resolve like local ones.
+import { execFile } from 'node:child_process';
+import { userInfo } from 'node:os';
+import { promisify } from 'node:util';
+import type { Caller } from '../core/permissions.js';
+
+const run = promisify(execFile);
+
+async function getent(db: 'passwd' | 'group', key?: string): Promise<string[]> {
+  try {
+    const { stdout } = await run('getent', key === undefined ? [db] : [db, key], { timeout: 5000 });
+    return stdout.split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+const nameCache = new Map<number, string>();
+
+/** The login name of `uid`, or `uid<N>` when the system does not know it. */
+export async function userName(uid: number): Promise<string> {
+  const cached = nameCache.get(uid);
+  if (cached !== undefined) return cached;
+  const [entry] = await getent('passwd', String(uid));
+  const name = entry?.split(':')[0] || `uid${uid}`;
+  nameCache.set(uid, name);
+  return name;
+}
+
+/** Caller identity for permission checks on a uid (the owner of a request file, say). */
+export async function callerOf(uid: number): Promise<Caller> {
+  const user = await userName(uid);
+  const [passwd] = await getent('passwd', String(uid));
+  const primaryGid = passwd?.split(':')[3];
+  const groups: string[] = [];
+  for (const line of await getent('group')) {
+    const [name = '', , gid, members = ''] = line.split(':');
+    if (gid === primaryGid || members.split(',').includes(user)) groups.push(name);
+  }
+  return { uid, user, groups };
+}
+
+/** The identity of this process. */
+export async function currentCaller(): Promise<Caller> {
+  const uid = process.getuid?.() ?? userInfo().uid;
+  return callerOf(uid);
+}
