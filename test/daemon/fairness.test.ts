@@ -1,0 +1,48 @@
+// Penalty order between two real users, and multi-GPU jobs that wait for enough free GPUs.
+import test from 'ava';
+import { makeSpool } from '../helpers/spool.js';
+import { alice, bob } from '../helpers/users.js';
+
+test("a lighter user's job starts before a heavier user's earlier job", async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const daemon = spool.startDaemon();
+  const gate = spool.gate('a1');
+  const a1 = await spool.push({ name: 'a1', command: gate.wait, mounts: gate.mounts }, alice());
+  await spool.waitForJob(a1, ['running']);
+  const a2 = await spool.push({ name: 'a2', command: 'true' }, alice());
+  await new Promise((r) => setTimeout(r, 50)); // b1 is pushed strictly later than a2
+  const b1 = await spool.push({ name: 'b1', command: 'true' }, bob());
+
+  const queued = await spool.q();
+  const position = (id: number) => queued.jobs.find((j) => j.id === id)!.position;
+  t.true(position(b1)! < position(a2)!, 'bob (no usage) is ahead of alice (running a1) in the queue');
+  const alicePenalty = queued.users.find((u) => u.user === 'dopq-alice')!.penalty;
+  t.true(alicePenalty > 0, 'running work counts in the penalty');
+  await gate.open();
+
+  const [a2Done, b1Done] = [await spool.waitForJob(a2, ['done']), await spool.waitForJob(b1, ['done'])];
+  t.true(Date.parse(b1Done.started_at!) <= Date.parse(a2Done.started_at!), 'b1 started first');
+  t.true(Date.parse(b1Done.finished_at!) <= Date.parse(a2Done.started_at!), 'one GPU: a2 waited for b1');
+  await daemon.stop();
+});
+
+test('a multi-GPU job waits until enough GPUs are free, smaller jobs are not blocked by it', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0, 1] });
+  const daemon = spool.startDaemon();
+  const gate = spool.gate('small');
+  const small = await spool.push({ name: 'small', command: gate.wait, mounts: gate.mounts, gpus: 1 });
+  await spool.waitForJob(small, ['running']);
+  const big = await spool.push({ name: 'big', command: 'echo "$NVIDIA_VISIBLE_DEVICES"', gpus: 2 });
+  const other = await spool.push({ name: 'other', command: 'true', gpus: 1 });
+  await spool.waitForJob(other, ['done']);
+  t.is((await spool.job(big))!.state, 'queued', 'big waits while only one GPU is free');
+  t.is((await spool.job(small))!.state, 'running');
+  await gate.open();
+
+  const bigDone = await spool.waitForJob(big, ['done']);
+  t.is(bigDone.gpus.length, 2);
+  const smallDone = (await spool.job(small))!;
+  t.true(Date.parse(bigDone.started_at!) >= Date.parse(smallDone.finished_at!), 'started only after the GPU was freed');
+  t.is((await spool.cli(['log', String(big)])).stdout.trim().split(',').sort().join(','), '0,1');
+  await daemon.stop();
+});

@@ -1,0 +1,47 @@
+// time_limit enforcement and start failures recorded as job failures, never daemon crashes.
+import test from 'ava';
+import { makeSpool } from '../helpers/spool.js';
+import { alice } from '../helpers/users.js';
+
+test('a job past its time limit is stopped and recorded as such', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const daemon = spool.startDaemon();
+  const id = await spool.push({ name: 'slow', command: 'echo started; sleep 300', time_limit: '2s' }, alice());
+  const next = await spool.push({ name: 'next', command: 'echo next' }, alice());
+  const job = await spool.waitForJob(id, ['failed', 'done', 'cancelled']);
+  t.is(job.state, 'failed');
+  t.is(job.reason, 'time-limit');
+  const ran = Date.parse(job.finished_at!) - Date.parse(job.started_at!);
+  t.true(ran >= 2000, `ran ${ran} ms, at least its limit`);
+  t.regex((await spool.cli(['log', String(id)])).stdout, /started/);
+  t.is((await spool.waitForJob(next, ['done'])).state, 'done', 'the GPU went to the next job');
+  await daemon.stop();
+});
+
+test('a missing image fails the job with Docker’s reason; the daemon carries on', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const daemon = spool.startDaemon();
+  const bad = await spool.push({ name: 'noimage', image: 'dopq-no-such-image:1' }, alice());
+  const good = await spool.push({ name: 'good', command: 'true' }, alice());
+  const failed = await spool.waitForJob(bad, ['failed']);
+  t.is(failed.reason, 'start-failed');
+  t.regex(failed.message ?? '', /No such image|not found/i);
+  t.deepEqual(failed.gpus, [], 'a job that never started holds no GPU');
+  t.is((await spool.waitForJob(good, ['done'])).state, 'done');
+  t.is(daemon.child.exitCode, null, 'daemon still running');
+  await daemon.stop();
+});
+
+test('without the NVIDIA runtime, device-requests jobs fail with a clear reason', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0, 1], gpu_assignment: 'device-requests' });
+  const daemon = spool.startDaemon();
+  const gpu = await spool.push({ name: 'needs-driver', command: 'true', gpus: 1 });
+  const cpu = await spool.push({ name: 'cpu-only', command: 'echo "nv=$NVIDIA_VISIBLE_DEVICES"', gpus: 0 });
+  const failed = await spool.waitForJob(gpu, ['failed', 'done']);
+  t.is(failed.state, 'failed');
+  t.is(failed.reason, 'start-failed');
+  t.regex(failed.message ?? '', /could not select device driver/);
+  t.is((await spool.waitForJob(cpu, ['done'])).state, 'done', 'a job without GPUs needs no driver');
+  t.regex((await spool.cli(['log', String(cpu)])).stdout, /nv=void/, 'no GPU reachable through the runtime default');
+  await daemon.stop();
+});

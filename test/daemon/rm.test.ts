@@ -1,0 +1,50 @@
+// `dopq rm`: owner and admin may cancel, anyone else is refused and the job is untouched.
+import test from 'ava';
+import { makeSpool } from '../helpers/spool.js';
+import { alice, bob } from '../helpers/users.js';
+
+test('rm by another user is refused; by the owner it stops the running job', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const daemon = spool.startDaemon();
+  const id = await spool.push({ name: 'long', command: 'sleep 300' }, alice());
+  await spool.waitForJob(id, ['running']);
+
+  const refused = await spool.cli(['rm', String(id)], { user: bob() });
+  t.is(refused.code, 77);
+  t.regex(refused.stderr, new RegExp(`job ${id}: belongs to dopq-alice`));
+  await new Promise((r) => setTimeout(r, 300));
+  t.is((await spool.job(id))!.state, 'running', 'the job is untouched');
+
+  const ok = await spool.cli(['rm', String(id)], { user: alice() });
+  t.is(ok.code, 0, ok.stderr);
+  const job = await spool.waitForJob(id, ['cancelled']);
+  t.is(job.reason, 'cancelled');
+  t.regex(job.message ?? '', /cancelled by dopq-alice/);
+  await daemon.stop();
+});
+
+test('rm of a queued job works without a daemon; the next pass acts on it', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const first = await spool.push({ name: 'keep', command: 'true' }, alice());
+  const second = await spool.push({ name: 'drop', command: 'true' }, alice());
+  // Not yet read by any daemon: withdrawn by its owner at once; refused to others.
+  t.is((await spool.cli(['rm', String(second)], { user: bob() })).code, 77);
+  const withdrawn = await spool.cli(['rm', String(second)], { user: alice() });
+  t.is(withdrawn.code, 0, withdrawn.stderr);
+  t.regex(withdrawn.stdout, /removed/);
+  t.false((await spool.q()).jobs.some((j) => j.id === second));
+
+  // Ingested by a pass, then cancelled while no daemon runs: the next pass records it.
+  const third = await spool.push({ name: 'later', command: 'true', gpus: 1 }, bob());
+  const blocker = await spool.push({ name: 'blocker', command: 'sleep 30' }, bob());
+  t.is((await spool.cli(['run', '--once'])).code, 0);
+  t.is((await spool.job(first))!.state, 'running');
+  t.is((await spool.job(third))!.state, 'queued');
+  t.is((await spool.cli(['rm', String(third)], { user: alice() })).code, 77);
+  t.is((await spool.cli(['rm', String(third), String(blocker)], { user: bob() })).code, 0);
+  t.is((await spool.cli(['run', '--once'])).code, 0);
+  t.is((await spool.job(third))!.state, 'cancelled');
+  t.is((await spool.job(blocker))!.state, 'cancelled');
+  const missing = await spool.cli(['rm', '9999']);
+  t.is(missing.code, 66);
+});

@@ -1,0 +1,67 @@
+// Run the built `dopq` binary, as root or as a real Unix user, and capture what it prints.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { UnixUser } from './users.js';
+
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  user?: UnixUser;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+function spawnCli(args: string[], options: CliOptions): ChildProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
+  delete env['FORCE_COLOR'];
+  return spawn(process.execPath, [CLI, ...args], {
+    env: options.user ? { ...env, HOME: options.user.home, USER: options.user.name, LOGNAME: options.user.name } : env,
+    cwd: options.cwd ?? '/',
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = spawnCli(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface DaemonProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startDaemonProcess(configFile: string, extraArgs: string[] = []): DaemonProcess {
+  const child = spawnCli(['--config', configFile, 'run', ...extraArgs], {});
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    child,
+    output: () => output,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

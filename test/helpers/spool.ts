@@ -1,0 +1,144 @@
+// A private spool and config per test, so test files run in parallel against one engine.
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Docker from 'dockerode';
+import type { ExecutionContext } from 'ava';
+import { stringify } from 'yaml';
+import type { QueueView, JobView } from '../../src/core/queue-view.js';
+import { runCli, startDaemonProcess, type CliOptions, type CliResult, type DaemonProcess } from './cli.js';
+import type { UnixUser } from './users.js';
+import { realpathSync } from 'node:fs';
+import { instanceId } from '../../src/daemon/context.js';
+import { ensureSpoolLayout, spoolPaths } from '../../src/io/spool.js';
+
+export const IMAGE = process.env['DOPQ_BUSYBOX_IMAGE'] ?? 'dopq-busybox:latest';
+export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+
+export interface TestSpool {
+  dir: string;
+  configFile: string;
+  spoolDir: string;
+  /** A folder jobs may mount (world-writable), inside the allowed roots. */
+  shared: string;
+  cli(args: string[], options?: CliOptions): Promise<CliResult>;
+  push(manifest: Record<string, unknown>, user?: UnixUser): Promise<number>;
+  q(user?: UnixUser): Promise<QueueView>;
+  job(id: number): Promise<JobView | undefined>;
+  waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
+  waitForJob(id: number, states: string[], timeoutMs?: number): Promise<JobView>;
+  startDaemon(extraArgs?: string[]): DaemonProcess;
+  /**
+   * A gate a job waits at until the test opens it, so tests order events without guessing
+   * durations. `mounts` must go into the job's manifest.
+   */
+  gate(name: string): { wait: string; mounts: string[]; open(): Promise<void> };
+  /** Docker label filters that select this spool's containers (plus `more`). */
+  labels(...more: string[]): string[];
+}
+
+export async function makeSpool(t: ExecutionContext, config: Record<string, unknown> = {}): Promise<TestSpool> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dopq-test-'));
+  await chmod(dir, 0o755); // test users must reach the spool and their manifests
+  const shared = path.join(dir, 'shared');
+  await mkdir(shared);
+  await chmod(shared, 0o1777);
+  const configFile = path.join(dir, 'dopq.yaml');
+  const full = {
+    spool: './spool',
+    gpus: [0, 1, 2, 3],
+    gpu_assignment: 'env',
+    admins: [],
+    rescan_interval: '1s',
+    reconcile_interval: '2s',
+    stop_grace: '1s',
+    defaults: { gpus: 1, memory: '128m', cpus: 0.5, shm: '16m', time_limit: '10m' },
+    mounts: { allowed_roots: [dir] },
+    ...config,
+  };
+  await writeFile(configFile, stringify(full));
+  // What an admin's first `dopq run` (as root) does: lay out the spool with its modes.
+  await ensureSpoolLayout(spoolPaths(path.join(dir, 'spool')));
+  const daemons: DaemonProcess[] = [];
+  let counter = 0;
+
+  const spool: TestSpool = {
+    dir,
+    configFile,
+    spoolDir: path.join(dir, 'spool'),
+    shared,
+    cli: (args, options) => runCli(['--config', configFile, ...args], options),
+    async push(manifest, user) {
+      counter += 1;
+      const file = path.join(dir, `m-${counter}-${user?.name ?? 'root'}.yaml`);
+      await writeFile(file, stringify({ image: IMAGE, ...manifest }), { mode: 0o644 });
+      const result = await spool.cli(['push', '--json', file], user ? { user } : {});
+      if (result.code !== 0) throw new Error(`push failed (${result.code}): ${result.stderr}`);
+      return (JSON.parse(result.stdout) as { id: number }).id;
+    },
+    async q(user) {
+      const result = await spool.cli(['q', '--json', '--all'], user ? { user } : {});
+      if (result.code !== 0) throw new Error(`q failed (${result.code}): ${result.stderr}`);
+      return JSON.parse(result.stdout) as QueueView;
+    },
+    async job(id) {
+      return (await spool.q()).jobs.find((job) => job.id === id);
+    },
+    async waitFor(what, probe, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const value = await probe();
+        if (value !== undefined && value !== false) return value as never;
+        if (Date.now() > deadline) {
+          const logs = daemons.map((d) => d.output()).join('\n---\n');
+          throw new Error(`timed out waiting for ${what}\ndaemon output:\n${logs}`);
+        }
+        await sleep(100);
+      }
+    },
+    waitForJob(id, states, timeoutMs) {
+      return spool.waitFor(`job ${id} to be ${states.join('/')}`, async () => {
+        const job = await spool.job(id);
+        return job && states.includes(job.state) ? job : undefined;
+      }, timeoutMs);
+    },
+    gate(name) {
+      const file = path.join(shared, `gate-${name}`);
+      return {
+        wait: `while [ ! -e ${file} ]; do sleep 0.05; done`,
+        mounts: [`${shared}:${shared}`],
+        open: () => writeFile(file, ''),
+      };
+    },
+    labels(...more) {
+      return [`dopq.instance=${instanceId(realSpool(path.join(dir, 'spool')))}`, ...more];
+    },
+    startDaemon(extraArgs = []) {
+      const daemon = startDaemonProcess(configFile, extraArgs);
+      daemons.push(daemon);
+      return daemon;
+    },
+  };
+
+  t.teardown(async () => {
+    await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
+    const instance = instanceId(realSpool(path.join(dir, 'spool')));
+    const containers = await docker.listContainers({ all: true, filters: { label: [`dopq.instance=${instance}`] } });
+    await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    if (!t.passed) t.log(daemons.map((d) => d.output()).join('\n---\n'));
+    await rm(dir, { recursive: true, force: true });
+  });
+  return spool;
+}
+
+function realSpool(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
+/** A shell command for a job (busybox sh). */
+export const sh = (script: string) => script;
