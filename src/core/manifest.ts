@@ -73,7 +73,7 @@ const manifestSchema = z.strictObject({
   name: z.string({ error: 'expected a job name' }).regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' }).optional(),
   image: z.string({ error: 'expected an image name such as pytorch/pytorch:2.3' }).min(1, { error: 'is required' }).regex(/^[^\s]+$/, { error: 'an image name has no spaces' }),
   command: z
-    .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1)], { error: 'expected a command string or a non-empty list of arguments' })
+    .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1, { error: 'the command list is empty' })], { error: 'expected a command string or a non-empty list of arguments' })
     .optional(),
   gpus: z.number({ error: 'expected a whole number of GPUs' }).int({ error: 'expected a whole number of GPUs' }).min(0, { error: 'cannot be negative' }).optional(),
   memory: sizeField('memory').optional(),

@@ -12,7 +12,8 @@ export function decayedGpuSeconds(gpus: number, start: number, end: number, now:
   const to = Math.max(0, (now - start) / 1000);
   if (!(halfLifeSeconds > 0) || !Number.isFinite(halfLifeSeconds)) return gpus * (to - from);
   const k = Math.LN2 / halfLifeSeconds;
-  return (gpus * (Math.exp(-k * from) - Math.exp(-k * to))) / k;
+  // exp(-k·from) − exp(-k·to), written with expm1 so long half-lives keep their precision.
+  return (gpus * Math.exp(-k * from) * -Math.expm1(-k * (to - from))) / k;
 }
 
 type UsageJob = Pick<JobRecord, 'user' | 'gpus' | 'started_at' | 'finished_at' | 'state'>;

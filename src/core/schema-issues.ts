@@ -24,6 +24,7 @@ function unknownFieldMessage(parent: PathSegment[]): string {
 }
 
 function messageFor(issue: z.core.$ZodIssue, value: unknown): string {
+  if (issue.code === 'invalid_type' && value === undefined) return 'is required';
   // Messages we wrote ourselves (per-field `error`) already say what was expected.
   if (!issue.message.startsWith('Invalid input') && !issue.message.startsWith('Too ')) {
     return issue.message.includes('got ') || value === undefined ? issue.message : `${issue.message}, got ${describe(value)}`;

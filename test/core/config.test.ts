@@ -1,0 +1,44 @@
+import test from 'ava';
+import { parseConfig } from '../../src/core/config.js';
+import { InvalidDocumentError } from '../../src/core/errors.js';
+import { testConfig } from './fixtures.js';
+
+test('the spool is relative to the config file; defaults fill the rest', (t) => {
+  const config = parseConfig('spool: ../spool\n', '/opt/dopq/etc/dopq.yaml');
+  t.is(config.spool, '/opt/dopq/spool');
+  t.is(config.gpus, 'auto');
+  t.is(config.gpu_assignment, 'device-requests');
+  t.is(config.penalty.half_life, 7 * 86400);
+  t.is(config.docker.socket, '/var/run/docker.sock');
+});
+
+test('GPU ids are strings, indices or UUIDs', (t) => {
+  t.deepEqual(parseConfig('gpus: [0, GPU-abc]\n', '/x/c.yaml').gpus, ['0', 'GPU-abc']);
+});
+
+test('the bundled-style config parses', (t) => {
+  const config = testConfig();
+  t.deepEqual(config.gpus, ['0', '1', '2', '3']);
+  t.is(config.defaults.memory, 1024 ** 3);
+  t.is(config.limits.time_limit, 2 * 86400);
+});
+
+const bad: [string, RegExp][] = [
+  ['gpu_assignment: magic\n', /line 1: gpu_assignment: expected device-requests or env/],
+  ['gpus: [0, 0]\n', /line 1: gpus: a GPU is listed twice/],
+  ['gpus: some\n', /line 1: gpus: expected "auto" or a list/],
+  ['penalty: {half_life: soon}\n', /line 1: penalty.half_life: expected a duration/],
+  ['limits: {gpus: 2}\ndefaults: {gpus: 4}\n', /line 2: defaults.gpus: default is above limits.gpus/],
+  ['mounts: {allowed_roots: [data]}\n', /line 1: mounts.allowed_roots\[0\]: expected an absolute path/],
+  ['colour: red\n', /line 1: colour: unknown field/],
+  ['network: {default: host}\n', /network.default: must be one of network.allowed/],
+];
+
+for (const [text, expected] of bad) {
+  test(`config rejects ${JSON.stringify(text)}`, (t) => {
+    const error = t.throws(() => parseConfig(text, '/etc/dopq/dopq.yaml'), { instanceOf: InvalidDocumentError });
+    t.is(error?.exitCode, 78);
+    t.is(error?.subject, '/etc/dopq/dopq.yaml');
+    t.regex(error?.message ?? '', expected);
+  });
+}

@@ -1,0 +1,123 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { parseManifest } from '../../src/core/manifest.js';
+import { testConfig } from './fixtures.js';
+
+const config = testConfig();
+
+test('a full manifest parses with units converted', (t) => {
+  const result = parseManifest(
+    `name: train-resnet
+image: pytorch/pytorch:2.3
+command: [python, train.py, --epochs, 10]
+gpus: 2
+memory: 4g
+cpus: 2.5
+shm: 256m
+env: {SEED: 42, DEBUG: true, NAME: x}
+workdir: /work
+mounts: ["/data/sets:/sets:ro", "/data/out/alice:/out"]
+time_limit: 90m
+`,
+    config,
+  );
+  t.true(result.ok);
+  if (!result.ok) return;
+  t.deepEqual(result.manifest, {
+    name: 'train-resnet',
+    image: 'pytorch/pytorch:2.3',
+    command: ['python', 'train.py', '--epochs', '10'],
+    gpus: 2,
+    memory: 4 * 1024 ** 3,
+    cpus: 2.5,
+    shm: 256 * 1024 ** 2,
+    env: { SEED: '42', DEBUG: 'true', NAME: 'x' },
+    workdir: '/work',
+    mounts: [
+      { src: '/data/sets', dst: '/sets', readOnly: true },
+      { src: '/data/out/alice', dst: '/out', readOnly: false },
+    ],
+    time_limit: 5400,
+    network: 'none',
+  });
+});
+
+test('defaults come from the config; a string command runs through sh -c; the name falls back to the file stem', (t) => {
+  const result = parseManifest('image: busybox\ncommand: echo hi && sleep 1\n', config, 'my-job');
+  t.true(result.ok);
+  if (!result.ok) return;
+  t.is(result.manifest.name, 'my-job');
+  t.deepEqual(result.manifest.command, ['/bin/sh', '-c', 'echo hi && sleep 1']);
+  t.is(result.manifest.gpus, 1);
+  t.is(result.manifest.memory, 1024 ** 3);
+  t.is(result.manifest.time_limit, 3600);
+});
+
+const bad: [string, string, RegExp][] = [
+  ['missing image', 'name: x\n', /^line 1: image: is required$/],
+  ['unknown field', 'image: a\nprivileged: true\n', /^line 2: privileged: unknown field$/],
+  ['gpus a string', 'image: a\ngpus: two\n', /^line 2: gpus: expected a whole number of GPUs, got "two"$/],
+  ['gpus fractional', 'image: a\ngpus: 1.5\n', /^line 2: gpus: expected a whole number of GPUs/],
+  ['gpus negative', 'image: a\ngpus: -1\n', /^line 2: gpus: cannot be negative/],
+  ['gpus over the limit', 'image: a\ngpus: 5\n', /^line 2: gpus: at most 4 GPUs per job on this server, got 5/],
+  ['memory unit', 'image: a\nmemory: 32q\n', /^line 2: memory: expected a size such as 512m or 32g/],
+  ['memory over the limit', 'image: a\nmemory: 64g\n', /^line 2: memory: at most 8g, got 64g$/],
+  ['time limit format', 'image: a\ntime_limit: soon\n', /^line 2: time_limit: expected a duration/],
+  ['time limit over max', 'image: a\ntime_limit: 3d\n', /^line 2: time_limit: at most 172800s/],
+  ['reserved env', 'image: a\nenv:\n  NVIDIA_VISIBLE_DEVICES: all\n', /^line 3: env.NVIDIA_VISIBLE_DEVICES: is set by dopq/],
+  ['cuda env', 'image: a\nenv:\n  CUDA_VISIBLE_DEVICES: "0"\n', /^line 3: env.CUDA_VISIBLE_DEVICES: is set by dopq/],
+  ['bad env name', 'image: a\nenv:\n  1X: y\n', /^line 3: env.1X: an environment variable name/],
+  ['env value a map', 'image: a\nenv:\n  X: {a: 1}\n', /^line 3: env.X: expected a string, number or boolean value/],
+  ['mount outside roots', 'image: a\nmounts: ["/etc:/etc"]\n', /^line 2: mounts.0: the source must be under \/data, got \/etc$/],
+  ['mount with ..', 'image: a\nmounts: ["/data/../etc:/x"]\n', /^line 2: mounts\[0\]: the source "\/data\/..\/etc" must be an absolute path without \.\./],
+  ['mount relative', 'image: a\nmounts: ["data:/x"]\n', /must be an absolute path/],
+  ['mount mode', 'image: a\nmounts: ["/data:/x:rwx"]\n', /expected src:dst or src:dst:ro/],
+  ['network not allowed', 'image: a\nnetwork: host\n', /^line 2: network: allowed here: none; got "host"$/],
+  ['name with a slash', 'image: a\nname: ../x\n', /^line 2: name: expected letters/],
+  ['workdir relative', 'image: a\nworkdir: work\n', /^line 2: workdir: expected an absolute path/],
+  ['empty command list', 'image: a\ncommand: []\n', /^line 2: command: the command list is empty/],
+  ['not a map', '- image: a\n', /^line 1: a manifest is a YAML map/],
+  ['duplicate key', 'image: a\nimage: b\n', /^line 2: a key appears twice/],
+  ['alias', 'image: &x a\nname: *x\n', /YAML aliases \(\*x\) are not allowed/],
+  ['syntax error', 'image: [a\n', /YAML syntax error/],
+];
+
+for (const [title, text, expected] of bad) {
+  test(`rejects: ${title}`, (t) => {
+    const result = parseManifest(text, config);
+    t.false(result.ok);
+    if (result.ok) return;
+    const lines = result.issues.map((issue) => `${issue.line === undefined ? '' : `line ${issue.line}: `}${issue.path ? `${issue.path}: ` : ''}${issue.message}`);
+    t.true(lines.some((line) => expected.test(line)), lines.join('\n'));
+  });
+}
+
+test('every problem is reported, not just the first', (t) => {
+  const result = parseManifest('image: a\ngpus: x\nmemory: y\nfoo: 1\n', config);
+  t.false(result.ok);
+  if (!result.ok) t.deepEqual(result.issues.map((i) => i.line).sort(), [2, 3, 4]);
+});
+
+test('property: any text gives a manifest or issues, never a throw', (t) => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 300 }), (text) => {
+      const result = parseManifest(text, config);
+      return result.ok ? typeof result.manifest.image === 'string' : result.issues.length > 0;
+    }),
+    { numRuns: 500 },
+  );
+  t.pass();
+});
+
+test('property: mutated valid manifests never throw, and issues carry lines', (t) => {
+  const valid = 'name: x\nimage: busybox\ngpus: 1\nmemory: 1g\nenv:\n  A: b\nmounts: ["/data:/d"]\ntime_limit: 1h\n';
+  fc.assert(
+    fc.property(fc.nat(valid.length), fc.nat(valid.length), fc.string({ maxLength: 8 }), (at, cut, insert) => {
+      const mutated = valid.slice(0, at) + insert + valid.slice(Math.min(valid.length, at + (cut % 6)));
+      const result = parseManifest(mutated, config);
+      return result.ok || result.issues.every((issue) => issue.message.length > 0);
+    }),
+    { numRuns: 1000 },
+  );
+  t.pass();
+});
