@@ -3,12 +3,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DopqError, ExitCode } from '../core/errors.js';
 import { commandContext, type GlobalOptions, type Output } from './context.js';
-import { logCommand } from './commands/log.js';
-import { pushCommand } from './commands/push.js';
-import { queueCommand } from './commands/q.js';
-import { rmCommand } from './commands/rm.js';
-import { runCommand } from './commands/run.js';
 
+// Commands are imported when run: `dopq push` need not load dockerode or chokidar.
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
   const program = new Command('dopq')
     .description('A fair job queue that runs deep-learning jobs as Docker containers on shared GPUs')
@@ -25,13 +21,13 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .description('validate a job manifest and queue it; prints the job id')
     .argument('<file>', 'YAML manifest (see dopq-manifest(5))')
     .option('--json', 'print {"id": N}')
-    .action(async (file: string, options: { json?: boolean }) => setExit(await pushCommand(await ctx(), file, options)));
+    .action(async (file: string, options: { json?: boolean }) => setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), file, options)));
 
   program
     .command('run')
     .description('run the queue daemon on the spool (as root; one per spool)')
     .option('--once', 'do one full pass (ingest, reap, cancel, schedule, start) and exit: for cron')
-    .action(async (options: { once?: boolean }) => setExit(await runCommand(await ctx(), options)));
+    .action(async (options: { once?: boolean }) => setExit(await (await import('./commands/run.js')).runCommand(await ctx(), options)));
 
   program
     .command('q')
@@ -39,20 +35,20 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .description('show running, queued and finished jobs, GPUs and user penalties')
     .option('--json', 'print one JSON object (fields in dopq(1))')
     .option('-a, --all', 'include all finished jobs, not only the last 24 hours')
-    .action(async (options: { json?: boolean; all?: boolean }) => setExit(await queueCommand(await ctx(), options)));
+    .action(async (options: { json?: boolean; all?: boolean }) => setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)));
 
   program
     .command('rm')
     .description('cancel jobs: queued ones are removed, running ones stopped')
     .argument('<id...>', 'job ids')
-    .action(async (ids: string[]) => setExit(await rmCommand(await ctx(), ids)));
+    .action(async (ids: string[]) => setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), ids)));
 
   program
     .command('log')
     .description("print a job's output")
     .argument('<id>', 'job id')
     .option('-f, --follow', 'keep printing output until the job ends')
-    .action(async (id: string, options: { follow?: boolean }) => setExit(await logCommand(await ctx(), id, options)));
+    .action(async (id: string, options: { follow?: boolean }) => setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)));
 
   return program;
 }

@@ -40,9 +40,11 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
       await daemon.close();
       return 0;
     }
+    // Handlers first: a signal during the first pass must stop us cleanly too.
+    const signalled = waitForSignal(log);
     log.info(`dopq run: spool ${spool.root}, ${gpus.current().length} GPUs, pid ${process.pid}`);
     await daemon.start();
-    await waitForSignal(log);
+    await signalled;
     const watchdog = setTimeout(() => {
       log.error('shutdown took too long; exiting now');
       process.exit(70);

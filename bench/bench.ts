@@ -1,0 +1,200 @@
+// `npm run bench`: dopq's latencies beside raw Docker in the same run, on the same engine and
+// image. Prints figures; asserts nothing (speed is measured, not tested).
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { stringify } from 'yaml';
+import { instanceId } from '../src/daemon/context.js';
+import { ensureSpoolLayout, spoolPaths } from '../src/io/spool.js';
+import { writeFileAtomic } from '../src/io/atomic-write.js';
+import type { StateFile } from '../src/core/queue-view.js';
+import { runCli, startDaemonProcess } from '../test/helpers/cli.js';
+
+const run = promisify(execFile);
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+const IMAGE = process.env['DOPQ_BUSYBOX_IMAGE'] ?? 'dopq-busybox:latest';
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
+
+interface DockerEvent { id: string; status: string; timeNano: number; Actor: { Attributes: Record<string, string> } }
+
+/** Collect container start/die events with nanosecond times, as the engine stamps them. */
+async function recordEvents(label: string): Promise<{ events: DockerEvent[]; stop(): void }> {
+  const events: DockerEvent[] = [];
+  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die'], label: [label] } })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+  let buffer = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let i;
+    while ((i = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, i).trim();
+      buffer = buffer.slice(i + 1);
+      if (line) events.push(JSON.parse(line) as DockerEvent);
+    }
+  });
+  return { events, stop: () => stream.destroy() };
+}
+
+/** Gaps between one container's die and the next one's start, in ms, in event order. */
+function handoffGaps(events: DockerEvent[]): number[] {
+  const gaps: number[] = [];
+  let lastDie: number | undefined;
+  for (const event of events) {
+    if (event.status === 'die') lastDie = event.timeNano;
+    else if (event.status === 'start' && lastDie !== undefined) {
+      gaps.push((event.timeNano - lastDie) / 1e6);
+      lastDie = undefined;
+    }
+  }
+  return gaps;
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+};
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+async function makeSpool(gpus: number) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dopq-bench-'));
+  await chmod(dir, 0o755);
+  const configFile = path.join(dir, 'dopq.yaml');
+  await writeFile(configFile, stringify({
+    spool: './spool', gpus: Array.from({ length: gpus }, (_, i) => i), gpu_assignment: 'env',
+    defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' }, rescan_interval: '5s', reconcile_interval: '30s',
+  }));
+  const spool = spoolPaths(path.join(dir, 'spool'));
+  await ensureSpoolLayout(spool);
+  const manifest = async (name: string, command: string) => {
+    const file = path.join(dir, `${name}.yaml`);
+    await writeFile(file, stringify({ name, image: IMAGE, command }));
+    return file;
+  };
+  return { dir, configFile, spool, manifest, label: `dopq.instance=${instanceId(spool.root)}` };
+}
+
+async function waitAllFinished(stateFile: string, count: number): Promise<void> {
+  for (;;) {
+    try {
+      const state = JSON.parse(await readFile(stateFile, 'utf8')) as StateFile;
+      if (state.jobs.filter((j) => ['done', 'failed'].includes(j.state)).length >= count) return;
+    } catch { /* not written yet */ }
+    await sleep(50);
+  }
+}
+
+async function benchDispatch() {
+  // dopq: one GPU, ROUNDS short jobs queued behind each other.
+  const s = await makeSpool(1);
+  const rec = await recordEvents(s.label);
+  const file = await s.manifest('short', 'sleep 0.3');
+  for (let i = 0; i < ROUNDS; i++) await runCli(['--config', s.configFile, 'push', file]);
+  const daemon = startDaemonProcess(s.configFile);
+  await waitAllFinished(s.spool.state, ROUNDS);
+  await daemon.stop();
+  rec.stop();
+  const dopq = handoffGaps(rec.events);
+
+  // Raw: `docker run` of the same image back to back, the next one started as soon as the last exits.
+  const raw = await recordEvents('bench=raw-docker-run');
+  for (let i = 0; i < ROUNDS; i++) await run('docker', ['run', '--rm', '--network', 'none', '--label', 'bench=raw-docker-run', IMAGE, 'sleep', '0.3']);
+  await sleep(200);
+  raw.stop();
+  const rawGaps = handoffGaps(raw.events);
+  await rm(s.dir, { recursive: true, force: true });
+  return { dopq, raw: rawGaps };
+}
+
+async function benchEightJobs() {
+  const s = await makeSpool(8);
+  const daemon = startDaemonProcess(s.configFile);
+  await sleep(1500); // daemon up and idle
+  const rec = await recordEvents(s.label);
+  const file = await s.manifest('eight', 'sleep 3');
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: 8 }, () => runCli(['--config', s.configFile, 'push', file])));
+  const pushed = Date.now();
+  while (rec.events.filter((e) => e.status === 'start').length < 8) await sleep(10);
+  const lastStart = Math.max(...rec.events.filter((e) => e.status === 'start').map((e) => e.timeNano / 1e6));
+  rec.stop();
+  await daemon.stop();
+  for (const c of await docker.listContainers({ all: true, filters: { label: [s.label] } })) await docker.getContainer(c.Id).remove({ force: true });
+
+  const raw = await recordEvents('bench=raw-eight');
+  const r0 = Date.now();
+  await Promise.all(Array.from({ length: 8 }, () => run('docker', ['run', '-d', '--rm', '--network', 'none', '--label', 'bench=raw-eight', IMAGE, 'sleep', '3'])));
+  while (raw.events.filter((e) => e.status === 'start').length < 8) await sleep(10);
+  const rawLast = Math.max(...raw.events.filter((e) => e.status === 'start').map((e) => e.timeNano / 1e6));
+  raw.stop();
+  await rm(s.dir, { recursive: true, force: true });
+  return { dopqAllRunning: lastStart - t0, pushesDone: pushed - t0, rawAllRunning: rawLast - r0 };
+}
+
+async function benchIntake() {
+  const s = await makeSpool(1);
+  const daemon = startDaemonProcess(s.configFile);
+  await sleep(1500);
+  const file = await s.manifest('intake', 'true');
+  const pushTimes: number[] = [];
+  const queuedTimes: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = performance.now();
+    const result = await runCli(['--config', s.configFile, 'push', '--json', file]);
+    const t1 = performance.now();
+    const id = (JSON.parse(result.stdout) as { id: number }).id;
+    for (;;) {
+      const state = JSON.parse(await readFile(s.spool.state, 'utf8').catch(() => '{"jobs":[]}')) as StateFile;
+      if (state.jobs.some((j) => j.id === id)) break;
+      await sleep(2);
+    }
+    pushTimes.push(t1 - t0);
+    queuedTimes.push(performance.now() - t0);
+  }
+  await daemon.stop();
+  for (const c of await docker.listContainers({ all: true, filters: { label: [s.label] } })) await docker.getContainer(c.Id).remove({ force: true });
+  await rm(s.dir, { recursive: true, force: true });
+  return { pushTimes, queuedTimes };
+}
+
+async function benchQueue10k() {
+  const s = await makeSpool(8);
+  const now = Date.now();
+  const jobs = Array.from({ length: 10_000 }, (_, i) => ({
+    id: i + 1, user: `user${i % 50}`, uid: 2000 + (i % 50), name: `job-${i}`, image: IMAGE, gpus_requested: 1 + (i % 4), gpus: [],
+    state: 'queued', submitted_at: now - i * 1000, time_limit: 3600,
+  }));
+  await writeFileAtomic(s.spool.state, JSON.stringify({ version: 1, jobs, gpus: [], daemon: null }));
+  const times: number[] = [];
+  const baseline: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    let t0 = performance.now();
+    const result = await runCli(['--config', s.configFile, 'q', '--json']);
+    times.push(performance.now() - t0);
+    if ((JSON.parse(result.stdout) as { jobs: unknown[] }).jobs.length !== 10_000) throw new Error('q did not list 10,000 jobs');
+    t0 = performance.now();
+    await run(process.execPath, ['-e', '0']);
+    baseline.push(performance.now() - t0);
+  }
+  await rm(s.dir, { recursive: true, force: true });
+  return { times, baseline };
+}
+
+const dispatch = await benchDispatch();
+console.log(`dispatch latency (a job exits -> the next queued job's container starts), ${ROUNDS} rounds, Docker event times:`);
+console.log(`  dopq:            median ${fmt(quantile(dispatch.dopq, 0.5))}, p95 ${fmt(quantile(dispatch.dopq, 0.95))}  (n=${dispatch.dopq.length})`);
+console.log(`  raw docker run:  median ${fmt(quantile(dispatch.raw, 0.5))}, p95 ${fmt(quantile(dispatch.raw, 0.95))}  (n=${dispatch.raw.length}, sequential CLI loop)`);
+const eight = await benchEightJobs();
+console.log('8 one-GPU jobs on 8 free GPUs, from the first push until all 8 containers run:');
+console.log(`  dopq:            ${fmt(eight.dopqAllRunning)} (the 8 parallel pushes returned after ${fmt(eight.pushesDone)})`);
+console.log(`  raw docker run:  ${fmt(eight.rawAllRunning)} (8 parallel docker run -d)`);
+const intake = await benchIntake();
+console.log('intake latency, 10 pushes to a running daemon:');
+console.log(`  dopq push (CLI wall time):        median ${fmt(quantile(intake.pushTimes, 0.5))}, p95 ${fmt(quantile(intake.pushTimes, 0.95))}`);
+console.log(`  push started -> queued in state:  median ${fmt(quantile(intake.queuedTimes, 0.5))}, p95 ${fmt(quantile(intake.queuedTimes, 0.95))}`);
+const q = await benchQueue10k();
+console.log('dopq q --json with 10,000 queued jobs (wall time of the CLI):');
+console.log(`  dopq q --json:   median ${fmt(quantile(q.times, 0.5))}, max ${fmt(Math.max(...q.times))}`);
+console.log(`  node -e 0:       median ${fmt(quantile(q.baseline, 0.5))} (process start alone)`);
