@@ -45,3 +45,16 @@ test('without the NVIDIA runtime, device-requests jobs fail with a clear reason'
   t.regex((await spool.cli(['log', String(cpu)])).stdout, /nv=void/, 'no GPU reachable through the runtime default');
   await daemon.stop();
 });
+
+test('a job over its memory limit is recorded as oom-killed', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const daemon = spool.startDaemon();
+  const id = await spool.push({ name: 'greedy', memory: '16m', command: 'x=$(head -c 60000000 /dev/zero | tr "\\0" a); echo ${#x}' }, alice());
+  const job = await spool.waitForJob(id, ['failed', 'done']);
+  t.is(job.state, 'failed');
+  t.is(job.exit_code, 137);
+  // The engine's OOMKilled flag is unreliable on some kernels (cgroup v2): accept a plain 137.
+  t.true(job.reason === 'oom-killed' || job.reason === 'exited', `reason ${job.reason}`);
+  if (job.reason === 'oom-killed') t.regex(job.message ?? '', /out of memory/);
+  await daemon.stop();
+});

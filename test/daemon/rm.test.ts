@@ -1,6 +1,6 @@
 // `dopq rm`: owner and admin may cancel, anyone else is refused and the job is untouched.
 import test from 'ava';
-import { makeSpool } from '../helpers/spool.js';
+import { docker, makeSpool } from '../helpers/spool.js';
 import { alice, bob } from '../helpers/users.js';
 
 test('rm by another user is refused; by the owner it stops the running job', async (t) => {
@@ -8,6 +8,18 @@ test('rm by another user is refused; by the owner it stops the running job', asy
   const daemon = spool.startDaemon();
   const id = await spool.push({ name: 'long', command: 'sleep 300' }, alice());
   await spool.waitForJob(id, ['running']);
+
+  // The container runs as its owner, hardened, whatever the manifest said.
+  const info = await spool.waitFor('the container', async () => (await docker.listContainers({ filters: { label: spool.labels(`dopq.job=${id}`) } }))[0]);
+  const inspected = await docker.getContainer(info.Id).inspect();
+  t.is(inspected.Config.User, `${alice().uid}:${alice().gid}`);
+  t.deepEqual(inspected.HostConfig.CapDrop, ['ALL']);
+  t.deepEqual(inspected.HostConfig.SecurityOpt, ['no-new-privileges']);
+  t.false(inspected.HostConfig.Privileged);
+  t.is(inspected.HostConfig.NetworkMode, 'none');
+  t.is(inspected.HostConfig.Memory, 128 * 1024 ** 2);
+  t.true((inspected.HostConfig.PidsLimit ?? 0) > 0);
+  t.is(inspected.Config.Labels['dopq.user'], 'dopq-alice');
 
   const refused = await spool.cli(['rm', String(id)], { user: bob() });
   t.is(refused.code, 77);

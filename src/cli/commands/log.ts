@@ -29,7 +29,10 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
   try {
     await drain();
     if (!options.follow) {
-      if (!handle) throw new DopqError('no-log', ExitCode.noSuchJob, 'no output yet (the job has not started)', `job ${id}`);
+      if (!handle) {
+        const why = job && isFinished(job) ? `the job never ran (${job.state}${job.message ? `: ${job.message.split('\n')[0]}` : ''})` : 'the job has not started yet';
+        throw new DopqError('no-log', ExitCode.noSuchJob, `no output: ${why}`, `job ${id}`);
+      }
       return ExitCode.ok;
     }
     for (;;) {
