@@ -135,13 +135,22 @@ export class Daemon {
     const requests = await handleRequests(ctx);
     const toStop = new Map<number, 'cancelled' | 'time-limit'>(requests.toStop.map((id) => [id, 'cancelled']));
 
+    // Engine trouble must not cost what was ingested: log it, save the state, retry later.
     if (this.reconcileDue) {
       this.reconcileDue = false;
-      const result = await reconcile(ctx, this.logs);
-      for (const id of result.toStop) toStop.set(id, jobById(ctx, id)?.stopping ?? 'cancelled');
-      pruneHistory(ctx);
+      try {
+        const result = await reconcile(ctx, this.logs);
+        for (const id of result.toStop) toStop.set(id, jobById(ctx, id)?.stopping ?? 'cancelled');
+        pruneHistory(ctx);
+      } catch (error) {
+        this.reconcileDue = true;
+        ctx.log.error(`reconcile failed: ${dockerMessage(error)}; retrying on the next pass`);
+      }
     }
-    await this.reapExited();
+    await this.reapExited().catch((error: unknown) => {
+      this.reconcileDue = true; // the exit hints are spent: let the listing find those jobs
+      ctx.log.error(`reaping failed: ${dockerMessage(error)}`);
+    });
 
     for (const id of this.overTimeLimit()) toStop.set(id, 'time-limit');
 

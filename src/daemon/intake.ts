@@ -30,7 +30,8 @@ export async function ingest(ctx: DaemonContext): Promise<string[]> {
 async function ingestFile(ctx: DaemonContext, file: string, name: string): Promise<boolean> {
   let owned;
   try {
-    owned = await readOwnedFile(file, ctx.config.limits.manifest_bytes + 4096);
+    // The envelope JSON-escapes the manifest (at worst 6 bytes per byte, \uXXXX), plus its fields.
+    owned = await readOwnedFile(file, ctx.config.limits.manifest_bytes * 6 + 4096);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // withdrawn by its owner
     if (!(error instanceof UnsafeFileError)) throw error;
@@ -49,7 +50,12 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     return true;
   }
   let renumbered = '';
-  if (jobById(ctx, id) !== undefined) {
+  const known = jobById(ctx, id);
+  if (known && known.uid === owned.uid && known.state !== 'rejected') {
+    // Ingested by a pass that failed before it could delete the file: already ours.
+    return true;
+  }
+  if (known !== undefined) {
     // The counter went backwards (edited by hand, or a restored spool): keep both jobs.
     const fresh = await nextFreeId(ctx);
     renumbered = ` (pushed as ${id}, renumbered: that id was taken)`;
