@@ -35,6 +35,10 @@ export interface ControlRequest {
   ids: number[];
 }
 
+export function encodeRequest(request: ControlRequest): string {
+  return `${JSON.stringify(request)}\n`;
+}
+
 export function decodeRequest(text: string): ControlRequest | { error: string } {
   try {
     const v = JSON.parse(text) as Partial<ControlRequest>;

@@ -44,9 +44,11 @@ export function statePenalties(
   halfLifeSeconds: number,
 ): Map<string, number> {
   const result = penalties(state.jobs, now, halfLifeSeconds);
-  for (const carried of state.carried_usage ?? []) {
-    const decayed = carried.gpu_seconds * Math.pow(2, -Math.max(0, now - carried.at) / 1000 / halfLifeSeconds);
-    result.set(carried.user, (result.get(carried.user) ?? 0) + decayed);
-  }
+  for (const carried of state.carried_usage ?? []) result.set(carried.user, (result.get(carried.user) ?? 0) + carriedNow(carried, now, halfLifeSeconds));
   return result;
+}
+
+/** Carried usage decayed from when it was recorded to `now`. */
+export function carriedNow(carried: CarriedUsage, now: number, halfLifeSeconds: number): number {
+  return carried.gpu_seconds * Math.pow(2, -Math.max(0, now - carried.at) / 1000 / halfLifeSeconds);
 }

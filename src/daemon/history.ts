@@ -3,7 +3,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isFinished } from '../core/job.js';
-import { penalties } from '../core/penalty.js';
+import { carriedNow, penalties } from '../core/penalty.js';
 import type { DaemonContext } from './context.js';
 
 export function pruneHistory(ctx: DaemonContext): void {
@@ -11,7 +11,7 @@ export function pruneHistory(ctx: DaemonContext): void {
   const cutoff = now - ctx.config.history.keep * 1000;
   const old = ctx.state.jobs.filter((job) => isFinished(job) && (job.finished_at ?? now) < cutoff);
   if (old.length === 0) return;
-  const carried = new Map((ctx.state.carried_usage ?? []).map((c) => [c.user, c.gpu_seconds * Math.pow(2, -(now - c.at) / 1000 / ctx.config.penalty.half_life)]));
+  const carried = new Map((ctx.state.carried_usage ?? []).map((c) => [c.user, carriedNow(c, now, ctx.config.penalty.half_life)]));
   for (const [user, value] of penalties(old, now, ctx.config.penalty.half_life)) carried.set(user, (carried.get(user) ?? 0) + value);
   ctx.state.carried_usage = [...carried].map(([user, gpu_seconds]) => ({ user, gpu_seconds, at: now }));
   const gone = new Set(old.map((job) => job.id));

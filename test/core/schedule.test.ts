@@ -27,12 +27,20 @@ const scenario = fc.record({
   penalty: fc.record({ a: fc.nat(100), b: fc.nat(100), c: fc.nat(100), d: fc.nat(100) }),
 });
 
+function setup({ gpus, jobs, penalty }: { gpus: number; jobs: { user: string; gpus: number; at: number }[]; penalty: Record<string, number> }) {
+  return {
+    gpus,
+    free: Array.from({ length: gpus }, (_, i) => `g${i}`),
+    queued: jobs.map((j, i) => job(i + 1, j.user, j.gpus, j.at)),
+    penalties: new Map(Object.entries(penalty)),
+  };
+}
+
 test('property: no GPU is handed out twice, and each job gets exactly what it asked for', (t) => {
   fc.assert(
-    fc.property(scenario, ({ gpus, jobs, penalty }) => {
-      const free = Array.from({ length: gpus }, (_, i) => `g${i}`);
-      const queued = jobs.map((j, i) => job(i + 1, j.user, j.gpus, j.at));
-      const placements = placeJobs(queued, free, new Map(Object.entries(penalty)));
+    fc.property(scenario, (input) => {
+      const { free, queued, penalties } = setup(input);
+      const placements = placeJobs(queued, free, penalties);
       const handed = placements.flatMap((p) => p.gpus);
       return (
         new Set(handed).size === handed.length &&
@@ -47,10 +55,8 @@ test('property: no GPU is handed out twice, and each job gets exactly what it as
 
 test("property: no job is left waiting that fits in what is left, and no heavier user's job jumps a lighter one that fits", (t) => {
   fc.assert(
-    fc.property(scenario, ({ gpus, jobs, penalty }) => {
-      const free = Array.from({ length: gpus }, (_, i) => `g${i}`);
-      const queued = jobs.map((j, i) => job(i + 1, j.user, j.gpus, j.at));
-      const penalties = new Map(Object.entries(penalty));
+    fc.property(scenario, (input) => {
+      const { gpus, free, queued, penalties } = setup(input);
       const placements = placeJobs(queued, free, penalties);
       const placed = new Set(placements.map((p) => p.id));
       const left = gpus - placements.reduce((n, p) => n + p.gpus.length, 0);
@@ -73,10 +79,8 @@ test("property: no job is left waiting that fits in what is left, and no heavier
 
 test('property: the same input gives the same decisions', (t) => {
   fc.assert(
-    fc.property(scenario, ({ gpus, jobs, penalty }) => {
-      const free = Array.from({ length: gpus }, (_, i) => `g${i}`);
-      const queued = jobs.map((j, i) => job(i + 1, j.user, j.gpus, j.at));
-      const p = new Map(Object.entries(penalty));
+    fc.property(scenario, (input) => {
+      const { free, queued, penalties: p } = setup(input);
       return JSON.stringify(placeJobs(queued, free, p)) === JSON.stringify(placeJobs([...queued].reverse(), free, p));
     }),
   );

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { encodeRequest } from '../../core/envelope.js';
 import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
 import { isFinished } from '../../core/job.js';
 import { canControl } from '../../core/permissions.js';
@@ -39,10 +40,7 @@ export async function rmCommand(ctx: CommandContext, rawIds: string[]): Promise<
       failures.push(reportError(error, ctx.io, false));
     }
   }
-  if (toRequest.length > 0) {
-    const name = `${Date.now()}-${randomBytes(4).toString('hex')}${REQUEST_SUFFIX}`;
-    await publish(ctx.spool.requests, name, `${JSON.stringify({ op: 'rm', ids: toRequest })}\n`, 0o600);
-  }
+  if (toRequest.length > 0) await requestCancel(ctx, toRequest);
   if (failures.length === 0) return ExitCode.ok;
   return failures.length === ids.length ? failures[0]! : ExitCode.partial;
 }
@@ -64,6 +62,12 @@ async function withdrawFromIntake(ctx: CommandContext, id: number, uid: number):
   } catch (error) {
     // The daemon took it in meanwhile (or an admin lacks rights on the sticky folder): ask it instead.
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await publish(ctx.spool.requests, `${Date.now()}-${randomBytes(4).toString('hex')}${REQUEST_SUFFIX}`, `${JSON.stringify({ op: 'rm', ids: [id] })}\n`, 0o600);
+    await requestCancel(ctx, [id]);
   }
+}
+
+/** Leave an rm request for the daemon, which checks the permission again against our uid. */
+async function requestCancel(ctx: CommandContext, ids: number[]): Promise<void> {
+  const name = `${Date.now()}-${randomBytes(4).toString('hex')}${REQUEST_SUFFIX}`;
+  await publish(ctx.spool.requests, name, encodeRequest({ op: 'rm', ids }), 0o600);
 }
