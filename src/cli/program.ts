@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DopqError, ExitCode } from '../core/errors.js';
 import { commandContext, type GlobalOptions, type Output } from './context.js';
+import type { SimOptions } from './commands/sim.js';
 
 // Commands are imported when run: `dopq push` need not load dockerode or chokidar.
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
@@ -42,6 +43,57 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .description('cancel jobs: queued ones are removed, running ones stopped')
     .argument('<id...>', 'job ids')
     .action(async (ids: string[]) => setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), ids)));
+
+  for (const [op, description] of [
+    ['hold', 'keep queued jobs from starting (they keep their place) until released'],
+    ['release', 'let held jobs start again'],
+    ['top', "move your queued jobs ahead of your other queued jobs (never ahead of other users')"],
+  ] as const) {
+    program
+      .command(op)
+      .description(description)
+      .argument('<id...>', 'job ids')
+      .action(async (ids: string[]) => setExit(await (await import('./commands/job-control.js')).jobControlCommand(await ctx(), op, ids)));
+  }
+
+  const admin = async () => import('./commands/admin.js');
+  program
+    .command('pause')
+    .description('admin: start no new jobs until resume; running jobs continue')
+    .action(async () => setExit(await (await admin()).pauseCommand(await ctx(), true)));
+  program
+    .command('resume')
+    .description('admin: start jobs again after pause')
+    .action(async () => setExit(await (await admin()).pauseCommand(await ctx(), false)));
+  program
+    .command('usage')
+    .description('admin: manage recorded GPU usage')
+    .command('reset')
+    .description("admin: forget a user's GPU usage (all users' without USER), so their penalty starts from 0")
+    .argument('[user]', 'user name')
+    .action(async (user: string | undefined) => setExit(await (await admin()).usageResetCommand(await ctx(), user)));
+  program
+    .command('history')
+    .description('admin: manage finished jobs')
+    .command('clear')
+    .description('admin: remove finished jobs and their logs from the history (usage is kept)')
+    .option('--before <date>', 'only jobs that ended before this date (ISO 8601)')
+    .action(async (options: { before?: string }) => setExit(await (await admin()).historyClearCommand(await ctx(), options)));
+  program
+    .command('shutdown')
+    .description('admin: stop the running daemon cleanly; containers keep running')
+    .option('--wait <seconds>', 'how long to wait for it to exit', '30')
+    .action(async (options: { wait?: string }) => setExit(await (await admin()).shutdownCommand(await ctx(), options)));
+
+  program
+    .command('sim')
+    .description('run the scheduler on a trace with a virtual clock, without Docker (see dopq-sim(1))')
+    .argument('<trace>', 'YAML trace')
+    .addOption(new Option('--policy <policy>', "override the config's policy").choices(['fairshare', 'fifo', 'dopq-classic']))
+    .option('--compare', 'run every policy and print their summaries side by side')
+    .option('--json', 'print {"jobs": [...], "summary": {...}} (with --compare: one per policy)')
+    .option('--jobs', 'also print a table of every job')
+    .action(async (trace: string, options: SimOptions) => setExit(await (await import('./commands/sim.js')).simCommand(await ctx(), trace, options)));
 
   program
     .command('log')

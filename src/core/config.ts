@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidDocumentError, type Issue } from './errors.js';
+import { POLICIES, type PolicyName } from './policy.js';
 import { toIssues } from './schema-issues.js';
 import { parseDuration, parseSize } from './units.js';
 import { readYaml } from './yaml-source.js';
@@ -16,6 +17,13 @@ export interface ResourceSet {
   time_limit: number; // seconds
 }
 
+export interface PerUserLimits {
+  /** GPUs one user may hold at once. */
+  gpus: number | null;
+  /** Jobs one user may have waiting at once. */
+  queued: number | null;
+}
+
 export interface Config {
   /** Absolute path of the file this came from (for messages and relative paths). */
   file: string;
@@ -24,10 +32,15 @@ export interface Config {
   gpus: 'auto' | string[];
   gpu_assignment: GpuAssignment;
   nvidia_smi: string;
-  penalty: { half_life: number };
+  policy: PolicyName;
+  penalty: { half_life: number; running_weight: number; classic_history: number };
+  /** Per user name or `%group`; everyone else has share 1. */
+  shares: Record<string, number>;
+  /** Who may submit (users and `%groups`); null: everyone. */
+  submitters: string[] | null;
   admins: string[];
   defaults: ResourceSet;
-  limits: ResourceSet & { manifest_bytes: number; pids: number };
+  limits: ResourceSet & { manifest_bytes: number; pids: number; per_user: PerUserLimits };
   mounts: { allowed_roots: string[] };
   network: { default: string; allowed: string[] };
   stop_grace: number;
@@ -64,6 +77,8 @@ const absolutePath = (what: string) =>
     error: `expected an absolute path without .. for ${what}`,
   });
 
+const principal = z.string({ error: 'expected a user name or %group' }).regex(/^%?[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, { error: 'expected a user name or %group' });
+
 const resources = z.strictObject({
   gpus: wholeCount('GPUs').optional(),
   memory: size('memory').optional(),
@@ -82,10 +97,25 @@ const configSchema = z.strictObject({
     .default('auto'),
   gpu_assignment: z.enum(['device-requests', 'env'], { error: 'expected device-requests or env' }).default('device-requests'),
   nvidia_smi: z.string().default('nvidia-smi'),
-  penalty: z.strictObject({ half_life: durationSchema('half_life').default(7 * 86400) }).default({ half_life: 7 * 86400 }),
-  admins: z.array(z.string({ error: 'expected a user name or %group' })).default([]),
+  policy: z.enum(POLICIES, { error: `expected one of ${POLICIES.join(', ')}` }).default('fairshare'),
+  penalty: z
+    .strictObject({
+      half_life: durationSchema('half_life').default(7 * 86400),
+      running_weight: durationSchema('running_weight').default(3600),
+      classic_history: wholeCount('finished jobs').default(100),
+    })
+    .default({ half_life: 7 * 86400, running_weight: 3600, classic_history: 100 }),
+  shares: z.record(principal, positive('shares')).default({}),
+  submitters: z.array(principal).optional(),
+  admins: z.array(principal).default([]),
   defaults: resources.default({}),
-  limits: resources.extend({ manifest_size: size('manifest_size').optional(), pids: wholeCount('processes').optional() }).default({}),
+  limits: resources
+    .extend({
+      manifest_size: size('manifest_size').optional(),
+      pids: wholeCount('processes').optional(),
+      per_user: z.strictObject({ gpus: wholeCount('GPUs').optional(), queued: wholeCount('jobs').optional() }).default({}),
+    })
+    .default({ per_user: {} }),
   mounts: z.strictObject({ allowed_roots: z.array(absolutePath('a mount root')).default([]) }).default({ allowed_roots: [] }),
   network: z
     .strictObject({ default: z.string().default('none'), allowed: z.array(z.string()).default(['none']) })
@@ -115,6 +145,7 @@ export function parseConfig(text: string, file: string): Config {
     time_limit: raw.limits.time_limit ?? BUILTIN_LIMITS.time_limit,
     manifest_bytes: raw.limits.manifest_size ?? BUILTIN_LIMITS.manifest_bytes,
     pids: raw.limits.pids ?? BUILTIN_LIMITS.pids,
+    per_user: { gpus: raw.limits.per_user.gpus ?? null, queued: raw.limits.per_user.queued ?? null },
   };
   const defaults: ResourceSet = {
     gpus: raw.defaults.gpus ?? BUILTIN_DEFAULTS.gpus,
@@ -136,6 +167,9 @@ export function parseConfig(text: string, file: string): Config {
   if (gpuIds !== 'auto' && new Set(gpuIds).size !== gpuIds.length) {
     issues.push({ path: 'gpus', line: yaml.source.lineOf(['gpus']), message: 'a GPU is listed twice' });
   }
+  if (limits.per_user.gpus !== null && defaults.gpus > limits.per_user.gpus) {
+    issues.push({ path: 'limits.per_user.gpus', line: yaml.source.lineOf(['limits', 'per_user', 'gpus']), message: `is below defaults.gpus (${defaults.gpus})` });
+  }
   if (issues.length > 0) throw new InvalidDocumentError('config', file, issues);
 
   return {
@@ -145,7 +179,10 @@ export function parseConfig(text: string, file: string): Config {
     gpus: gpuIds,
     gpu_assignment: raw.gpu_assignment,
     nvidia_smi: raw.nvidia_smi,
+    policy: raw.policy,
     penalty: raw.penalty,
+    shares: raw.shares,
+    submitters: raw.submitters ?? null,
     admins: raw.admins,
     defaults,
     limits,

@@ -28,23 +28,41 @@ export function decodeEnvelope(text: string): Envelope | { error: string } {
   return { id: v.id!, submitted_at: v.submitted_at, source: typeof v.source === 'string' ? v.source : '?', manifest: v.manifest };
 }
 
-export type RequestOp = 'rm';
+/** Requests on jobs: the owner or an admin. */
+export const JOB_OPS = ['rm', 'hold', 'release', 'top'] as const;
+/** Requests on the whole queue: admins only. */
+export const ADMIN_OPS = ['pause', 'resume', 'shutdown', 'usage-reset', 'history-clear'] as const;
+export type JobOp = (typeof JOB_OPS)[number];
+export type AdminOp = (typeof ADMIN_OPS)[number];
 
-export interface ControlRequest {
-  op: RequestOp;
-  ids: number[];
-}
+export type ControlRequest =
+  | { op: JobOp; ids: number[]; at: number }
+  | { op: 'pause' | 'resume' | 'shutdown'; at: number }
+  | { op: 'usage-reset'; user: string | null; at: number }
+  | { op: 'history-clear'; before: number | null; at: number };
 
 export function encodeRequest(request: ControlRequest): string {
   return `${JSON.stringify(request)}\n`;
 }
 
 export function decodeRequest(text: string): ControlRequest | { error: string } {
+  let v: Record<string, unknown>;
   try {
-    const v = JSON.parse(text) as Partial<ControlRequest>;
-    if (v && v.op === 'rm' && Array.isArray(v.ids) && v.ids.every((id) => Number.isSafeInteger(id))) return { op: v.op, ids: v.ids };
+    v = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    // fall through
+    return { error: 'not a dopq request' };
   }
-  return { error: 'not a dopq request' };
+  if (!v || typeof v !== 'object') return { error: 'not a dopq request' };
+  const at = typeof v.at === 'number' && Number.isFinite(v.at) ? v.at : 0;
+  const op = v.op;
+  if ((JOB_OPS as readonly unknown[]).includes(op)) {
+    if (Array.isArray(v.ids) && v.ids.every((id) => Number.isSafeInteger(id))) return { op: op as JobOp, ids: v.ids as number[], at };
+  } else if (op === 'pause' || op === 'resume' || op === 'shutdown') {
+    return { op, at };
+  } else if (op === 'usage-reset') {
+    if (v.user === null || (typeof v.user === 'string' && v.user.length > 0 && v.user.length <= 256)) return { op, user: v.user, at };
+  } else if (op === 'history-clear') {
+    if (v.before === null || (typeof v.before === 'number' && Number.isFinite(v.before))) return { op, before: v.before, at };
+  }
+  return { error: `not a dopq request${typeof op === 'string' ? ` (op ${JSON.stringify(op.slice(0, 40))})` : ''}` };
 }

@@ -53,10 +53,10 @@ export class UsageError extends DopqError {
 /** A manifest or config that failed validation: every problem found, each with its field and line. */
 export class InvalidDocumentError extends DopqError {
   readonly issues: Issue[];
-  constructor(kind: 'manifest' | 'config', file: string, issues: Issue[], options?: DopqErrorOptions) {
+  constructor(kind: 'manifest' | 'config' | 'trace', file: string, issues: Issue[], options?: DopqErrorOptions) {
     super(
-      kind === 'manifest' ? 'bad-manifest' : 'bad-config',
-      kind === 'manifest' ? ExitCode.badInput : ExitCode.config,
+      `bad-${kind}`,
+      kind === 'config' ? ExitCode.config : ExitCode.badInput,
       formatIssues(issues),
       file,
       options,

@@ -27,6 +27,10 @@ export interface JobRecord {
   message?: string;
   time_limit: number; // seconds
   container_id?: string;
+  /** `dopq hold`: keeps its place in the queue but does not start until released. */
+  held_by?: string;
+  /** `dopq top` (ms): the latest topped job goes first among its owner's queued jobs. */
+  top_at?: number;
   /** Set when dopq asked the container to stop; the exit is then recorded with this reason. */
   stopping?: 'cancelled' | 'time-limit';
   stop_requested_at?: number;

@@ -144,6 +144,9 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
   const at = (p: (string | number)[], message: string) => issues.push({ path: p.join('.'), line: source.lineOf(p), message });
   const { limits } = config;
   if (raw.gpus !== undefined && raw.gpus > limits.gpus) at(['gpus'], `at most ${limits.gpus} GPUs per job on this server, got ${raw.gpus}`);
+  else if (raw.gpus !== undefined && limits.per_user.gpus !== null && raw.gpus > limits.per_user.gpus) {
+    at(['gpus'], `at most ${limits.per_user.gpus} GPUs per user at once on this server, got ${raw.gpus}`);
+  }
   if (config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
     at(['gpus'], `this server has ${config.gpus.length} GPUs, got ${raw.gpus}`);
   }

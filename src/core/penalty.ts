@@ -18,13 +18,22 @@ export function decayedGpuSeconds(gpus: number, start: number, end: number, now:
 
 type UsageJob = Pick<JobRecord, 'user' | 'gpus' | 'started_at' | 'finished_at' | 'state'>;
 
-/** Penalty per user, in decayed GPU-seconds. Users without usage are absent (penalty 0). */
-export function penalties(jobs: Iterable<UsageJob>, now: number, halfLifeSeconds: number): Map<string, number> {
+/** When each user's counted usage begins (`dopq usage reset`): their own reset or everyone's. */
+export type UsageFloor = (user: string) => number;
+const noFloor: UsageFloor = () => -Infinity;
+
+export function usageFloor(resets: Readonly<Record<string, number>> | undefined): UsageFloor {
+  if (!resets || Object.keys(resets).length === 0) return noFloor;
+  return (user) => Math.max(resets[user] ?? -Infinity, resets['*'] ?? -Infinity);
+}
+
+/** Decayed GPU-seconds per user. Users without usage are absent (0). */
+export function penalties(jobs: Iterable<UsageJob>, now: number, halfLifeSeconds: number, floor: UsageFloor = noFloor): Map<string, number> {
   const result = new Map<string, number>();
   for (const job of jobs) {
     if (job.started_at === undefined || job.gpus.length === 0) continue;
     const end = job.state === 'running' ? now : (job.finished_at ?? now);
-    const value = decayedGpuSeconds(job.gpus.length, job.started_at, Math.min(end, now), now, halfLifeSeconds);
+    const value = decayedGpuSeconds(job.gpus.length, Math.max(job.started_at, floor(job.user)), Math.min(end, now), now, halfLifeSeconds);
     if (value > 0) result.set(job.user, (result.get(job.user) ?? 0) + value);
   }
   return result;
@@ -37,14 +46,18 @@ export interface CarriedUsage {
   at: number;
 }
 
-/** Penalties from the jobs still in the state plus the usage carried over from pruned ones. */
-export function statePenalties(
-  state: { jobs: readonly UsageJob[]; carried_usage?: readonly CarriedUsage[] },
+/** Decayed GPU-seconds per user: the jobs still in the state plus the usage carried over from pruned ones. */
+export function stateUsage(
+  state: { jobs: readonly UsageJob[]; carried_usage?: readonly CarriedUsage[]; usage_resets?: Readonly<Record<string, number>> },
   now: number,
   halfLifeSeconds: number,
 ): Map<string, number> {
-  const result = penalties(state.jobs, now, halfLifeSeconds);
-  for (const carried of state.carried_usage ?? []) result.set(carried.user, (result.get(carried.user) ?? 0) + carriedNow(carried, now, halfLifeSeconds));
+  const floor = usageFloor(state.usage_resets);
+  const result = penalties(state.jobs, now, halfLifeSeconds, floor);
+  for (const carried of state.carried_usage ?? []) {
+    if (carried.at <= floor(carried.user)) continue;
+    result.set(carried.user, (result.get(carried.user) ?? 0) + carriedNow(carried, now, halfLifeSeconds));
+  }
   return result;
 }
 

@@ -8,10 +8,18 @@ export interface Caller {
 }
 
 export function isAdmin(caller: Caller, admins: readonly string[]): boolean {
-  if (caller.uid === 0) return true;
-  return admins.some((entry) => (entry.startsWith('%') ? caller.groups.includes(entry.slice(1)) : entry === caller.user));
+  return caller.uid === 0 || matches(caller, admins);
 }
 
 export function canControl(job: { uid: number }, caller: Caller, admins: readonly string[]): boolean {
   return job.uid === caller.uid || isAdmin(caller, admins);
+}
+
+function matches(caller: Caller, entries: readonly string[]): boolean {
+  return entries.some((entry) => (entry.startsWith('%') ? caller.groups.includes(entry.slice(1)) : entry === caller.user));
+}
+
+/** DoPQ's "valid executors": with no `submitters` list everyone may submit; root and admins always may. */
+export function maySubmit(caller: Caller, submitters: readonly string[] | null, admins: readonly string[]): boolean {
+  return submitters === null || isAdmin(caller, admins) || matches(caller, submitters);
 }

@@ -1,10 +1,12 @@
 // What `dopq q` shows, as one plain object: built from the state file, the jobs still waiting in
 // the intake, and the clock. `--json` prints it as is; render.ts draws it as tables.
+import type { Config } from './config.js';
 import type { GpuInfo } from './gpus.js';
-import { freeGpuIds } from './gpus.js';
 import { isFinished, type JobRecord, type JobState } from './job.js';
-import { statePenalties, type CarriedUsage } from './penalty.js';
-import { queueOrder } from './schedule.js';
+import { stateUsage, type CarriedUsage } from './penalty.js';
+import { classicPenalties, type PolicyName } from './policy.js';
+import { asQueued, schedulerInput, type SchedulingConfig } from './schedule-input.js';
+import { planQueue } from './start-estimates.js';
 
 export interface DaemonInfo {
   pid: number;
@@ -20,6 +22,10 @@ export interface StateFile {
   daemon: DaemonInfo | null;
   /** Usage of jobs pruned from history, per user, so forgetting old jobs keeps penalties right. */
   carried_usage?: CarriedUsage[];
+  /** `dopq usage reset`: per user (or `*` for all), usage before this time (ms) no longer counts. */
+  usage_resets?: Record<string, number>;
+  /** `dopq pause`: no job starts until `dopq resume`. */
+  paused?: { by: string; at: number } | null;
 }
 
 /** A job file in the intake that the daemon has not read yet (owner from the file's uid). */
@@ -32,6 +38,8 @@ export interface PendingJob {
   gpus_requested?: number;
 }
 
+export type WaitReason = 'held' | 'paused' | 'reserved' | 'too-big' | 'user-cap';
+
 export interface JobView {
   id: number;
   name: string;
@@ -39,8 +47,15 @@ export interface JobView {
   state: JobState;
   gpus: string[];
   gpus_requested: number;
+  /** The owner's penalty (see UserView.penalty); null once finished. */
   penalty: number | null;
+  /** Place in the start order among queued jobs that may start (held ones have none). */
   position: number | null;
+  /** When it should start if running jobs use their whole time limits (ISO); null if unknown. */
+  estimated_start: string | null;
+  /** Why a queued job waits beyond its turn, when there is a specific reason. */
+  waiting_for: WaitReason | null;
+  held_by: string | null;
   submitted_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -54,8 +69,11 @@ export interface JobView {
 
 export interface UserView {
   user: string;
-  penalty: number;
-  penalty_gpu_hours: number;
+  share: number;
+  /** Decayed GPU-hours of finished and running work. */
+  usage_gpu_hours: number;
+  /** What the policy orders users by: fairshare, usage / share in GPU-hours; dopq-classic, DoPQ's history sum; fifo, null. */
+  penalty: number | null;
   running: number;
   queued: number;
   gpus_held: number;
@@ -63,6 +81,10 @@ export interface UserView {
 
 export interface QueueView {
   daemon: { running: boolean; pid: number | null; since: string | null; host: string | null };
+  policy: PolicyName;
+  paused: { by: string; since: string } | null;
+  /** The first job that does not fit, and the GPUs kept for it. */
+  reservation: { job: number; at: string; gpus: string[] } | null;
   gpus: { id: string; index: number; name: string | null; state: 'free' | 'held' | 'busy'; job: number | null }[];
   gpus_free: number;
   gpus_total: number;
@@ -73,7 +95,9 @@ export interface QueueView {
 
 export interface ViewOptions {
   now: number;
-  halfLifeSeconds: number;
+  config: SchedulingConfig & Pick<Config, 'defaults'>;
+  /** Shares of the users in the state (absent: 1). */
+  shares: ReadonlyMap<string, number>;
   /** Whether the daemon that wrote `daemon` is alive (the caller checks the pid). */
   daemonAlive: boolean;
   /** Show finished jobs of all time, not just the last `recentMs`. */
@@ -81,21 +105,28 @@ export interface ViewOptions {
   recentMs?: number;
 }
 
-const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined): string | null => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
 
 export function buildQueueView(state: StateFile, pending: readonly PendingJob[], options: ViewOptions): QueueView {
-  const { now } = options;
-  const penalty = statePenalties(state, now, options.halfLifeSeconds);
+  const { now, config } = options;
   const known = new Set(state.jobs.map((job) => job.id));
-  const waiting = [
-    ...state.jobs.filter((job) => job.state === 'queued'),
-    ...pending.filter((job) => !known.has(job.id)).map((job) => pendingAsRecord(job)),
-  ];
-  const order = queueOrder(
-    waiting.map((job) => ({ id: job.id, user: job.user, gpus: job.gpus_requested, submitted_at: job.submitted_at })),
-    penalty,
-  );
-  const position = new Map(order.map((job, i) => [job.id, i + 1]));
+  const unread = pending.filter((job) => !known.has(job.id)).map((job) => pendingAsRecord(job, config.defaults.time_limit));
+  const waiting = [...state.jobs.filter((job) => job.state === 'queued'), ...unread];
+  const input = schedulerInput(state, config, { now, shares: options.shares, extraQueued: unread.map(asQueued) });
+  const plan = planQueue(input);
+  const position = new Map(plan.order.map((job, i) => [job.id, i + 1]));
+  const usage = stateUsage(state, now, config.penalty.half_life);
+  const classic = config.policy === 'dopq-classic' ? classicPenalties(input.history, config.penalty.classic_history) : undefined;
+  const shareOf = (user: string) => options.shares.get(user) ?? 1;
+  const penaltyOf = (user: string): number | null =>
+    config.policy === 'fifo' ? null : classic ? (classic.get(user) ?? 0) : (usage.get(user) ?? 0) / shareOf(user) / 3600;
+  const waitingFor = (job: JobRecord): WaitReason | null => {
+    if (job.held_by) return 'held';
+    if (state.paused) return 'paused';
+    if (plan.decisions.reservation?.id === job.id) return 'reserved';
+    return plan.blocked.get(job.id) ?? null;
+  };
+
   const recent = options.recentMs ?? 24 * 3600 * 1000;
   const running = state.jobs.filter((job) => job.state === 'running');
   const shown = [...state.jobs.filter((job) => job.state !== 'queued'), ...waiting].filter(
@@ -111,8 +142,11 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
       state: job.state,
       gpus: job.gpus,
       gpus_requested: job.gpus_requested,
-      penalty: isFinished(job) ? null : (penalty.get(job.user) ?? 0),
+      penalty: isFinished(job) ? null : penaltyOf(job.user),
       position: position.get(job.id) ?? null,
+      estimated_start: job.state === 'queued' ? iso(plan.estimates.get(job.id)) : null,
+      waiting_for: job.state === 'queued' ? waitingFor(job) : null,
+      held_by: job.held_by ?? null,
       submitted_at: iso(job.submitted_at)!,
       started_at: iso(job.started_at),
       finished_at: iso(job.finished_at),
@@ -120,7 +154,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
       reason: job.reason ?? null,
       message: job.message ?? null,
       image: job.image === '' ? null : job.image,
-      time_limit: job.time_limit > 0 ? job.time_limit : null,
+      time_limit: job.time_limit > 0 && (known.has(job.id) || !pendingIds.has(job.id)) ? job.time_limit : null,
       ingested: !pendingIds.has(job.id) || known.has(job.id),
     }))
     .sort((a, b) => a.id - b.id);
@@ -129,13 +163,12 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
   const userView = (user: string): UserView => {
     let view = users.get(user);
     if (!view) {
-      const p = penalty.get(user) ?? 0;
-      view = { user, penalty: p, penalty_gpu_hours: p / 3600, running: 0, queued: 0, gpus_held: 0 };
+      view = { user, share: shareOf(user), usage_gpu_hours: (usage.get(user) ?? 0) / 3600, penalty: penaltyOf(user), running: 0, queued: 0, gpus_held: 0 };
       users.set(user, view);
     }
     return view;
   };
-  for (const user of penalty.keys()) userView(user);
+  for (const user of usage.keys()) userView(user);
   for (const job of running) {
     const view = userView(job.user);
     view.running += 1;
@@ -144,7 +177,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
   for (const job of waiting) userView(job.user).queued += 1;
 
   const holder = new Map(running.flatMap((job) => job.gpus.map((gpu) => [gpu, job.id] as const)));
-  const free = new Set(freeGpuIds(state.gpus, running));
+  const free = new Set(input.free);
   const gpus = state.gpus.map((gpu) => ({
     id: gpu.id,
     index: gpu.index,
@@ -152,6 +185,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
     state: holder.has(gpu.id) ? ('held' as const) : free.has(gpu.id) ? ('free' as const) : ('busy' as const),
     job: holder.get(gpu.id) ?? null,
   }));
+  const reservation = plan.decisions.reservation;
 
   return {
     daemon: {
@@ -160,16 +194,19 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
       since: options.daemonAlive ? iso(state.daemon?.started_at) : null,
       host: state.daemon?.host ?? null,
     },
+    policy: config.policy,
+    paused: state.paused ? { by: state.paused.by, since: iso(state.paused.at)! } : null,
+    reservation: reservation ? { job: reservation.id, at: iso(reservation.at)!, gpus: reservation.gpus } : null,
     gpus,
     gpus_free: gpus.filter((gpu) => gpu.state === 'free').length,
     gpus_total: gpus.length,
     jobs,
-    users: [...users.values()].sort((a, b) => a.penalty - b.penalty || a.user.localeCompare(b.user)),
+    users: [...users.values()].sort((a, b) => (a.penalty ?? 0) - (b.penalty ?? 0) || a.user.localeCompare(b.user)),
     generated_at: new Date(now).toISOString(),
   };
 }
 
-function pendingAsRecord(job: PendingJob): JobRecord {
+function pendingAsRecord(job: PendingJob, defaultTimeLimit: number): JobRecord {
   return {
     id: job.id,
     user: job.user,
@@ -180,6 +217,6 @@ function pendingAsRecord(job: PendingJob): JobRecord {
     gpus: [],
     state: 'queued',
     submitted_at: job.submitted_at,
-    time_limit: 0,
+    time_limit: defaultTimeLimit, // its own is unknown until the daemon reads it
   };
 }

@@ -38,7 +38,13 @@ function renderStatus(view: QueueView, c: ChalkInstance): string {
     ? `${c.green('up')} (pid ${view.daemon.pid}${view.daemon.host ? ` on ${view.daemon.host}` : ''}, since ${view.daemon.since})`
     : c.red('not running');
   const gpuList = view.gpus.map((gpu) => `${gpu.index}:${gpu.state === 'free' ? c.green('free') : gpu.state === 'held' ? c.yellow(`job ${gpu.job}`) : c.red('busy')}`);
-  return [`${c.bold('Daemon')}  ${daemon}`, `${c.bold('GPUs')}    ${view.gpus_free}/${view.gpus_total} free${gpuList.length ? `  [${gpuList.join(' ')}]` : ''}`].join('\n');
+  const lines = [
+    `${c.bold('Daemon')}  ${daemon}`,
+    `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${view.paused.since}: no new jobs start`)}` : ''}`,
+    `${c.bold('GPUs')}    ${view.gpus_free}/${view.gpus_total} free${gpuList.length ? `  [${gpuList.join(' ')}]` : ''}`,
+  ];
+  if (view.reservation) lines.push(`${c.bold('Reserved')} GPUs ${gpuLabels(view, view.reservation.gpus)} for job ${view.reservation.job} from ${view.reservation.at}`);
+  return lines.join('\n');
 }
 
 const since = (iso: string | null, now: number): string => (iso === null ? '-' : formatDuration((now - Date.parse(iso)) / 1000));
@@ -55,20 +61,37 @@ function runningTable(view: QueueView, now: number, c: ChalkInstance): string {
   return table(['id', 'user', 'name', 'gpus', 'runtime'], rows, c);
 }
 
+const WAITING_FOR: Record<string, string> = {
+  held: 'held',
+  paused: 'queue paused',
+  reserved: 'GPUs reserved',
+  'too-big': 'more GPUs than usable',
+  'user-cap': 'at per-user GPU cap',
+};
+
+/** `now`, `in 2h10m`, or why it cannot be known. */
+function startCell(job: JobView, now: number, c: ChalkInstance): string {
+  const note = job.waiting_for ? WAITING_FOR[job.waiting_for] : undefined;
+  if (job.estimated_start === null) return c.dim(note ?? '-');
+  const wait = (Date.parse(job.estimated_start) - now) / 1000;
+  const when = wait <= 0 ? 'now' : `in ${formatDuration(wait)}`;
+  return note ? `${when} (${note})` : when;
+}
+
 function queuedTable(view: QueueView, now: number, c: ChalkInstance): string {
   const rows = view.jobs
     .filter((job) => job.state === 'queued')
-    .sort((a, b) => (a.position ?? Infinity) - (b.position ?? Infinity))
+    .sort((a, b) => (a.position ?? Infinity) - (b.position ?? Infinity) || a.id - b.id)
     .map((job) => [
       String(job.position ?? '-'),
       String(job.id),
       job.user,
       job.name,
       job.ingested || job.gpus_requested > 0 ? String(job.gpus_requested) : '?',
-      ((job.penalty ?? 0) / 3600).toFixed(2),
       since(job.submitted_at, now),
+      startCell(job, now, c),
     ]);
-  return table(['#', 'id', 'user', 'name', 'gpus', 'penalty (GPU-h)', 'waiting'], rows, c);
+  return table(['#', 'id', 'user', 'name', 'gpus', 'waiting', 'est. start'], rows, c);
 }
 
 function outcome(job: JobView, c: ChalkInstance): string {
@@ -93,8 +116,17 @@ function finishedTable(view: QueueView, _now: number, c: ChalkInstance): string 
 }
 
 function usersTable(view: QueueView, c: ChalkInstance): string {
-  const rows = view.users.map((user) => [user.user, user.penalty_gpu_hours.toFixed(2), String(user.running), String(user.gpus_held), String(user.queued)]);
-  return table(['user', 'penalty (GPU-h)', 'running', 'gpus', 'queued'], rows, c);
+  const rows = view.users.map((user) => [
+    user.user,
+    String(user.share),
+    user.usage_gpu_hours.toFixed(2),
+    user.penalty === null ? '-' : user.penalty.toFixed(2),
+    String(user.running),
+    String(user.gpus_held),
+    String(user.queued),
+  ]);
+  const penalty = view.policy === 'dopq-classic' ? 'penalty (DoPQ)' : 'penalty (GPU-h/share)';
+  return table(['user', 'share', 'usage (GPU-h)', penalty, 'running', 'gpus', 'queued'], rows, c);
 }
 
 function truncate(text: string, max: number): string {

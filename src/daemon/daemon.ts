@@ -4,9 +4,8 @@
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { watch, type FSWatcher } from 'chokidar';
-import { freeGpuIds } from '../core/gpus.js';
-import { statePenalties } from '../core/penalty.js';
-import { placeJobs } from '../core/schedule.js';
+import { schedulerInput } from '../core/schedule-input.js';
+import { decide, type Reservation } from '../core/scheduler.js';
 import { createStateWriter, type StateWriter } from '../io/state-store.js';
 import { dockerMessage } from '../io/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
@@ -16,6 +15,7 @@ import { createLogSavers, reap, startContainer, type LogSavers } from './lifecyc
 import { reconcile } from './reconcile.js';
 import { handleRequests } from './requests.js';
 import { pruneHistory } from './history.js';
+import { createShareResolver, type ShareResolver } from '../io/shares.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -32,13 +32,19 @@ export class Daemon {
   private watcher: FSWatcher | undefined;
   private stopEvents: (() => void) | undefined;
   private readonly stops = new Set<Promise<void>>();
+  private readonly shares: ShareResolver;
+  private lastReservation = '';
+  private since: number | null = null;
 
+  /** `onShutdown`: an admin ran `dopq shutdown`; the caller stops us as on SIGTERM. */
   constructor(
     private readonly ctx: DaemonContext,
     private readonly gpus: GpuSource,
     onStateLockLost: (error: Error) => void,
+    private readonly onShutdown: (by: string) => void = () => {},
   ) {
     this.writer = createStateWriter(ctx.spool.state, onStateLockLost);
+    this.shares = createShareResolver(ctx.config, ctx.now);
   }
 
   /** One full pass (ingest, reap, cancel, schedule, start), for `dopq run --once`. */
@@ -53,6 +59,7 @@ export class Daemon {
   async start(): Promise<void> {
     const { ctx } = this;
     const now = ctx.now();
+    this.since = now;
     ctx.state.daemon = { pid: process.pid, started_at: now, host: hostname(), heartbeat_at: now };
     this.stopEvents = ctx.engine.watchExits(
       ctx.instance,
@@ -132,7 +139,7 @@ export class Daemon {
   private async pass(): Promise<void> {
     const { ctx } = this;
     const intakeFiles = await ingest(ctx);
-    const requests = await handleRequests(ctx);
+    const requests = await handleRequests(ctx, this.since);
     const toStop = new Map<number, 'cancelled' | 'time-limit'>(requests.toStop.map((id) => [id, 'cancelled']));
 
     // Engine trouble must not cost what was ingested: log it, save the state, retry later.
@@ -155,15 +162,11 @@ export class Daemon {
     for (const id of this.overTimeLimit()) toStop.set(id, 'time-limit');
 
     const now = ctx.now();
-    const running = ctx.state.jobs.filter((job) => job.state === 'running');
-    const queued = ctx.state.jobs.filter((job) => job.state === 'queued');
-    const penalty = statePenalties(ctx.state, now, ctx.config.penalty.half_life);
-    const free = freeGpuIds(this.gpus.current(), running);
-    const placements = placeJobs(
-      queued.map((job) => ({ id: job.id, user: job.user, gpus: job.gpus_requested, submitted_at: job.submitted_at })),
-      free,
-      penalty,
-    );
+    ctx.state.gpus = this.gpus.current();
+    const active = ctx.state.jobs.filter((job) => job.state === 'queued' || job.state === 'running');
+    const shares = await this.shares.sharesOf(active.map((job) => job.user));
+    const { starts: placements, reservation } = decide(schedulerInput(ctx.state, ctx.config, { now, shares }));
+    this.noteReservation(reservation);
     // Record the placement before creating containers: a crash in between leaves a job that
     // reconcile() queues again, never a GPU held twice.
     for (const placement of placements) {
@@ -173,6 +176,11 @@ export class Daemon {
     await Promise.all([...intakeFiles, ...requests.consumed].map((file) => rm(file, { force: true })));
 
     for (const [id, reason] of toStop) this.requestStop(id, reason);
+
+    if (requests.shutdownBy !== null) {
+      ctx.log.info(`shutdown requested by ${requests.shutdownBy}`);
+      this.onShutdown(requests.shutdownBy);
+    }
 
     if (placements.length > 0) {
       const started = await Promise.all(placements.map((placement) => startContainer(ctx, jobById(ctx, placement.id)!)));
@@ -184,6 +192,16 @@ export class Daemon {
       if (started.some((job) => job.state !== 'running')) this.dirty = true; // GPUs came back
     }
     this.armDeadline();
+  }
+
+  /** Log a reservation when it first appears or moves, not on every pass. */
+  private noteReservation(reservation: Reservation | null): void {
+    const key = reservation ? `${reservation.id}@${reservation.at}:${reservation.gpus.join(',')}` : '';
+    if (key === this.lastReservation) return;
+    this.lastReservation = key;
+    if (reservation) {
+      this.ctx.log.info(`reserved GPUs ${reservation.gpus.join(',')} from ${new Date(reservation.at).toISOString()}; only jobs that leave them free until then may start first`, reservation.id);
+    }
   }
 
   private async reapExited(): Promise<void> {

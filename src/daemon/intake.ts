@@ -10,7 +10,8 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { readOwnedFile, UnsafeFileError } from '../io/safe-read.js';
 import { nextJobId, raiseSeq } from '../io/seq.js';
 import { INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../io/spool.js';
-import { userName } from '../io/users.js';
+import { callerOf, userName } from '../io/users.js';
+import { maySubmit } from '../core/permissions.js';
 import { jobById, type DaemonContext } from './context.js';
 
 /** Reads every intake file into the state; returns the files to delete once the state is saved. */
@@ -68,6 +69,11 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     reject(ctx, { id, user, uid: owned.uid, name: stem.slice(0, 64) || '?', submitted_at }, `${envelope.source}:\n${formatIssues(parsed.issues)}`);
     return true;
   }
+  const refusal = await admissionRefusal(ctx, owned.uid, user);
+  if (refusal) {
+    reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, refusal);
+    return true;
+  }
   const spec = { id, uid: owned.uid, gid: owned.gid, user, manifest: parsed.manifest };
   await writeFileAtomic(path.join(ctx.spool.jobs, `${id}.json`), JSON.stringify(spec), { mode: 0o600 });
   ctx.specs.set(id, spec);
@@ -87,6 +93,20 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
   ctx.state.jobs.push(job);
   ctx.log.info(`queued ${job.name} for ${user} (${job.gpus_requested} GPUs)${renumbered}`, id);
   return true;
+}
+
+/** Who may submit and how many jobs one user may have waiting, checked again whatever push said. */
+async function admissionRefusal(ctx: DaemonContext, uid: number, user: string): Promise<string | undefined> {
+  const { submitters, admins, limits } = ctx.config;
+  if (submitters !== null && !maySubmit(await callerOf(uid), submitters, admins)) {
+    return `${user} may not submit jobs here (not in submitters: ${submitters.join(', ')})`;
+  }
+  const cap = limits.per_user.queued;
+  if (cap !== null) {
+    const waiting = ctx.state.jobs.filter((job) => job.uid === uid && job.state === 'queued').length;
+    if (waiting >= cap) return `${user} already has ${waiting} jobs waiting; at most ${cap} per user (limits.per_user.queued)`;
+  }
+  return undefined;
 }
 
 function reject(ctx: DaemonContext, job: Pick<JobRecord, 'id' | 'user' | 'uid' | 'name' | 'submitted_at'>, message: string): void {

@@ -34,7 +34,14 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
     const state = await readState(spool.state);
     await raiseSeq(spool.seq, state.jobs.reduce((max, job) => Math.max(max, job.id), 0));
     const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map() };
-    const daemon = new Daemon(ctx, gpus, fatal);
+    let requestStop: (reason: string) => void = () => {};
+    const stopRequested = new Promise<void>((resolve) => {
+      requestStop = (by) => {
+        log.info(`dopq shutdown by ${by}: finishing the current pass, then exiting`);
+        resolve();
+      };
+    });
+    const daemon = new Daemon(ctx, gpus, fatal, (by) => requestStop(by));
     if (options.once) {
       await daemon.once();
       await daemon.close();
@@ -44,7 +51,7 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
     const signalled = waitForSignal(log);
     log.info(`dopq run: spool ${spool.root}, ${gpus.current().length} GPUs, pid ${process.pid}`);
     await daemon.start();
-    await signalled;
+    await Promise.race([signalled, stopRequested]);
     const watchdog = setTimeout(() => {
       log.error('shutdown took too long; exiting now');
       process.exit(70);

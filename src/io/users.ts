@@ -46,3 +46,31 @@ export async function currentCaller(): Promise<Caller> {
   const uid = process.getuid?.() ?? userInfo().uid;
   return callerOf(uid);
 }
+
+/**
+ * Group names of each user (primary and supplementary), from two whole-database reads rather
+ * than one lookup per user; users the listing lacks (LDAP without enumeration) are asked singly.
+ */
+export async function groupsOfUsers(users: readonly string[]): Promise<Map<string, string[]>> {
+  const [passwd, group] = await Promise.all([getent('passwd'), getent('group')]);
+  const primaryGid = new Map<string, string>();
+  for (const line of passwd) {
+    const [name = '', , , gid = ''] = line.split(':');
+    primaryGid.set(name, gid);
+  }
+  await Promise.all(
+    users
+      .filter((user) => !primaryGid.has(user))
+      .map(async (user) => {
+        const [entry] = await getent('passwd', user);
+        if (entry) primaryGid.set(user, entry.split(':')[3] ?? '');
+      }),
+  );
+  const result = new Map<string, string[]>(users.map((user) => [user, []]));
+  for (const line of group) {
+    const [name = '', , gid = '', members = ''] = line.split(':');
+    const memberSet = new Set(members.split(','));
+    for (const user of users) if (primaryGid.get(user) === gid || memberSet.has(user)) result.get(user)!.push(name);
+  }
+  return result;
+}

@@ -17,7 +17,7 @@ test("a lighter user's job starts before a heavier user's earlier job", async (t
   const position = (id: number) => queued.jobs.find((j) => j.id === id)!.position;
   t.true(position(b1)! < position(a2)!, 'bob (no usage) is ahead of alice (running a1) in the queue');
   const alicePenalty = queued.users.find((u) => u.user === 'dopq-alice')!.penalty;
-  t.true(alicePenalty > 0, 'running work counts in the penalty');
+  t.true((alicePenalty ?? 0) > 0, 'running work counts in the penalty');
   await gate.open();
 
   const [a2Done, b1Done] = [await spool.waitForJob(a2, ['done']), await spool.waitForJob(b1, ['done'])];
@@ -26,16 +26,22 @@ test("a lighter user's job starts before a heavier user's earlier job", async (t
   await daemon.stop();
 });
 
-test('a multi-GPU job waits until enough GPUs are free, smaller jobs are not blocked by it', async (t) => {
+test('a multi-GPU job waits for enough GPUs; a short job backfills beside it, a long one waits behind it', async (t) => {
   const spool = await makeSpool(t, { gpus: [0, 1] });
   const daemon = spool.startDaemon();
   const gate = spool.gate('small');
   const small = await spool.push({ name: 'small', command: gate.wait, mounts: gate.mounts, gpus: 1 });
   await spool.waitForJob(small, ['running']);
   const big = await spool.push({ name: 'big', command: 'echo "$NVIDIA_VISIBLE_DEVICES"', gpus: 2 });
-  const other = await spool.push({ name: 'other', command: 'true', gpus: 1 });
-  await spool.waitForJob(other, ['done']);
+  // small may hold GPU 0 for its whole 10-minute limit: big is promised both GPUs from then on.
+  const long = await spool.push({ name: 'long', command: 'true', gpus: 1, time_limit: '20m' });
+  const short = await spool.push({ name: 'short', command: 'true', gpus: 1, time_limit: '1m' });
+  await spool.waitForJob(short, ['done']);
   t.is((await spool.job(big))!.state, 'queued', 'big waits while only one GPU is free');
+  t.is((await spool.job(long))!.state, 'queued', 'long would still hold GPU 1 when big is due: it waits');
+  const view = await spool.q();
+  t.is(view.reservation?.job, big);
+  t.is(view.jobs.find((j) => j.id === big)!.estimated_start, view.reservation!.at);
   t.is((await spool.job(small))!.state, 'running');
   await gate.open();
 
@@ -44,5 +50,7 @@ test('a multi-GPU job waits until enough GPUs are free, smaller jobs are not blo
   const smallDone = (await spool.job(small))!;
   t.true(Date.parse(bigDone.started_at!) >= Date.parse(smallDone.finished_at!), 'started only after the GPU was freed');
   t.is((await spool.cli(['log', String(big)])).stdout.trim().split(',').sort().join(','), '0,1');
+  const longDone = await spool.waitForJob(long, ['done']);
+  t.true(Date.parse(longDone.started_at!) >= Date.parse(bigDone.started_at!), 'long started only once big had its GPUs');
   await daemon.stop();
 });

@@ -1,17 +1,16 @@
 // `dopq rm ID...`: the owner or an admin cancels. Checked here for a clear answer at once, and
 // again by the daemon, which acts on the request file (so rm works while no daemon runs).
-import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { encodeRequest } from '../../core/envelope.js';
 import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
 import { isFinished } from '../../core/job.js';
 import { canControl } from '../../core/permissions.js';
-import { assertSpoolReady, INTAKE_SUFFIX, publish, REQUEST_SUFFIX } from '../../io/spool.js';
+import { assertSpoolReady, INTAKE_SUFFIX } from '../../io/spool.js';
 import { readState } from '../../io/state-store.js';
 import { currentCaller, userName } from '../../io/users.js';
 import { reportError } from '../program.js';
 import type { CommandContext } from '../context.js';
+import { sendRequest } from '../requests.js';
 
 export async function rmCommand(ctx: CommandContext, rawIds: string[]): Promise<number> {
   const ids = rawIds.map((raw) => {
@@ -66,8 +65,6 @@ async function withdrawFromIntake(ctx: CommandContext, id: number, uid: number):
   }
 }
 
-/** Leave an rm request for the daemon, which checks the permission again against our uid. */
-async function requestCancel(ctx: CommandContext, ids: number[]): Promise<void> {
-  const name = `${Date.now()}-${randomBytes(4).toString('hex')}${REQUEST_SUFFIX}`;
-  await publish(ctx.spool.requests, name, encodeRequest({ op: 'rm', ids }), 0o600);
+function requestCancel(ctx: CommandContext, ids: number[]): Promise<void> {
+  return sendRequest(ctx, { op: 'rm', ids });
 }

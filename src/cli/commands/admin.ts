@@ -1,0 +1,65 @@
+// Admin-only requests on the whole queue: pause, resume, usage reset, history clear, shutdown.
+// The CLI refuses non-admins at once (exit 77); the daemon checks again on the request file.
+import { DopqError, ExitCode, PermissionError, UsageError } from '../../core/errors.js';
+import { isAdmin } from '../../core/permissions.js';
+import { daemonAlive, isProcessAlive, readDaemonPid } from '../../io/daemon-lock.js';
+import { assertSpoolReady } from '../../io/spool.js';
+import { currentCaller } from '../../io/users.js';
+import type { CommandContext } from '../context.js';
+import { sendRequest } from '../requests.js';
+
+async function assertAdmin(ctx: CommandContext, what: string): Promise<void> {
+  await assertSpoolReady(ctx.spool);
+  const caller = await currentCaller();
+  if (!isAdmin(caller, ctx.config.admins)) {
+    throw new PermissionError(what, `only admins may do this (${caller.user} is not one)`, { hint: `admins are root and the config's admins: ${ctx.config.admins.join(', ') || '(none)'}` });
+  }
+}
+
+async function daemonNote(ctx: CommandContext): Promise<string> {
+  return (await daemonAlive(ctx.spool.daemonPid)) ? '' : ' (no daemon is running: it takes effect when one starts)';
+}
+
+export async function pauseCommand(ctx: CommandContext, pause: boolean): Promise<number> {
+  await assertAdmin(ctx, pause ? 'pause' : 'resume');
+  await sendRequest(ctx, { op: pause ? 'pause' : 'resume' });
+  ctx.io.out(`${pause ? 'paused: no new jobs start; running jobs continue' : 'resumed'}${await daemonNote(ctx)}\n`);
+  return ExitCode.ok;
+}
+
+export async function usageResetCommand(ctx: CommandContext, user: string | undefined): Promise<number> {
+  if (user !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(user)) throw new UsageError(`not a user name: ${JSON.stringify(user)}`);
+  await assertAdmin(ctx, 'usage reset');
+  await sendRequest(ctx, { op: 'usage-reset', user: user ?? null });
+  ctx.io.out(`usage of ${user ?? 'every user'} reset${await daemonNote(ctx)}\n`);
+  return ExitCode.ok;
+}
+
+export async function historyClearCommand(ctx: CommandContext, options: { before?: string }): Promise<number> {
+  let before: number | null = null;
+  if (options.before !== undefined) {
+    before = Date.parse(options.before);
+    if (Number.isNaN(before)) throw new UsageError(`not a date: ${JSON.stringify(options.before)} (use e.g. 2026-11-01 or 2026-11-01T12:00:00Z)`);
+  }
+  await assertAdmin(ctx, 'history clear');
+  await sendRequest(ctx, { op: 'history-clear', before });
+  ctx.io.out(`finished jobs${before === null ? '' : ` that ended before ${new Date(before).toISOString()}`} cleared from the history; usage is kept (see dopq usage reset)${await daemonNote(ctx)}\n`);
+  return ExitCode.ok;
+}
+
+export async function shutdownCommand(ctx: CommandContext, options: { wait?: string }): Promise<number> {
+  await assertAdmin(ctx, 'shutdown');
+  const daemon = await readDaemonPid(ctx.spool.daemonPid);
+  if (!daemon || !(await daemonAlive(ctx.spool.daemonPid))) throw new DopqError('no-daemon', ExitCode.unavailable, 'no daemon is running on this spool', 'shutdown');
+  await sendRequest(ctx, { op: 'shutdown' });
+  const waitMs = Number(options.wait ?? 30) * 1000;
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (!isProcessAlive(daemon.pid) || !(await daemonAlive(ctx.spool.daemonPid))) {
+      ctx.io.out(`daemon (pid ${daemon.pid}) stopped; running containers keep running\n`);
+      return ExitCode.ok;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new DopqError('still-running', ExitCode.tempFail, `asked daemon pid ${daemon.pid} to stop; it is still running after ${waitMs / 1000}s`, 'shutdown');
+}
