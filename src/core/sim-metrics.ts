@@ -15,8 +15,11 @@ export interface UserSummary {
   jobs: number;
   gpu_seconds: number;
   wait: WaitStats;
-  /** GPUs held on average while this user had jobs waiting and so did someone else. */
-  gpus_while_contended: number | null;
+  /**
+   * GPU-time received / GPU-time a weighted max-min fair split would have given, over the times
+   * some job waited and this user had jobs; null if that never happened.
+   */
+  fair_share_ratio: number | null;
 }
 
 export interface SimSummary {
@@ -35,7 +38,7 @@ export interface SimSummary {
   wait: WaitStats;
   /** Longest wait of a job asking for two or more GPUs; null if there is none. */
   multi_gpu_max_wait: number | null;
-  /** Jain's index of (GPUs held per share) among users while two or more of them had jobs waiting. */
+  /** Jain's index of the users' fair_share_ratio: 1 when every user got the same fraction of their fair share. */
   jain_fairness: number | null;
   users: UserSummary[];
 }
@@ -49,7 +52,7 @@ export function createSimMetrics(gpus: number, shares: ReadonlyMap<string, numbe
   let busyTime = 0; // GPU-ms
   let waitingTime = 0; // ms
   let busyWhileWaiting = 0; // GPU-ms
-  const contended = new Map<string, { time: number; held: number }>();
+  const contended = new Map<string, { entitled: number; received: number }>();
   return {
     advance(from, to, queues, running) {
       const dt = to - from;
@@ -64,11 +67,14 @@ export function createSimMetrics(gpus: number, shares: ReadonlyMap<string, numbe
       if (queues.size === 0) return;
       waitingTime += dt;
       busyWhileWaiting += busy * dt;
-      if (queues.size < 2) return;
-      for (const user of queues.keys()) {
-        const entry = contended.get(user) ?? { time: 0, held: 0 };
-        entry.time += dt;
-        entry.held += (held.get(user) ?? 0) * dt;
+      // Users with work now: what they hold plus what they wait for is their demand.
+      const demand = new Map(held);
+      for (const [user, jobs] of queues) demand.set(user, (demand.get(user) ?? 0) + jobs.reduce((sum, job) => sum + job.gpus, 0));
+      const fair = maxMinShares(gpus, demand, shares);
+      for (const [user, entitled] of fair) {
+        const entry = contended.get(user) ?? { entitled: 0, received: 0 };
+        entry.entitled += entitled * dt;
+        entry.received += (held.get(user) ?? 0) * dt;
         contended.set(user, entry);
       }
     },
@@ -83,17 +89,18 @@ export function createSimMetrics(gpus: number, shares: ReadonlyMap<string, numbe
         .map(([user, list]) => {
           const share = shares.get(user) ?? 1;
           const c = contended.get(user);
+          const ratio = c && c.entitled > 0 ? c.received / c.entitled : null;
           return {
             user,
             share,
             jobs: list.length,
             gpu_seconds: list.reduce((sum, job) => sum + (job.start === null ? 0 : job.gpus * (job.end! - job.start)), 0),
             wait: waitStats(list.filter((job) => job.wait !== null).map((job) => job.wait!)),
-            gpus_while_contended: c && c.time > 0 ? c.held / c.time : null,
+            fair_share_ratio: ratio,
           };
         })
         .sort((a, b) => a.user.localeCompare(b.user));
-      const perShare = users.filter((u) => u.gpus_while_contended !== null).map((u) => u.gpus_while_contended! / u.share);
+      const ratios = users.filter((u) => u.fair_share_ratio !== null).map((u) => u.fair_share_ratio!);
       return {
         policy,
         gpus,
@@ -105,7 +112,7 @@ export function createSimMetrics(gpus: number, shares: ReadonlyMap<string, numbe
         utilization_while_waiting: waitingTime > 0 ? busyWhileWaiting / (gpus * waitingTime) : null,
         wait: waitStats(waits),
         multi_gpu_max_wait: multi.length > 0 ? Math.max(...multi) : null,
-        jain_fairness: jain(perShare),
+        jain_fairness: jain(ratios),
         users,
       };
     },
@@ -127,4 +134,30 @@ export function jain(values: readonly number[]): number | null {
   const sum = values.reduce((a, v) => a + v, 0);
   const squares = values.reduce((a, v) => a + v * v, 0);
   return squares === 0 ? null : (sum * sum) / (values.length * squares);
+}
+
+/**
+ * Weighted max-min fair split of `total` GPUs: users who want less than their share by weight
+ * get what they want, the rest is split again among the others by weight (water-filling).
+ */
+export function maxMinShares(total: number, demand: ReadonlyMap<string, number>, shares: ReadonlyMap<string, number>): Map<string, number> {
+  const result = new Map<string, number>();
+  let left = total;
+  let open = [...demand].filter(([, d]) => d > 0);
+  for (const [user, d] of demand) if (d <= 0) result.set(user, 0);
+  while (open.length > 0 && left > 1e-9) {
+    const weight = open.reduce((sum, [user]) => sum + (shares.get(user) ?? 1), 0);
+    const satisfied = open.filter(([user, d]) => d <= (left * (shares.get(user) ?? 1)) / weight);
+    if (satisfied.length === 0) {
+      for (const [user] of open) result.set(user, (left * (shares.get(user) ?? 1)) / weight);
+      return result;
+    }
+    for (const [user, d] of satisfied) {
+      result.set(user, d);
+      left -= d;
+    }
+    open = open.filter(([user]) => !result.has(user));
+  }
+  for (const [user] of open) result.set(user, 0);
+  return result;
 }

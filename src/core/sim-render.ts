@@ -19,7 +19,7 @@ const ROWS: [string, (s: SimSummary) => string][] = [
   ['p95 wait', (s) => dur(s.wait.p95)],
   ['max wait', (s) => dur(s.wait.max)],
   ['max wait, multi-GPU jobs', (s) => dur(s.multi_gpu_max_wait)],
-  ["Jain's fairness (GPUs/share)", (s) => fixed(s.jain_fairness)],
+  ["Jain's fairness (of fair-share ratios)", (s) => fixed(s.jain_fairness)],
   ['stopped at time limit', (s) => String(s.timed_out)],
 ];
 
@@ -30,9 +30,9 @@ export function renderSummaries(summaries: readonly SimSummary[]): string {
 }
 
 export function renderUsers(summary: SimSummary): string {
-  const t = new Table({ head: ['user', 'share', 'jobs', 'GPU-hours', 'mean wait', 'p95 wait', 'max wait', 'GPUs while contended'], ...plain });
+  const t = new Table({ head: ['user', 'share', 'jobs', 'GPU-hours', 'mean wait', 'p95 wait', 'max wait', 'got / fair share'], ...plain });
   for (const u of summary.users) {
-    t.push([u.user, String(u.share), String(u.jobs), (u.gpu_seconds / 3600).toFixed(1), dur(u.wait.mean), dur(u.wait.p95), dur(u.wait.max), u.gpus_while_contended === null ? '-' : u.gpus_while_contended.toFixed(2)]);
+    t.push([u.user, String(u.share), String(u.jobs), (u.gpu_seconds / 3600).toFixed(1), dur(u.wait.mean), dur(u.wait.p95), dur(u.wait.max), u.fair_share_ratio === null ? '-' : u.fair_share_ratio.toFixed(2)]);
   }
   return t.toString();
 }

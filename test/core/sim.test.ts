@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { DopqError } from '../../src/core/errors.js';
-import { jain, waitStats } from '../../src/core/sim-metrics.js';
+import { jain, maxMinShares, waitStats } from '../../src/core/sim-metrics.js';
 import { parseTrace, type Trace } from '../../src/core/sim-trace.js';
 import { simulate, type SimSettings } from '../../src/core/simulate.js';
 import { testConfig } from './fixtures.js';
@@ -117,4 +117,11 @@ test('property: the same trace gives the same schedule', (t) => {
     { numRuns: 100 },
   );
   t.pass();
+});
+
+test('weighted max-min split: small demands are met, the rest is shared by weight', (t) => {
+  const fair = maxMinShares(8, new Map([['a', 1], ['b', 10], ['c', 10]]), new Map([['c', 3]]));
+  t.is(fair.get('a'), 1);
+  t.is(fair.get('b'), 7 / 4);
+  t.is(fair.get('c'), (7 * 3) / 4);
 });

@@ -2,9 +2,13 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { encodeEnvelope } from '../../core/envelope.js';
-import { DopqError, ExitCode, InvalidDocumentError } from '../../core/errors.js';
+import { DopqError, ExitCode, InvalidDocumentError, PermissionError } from '../../core/errors.js';
 import { parseManifest } from '../../core/manifest.js';
+import { maySubmit } from '../../core/permissions.js';
+import { pendingJobs } from '../../io/pending.js';
 import { nextJobId } from '../../io/seq.js';
+import { readState } from '../../io/state-store.js';
+import { currentCaller } from '../../io/users.js';
 import { assertSpoolReady, INTAKE_SUFFIX, publish } from '../../io/spool.js';
 import type { CommandContext } from '../context.js';
 
@@ -14,10 +18,33 @@ export async function pushCommand(ctx: CommandContext, file: string, options: { 
   const result = parseManifest(text, ctx.config, stem);
   if (!result.ok) throw new InvalidDocumentError('manifest', file, result.issues);
   await assertSpoolReady(ctx.spool);
+  await checkAdmission(ctx);
   const id = await nextJobId(ctx.spool.seq);
   await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source: path.resolve(file), manifest: text }));
   ctx.io.out(options.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);
   return ExitCode.ok;
+}
+
+/** The config's submitters and per-user queue cap, checked early; the daemon checks again. */
+async function checkAdmission(ctx: CommandContext): Promise<void> {
+  const { submitters, admins, limits } = ctx.config;
+  if (submitters !== null) {
+    const caller = await currentCaller();
+    if (!maySubmit(caller, submitters, admins)) {
+      throw new PermissionError('push', `${caller.user} may not submit jobs here`, { hint: `the config's submitters are: ${submitters.join(', ')}; ask an admin to add you` });
+    }
+  }
+  const cap = limits.per_user.queued;
+  if (cap === null) return;
+  const uid = process.getuid?.() ?? -1;
+  const [state, pending] = await Promise.all([readState(ctx.spool.state), pendingJobs(ctx.spool.intake)]);
+  const known = new Set(state.jobs.map((job) => job.id));
+  const waiting = state.jobs.filter((job) => job.uid === uid && job.state === 'queued').length + pending.filter((job) => job.uid === uid && !known.has(job.id)).length;
+  if (waiting >= cap) {
+    throw new DopqError('queue-full', ExitCode.tempFail, `you already have ${waiting} jobs waiting; at most ${cap} per user (limits.per_user.queued)`, 'push', {
+      hint: 'push again once some have started, or dopq rm jobs you no longer need',
+    });
+  }
 }
 
 async function readManifest(file: string, maxBytes: number): Promise<string> {
