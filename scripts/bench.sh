@@ -4,5 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npx tsc -p tsconfig.json
+# The scheduler and simulator need no Docker; `npm run bench -- --scheduler` stops after them.
+node dist/bench/scheduler.js
+[ "${1:-}" = "--scheduler" ] && exit 0
+echo
 bash scripts/docker-engine.sh
 exec node dist/bench/bench.js
