@@ -21,6 +21,7 @@ const ROWS: [string, (s: SimSummary) => string][] = [
   ['max wait, multi-GPU jobs', (s) => dur(s.multi_gpu_max_wait)],
   ["Jain's fairness (of fair-share ratios)", (s) => fixed(s.jain_fairness)],
   ['stopped at time limit', (s) => String(s.timed_out)],
+  ['never started', (s) => String(s.never_started)],
 ];
 
 export function renderSummaries(summaries: readonly SimSummary[]): string {

@@ -60,6 +60,10 @@ export function parseTrace(text: string, file: string, config: Pick<Config, 'def
   raw.jobs.forEach((entry, i) => {
     const at = (field: string, message: string) => issues.push({ path: `jobs[${i}].${field}`, line: yaml.source.lineOf(['jobs', i, field]) ?? yaml.source.lineOf(['jobs', i]), message });
     if (entry.gpus > raw.gpus) at('gpus', `the trace's machine has ${raw.gpus} GPUs, got ${entry.gpus}`);
+    else if (entry.gpus > config.limits.gpus) at('gpus', `at most ${config.limits.gpus} GPUs per job (limits.gpus), got ${entry.gpus}`);
+    else if (config.limits.per_user.gpus !== null && entry.gpus > config.limits.per_user.gpus) {
+      at('gpus', `at most ${config.limits.per_user.gpus} GPUs per user at once (limits.per_user.gpus), got ${entry.gpus}`);
+    }
     if (entry.time_limit !== undefined && entry.time_limit > config.limits.time_limit) at('time_limit', `at most ${config.limits.time_limit}s (limits.time_limit), got ${entry.time_limit}s`);
     total += entry.count;
     if (total > MAX_TRACE_JOBS) {
