@@ -6,12 +6,12 @@ import { decodeEnvelope } from '../core/envelope.js';
 import { formatIssues } from '../core/errors.js';
 import type { JobRecord } from '../core/job.js';
 import { parseManifest } from '../core/manifest.js';
+import { maySubmit } from '../core/permissions.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readOwnedFile, UnsafeFileError } from '../io/safe-read.js';
 import { nextJobId, raiseSeq } from '../io/seq.js';
 import { INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../io/spool.js';
 import { callerOf, userName } from '../io/users.js';
-import { maySubmit } from '../core/permissions.js';
 import { jobById, type DaemonContext } from './context.js';
 
 /** Reads every intake file into the state; returns the files to delete once the state is saved. */

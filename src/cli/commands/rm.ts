@@ -2,7 +2,7 @@
 // again by the daemon, which acts on the request file (so rm works while no daemon runs).
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
+import { DopqError, ExitCode, NotFoundError, PermissionError } from '../../core/errors.js';
 import { isFinished } from '../../core/job.js';
 import { canControl } from '../../core/permissions.js';
 import { assertSpoolReady, INTAKE_SUFFIX } from '../../io/spool.js';
@@ -10,13 +10,11 @@ import { readState } from '../../io/state-store.js';
 import { currentCaller, userName } from '../../io/users.js';
 import { reportError } from '../program.js';
 import type { CommandContext } from '../context.js';
+import { parseJobIds } from './job-control.js';
 import { sendRequest } from '../requests.js';
 
 export async function rmCommand(ctx: CommandContext, rawIds: string[]): Promise<number> {
-  const ids = rawIds.map((raw) => {
-    if (!/^\d+$/.test(raw)) throw new UsageError(`not a job id: ${JSON.stringify(raw)}`);
-    return Number(raw);
-  });
+  const ids = parseJobIds(rawIds);
   await assertSpoolReady(ctx.spool);
   const [state, caller] = await Promise.all([readState(ctx.spool.state), currentCaller()]);
   const toRequest: number[] = [];
