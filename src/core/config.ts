@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidDocumentError, type Issue } from './errors.js';
+import { PRINCIPAL } from './permissions.js';
 import { POLICIES, type PolicyName } from './policy.js';
 import { toIssues } from './schema-issues.js';
 import { parseDuration, parseSize } from './units.js';
@@ -77,7 +78,7 @@ const absolutePath = (what: string) =>
     error: `expected an absolute path without .. for ${what}`,
   });
 
-const principal = z.string({ error: 'expected a user name or %group' }).regex(/^%?[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, { error: 'expected a user name or %group' });
+const principal = z.string({ error: 'expected a user name or %group' }).regex(PRINCIPAL, { error: 'expected a user name or %group' });
 
 const resources = z.strictObject({
   gpus: wholeCount('GPUs').optional(),

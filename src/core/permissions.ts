@@ -1,5 +1,10 @@
 // Who may act on a job: its owner, or an admin (root, or a user or %group in the config).
 
+/** A Unix user name as useradd accepts it (a trailing $ for machine accounts). */
+export const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+/** A user name, or %group, as the config lists them. */
+export const PRINCIPAL = /^%?[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+
 export interface Caller {
   uid: number;
   user: string;

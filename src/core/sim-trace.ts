@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config } from './config.js';
 import { durationSchema } from './config.js';
 import { InvalidDocumentError, type Issue } from './errors.js';
+import { USER_NAME } from './permissions.js';
 import { toIssues } from './schema-issues.js';
 import { readYaml } from './yaml-source.js';
 
@@ -24,7 +25,7 @@ export interface Trace {
   jobs: TraceJob[];
 }
 
-const userName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, { error: 'expected a user name' });
+const userName = z.string().regex(USER_NAME, { error: 'expected a user name' });
 const count = (what: string) => z.number({ error: `expected a whole number of ${what}` }).int({ error: `expected a whole number of ${what}` });
 
 const traceSchema = z.strictObject({

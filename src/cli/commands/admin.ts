@@ -1,7 +1,7 @@
 // Admin-only requests on the whole queue: pause, resume, usage reset, history clear, shutdown.
 // The CLI refuses non-admins at once (exit 77); the daemon checks again on the request file.
 import { DopqError, ExitCode, PermissionError, UsageError } from '../../core/errors.js';
-import { isAdmin } from '../../core/permissions.js';
+import { isAdmin, USER_NAME } from '../../core/permissions.js';
 import { daemonAlive, isProcessAlive, readDaemonPid } from '../../io/daemon-lock.js';
 import { assertSpoolReady } from '../../io/spool.js';
 import { currentCaller } from '../../io/users.js';
@@ -28,7 +28,7 @@ export async function pauseCommand(ctx: CommandContext, pause: boolean): Promise
 }
 
 export async function usageResetCommand(ctx: CommandContext, user: string | undefined): Promise<number> {
-  if (user !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(user)) throw new UsageError(`not a user name: ${JSON.stringify(user)}`);
+  if (user !== undefined && !USER_NAME.test(user)) throw new UsageError(`not a user name: ${JSON.stringify(user)}`);
   await assertAdmin(ctx, 'usage reset');
   await sendRequest(ctx, { op: 'usage-reset', user: user ?? null });
   ctx.io.out(`usage of ${user ?? 'every user'} reset${await daemonNote(ctx)}\n`);
