@@ -10,7 +10,9 @@ import { groupQueues, type QueuedJob } from '../src/core/queue-order.js';
 import { decide, type RunningJob, type SchedulerInput } from '../src/core/scheduler.js';
 import { renderSummaries } from '../src/core/sim-render.js';
 import { parseTrace, type Trace } from '../src/core/sim-trace.js';
-import { simulate } from '../src/core/simulate.js';
+import { simulate, type SimSettings } from '../src/core/simulate.js';
+import type { SimSummary } from '../src/core/sim-metrics.js';
+import { prng, SCENARIOS, scenarioYaml } from './trace-scenarios.js';
 import { planQueue } from '../src/core/start-estimates.js';
 import { staticInventory } from '../src/core/gpus.js';
 import type { JobRecord } from '../src/core/job.js';
@@ -20,14 +22,6 @@ import { schedulerInput } from '../src/core/schedule-input.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const config = parseConfig(await readFile(path.join(root, 'etc/dopq.yaml'), 'utf8'), path.join(root, 'etc/dopq.yaml'));
 
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pickGpus = (r: number) => (r < 0.7 ? 1 : r < 0.85 ? 2 : r < 0.95 ? 4 : 8);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 function time(runs: number, fn: () => void): number {
@@ -133,10 +127,33 @@ for (const policy of POLICIES) {
 }
 console.log(`  baseline: sorting the ${sorted.length} arrivals once: ${baselineMs.toFixed(1)} ms`);
 
-for (const name of ['flood', 'big-vs-stream', 'count-vs-size']) {
-  const file = path.join(root, 'test/traces', `${name}.yaml`);
+const settings: Omit<SimSettings, 'policy'> = { running_weight: config.penalty.running_weight, classic_history: config.penalty.classic_history, max_gpus_per_user: config.limits.per_user.gpus };
+const compare = (trace: Trace) => POLICIES.map((policy) => simulate(trace, { policy, ...settings }).summary);
+
+for (const scenario of SCENARIOS) {
+  const file = path.join(root, 'test/traces', `${scenario.name}.yaml`);
   const shipped = parseTrace(await readFile(file, 'utf8'), file, config);
-  const settings = { running_weight: config.penalty.running_weight, classic_history: config.penalty.classic_history, max_gpus_per_user: config.limits.per_user.gpus };
-  console.log(`\ntest/traces/${name}.yaml (${shipped.jobs.length} jobs, ${shipped.gpus} GPUs):`);
-  console.log(renderSummaries(POLICIES.map((policy) => simulate(shipped, { policy, ...settings }).summary)));
+  console.log(`\ntest/traces/${scenario.name}.yaml (${shipped.jobs.length} jobs, ${shipped.gpus} GPUs):`);
+  console.log(renderSummaries(compare(shipped)));
+}
+
+// The done-when's three comparisons, on 50 other draws of each scenario: how often does
+// fairshare come out ahead of (or level with) both other policies?
+const SEEDS = 50;
+const ahead = (f: number | null, others: (number | null)[], better: 'higher' | 'lower') =>
+  f !== null && others.every((o) => o === null || (better === 'higher' ? f >= o - 1e-9 : f <= o + 1e-9));
+console.log(`\nfairshare ahead of or level with both fifo and dopq-classic, over ${SEEDS} seeds per scenario:`);
+for (const scenario of SCENARIOS) {
+  const counts = { jain: 0, multi: 0, util: 0, all: 0 };
+  for (let seed = 1000; seed < 1000 + SEEDS; seed++) {
+    const [f, ...others] = compare(parseTrace(scenarioYaml(scenario, seed), `${scenario.name}@${seed}`, config)) as [SimSummary, SimSummary, SimSummary];
+    const jain = ahead(f.jain_fairness, others.map((o) => o.jain_fairness), 'higher');
+    const multi = ahead(f.multi_gpu_max_wait, others.map((o) => o.multi_gpu_max_wait), 'lower');
+    const util = ahead(f.utilization_while_waiting, others.map((o) => o.utilization_while_waiting), 'higher');
+    counts.jain += Number(jain);
+    counts.multi += Number(multi);
+    counts.util += Number(util);
+    counts.all += Number(jain && multi && util);
+  }
+  console.log(`  ${scenario.name.padEnd(14)} fairness ${counts.jain}/${SEEDS}, multi-GPU max wait ${counts.multi}/${SEEDS}, utilization while waiting ${counts.util}/${SEEDS}, all three ${counts.all}/${SEEDS}`);
 }
