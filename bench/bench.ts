@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { stringify } from 'yaml';
 import { instanceId } from '../src/daemon/context.js';
-import { ensureSpoolLayout, spoolPaths } from '../src/io/spool.js';
+import { initSpool, spoolPaths } from '../src/io/spool.js';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import type { StateFile } from '../src/core/queue-view.js';
 import { runCli, startDaemonProcess } from '../test/helpers/cli.js';
@@ -67,7 +67,7 @@ async function makeSpool(gpus: number) {
     defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' }, rescan_interval: '5s', reconcile_interval: '30s',
   }));
   const spool = spoolPaths(path.join(dir, 'spool'));
-  await ensureSpoolLayout(spool);
+  await initSpool(spool);
   const manifest = async (name: string, command: string) => {
     const file = path.join(dir, `${name}.yaml`);
     await writeFile(file, stringify({ name, image: IMAGE, command }));

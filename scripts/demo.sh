@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
 bash scripts/docker-engine.sh
 dopq() { node dist/src/cli.js --config etc/dopq.yaml "$@"; }
+dopq init        # lay out ./spool with its owners and modes (root)
 for i in 1 2 3; do echo "pushed examples/hello.yaml as job $(dopq push examples/hello.yaml)"; done
 echo "pushed examples/two-gpus.yaml as job $(dopq push examples/two-gpus.yaml)"
 cat <<'MSG'

@@ -25,6 +25,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .action(async (file: string, options: { json?: boolean }) => setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), file, options)));
 
   program
+    .command('init')
+    .description('as root: create the spool, or give it back its owners and modes; then check it and the config')
+    .action(async () => setExit(await (await import('./commands/init.js')).initCommand(await ctx())));
+
+  program
     .command('run')
     .description('run the queue daemon on the spool (as root; one per spool)')
     .option('--once', 'do one full pass (ingest, reap, cancel, schedule, start) and exit: for cron')

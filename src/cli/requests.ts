@@ -2,14 +2,21 @@
 // The daemon takes the requester from the file's uid and checks permissions again.
 import { randomBytes } from 'node:crypto';
 import { encodeRequest, type ControlRequest } from '../core/envelope.js';
-import { publish, REQUEST_SUFFIX } from '../io/spool.js';
+import { NameTakenError, publish, REQUEST_SUFFIX } from '../io/spool.js';
 import type { CommandContext } from './context.js';
 
 type WithoutTime<T> = T extends unknown ? Omit<T, 'at'> : never;
 
 export async function sendRequest(ctx: CommandContext, request: WithoutTime<ControlRequest>): Promise<void> {
-  const at = Date.now();
-  // Names sort by time, so the daemon applies requests in the order they were made.
-  const name = `${String(at).padStart(15, '0')}-${randomBytes(4).toString('hex')}${REQUEST_SUFFIX}`;
-  await publish(ctx.spool.requests, name, encodeRequest({ ...request, at } as ControlRequest), 0o600);
+  for (;;) {
+    const at = Date.now();
+    // Names sort by time, so the daemon applies requests in the order they were made.
+    const name = `${String(at).padStart(15, '0')}-${randomBytes(8).toString('hex')}${REQUEST_SUFFIX}`;
+    try {
+      await publish(ctx.spool.requests, name, encodeRequest({ ...request, at } as ControlRequest), 0o600);
+      return;
+    } catch (error) {
+      if (!(error instanceof NameTakenError)) throw error; // someone planted this exact name: draw again
+    }
+  }
 }

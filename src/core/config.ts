@@ -42,7 +42,15 @@ export interface Config {
   admins: string[];
   defaults: ResourceSet;
   limits: ResourceSet & { manifest_bytes: number; pids: number; per_user: PerUserLimits };
-  mounts: { allowed_roots: string[] };
+  mounts: {
+    allowed_roots: string[];
+    /** DoPQ's /outdir/<user>: a folder per user, made and bound read-write into every job. */
+    output: { host: string; container: string } | null;
+  };
+  /** Image references a job may use (`*` matches any run of characters); null: any. */
+  images: { allowed: string[] | null };
+  /** Groups a container may keep when its owner is a member (files shared by group). */
+  container_groups: string[];
   network: { default: string; allowed: string[] };
   stop_grace: number;
   rescan_interval: number;
@@ -77,6 +85,10 @@ const absolutePath = (what: string) =>
   z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
     error: `expected an absolute path without .. for ${what}`,
   });
+
+/** In `mounts.output.host`, replaced by the job owner's login name. */
+export const USER_PLACEHOLDER = '{user}';
+const GROUP_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 
 const principal = z.string({ error: 'expected a user name or %group' }).regex(PRINCIPAL, { error: 'expected a user name or %group' });
 
@@ -117,9 +129,29 @@ const configSchema = z.strictObject({
       per_user: z.strictObject({ gpus: wholeCount('GPUs').optional(), queued: wholeCount('jobs').optional() }).default({}),
     })
     .default({ per_user: {} }),
-  mounts: z.strictObject({ allowed_roots: z.array(absolutePath('a mount root')).default([]) }).default({ allowed_roots: [] }),
+  mounts: z
+    .strictObject({
+      allowed_roots: z.array(absolutePath('a mount root')).default([]),
+      output: z
+        .strictObject({
+          host: absolutePath('the output folder template').refine((p) => p.includes(USER_PLACEHOLDER) && !path.posix.dirname(p).includes(USER_PLACEHOLDER), {
+            error: `expected an absolute path whose last part holds ${USER_PLACEHOLDER}, e.g. /srv/dopq/out/${USER_PLACEHOLDER}`,
+          }),
+          container: absolutePath('where jobs see their output folder').default('/outdir'),
+        })
+        .optional(),
+    })
+    .default({ allowed_roots: [] }),
+  images: z
+    .strictObject({ allowed: z.array(z.string().min(1), { error: 'expected a list of image patterns such as pytorch/pytorch:*' }).optional() })
+    .default({}),
+  container_groups: z.array(z.string().regex(GROUP_NAME, { error: 'expected a group name' }), { error: 'expected a list of group names' }).default([]),
   network: z
-    .strictObject({ default: z.string().default('none'), allowed: z.array(z.string()).default(['none']) })
+    .strictObject({
+      default: z.string().default('none'),
+      // container:<id> would join another job's network namespace (maybe another user's).
+      allowed: z.array(z.string().regex(/^(?!container:)[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'expected a network name (container:... is never allowed)' })).default(['none']),
+    })
     .default({ default: 'none', allowed: ['none'] }),
   stop_grace: durationSchema('stop_grace').default(10),
   rescan_interval: durationSchema('rescan_interval').default(2),
@@ -187,7 +219,12 @@ export function parseConfig(text: string, file: string): Config {
     admins: raw.admins,
     defaults,
     limits,
-    mounts: { allowed_roots: raw.mounts.allowed_roots.map((root) => path.posix.normalize(root)) },
+    mounts: {
+      allowed_roots: raw.mounts.allowed_roots.map((root) => path.posix.normalize(root)),
+      output: raw.mounts.output ? { host: path.posix.normalize(raw.mounts.output.host), container: path.posix.normalize(raw.mounts.output.container) } : null,
+    },
+    images: { allowed: raw.images.allowed ?? null },
+    container_groups: raw.container_groups,
     network: raw.network,
     stop_grace: raw.stop_grace,
     rescan_interval: raw.rescan_interval,

@@ -28,6 +28,15 @@ export interface ContainerSpec {
     CapDrop: string[];
     SecurityOpt: string[];
     Privileged: false;
+    CapAdd: [];
+    Devices: [];
+    DeviceCgroupRules: [];
+    GroupAdd: string[];
+    IpcMode: 'private';
+    PidMode: '';
+    UTSMode: '';
+    UsernsMode: '';
+    CgroupnsMode: 'private';
     NetworkMode: string;
     Binds: string[];
     DeviceRequests?: { Driver: string; Count: number; DeviceIDs: string[]; Capabilities: string[][]; Options: Record<string, string> }[];
@@ -39,11 +48,23 @@ export function containerName(instance: string, jobId: number): string {
   return `dopq-${instance}-${jobId}`;
 }
 
+/** What the daemon resolved on the host for this start. */
+export interface HostSide {
+  /** The owner's primary group, from the user database (never from the manifest). */
+  gid: number;
+  /** The owner's groups that the config's `container_groups` names, as gids. */
+  groups: readonly number[];
+  /** Bind mounts after realpath and the allowed-roots check, the output folder included. */
+  binds: readonly string[];
+}
+
 /**
- * `gid` is the owner's primary group: the container runs as the submitting user, so files it
- * writes to mounted folders belong to them. `binds` are the mounts after the daemon resolved them.
+ * The container runs as the submitting user, so files it writes to mounted folders belong to
+ * them. Every hardening field is set explicitly, so an engine's defaults (daemon.json) or a
+ * future manifest field cannot loosen it.
  */
-export function containerSpec(job: JobSpec, gpus: readonly string[], config: Config, instance: string, gid: number, binds: readonly string[]): ContainerSpec {
+export function containerSpec(job: JobSpec, gpus: readonly string[], config: Config, instance: string, host: HostSide): ContainerSpec {
+  const { gid, groups, binds } = host;
   const m = job.manifest;
   const env = Object.entries(m.env).map(([key, value]) => `${key}=${value}`);
   env.push(`DOPQ_JOB_ID=${job.id}`, `DOPQ_GPUS=${gpus.join(',')}`);
@@ -78,6 +99,15 @@ export function containerSpec(job: JobSpec, gpus: readonly string[], config: Con
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Privileged: false,
+      CapAdd: [],
+      Devices: [],
+      DeviceCgroupRules: [],
+      GroupAdd: groups.map(String),
+      IpcMode: 'private',
+      PidMode: '',
+      UTSMode: '',
+      UsernsMode: '',
+      CgroupnsMode: 'private',
       NetworkMode: m.network,
       Binds: [...binds],
       ...(deviceRequests ? { DeviceRequests: deviceRequests } : {}),

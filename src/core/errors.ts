@@ -89,6 +89,15 @@ export class SpoolError extends DopqError {
   }
 }
 
+/** A spool or config that users could write where they must not: the daemon will not trust it. */
+export class UnsafeSpoolError extends DopqError {
+  constructor(spoolRoot: string, problems: { path: string; problem: string }[]) {
+    super('unsafe-spool', ExitCode.config, `refusing to trust the spool or config:\n${problems.map((p) => `${p.path}: ${p.problem}`).join('\n')}`, spoolRoot, {
+      hint: 'as root, `dopq init` gives the spool its owners and modes; folders above it and the config you fix yourself',
+    });
+  }
+}
+
 export class LockBusyError extends DopqError {
   constructor(subject: string, message: string, options?: DopqErrorOptions) {
     super('lock-busy', ExitCode.tempFail, message, subject, options);

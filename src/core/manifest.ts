@@ -33,6 +33,8 @@ export interface Manifest {
 export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+// A Docker reference: [registry[:port]/]path[:tag][@digest]; printable, so it is safe in tables.
+const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._-]*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+:[a-f0-9]{32,})?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Set by dopq itself, or (NVIDIA_*, CUDA_VISIBLE_DEVICES) a way to reach GPUs the job was not given.
 const RESERVED_ENV = /^(NVIDIA_|DOPQ_)|^CUDA_VISIBLE_DEVICES$/;
@@ -71,7 +73,7 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
 
 const manifestSchema = z.strictObject({
   name: z.string({ error: 'expected a job name' }).regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' }).optional(),
-  image: z.string({ error: 'expected an image name such as pytorch/pytorch:2.3' }).min(1, { error: 'is required' }).regex(/^[^\s]+$/, { error: 'an image name has no spaces' }),
+  image: z.string({ error: 'expected an image name such as pytorch/pytorch:2.3' }).min(1, { error: 'is required' }).regex(IMAGE_REF, { error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...' }),
   command: z
     .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1, { error: 'the command list is empty' })], { error: 'expected a command string or a non-empty list of arguments' })
     .optional(),
@@ -166,6 +168,15 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
       at(['mounts', index], roots.length === 0 ? 'this server allows no mounts' : `the source must be under ${roots.join(' or ')}, got ${mount.src}`);
     }
   });
+  const output = config.mounts.output;
+  if (output) {
+    (raw.mounts ?? []).forEach((mount, index) => {
+      if (mount.dst === output.container) at(['mounts', index], `${output.container} is where every job gets its owner's output folder`);
+    });
+  }
+  if (config.images.allowed !== null && !imageAllowed(raw.image, config.images.allowed)) {
+    at(['image'], `this server runs only these images: ${config.images.allowed.join(', ')}; got ${raw.image}`);
+  }
   if (raw.network !== undefined && !config.network.allowed.includes(raw.network)) {
     at(['network'], `allowed here: ${config.network.allowed.join(', ')}; got ${JSON.stringify(raw.network)}`);
   }
@@ -176,4 +187,12 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
 export function isUnderRoots(candidate: string, roots: readonly string[]): boolean {
   const normal = path.posix.normalize(candidate);
   return roots.some((root) => normal === root || normal.startsWith(root.endsWith('/') ? root : `${root}/`));
+}
+
+/** `*` in a pattern matches any run of characters (slashes included); the rest matches itself. */
+export function imageAllowed(image: string, patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => {
+    const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`);
+    return regex.test(image);
+  });
 }

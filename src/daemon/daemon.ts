@@ -1,7 +1,8 @@
 // The `dopq run` loop: gather (intake, requests, engine) -> decide (pure policy) -> act.
 // Passes never overlap; anything that happens during one (a push, a container exit) asks for
 // another, so a freed GPU is reused as soon as Docker reports the exit.
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
+import { breakStaleSeqLock } from '../io/seq.js';
 import { hostname } from 'node:os';
 import { watch, type FSWatcher } from 'chokidar';
 import { schedulerInput } from '../core/schedule-input.js';
@@ -149,6 +150,7 @@ export class Daemon {
         const result = await reconcile(ctx, this.logs);
         for (const id of result.toStop) toStop.set(id, jobById(ctx, id)?.stopping ?? 'cancelled');
         pruneHistory(ctx);
+        if (await breakStaleSeqLock(ctx.spool.seq)) ctx.log.info('removed a stale lock on the job counter (a push died holding it)');
       } catch (error) {
         this.reconcileDue = true;
         ctx.log.error(`reconcile failed: ${dockerMessage(error)}; retrying on the next pass`);
@@ -173,7 +175,10 @@ export class Daemon {
       replaceJob(ctx, { ...jobById(ctx, placement.id)!, state: 'running', gpus: placement.gpus, started_at: now });
     }
     await this.writer.write(this.snapshot());
-    await Promise.all([...intakeFiles, ...requests.consumed].map((file) => rm(file, { force: true })));
+    await Promise.all([
+      ...intakeFiles.map(({ file, keepAs }) => (keepAs ? rename(file, keepAs).catch(() => rm(file, { force: true })) : rm(file, { force: true }))),
+      ...requests.consumed.map((file) => rm(file, { force: true })),
+    ]);
 
     for (const [id, reason] of toStop) this.requestStop(id, reason);
 

@@ -29,6 +29,7 @@ export function forgetFinished(ctx: DaemonContext, cutoff: number): number {
     ctx.specs.delete(id);
     void rm(path.join(ctx.spool.jobs, `${id}.json`), { force: true });
     void rm(path.join(ctx.spool.logs, `${id}.log`), { force: true });
+    void rm(path.join(ctx.spool.rejected, `${id}.job`), { force: true });
   }
   return gone.size;
 }

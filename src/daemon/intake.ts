@@ -1,6 +1,5 @@
 // Reading what users dropped into the intake: each file becomes a queued job or a rejected one
 // (with its reasons, shown to its owner in `dopq q`). A bad file never stops the others.
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeEnvelope } from '../core/envelope.js';
 import { formatIssues } from '../core/errors.js';
@@ -14,13 +13,21 @@ import { INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../io/spool.js';
 import { callerOf, userName } from '../io/users.js';
 import { jobById, type DaemonContext } from './context.js';
 
-/** Reads every intake file into the state; returns the files to delete once the state is saved. */
-export async function ingest(ctx: DaemonContext): Promise<string[]> {
-  const consumed: string[] = [];
+/** An intake file the state now accounts for: deleted once the state is saved, or kept for admins. */
+export interface Consumed {
+  file: string;
+  /** Set for a refused file: moved here (rejected/, root only) instead of deleted. */
+  keepAs?: string;
+}
+
+/** Reads every intake file into the state; returns what to do with each file once the state is saved. */
+export async function ingest(ctx: DaemonContext): Promise<Consumed[]> {
+  const consumed: Consumed[] = [];
   for (const name of await listDropped(ctx.spool.intake, INTAKE_SUFFIX)) {
     const file = path.join(ctx.spool.intake, name);
     try {
-      if (await ingestFile(ctx, file, name)) consumed.push(file);
+      const outcome = await ingestFile(ctx, file, name);
+      if (outcome) consumed.push(outcome);
     } catch (error) {
       ctx.log.error(`cannot ingest ${name}: ${(error as Error).message}`);
     }
@@ -28,33 +35,34 @@ export async function ingest(ctx: DaemonContext): Promise<string[]> {
   return consumed;
 }
 
-async function ingestFile(ctx: DaemonContext, file: string, name: string): Promise<boolean> {
+async function ingestFile(ctx: DaemonContext, file: string, name: string): Promise<Consumed | undefined> {
   let owned;
+  const now = ctx.now();
   try {
     // The envelope JSON-escapes the manifest (at worst 6 bytes per byte, \uXXXX), plus its fields.
     owned = await readOwnedFile(file, ctx.config.limits.manifest_bytes * 6 + 4096);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // withdrawn by its owner
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // withdrawn by its owner
     if (!(error instanceof UnsafeFileError)) throw error;
-    // We cannot trust who owns it, so there is nobody to show a rejection to: log and drop.
-    ctx.log.error(`dropped ${name}: ${error.message}`);
-    await rm(file, { force: true });
-    return false;
+    // Never read, never trusted; shown to whoever owns what lies there (a link's own owner).
+    const id = await nextFreeId(ctx);
+    const uid = error.uid ?? 0;
+    reject(ctx, { id, user: await userName(uid), uid, name: safeName(name), submitted_at: now }, `${name} ${error.message}`);
+    return { file, keepAs: rejectedPath(ctx, id) };
   }
   const user = await userName(owned.uid);
-  const now = ctx.now();
   const envelope = decodeEnvelope(owned.text);
   let id = jobIdOfIntakeName(name);
   if ('error' in envelope || id === undefined || envelope.id !== id) {
     id = await nextFreeId(ctx);
-    reject(ctx, { id, user, uid: owned.uid, name, submitted_at: now }, `${name}: ${'error' in envelope ? envelope.error : 'file name and job id differ'}`);
-    return true;
+    reject(ctx, { id, user, uid: owned.uid, name: safeName(name), submitted_at: now }, `${name}: ${'error' in envelope ? envelope.error : 'file name and job id differ'}`);
+    return { file, keepAs: rejectedPath(ctx, id) };
   }
   let renumbered = '';
   const known = jobById(ctx, id);
   if (known && known.uid === owned.uid && known.state !== 'rejected') {
     // Ingested by a pass that failed before it could delete the file: already ours.
-    return true;
+    return { file };
   }
   if (known !== undefined) {
     // The counter went backwards (edited by hand, or a restored spool): keep both jobs.
@@ -63,16 +71,20 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     id = fresh;
   }
   const stem = path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
-  const parsed = parseManifest(envelope.manifest, ctx.config, stem);
   const submitted_at = Math.min(envelope.submitted_at, now);
+  const manifestBytes = Buffer.byteLength(envelope.manifest);
+  const parsed =
+    manifestBytes > ctx.config.limits.manifest_bytes
+      ? { ok: false as const, issues: [{ path: '', message: `the manifest is ${manifestBytes} bytes; the limit is ${ctx.config.limits.manifest_bytes} (limits.manifest_size)` }] }
+      : parseManifest(envelope.manifest, ctx.config, stem);
   if (!parsed.ok) {
-    reject(ctx, { id, user, uid: owned.uid, name: stem.slice(0, 64) || '?', submitted_at }, `${envelope.source}:\n${formatIssues(parsed.issues)}`);
-    return true;
+    reject(ctx, { id, user, uid: owned.uid, name: safeName(stem), submitted_at }, `${envelope.source}:\n${formatIssues(parsed.issues)}`);
+    return { file, keepAs: rejectedPath(ctx, id) };
   }
   const refusal = await admissionRefusal(ctx, owned.uid, user);
   if (refusal) {
     reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, refusal);
-    return true;
+    return { file, keepAs: rejectedPath(ctx, id) };
   }
   const spec = { id, uid: owned.uid, gid: owned.gid, user, manifest: parsed.manifest };
   await writeFileAtomic(path.join(ctx.spool.jobs, `${id}.json`), JSON.stringify(spec), { mode: 0o600 });
@@ -92,7 +104,17 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
   };
   ctx.state.jobs.push(job);
   ctx.log.info(`queued ${job.name} for ${user} (${job.gpus_requested} GPUs)${renumbered}`, id);
-  return true;
+  return { file };
+}
+
+export function rejectedPath(ctx: DaemonContext, id: number): string {
+  return path.join(ctx.spool.rejected, `${id}.job`);
+}
+
+/** A job name from a file name the user chose: shown to everyone, so printable and short. */
+function safeName(stem: string): string {
+  const cleaned = stem.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+  return cleaned || '?';
 }
 
 /** Who may submit and how many jobs one user may have waiting, checked again whatever push said. */
@@ -109,8 +131,10 @@ async function admissionRefusal(ctx: DaemonContext, uid: number, user: string): 
   return undefined;
 }
 
-function reject(ctx: DaemonContext, job: Pick<JobRecord, 'id' | 'user' | 'uid' | 'name' | 'submitted_at'>, message: string): void {
+function reject(ctx: DaemonContext, job: Pick<JobRecord, 'id' | 'user' | 'uid' | 'name' | 'submitted_at'>, text: string): void {
   const now = ctx.now();
+  // Parts of it (file names, paths) are the user's own text: no terminal escapes for `dopq q`.
+  const message = text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '?');
   ctx.state.jobs.push({ ...job, image: '', gpus_requested: 0, gpus: [], state: 'rejected', reason: 'rejected', message, finished_at: now, time_limit: 0 });
   ctx.log.error(`rejected: ${message.replace(/\n/g, '; ')}`, job.id);
 }

@@ -5,7 +5,8 @@ import { containerSpec } from '../core/container-spec.js';
 import { failToStart, finishJob, type JobRecord, type JobSpec } from '../core/job.js';
 import { dockerMessage } from '../io/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
-import { MountRefused, resolveBinds } from './mounts.js';
+import { forbiddenPaths, MountRefused, outputBind, resolveBinds } from './mounts.js';
+import { accountOf } from '../io/users.js';
 
 export async function loadSpec(ctx: DaemonContext, id: number): Promise<(JobSpec & { gid: number }) | undefined> {
   const cached = ctx.specs.get(id);
@@ -28,8 +29,14 @@ export async function startContainer(ctx: DaemonContext, job: JobRecord): Promis
   const spec = await loadSpec(ctx, job.id);
   if (!spec) return failToStart(job, 'the job file in the spool is missing', ctx.now());
   try {
-    const binds = await resolveBinds(spec.manifest.mounts, ctx.config.mounts.allowed_roots);
-    const containerId = await ctx.engine.start(containerSpec(spec, job.gpus, ctx.config, ctx.instance, spec.gid, binds));
+    // Identity from the user database now, not from the manifest or the dropped file's group.
+    const account = await accountOf(spec.uid);
+    if (!account) throw new MountRefused(`uid ${spec.uid} is no longer a user on this machine`);
+    const binds = await resolveBinds(spec.manifest.mounts, ctx.config.mounts.allowed_roots, await forbiddenPaths(ctx.config));
+    const output = await outputBind(ctx.config, account.user, spec.uid, account.gid);
+    if (output) binds.push(output);
+    const groups = ctx.config.container_groups.flatMap((name) => (account.groups.has(name) ? [account.groups.get(name)!] : []));
+    const containerId = await ctx.engine.start(containerSpec(spec, job.gpus, ctx.config, ctx.instance, { gid: account.gid, groups, binds }));
     ctx.log.info(`started ${job.name} on GPUs [${job.gpus.join(',')}] as ${containerId.slice(0, 12)}`, job.id);
     return { ...job, container_id: containerId };
   } catch (error) {

@@ -1,12 +1,26 @@
 // Bind mounts as Docker gets them: each source resolved with realpath and checked again against
-// the allowed roots, so a symlink inside an allowed root cannot lead outside it.
-import { realpath } from 'node:fs/promises';
+// the allowed roots, so a symlink inside an allowed root cannot lead outside it. The Docker
+// socket and the spool are refused even under an allowed root: either one hands over the host.
+import { chmod, chown, lstat, mkdir, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { USER_PLACEHOLDER, type Config } from '../core/config.js';
 import type { Mount } from '../core/manifest.js';
 import { isUnderRoots } from '../core/manifest.js';
 
 export class MountRefused extends Error {}
 
-export async function resolveBinds(mounts: readonly Mount[], allowedRoots: readonly string[]): Promise<string[]> {
+/** Paths no job may mount, nor any folder above them. */
+export async function forbiddenPaths(config: Config): Promise<string[]> {
+  const paths = [config.docker.socket, '/var/run/docker.sock', '/run/docker.sock'];
+  return [...new Set(await Promise.all(paths.map((p) => realpath(p).catch(() => path.posix.normalize(p)))))];
+}
+
+function overlaps(a: string, b: string): boolean {
+  const under = (x: string, y: string) => x === y || x.startsWith(y === '/' ? '/' : `${y}/`);
+  return under(a, b) || under(b, a);
+}
+
+export async function resolveBinds(mounts: readonly Mount[], allowedRoots: readonly string[], forbidden: readonly string[] = []): Promise<string[]> {
   const roots = await Promise.all(allowedRoots.map((root) => realpath(root).catch(() => root)));
   const binds: string[] = [];
   for (const mount of mounts) {
@@ -17,7 +31,34 @@ export async function resolveBinds(mounts: readonly Mount[], allowedRoots: reado
       throw new MountRefused(`mount source ${mount.src} does not exist (${(error as NodeJS.ErrnoException).code})`);
     }
     if (!isUnderRoots(real, roots)) throw new MountRefused(`mount source ${mount.src} resolves to ${real}, outside the allowed roots`);
+    const clash = forbidden.find((f) => overlaps(real, f));
+    if (clash) throw new MountRefused(`mount source ${mount.src} resolves to ${real}, which is or holds the Docker socket ${clash}: never mounted`);
     binds.push(`${real}:${mount.dst}:${mount.readOnly ? 'ro' : 'rw'}`);
   }
   return binds;
+}
+
+/**
+ * DoPQ's /outdir/<user>: the owner's folder from the template, made on first use (0700, theirs)
+ * and bound read-write. An existing one must be a real folder the owner owns; a symlink there
+ * could point the bind anywhere.
+ */
+export async function outputBind(config: Config, user: string, uid: number, gid: number): Promise<string | undefined> {
+  const output = config.mounts.output;
+  if (!output) return undefined;
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || user === '.' || user === '..') throw new MountRefused(`cannot make an output folder for the user name ${JSON.stringify(user)}`);
+  const folder = output.host.split(USER_PLACEHOLDER).join(user);
+  try {
+    await mkdir(folder, { mode: 0o700 });
+    await chown(folder, uid, gid);
+    await chmod(folder, 0o700);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new MountRefused(`the output folder's parent ${path.dirname(folder)} does not exist (mounts.output.host)`);
+    if (code !== 'EEXIST') throw new MountRefused(`cannot make the output folder ${folder}: ${(error as Error).message}`);
+  }
+  const info = await lstat(folder);
+  if (info.isSymbolicLink() || !info.isDirectory()) throw new MountRefused(`the output folder ${folder} is not a plain folder (a symlink?): refused`);
+  if (info.uid !== uid) throw new MountRefused(`the output folder ${folder} belongs to uid ${info.uid}, not to ${user}`);
+  return `${await realpath(folder)}:${output.container}:rw`;
 }

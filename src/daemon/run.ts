@@ -5,7 +5,8 @@ import type { Config } from '../core/config.js';
 import { createDockerEngine, type DockerEngine } from '../io/docker.js';
 import { acquireDaemonLock } from '../io/daemon-lock.js';
 import { raiseSeq } from '../io/seq.js';
-import { ensureSpoolLayout, spoolPaths } from '../io/spool.js';
+import { createMissing, spoolPaths, spoolProblems } from '../io/spool.js';
+import { UnsafeSpoolError } from '../core/errors.js';
 import { readState } from '../io/state-store.js';
 import { instanceId, stderrLogger, type DaemonContext, type Logger } from './context.js';
 import { Daemon } from './daemon.js';
@@ -20,7 +21,11 @@ export interface RunOptions {
 export async function runDaemon(config: Config, options: RunOptions): Promise<number> {
   const log = options.log ?? stderrLogger();
   const spool = spoolPaths(config.spool);
-  await ensureSpoolLayout(spool);
+  // A new spool is created with its modes; an existing one is only checked, never changed
+  // behind the admin's back (`dopq init` does that, saying what it changed).
+  await createMissing(spool);
+  const problems = await spoolProblems(spool, config.file);
+  if (problems.length > 0) throw new UnsafeSpoolError(spool.root, problems);
   const engine = options.engine ?? createDockerEngine(config.docker.socket);
   await engine.ping();
   const gpus = await createGpuSource(config);

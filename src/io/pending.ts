@@ -1,6 +1,7 @@
 // Jobs pushed but not yet read by the daemon, as any user may list them: the owner from each
 // intake file's uid, and the details where the caller may read the file (their own jobs).
-import { open, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeEnvelope } from '../core/envelope.js';
 import type { PendingJob } from '../core/queue-view.js';
@@ -21,7 +22,8 @@ export async function pendingJobs(intake: string): Promise<PendingJob[]> {
       if (id === undefined) return undefined;
       const file = path.join(intake, name);
       try {
-        const info = await stat(file);
+        const info = await lstat(file);
+        if (!info.isFile()) return undefined; // the daemon refuses links, FIFOs and devices
         const job: PendingJob = { id, uid: info.uid, user: await userName(info.uid), submitted_at: info.mtimeMs };
         const details = await readEnvelopeIfAllowed(file);
         return details ? { ...job, ...details } : job;
@@ -35,7 +37,8 @@ export async function pendingJobs(intake: string): Promise<PendingJob[]> {
 
 async function readEnvelopeIfAllowed(file: string): Promise<{ submitted_at: number; name?: string; gpus_requested?: number } | undefined> {
   try {
-    const handle = await open(file, 'r');
+    // Never follow a link or block on a FIFO swapped in after the lstat.
+    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       const envelope = decodeEnvelope(await handle.readFile('utf8'));
       if ('error' in envelope) return undefined;

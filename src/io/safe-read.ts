@@ -2,7 +2,7 @@
 // O_NOFOLLOW refuses a symlink, O_NONBLOCK keeps a FIFO from hanging us, and every check is made
 // on the opened descriptor, so swapping the file after a check changes nothing.
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 
 export interface OwnedFile {
   text: string;
@@ -17,6 +17,8 @@ export class UnsafeFileError extends Error {
   constructor(
     readonly file: string,
     message: string,
+    /** Who owns what lies there (a symlink's own owner for a link), when known: whom to tell. */
+    readonly uid?: number,
   ) {
     super(message);
     this.name = 'UnsafeFileError';
@@ -26,19 +28,24 @@ export class UnsafeFileError extends Error {
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 export async function readOwnedFile(file: string, maxBytes: number): Promise<OwnedFile> {
+  // lstat first, so a FIFO or device is never opened at all (opening some devices acts).
+  const before = await lstat(file);
+  if (before.isSymbolicLink()) throw new UnsafeFileError(file, 'is a symbolic link; dopq reads only files their owner wrote themselves', before.uid);
+  if (!before.isFile()) throw new UnsafeFileError(file, 'is not a regular file (a FIFO, device or folder)', before.uid);
   let handle;
   try {
     handle = await open(file, FLAGS);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') throw new UnsafeFileError(file, 'is a symbolic link; drop the file itself');
+    if (code === 'ELOOP') throw new UnsafeFileError(file, 'was replaced by a symbolic link while being read', before.uid);
     throw error;
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw new UnsafeFileError(file, 'is not a regular file');
-    if (stat.nlink !== 1) throw new UnsafeFileError(file, `has ${stat.nlink} hard links; a job file must have exactly one`);
-    if (stat.size > maxBytes) throw new UnsafeFileError(file, `is ${stat.size} bytes; the limit is ${maxBytes}`);
+    if (!stat.isFile()) throw new UnsafeFileError(file, 'was replaced by something other than a regular file while being read', stat.uid);
+    if (stat.ino !== before.ino || stat.dev !== before.dev) throw new UnsafeFileError(file, 'was replaced by another file while being read', stat.uid);
+    if (stat.nlink !== 1) throw new UnsafeFileError(file, `has ${stat.nlink} hard links; a job file must have exactly one, so its owner is the user who wrote it`, stat.uid);
+    if (stat.size > maxBytes) throw new UnsafeFileError(file, `is ${stat.size} bytes; the limit is ${maxBytes}`, stat.uid);
     const buffer = Buffer.alloc(maxBytes + 1);
     let length = 0;
     while (length <= maxBytes) {
@@ -46,7 +53,7 @@ export async function readOwnedFile(file: string, maxBytes: number): Promise<Own
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    if (length > maxBytes) throw new UnsafeFileError(file, `grew past the limit of ${maxBytes} bytes while being read`);
+    if (length > maxBytes) throw new UnsafeFileError(file, `grew past the limit of ${maxBytes} bytes while being read`, stat.uid);
     return { text: buffer.subarray(0, length).toString('utf8'), uid: stat.uid, gid: stat.gid, ino: stat.ino, mtimeMs: stat.mtimeMs, size: length };
   } finally {
     await handle.close();

@@ -1,6 +1,6 @@
 // Job numbers, lpd `.seq` style: a small counter file, incremented under an exclusive lock.
 // Unlike lpd, it never wraps.
-import { open } from 'node:fs/promises';
+import { lstat, open, rm } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
 import { LockBusyError, SpoolError } from '../core/errors.js';
 
@@ -49,5 +49,21 @@ export async function raiseSeq(seqFile: string, floor: number): Promise<void> {
     }
   } finally {
     await release();
+  }
+}
+
+/**
+ * seq/ is sticky, so a user cannot remove a lock another user's crashed push left behind; the
+ * daemon (root) removes it once it has not been refreshed for three stale periods.
+ */
+export async function breakStaleSeqLock(seqFile: string, now = Date.now()): Promise<boolean> {
+  const lock = `${seqFile}.lock`;
+  try {
+    const info = await lstat(lock);
+    if (now - info.mtimeMs < 3 * LOCK_OPTIONS.stale) return false;
+    await rm(lock, { recursive: true, force: true });
+    return true;
+  } catch {
+    return false;
   }
 }

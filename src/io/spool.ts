@@ -1,9 +1,11 @@
 // The spool layout is the protocol between the CLI (run by any user) and the daemon (root).
 // See man/dopq.1, section SPOOL.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, lchown, lstat, mkdir, open, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SpoolError } from '../core/errors.js';
+import { ancestorProblem, ancestorsOf, configProblem, entryProblem, formatMode, type ModeRule, type Observed } from '../core/spool-modes.js';
 
 export interface SpoolPaths {
   root: string;
@@ -17,6 +19,7 @@ export interface SpoolPaths {
   daemonPid: string;
   jobs: string;
   logs: string;
+  rejected: string;
 }
 
 export function spoolPaths(root: string): SpoolPaths {
@@ -33,58 +36,157 @@ export function spoolPaths(root: string): SpoolPaths {
     daemonPid: path.join(stateDir, 'daemon.pid'),
     jobs: path.join(root, 'jobs'),
     logs: path.join(root, 'logs'),
+    rejected: path.join(root, 'rejected'),
   };
 }
 
-// Who may do what: users drop files into intake/ and requests/ (sticky: nobody removes another's
-// file), take numbers in seq/, and read state/ and their own logs; jobs/ (env values) is root's.
-const LAYOUT: [keyof SpoolPaths, number][] = [
-  ['intake', 0o1777],
-  ['requests', 0o1777],
-  ['seqDir', 0o777],
-  ['stateDir', 0o755],
-  ['jobs', 0o700],
-  ['logs', 0o755],
+// Who may do what (lpd's and cron's spools): users drop files into intake/ and requests/ and take
+// numbers in seq/ (all sticky: nobody removes or renames another's file), read state/ and their
+// own logs; jobs/ (env values) and rejected/ (files the daemon refused) are root's alone.
+const LAYOUT: [keyof SpoolPaths, ModeRule][] = [
+  ['root', { kind: 'dir', mode: 0o755, why: 'users read the state and their logs below it' }],
+  ['intake', { kind: 'dir', mode: 0o1777, why: 'any user drops jobs; sticky, so nobody removes or replaces another\'s' }],
+  ['requests', { kind: 'dir', mode: 0o1777, why: 'any user drops requests; sticky, so nobody removes another\'s' }],
+  ['seqDir', { kind: 'dir', mode: 0o1777, why: 'push locks the job counter here; sticky, so nobody removes another\'s lock' }],
+  ['seq', { kind: 'file', mode: 0o666, why: 'every push takes the next job number' }],
+  ['stateDir', { kind: 'dir', mode: 0o755, why: 'only the daemon writes the state; everyone reads it' }],
+  ['jobs', { kind: 'dir', mode: 0o700, why: 'job files hold environment values: root only' }],
+  ['logs', { kind: 'dir', mode: 0o755, why: 'each log belongs to its job\'s owner, mode 0600' }],
+  ['rejected', { kind: 'dir', mode: 0o700, why: 'refused files, kept for admins: root only' }],
 ];
 
-/** Create the spool's folders with their modes (the daemon does this as root at start). */
-export async function ensureSpoolLayout(spool: SpoolPaths): Promise<void> {
+/** The uids that may own the spool and the config: root, and the daemon's own user. */
+function trustedUids(): number[] {
+  const uid = process.geteuid?.() ?? 0;
+  return uid === 0 ? [0] : [0, uid];
+}
+
+/**
+ * `dopq init`: create what is missing and give every spool entry its owner and mode. Folders
+ * above the spool are reported by `spoolProblems`, never changed.
+ */
+export async function initSpool(spool: SpoolPaths): Promise<string[]> {
+  const changed: string[] = [];
   try {
-    await mkdir(spool.root, { recursive: true, mode: 0o755 });
-    for (const [key, mode] of LAYOUT) {
-      await mkdir(spool[key], { recursive: true, mode });
-      await chmod(spool[key], mode);
+    for (const [key, rule] of LAYOUT) {
+      const target = spool[key];
+      const seen = await observe(target);
+      if (seen.kind === 'symlink' || (seen.kind !== undefined && seen.kind !== rule.kind)) {
+        throw new SpoolError(target, `is ${seen.kind === 'symlink' ? 'a symbolic link' : `not a ${rule.kind === 'dir' ? 'folder' : 'file'}`}; remove it and run dopq init again`);
+      }
+      if (seen.kind === undefined) {
+        if (rule.kind === 'dir') await mkdir(target, { recursive: true, mode: rule.mode });
+        else await (await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, rule.mode)).close();
+        changed.push(`created ${target} (${formatMode(rule.mode)})`);
+      }
+      const now = await observe(target);
+      const owner = process.geteuid?.() ?? 0;
+      if (now.uid !== owner) {
+        await lchown(target, owner, process.getegid?.() ?? 0);
+        if (seen.kind !== undefined) changed.push(`${target}: owner uid ${now.uid} -> ${owner}`);
+      }
+      if (((now.mode ?? 0) & 0o7777) !== rule.mode) {
+        await chmod(target, rule.mode);
+        if (seen.kind !== undefined) changed.push(`${target}: mode ${formatMode(now.mode ?? 0)} -> ${formatMode(rule.mode)}`);
+      }
     }
-    const seq = await open(spool.seq, 'a', 0o666);
-    await seq.chmod(0o666);
-    await seq.close();
   } catch (error) {
+    if (error instanceof SpoolError) throw error;
     throw new SpoolError(spool.root, `cannot lay out the spool: ${(error as Error).message}`, { cause: error });
+  }
+  return changed;
+}
+
+/** Create only what is missing, with its mode (what `dopq run` does on a new spool). */
+export async function createMissing(spool: SpoolPaths): Promise<void> {
+  for (const [key, rule] of LAYOUT) {
+    if ((await observe(spool[key])).kind !== undefined) continue;
+    try {
+      if (rule.kind === 'dir') {
+        await mkdir(spool[key], { recursive: true, mode: rule.mode });
+        await chmod(spool[key], rule.mode); // mkdir's mode passes through the umask
+      } else {
+        const handle = await open(spool[key], constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, rule.mode);
+        await handle.chmod(rule.mode);
+        await handle.close();
+      }
+    } catch (error) {
+      throw new SpoolError(spool[key], `cannot create: ${(error as Error).message}`, { cause: error });
+    }
   }
 }
 
-/** Fails with advice unless the spool is laid out; root lays it out on the spot. */
+export interface SpoolProblem {
+  path: string;
+  problem: string;
+}
+
+/** Every owner or mode in the spool, above it, or on the config that would let a user take over. */
+export async function spoolProblems(spool: SpoolPaths, configFile?: string): Promise<SpoolProblem[]> {
+  const trusted = trustedUids();
+  const problems: SpoolProblem[] = [];
+  const add = (p: string, problem: string | undefined) => problem && problems.push({ path: p, problem });
+  const realRoot = await realpath(spool.root).catch(() => spool.root);
+  for (const ancestor of ancestorsOf(realRoot)) add(ancestor, ancestorProblem(await observe(ancestor), trusted));
+  for (const [key, rule] of LAYOUT) add(spool[key], entryProblem(await observe(spool[key]), rule, trusted));
+  const state = await observe(spool.state);
+  if (state.kind !== undefined) add(spool.state, entryProblem(state, { kind: 'file', mode: 0o644, why: 'only the daemon writes the state' }, trusted));
+  if (configFile) {
+    const realConfig = await realpath(configFile).catch(() => configFile);
+    const seen = new Set(ancestorsOf(realRoot));
+    for (const ancestor of ancestorsOf(realConfig)) if (!seen.has(ancestor)) add(ancestor, ancestorProblem(await observe(ancestor), trusted));
+    add(realConfig, configProblem(await observe(realConfig), trusted));
+  }
+  return problems;
+}
+
+async function observe(target: string): Promise<Observed> {
+  try {
+    const info = await lstat(target);
+    const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
+    return { path: target, kind, uid: info.uid, mode: info.mode & 0o7777 };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { path: target };
+    throw error;
+  }
+}
+
+/** Fails with advice unless the spool is laid out. */
 export async function assertSpoolReady(spool: SpoolPaths): Promise<void> {
   try {
     await stat(spool.intake);
     await stat(spool.seq);
   } catch {
-    if (process.getuid?.() === 0) return ensureSpoolLayout(spool);
-    throw new SpoolError(spool.root, 'the spool is not set up', { hint: 'start `dopq run` once as root, which lays it out' });
+    throw new SpoolError(spool.root, 'the spool is not set up', { hint: 'an admin runs `dopq init` (as root), which lays it out' });
   }
 }
 
 export const INTAKE_SUFFIX = '.job';
 export const REQUEST_SUFFIX = '.req';
 
-/** Dot-temp name, then rename into place: the daemon never sees a half-written file. */
+/** Thrown by `publish` when the name is already there (in a sticky folder, maybe another user's). */
+export class NameTakenError extends Error {}
+
+/**
+ * Dot-temp name, then rename into place: the daemon never sees a half-written file. Never
+ * replaces an existing name: a user who squats a future job number only costs a retry.
+ */
 export async function publish(dir: string, name: string, data: string, mode = 0o600): Promise<string> {
   const temp = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}`);
   const final = path.join(dir, name);
   try {
     await writeFile(temp, data, { mode, flag: 'wx' });
+  } catch (error) {
+    throw new SpoolError(dir, `cannot write into the spool: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    if (await lstat(final).then(() => true, () => false)) throw new NameTakenError(final);
     await rename(temp, final);
   } catch (error) {
+    await rm(temp, { force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    // The sticky bit refuses renaming over another user's file: that name is taken.
+    if (error instanceof NameTakenError || code === 'EPERM' || code === 'EACCES') throw new NameTakenError(final);
     throw new SpoolError(dir, `cannot write into the spool: ${(error as Error).message}`, { cause: error });
   }
   return final;

@@ -74,3 +74,25 @@ export async function groupsOfUsers(users: readonly string[]): Promise<Map<strin
   }
   return result;
 }
+
+export interface Account {
+  user: string;
+  /** Primary group from the user database. */
+  gid: number;
+  /** Every group the user is in (primary and supplementary), by name. */
+  groups: Map<string, number>;
+}
+
+/** The user database's view of `uid`, or undefined when it does not know it. */
+export async function accountOf(uid: number): Promise<Account | undefined> {
+  const [passwd] = await getent('passwd', String(uid));
+  if (!passwd) return undefined;
+  const [user = '', , , gidText = ''] = passwd.split(':');
+  const gid = Number(gidText);
+  const groups = new Map<string, number>();
+  for (const line of await getent('group')) {
+    const [name = '', , groupGid = '', members = ''] = line.split(':');
+    if (Number(groupGid) === gid || members.split(',').includes(user)) groups.set(name, Number(groupGid));
+  }
+  return { user, gid, groups };
+}

@@ -5,6 +5,8 @@ import { parseManifest } from '../../src/core/manifest.js';
 import { parseConfig } from '../../src/core/config.js';
 import { testConfig } from './fixtures.js';
 
+const host = (binds: string[] = [], groups: number[] = []) => ({ gid: 1001, groups, binds });
+
 function spec(text: string, config = testConfig()): JobSpec {
   const result = parseManifest(text, config);
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
@@ -12,7 +14,7 @@ function spec(text: string, config = testConfig()): JobSpec {
 }
 
 test('env mode: NVIDIA_VISIBLE_DEVICES and DOPQ_GPUS name the host GPUs; no CUDA_VISIBLE_DEVICES', (t) => {
-  const options = containerSpec(spec('image: a\ngpus: 2\nenv: {A: b}\n'), ['1', '3'], testConfig(), 'inst', 1001, []);
+  const options = containerSpec(spec('image: a\ngpus: 2\nenv: {A: b}\n'), ['1', '3'], testConfig(), 'inst', host([]));
   t.deepEqual(options.Env, ['A=b', 'DOPQ_JOB_ID=7', 'DOPQ_GPUS=1,3', 'NVIDIA_VISIBLE_DEVICES=1,3']);
   t.is(options.HostConfig.DeviceRequests, undefined);
   t.false(options.Env.some((e) => e.startsWith('CUDA_VISIBLE_DEVICES')));
@@ -20,7 +22,7 @@ test('env mode: NVIDIA_VISIBLE_DEVICES and DOPQ_GPUS name the host GPUs; no CUDA
 
 test('device-requests mode: what docker run --gpus device=... sends', (t) => {
   const config = parseConfig('gpus: [GPU-a, GPU-b]\n', '/etc/dopq/dopq.yaml');
-  const options = containerSpec(spec('image: a\ngpus: 1\n', config), ['GPU-b'], config, 'inst', 1001, []);
+  const options = containerSpec(spec('image: a\ngpus: 1\n', config), ['GPU-b'], config, 'inst', host([]));
   t.deepEqual(options.HostConfig.DeviceRequests, [{ Driver: 'nvidia', Count: 0, DeviceIDs: ['GPU-b'], Capabilities: [['gpu']], Options: {} }]);
   t.false(options.Env.some((e) => e.startsWith('NVIDIA_VISIBLE_DEVICES')));
 });
@@ -28,14 +30,14 @@ test('device-requests mode: what docker run --gpus device=... sends', (t) => {
 test('a job without GPUs gets NVIDIA_VISIBLE_DEVICES=void in both modes', (t) => {
   for (const mode of ['env', 'device-requests']) {
     const config = parseConfig(`gpus: [0]\ngpu_assignment: ${mode}\ndefaults: {gpus: 0}\n`, '/etc/dopq/dopq.yaml');
-    const options = containerSpec(spec('image: a\ngpus: 0\n', config), [], config, 'inst', 1001, []);
+    const options = containerSpec(spec('image: a\ngpus: 0\n', config), [], config, 'inst', host([]));
     t.true(options.Env.includes('NVIDIA_VISIBLE_DEVICES=void'), mode);
     t.is(options.HostConfig.DeviceRequests, undefined);
   }
 });
 
 test('hardening and limits are always set; labels carry job and owner', (t) => {
-  const options = containerSpec(spec('image: a\nmemory: 2g\ncpus: 1.5\nshm: 128m\n'), ['0'], testConfig(), 'inst', 1001, ['/data/x:/x:ro']);
+  const options = containerSpec(spec('image: a\nmemory: 2g\ncpus: 1.5\nshm: 128m\n'), ['0'], testConfig(), 'inst', host(['/data/x:/x:ro']));
   t.like(options.HostConfig, {
     Memory: 2 * 1024 ** 3,
     MemorySwap: 2 * 1024 ** 3,
@@ -46,9 +48,16 @@ test('hardening and limits are always set; labels carry job and owner', (t) => {
     Binds: ['/data/x:/x:ro'],
   });
   t.deepEqual(options.HostConfig.CapDrop, ['ALL']);
+  t.like(options.HostConfig, { CapAdd: [], Devices: [], DeviceCgroupRules: [], GroupAdd: [], IpcMode: 'private', PidMode: '', UTSMode: '', UsernsMode: '', CgroupnsMode: 'private' });
   t.deepEqual(options.HostConfig.SecurityOpt, ['no-new-privileges']);
   t.true(options.HostConfig.PidsLimit > 0);
   t.is(options.User, '1001:1001');
   t.deepEqual(options.Labels, { 'dopq.job': '7', 'dopq.user': 'alice', 'dopq.uid': '1001', 'dopq.instance': 'inst' });
   t.is(options.name, 'dopq-inst-7');
+});
+
+test('supplementary groups are passed as gids; nothing from the manifest reaches HostConfig', (t) => {
+  const options = containerSpec(spec('image: a\n'), ['0'], testConfig(), 'inst', host([], [44, 1500]));
+  t.deepEqual(options.HostConfig.GroupAdd, ['44', '1500']);
+  t.is(options.User, '1001:1001');
 });

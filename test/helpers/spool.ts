@@ -11,7 +11,7 @@ import { runCli, startDaemonProcess, type CliOptions, type CliResult, type Daemo
 import type { UnixUser } from './users.js';
 import { realpathSync } from 'node:fs';
 import { instanceId } from '../../src/daemon/context.js';
-import { ensureSpoolLayout, spoolPaths } from '../../src/io/spool.js';
+import { initSpool, spoolPaths } from '../../src/io/spool.js';
 
 export const IMAGE = process.env['DOPQ_BUSYBOX_IMAGE'] ?? 'dopq-busybox:latest';
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -58,8 +58,8 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     ...config,
   };
   await writeFile(configFile, stringify(full));
-  // What an admin's first `dopq run` (as root) does: lay out the spool with its modes.
-  await ensureSpoolLayout(spoolPaths(path.join(dir, 'spool')));
+  // What an admin's `dopq init` does: lay out the spool with its modes.
+  await initSpool(spoolPaths(path.join(dir, 'spool')));
   const daemons: DaemonProcess[] = [];
   let counter = 0;
 

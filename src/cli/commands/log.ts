@@ -13,6 +13,11 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
   const file = path.join(ctx.spool.logs, `${id}.log`);
   const jobState = async () => (await readState(ctx.spool.state)).jobs.find((job) => job.id === id);
   const job = await jobState();
+  const uid = process.geteuid?.() ?? 0;
+  if (job && uid !== 0 && job.uid !== uid) {
+    // Output often holds secrets; the file is the owner's (0600) anyway, so say so plainly.
+    throw new PermissionError(`job ${id}`, `${job.user}'s job: only its owner or root may read its output`, { hint: 'admins read any log as root: sudo dopq log ID' });
+  }
 
   let handle = await openLog(file, id, job !== undefined);
   let offset = 0;

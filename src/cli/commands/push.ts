@@ -2,14 +2,14 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { encodeEnvelope } from '../../core/envelope.js';
-import { DopqError, ExitCode, InvalidDocumentError, PermissionError } from '../../core/errors.js';
+import { DopqError, ExitCode, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
 import { parseManifest } from '../../core/manifest.js';
 import { maySubmit } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/pending.js';
 import { nextJobId } from '../../io/seq.js';
 import { readState } from '../../io/state-store.js';
 import { currentCaller } from '../../io/users.js';
-import { assertSpoolReady, INTAKE_SUFFIX, publish } from '../../io/spool.js';
+import { assertSpoolReady, INTAKE_SUFFIX, NameTakenError, publish } from '../../io/spool.js';
 import type { CommandContext } from '../context.js';
 
 export async function pushCommand(ctx: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
@@ -19,10 +19,23 @@ export async function pushCommand(ctx: CommandContext, file: string, options: { 
   if (!result.ok) throw new InvalidDocumentError('manifest', file, result.issues);
   await assertSpoolReady(ctx.spool);
   await checkAdmission(ctx);
-  const id = await nextJobId(ctx.spool.seq);
-  await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source: path.resolve(file), manifest: text }));
+  const id = await publishJob(ctx, text, path.resolve(file));
   ctx.io.out(options.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);
   return ExitCode.ok;
+}
+
+/** Take a number and publish; a number whose intake name is already taken is skipped. */
+async function publishJob(ctx: CommandContext, manifest: string, source: string): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const id = await nextJobId(ctx.spool.seq);
+    try {
+      await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source, manifest }));
+      return id;
+    } catch (error) {
+      if (!(error instanceof NameTakenError)) throw error;
+    }
+  }
+  throw new SpoolError(ctx.spool.intake, 'the next 100 job numbers are all taken by files in the intake', { hint: 'ask an admin to look at the intake folder' });
 }
 
 /** The config's submitters and per-user queue cap, checked early; the daemon checks again. */
