@@ -53,6 +53,8 @@ export interface Config {
   container_groups: string[];
   network: { default: string; allowed: string[] };
   stop_grace: number;
+  /** Seconds a finished job's container is kept (for docker inspect/logs) before removal. */
+  keep_containers: number;
   rescan_interval: number;
   reconcile_interval: number;
   gpu_poll_interval: number;
@@ -154,6 +156,7 @@ const configSchema = z.strictObject({
     })
     .default({ default: 'none', allowed: ['none'] }),
   stop_grace: durationSchema('stop_grace').default(10),
+  keep_containers: durationSchema('keep_containers').default(0),
   rescan_interval: durationSchema('rescan_interval').default(2),
   reconcile_interval: durationSchema('reconcile_interval').default(10),
   gpu_poll_interval: durationSchema('gpu_poll_interval').default(10),
@@ -227,6 +230,7 @@ export function parseConfig(text: string, file: string): Config {
     container_groups: raw.container_groups,
     network: raw.network,
     stop_grace: raw.stop_grace,
+    keep_containers: raw.keep_containers,
     rescan_interval: raw.rescan_interval,
     reconcile_interval: raw.reconcile_interval,
     gpu_poll_interval: raw.gpu_poll_interval,

@@ -87,6 +87,7 @@ export async function reap(ctx: DaemonContext, logs: LogSavers, id: number): Pro
   const finished = finishJob(job, exit);
   replaceJob(ctx, finished);
   ctx.log.info(`${finished.state}: ${finished.reason}, exit code ${finished.exit_code ?? '-'}`, id);
+  if (ctx.config.keep_containers > 0) return true; // reconcile removes it once kept long enough
   // Not awaited: the GPU is free now, and the next placement should not wait for the removal.
   void ctx.engine.remove(job.container_id).catch((error: Error) => ctx.log.error(`cannot remove container: ${dockerMessage(error)}`, id));
   return true;

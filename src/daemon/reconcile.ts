@@ -43,9 +43,13 @@ export async function reconcile(ctx: DaemonContext, logs: LogSavers): Promise<Re
     }
   }
 
-  // Containers of ours whose job is not running: leftovers of a crash. Their outcome is recorded.
+  // Containers of ours whose job is not running: kept finished ones (keep_containers), or
+  // leftovers of a crash. Their outcome is recorded.
+  const now = ctx.now();
   for (const container of containers) {
     if (handled.has(container.jobId)) continue;
+    const finishedAt = jobById(ctx, container.jobId)?.finished_at;
+    if (!container.running && finishedAt !== undefined && now - finishedAt < ctx.config.keep_containers * 1000) continue;
     ctx.log.info(`removing leftover container ${container.id.slice(0, 12)}`, container.jobId);
     await ctx.engine.remove(container.id).catch(() => undefined);
   }

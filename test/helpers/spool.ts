@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import type { QueueView, JobView } from '../../src/core/queue-view.js';
 import { runCli, startDaemonProcess, type CliOptions, type CliResult, type DaemonProcess } from './cli.js';
 import type { UnixUser } from './users.js';
+import { hardeningViolations } from './hardening.js';
 import { realpathSync } from 'node:fs';
 import { instanceId } from '../../src/daemon/context.js';
 import { initSpool, spoolPaths } from '../../src/io/spool.js';
@@ -55,6 +56,8 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     stop_grace: '1s',
     defaults: { gpus: 1, memory: '128m', cpus: 0.5, shm: '16m', time_limit: '10m' },
     mounts: { allowed_roots: [dir] },
+    // Keep finished containers, so that teardown inspects every container the test started.
+    keep_containers: '1h',
     ...config,
   };
   await writeFile(configFile, stringify(full));
@@ -125,9 +128,18 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
     const instance = instanceId(realSpool(path.join(dir, 'spool')));
     const containers = await docker.listContainers({ all: true, filters: { label: [`dopq.instance=${instance}`] } });
+    const allowedRoots = ((full.mounts as { allowed_roots?: string[] }).allowed_roots ?? []).map(realSpool);
+    const networks = (full as { network?: { allowed?: string[] } }).network?.allowed ?? ['none'];
+    const violations: string[] = [];
+    for (const c of containers) {
+      const info = await docker.getContainer(c.Id).inspect().catch(() => undefined);
+      if (!info) continue;
+      for (const problem of hardeningViolations(info, { allowedRoots, networks })) violations.push(`${info.Name} (job ${c.Labels['dopq.job']}): ${problem}`);
+    }
     await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
     if (!t.passed) t.log(daemons.map((d) => d.output()).join('\n---\n'));
     await rm(dir, { recursive: true, force: true });
+    if (violations.length > 0) throw new Error(`containers without the hardening:\n${violations.join('\n')}`);
   });
   return spool;
 }
