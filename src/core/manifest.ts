@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { Issue } from './errors.js';
 import { toIssues } from './schema-issues.js';
 import { formatSize, parseDuration, parseSize } from './units.js';
-import { readYaml, type YamlSource } from './yaml-source.js';
+import { formatPath, readYaml, type YamlSource } from './yaml-source.js';
 
 export interface Mount {
   src: string;
@@ -73,7 +73,7 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
 
 const manifestSchema = z.strictObject({
   name: z.string({ error: 'expected a job name' }).regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' }).optional(),
-  image: z.string({ error: 'expected an image name such as pytorch/pytorch:2.3' }).min(1, { error: 'is required' }).regex(IMAGE_REF, { error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...' }),
+  image: z.string({ error: 'expected an image name such as pytorch/pytorch:2.3' }).min(1, { error: 'is required' }).refine((image) => image === '' || IMAGE_REF.test(image), { error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...' }),
   command: z
     .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1, { error: 'the command list is empty' })], { error: 'expected a command string or a non-empty list of arguments' })
     .optional(),
@@ -109,11 +109,16 @@ type RawManifest = z.output<typeof manifestSchema>;
  * manifest has no `name`.
  */
 export function parseManifest(text: string, config: Config, fallbackName = 'job'): ManifestResult {
+  // Before parsing: the size cap is what keeps a hostile file from costing the daemon memory.
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > config.limits.manifest_bytes) {
+    return { ok: false, issues: [{ path: '', message: `the manifest is ${bytes} bytes; the limit is ${config.limits.manifest_bytes} (limits.manifest_size)` }] };
+  }
   const yaml = readYaml(text);
   if (!yaml.ok) return yaml;
   const value = yaml.source.value;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, issues: [{ path: '', line: 1, message: 'a manifest is a YAML map of fields (name, image, command, ...)' }] };
+    return { ok: false, issues: [{ path: '', line: yaml.source.lineOf([]) ?? 1, message: 'a manifest is a YAML map of fields (name, image, command, ...)' }] };
   }
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, yaml.source) };
@@ -143,13 +148,12 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
 
 function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource): Issue[] {
   const issues: Issue[] = [];
-  const at = (p: (string | number)[], message: string) => issues.push({ path: p.join('.'), line: source.lineOf(p), message });
+  const at = (p: (string | number)[], message: string) => issues.push({ path: formatPath(p), line: source.lineOf(p), message });
   const { limits } = config;
   if (raw.gpus !== undefined && raw.gpus > limits.gpus) at(['gpus'], `at most ${limits.gpus} GPUs per job on this server, got ${raw.gpus}`);
   else if (raw.gpus !== undefined && limits.per_user.gpus !== null && raw.gpus > limits.per_user.gpus) {
     at(['gpus'], `at most ${limits.per_user.gpus} GPUs per user at once on this server, got ${raw.gpus}`);
-  }
-  if (config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
+  } else if (config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
     at(['gpus'], `this server has ${config.gpus.length} GPUs, got ${raw.gpus}`);
   }
   if (raw.memory !== undefined && raw.memory > limits.memory) at(['memory'], `at most ${formatSize(limits.memory)}, got ${formatSize(raw.memory)}`);

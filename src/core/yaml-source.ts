@@ -25,9 +25,13 @@ export function readYaml(text: string): YamlResult {
     line: line(error.pos[0]),
     message: yamlErrorMessage(error.code, error.message),
   }));
+  const aliases = new Set<string>();
   visit(doc, {
     Alias(_key, node) {
-      issues.push({ path: '', line: line(node.range?.[0]), message: `YAML aliases (*${node.source}) are not allowed` });
+      const at = line(node.range?.[0]);
+      if (aliases.has(`${at}:${node.source}`)) return; // once per alias and line: a bomb repeats them
+      aliases.add(`${at}:${node.source}`);
+      issues.push({ path: '', line: at, message: `YAML aliases (*${node.source}) are not allowed` });
     },
   });
   if (issues.length > 0) return { ok: false, issues };

@@ -72,11 +72,7 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
   }
   const stem = path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
   const submitted_at = Math.min(envelope.submitted_at, now);
-  const manifestBytes = Buffer.byteLength(envelope.manifest);
-  const parsed =
-    manifestBytes > ctx.config.limits.manifest_bytes
-      ? { ok: false as const, issues: [{ path: '', message: `the manifest is ${manifestBytes} bytes; the limit is ${ctx.config.limits.manifest_bytes} (limits.manifest_size)` }] }
-      : parseManifest(envelope.manifest, ctx.config, stem);
+  const parsed = parseManifest(envelope.manifest, ctx.config, stem);
   if (!parsed.ok) {
     reject(ctx, { id, user, uid: owned.uid, name: safeName(stem), submitted_at }, `${envelope.source}:\n${formatIssues(parsed.issues)}`);
     return { file, keepAs: rejectedPath(ctx, id) };

@@ -68,7 +68,7 @@ const bad: [string, string, RegExp][] = [
   ['cuda env', 'image: a\nenv:\n  CUDA_VISIBLE_DEVICES: "0"\n', /^line 3: env.CUDA_VISIBLE_DEVICES: is set by dopq/],
   ['bad env name', 'image: a\nenv:\n  1X: y\n', /^line 3: env.1X: an environment variable name/],
   ['env value a map', 'image: a\nenv:\n  X: {a: 1}\n', /^line 3: env.X: expected a string, number or boolean value/],
-  ['mount outside roots', 'image: a\nmounts: ["/etc:/etc"]\n', /^line 2: mounts.0: the source must be under \/data, got \/etc$/],
+  ['mount outside roots', 'image: a\nmounts: ["/etc:/etc"]\n', /^line 2: mounts\[0\]: the source must be under \/data, got \/etc$/],
   ['mount with ..', 'image: a\nmounts: ["/data/../etc:/x"]\n', /^line 2: mounts\[0\]: the source "\/data\/..\/etc" must be an absolute path without \.\./],
   ['mount relative', 'image: a\nmounts: ["data:/x"]\n', /must be an absolute path/],
   ['mount mode', 'image: a\nmounts: ["/data:/x:rwx"]\n', /expected src:dst or src:dst:ro/],

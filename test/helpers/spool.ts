@@ -39,7 +39,8 @@ export interface TestSpool {
   labels(...more: string[]): string[];
 }
 
-export async function makeSpool(t: ExecutionContext, config: Record<string, unknown> = {}): Promise<TestSpool> {
+/** `config` overrides the test defaults; a function gets the test's folder (for paths inside it). */
+export async function makeSpool(t: ExecutionContext, config: Record<string, unknown> | ((dir: string) => Record<string, unknown>) = {}): Promise<TestSpool> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dopq-test-'));
   await chmod(dir, 0o755); // test users must reach the spool and their manifests
   const shared = path.join(dir, 'shared');
@@ -58,7 +59,7 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     mounts: { allowed_roots: [dir] },
     // Keep finished containers, so that teardown inspects every container the test started.
     keep_containers: '1h',
-    ...config,
+    ...(typeof config === 'function' ? config(dir) : config),
   };
   await writeFile(configFile, stringify(full));
   // What an admin's `dopq init` does: lay out the spool with its modes.

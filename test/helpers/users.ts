@@ -1,5 +1,5 @@
 // Real Unix users for ownership and permission tests (the suite runs as root).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 
 export interface UnixUser {
   name: string;
@@ -37,3 +37,27 @@ export function ensureUser(name: string): UnixUser {
 
 export const alice = () => ensureUser('dopq-alice');
 export const bob = () => ensureUser('dopq-bob');
+
+/** Run a shell script as `user` (a real process with their uid and gid); resolves with its exit code and output. */
+export function shellAs(user: UnixUser, script: string, cwd = '/'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', script], { uid: user.uid, gid: user.gid, cwd, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: user.home } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The group `name`, created if missing, with `members` added; returns its gid. */
+export function ensureGroup(name: string, members: UnixUser[]): number {
+  try {
+    execFileSync('groupadd', [name], { stdio: 'pipe' });
+  } catch {
+    // exists already (or created by a parallel test file)
+  }
+  for (const member of members) execFileSync('usermod', ['-aG', name, member.name], { stdio: 'pipe' });
+  return Number(execFileSync('getent', ['group', name], { encoding: 'utf8' }).split(':')[2]);
+}

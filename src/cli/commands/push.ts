@@ -71,7 +71,7 @@ async function readManifest(file: string, maxBytes: number): Promise<string> {
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new DopqError('no-input', ExitCode.badInput, 'not a regular file', file);
-    if (stat.size > maxBytes) throw new DopqError('too-large', ExitCode.badInput, `is ${stat.size} bytes; manifests are limited to ${maxBytes}`, file);
+    if (stat.size > maxBytes) throw new DopqError('too-large', ExitCode.badInput, `the manifest is ${stat.size} bytes; the limit is ${maxBytes} (limits.manifest_size)`, file);
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
