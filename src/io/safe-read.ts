@@ -44,6 +44,7 @@ export async function readOwnedFile(file: string, maxBytes: number): Promise<Own
     const stat = await handle.stat();
     if (!stat.isFile()) throw new UnsafeFileError(file, 'was replaced by something other than a regular file while being read', stat.uid);
     if (stat.ino !== before.ino || stat.dev !== before.dev) throw new UnsafeFileError(file, 'was replaced by another file while being read', stat.uid);
+    if (stat.nlink === 0) throw new UnsafeFileError(file, 'was replaced or removed while being read', stat.uid);
     if (stat.nlink !== 1) throw new UnsafeFileError(file, `has ${stat.nlink} hard links; a job file must have exactly one, so its owner is the user who wrote it`, stat.uid);
     if (stat.size > maxBytes) throw new UnsafeFileError(file, `is ${stat.size} bytes; the limit is ${maxBytes}`, stat.uid);
     const buffer = Buffer.alloc(maxBytes + 1);
