@@ -42,3 +42,22 @@ for (const [text, expected] of bad) {
     t.regex(error?.message ?? '', expected);
   });
 }
+
+test('security keys: image allow-list, container groups, output folder template, no container: networks', (t) => {
+  const config = parseConfig(
+    'images: {allowed: ["pytorch/pytorch:*", "nvcr.io/nvidia/*"]}\ncontainer_groups: [video, datasets]\nmounts: {allowed_roots: [/data], output: {host: "/srv/out/{user}"}}\n',
+    '/etc/dopq/dopq.yaml',
+  );
+  t.deepEqual(config.images.allowed, ['pytorch/pytorch:*', 'nvcr.io/nvidia/*']);
+  t.deepEqual(config.container_groups, ['video', 'datasets']);
+  t.deepEqual(config.mounts.output, { host: '/srv/out/{user}', container: '/outdir' });
+  const defaults = parseConfig('', '/etc/dopq/dopq.yaml');
+  t.is(defaults.images.allowed, null);
+  t.is(defaults.mounts.output, null);
+  t.is(defaults.keep_containers, 0);
+  const bad = (text: string) => t.throws(() => parseConfig(text, '/etc/dopq/dopq.yaml')).message;
+  t.regex(bad('mounts: {output: {host: /srv/out}}\n'), /line 1: mounts.output.host: expected an absolute path whose last part holds \{user\}/);
+  t.regex(bad('mounts: {output: {host: "/srv/{user}/out"}}\n'), /last part holds \{user\}/);
+  t.regex(bad('network: {allowed: [none, "container:abc"]}\n'), /container:... is never allowed/);
+  t.regex(bad('container_groups: ["bad group"]\n'), /expected a group name/);
+});

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { parseManifest } from '../../src/core/manifest.js';
+import { imageAllowed, parseManifest } from '../../src/core/manifest.js';
 import { testConfig } from './fixtures.js';
 
 const config = testConfig();
@@ -120,4 +120,12 @@ test('property: mutated valid manifests never throw, and issues carry lines', (t
     { numRuns: 1000 },
   );
   t.pass();
+});
+
+test('image allow-list: * matches any run of characters, the rest literally', (t) => {
+  t.true(imageAllowed('nvcr.io/nvidia/pytorch:24.01-py3', ['nvcr.io/nvidia/*']));
+  t.false(imageAllowed('nvcrXio/nvidia/pytorch', ['nvcr.io/nvidia/*']), 'the dot is literal');
+  t.false(imageAllowed('pytorch/pytorch', ['pytorch/pytorch:*']));
+  t.true(imageAllowed('pytorch/pytorch:2.3', ['ubuntu', 'pytorch/pytorch:*']));
+  t.false(imageAllowed('evil/pytorch/pytorch:2.3', ['pytorch/pytorch:*']), 'anchored at both ends');
 });
