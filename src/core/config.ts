@@ -237,3 +237,19 @@ export function parseConfig(text: string, file: string): Config {
     history: raw.history,
   };
 }
+
+/** Every key the config accepts, dotted (`limits.per_user.gpus`): what dopq.yaml(5) must document. */
+export function configKeys(): string[] {
+  const walk = (schema: z.ZodType, prefix: string): string[] => {
+    let node = schema as z.ZodType & { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } };
+    for (;;) {
+      const { type } = node.def;
+      if ((type === 'default' || type === 'optional' || type === 'nullable' || type === 'prefault') && node.def.innerType) node = node.def.innerType as typeof node;
+      else if (type === 'pipe' && node.def.in) node = node.def.in as typeof node;
+      else break;
+    }
+    if (node.def.type === 'object') return Object.entries((node as unknown as z.ZodObject).shape).flatMap(([key, value]) => walk(value as z.ZodType, prefix ? `${prefix}.${key}` : key));
+    return [prefix];
+  };
+  return walk(configSchema, '');
+}

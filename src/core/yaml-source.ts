@@ -26,7 +26,16 @@ export function readYaml(text: string): YamlResult {
     message: yamlErrorMessage(error.code, error.message),
   }));
   const aliases = new Set<string>();
+  const complexKeys = new Set<unknown>();
   visit(doc, {
+    Pair(_key, pair) {
+      // `? [a, b]: x`: a key JavaScript can only stringify; no dopq field looks like that.
+      const at = line((pair.key as Node | null)?.range?.[0]);
+      if (pair.key !== null && !isScalar(pair.key) && !isAlias(pair.key) && !complexKeys.has(at)) {
+        complexKeys.add(at);
+        issues.push({ path: '', line: at, message: 'a key must be a plain name, not a list or map' });
+      }
+    },
     Alias(_key, node) {
       const at = line(node.range?.[0]);
       if (aliases.has(`${at}:${node.source}`)) return; // once per alias and line: a bomb repeats them

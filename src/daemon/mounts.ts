@@ -48,17 +48,28 @@ export async function outputBind(config: Config, user: string, uid: number, gid:
   if (!output) return undefined;
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || user === '.' || user === '..') throw new MountRefused(`cannot make an output folder for the user name ${JSON.stringify(user)}`);
   const folder = output.host.split(USER_PLACEHOLDER).join(user);
-  try {
-    await mkdir(folder, { mode: 0o700 });
-    await chown(folder, uid, gid);
-    await chmod(folder, 0o700);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new MountRefused(`the output folder's parent ${path.dirname(folder)} does not exist (mounts.output.host)`);
-    if (code !== 'EEXIST') throw new MountRefused(`cannot make the output folder ${folder}: ${(error as Error).message}`);
-  }
+  // Jobs of one user start concurrently: one makes the folder, the others wait for it to be theirs.
+  const previous = making.get(folder) ?? Promise.resolve();
+  const made = previous.then(() => makeOwnedFolder(folder, uid, gid));
+  making.set(folder, made.catch(() => undefined));
+  await made;
   const info = await lstat(folder);
   if (info.isSymbolicLink() || !info.isDirectory()) throw new MountRefused(`the output folder ${folder} is not a plain folder (a symlink?): refused`);
   if (info.uid !== uid) throw new MountRefused(`the output folder ${folder} belongs to uid ${info.uid}, not to ${user}`);
   return `${await realpath(folder)}:${output.container}:rw`;
+}
+
+const making = new Map<string, Promise<void>>();
+
+async function makeOwnedFolder(folder: string, uid: number, gid: number): Promise<void> {
+  try {
+    await mkdir(folder, { mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return; // checked by the caller
+    if (code === 'ENOENT') throw new MountRefused(`the output folder's parent ${path.dirname(folder)} does not exist (mounts.output.host)`);
+    throw new MountRefused(`cannot make the output folder ${folder}: ${(error as Error).message}`);
+  }
+  await chown(folder, uid, gid);
+  await chmod(folder, 0o700);
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseConfig } from '../../src/core/config.js';
+import { configKeys, parseConfig } from '../../src/core/config.js';
 import { InvalidDocumentError } from '../../src/core/errors.js';
 import { testConfig } from './fixtures.js';
 
@@ -60,4 +60,18 @@ test('security keys: image allow-list, container groups, output folder template,
   t.regex(bad('mounts: {output: {host: "/srv/{user}/out"}}\n'), /last part holds \{user\}/);
   t.regex(bad('network: {allowed: [none, "container:abc"]}\n'), /container:... is never allowed/);
   t.regex(bad('container_groups: ["bad group"]\n'), /expected a group name/);
+});
+
+test('dopq.yaml(5) documents every config key', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { fileURLToPath } = await import('node:url');
+  const page = await readFile(fileURLToPath(new URL('../../../man/dopq.yaml.5', import.meta.url)), 'utf8');
+  const keys = configKeys();
+  t.true(keys.length > 30, keys.join(' '));
+  for (const key of keys) {
+    // Written in full, or as a sibling of its parent (".B defaults.gpus\fR, \fB.memory").
+    const parent = key.slice(0, key.lastIndexOf('.') + 1);
+    const documented = page.includes(`.B ${key}`) || page.includes(`\\fB${key}`) || (parent !== '' && page.includes(parent) && page.includes(`\\fB.${key.slice(parent.length)}`));
+    t.true(documented, key);
+  }
 });

@@ -145,10 +145,11 @@ test('privacy: another user sees the job in q but not its env, cannot read its f
   t.is((await spool.cli(['rm', String(id)], { user: b })).code, 77);
   for (const op of ['hold', 'top']) t.is((await spool.cli([op, String(id)], { user: b })).code, 77, op);
   // A hand-written request skips the CLI's check; the daemon checks the file's owner again.
-  await shellAs(b, `printf '%s' '{"op":"rm","ids":[${id}],"at":${Date.now()}}' > ${path.join(spool.spoolDir, 'requests', '000000000000001-x.req')}`);
+  const requests = path.join(spool.spoolDir, 'requests');
+  await shellAs(b, `cd ${requests} && printf '%s' '{"op":"rm","ids":[${id}],"at":${Date.now()}}' > .forged && mv .forged 000000000000001-x.req`);
   await spool.waitFor('the forged request to be consumed', async () => (await readdir(path.join(spool.spoolDir, 'requests'))).length === 0);
   t.is((await spool.job(id))?.state, 'running');
-  t.regex(daemon.output(), /refused rm by dopq-bob: not the owner/);
+  await spool.waitFor('the refusal in the daemon log', async () => /refused rm by dopq-bob: not the owner/.test(daemon.output()));
 
   const own = await spool.cli(['log', String(id)], { user: a });
   t.regex(own.stdout, /output-hunter2/);
