@@ -1,5 +1,6 @@
 // Attacks by one real Unix user on another's jobs and on the root daemon, through the spool.
 import { chmod, chown, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import test from 'ava';
 import { IMAGE, makeSpool } from '../helpers/spool.js';
@@ -34,6 +35,8 @@ test('forged ownership: symlinks, hard links, FIFOs, oversize files and names wr
   // The kernel already refuses a hard link to alice's file (fs.protected_hardlinks); if it ever
   // allowed one, the daemon would refuse it for its link count.
   const foreignLink = await shellAs(b, `ln ${secret} ${intake}/807.job`);
+  // Users cannot make device nodes; root can, and the daemon must never open one (some act on open).
+  execFileSync('mknod', [path.join(intake, '808.job'), 'c', '1', '5']);
   const daemon = spool.startDaemon();
   const good = await spool.push({ name: 'good', command: 'true' }, a);
 
@@ -53,6 +56,9 @@ test('forged ownership: symlinks, hard links, FIFOs, oversize files and names wr
   t.regex(byName('803.job')?.message ?? '', /not a regular file/);
   t.regex(byName('804.job')?.message ?? '', /2 hard links/);
   t.regex(byName('805.job')?.message ?? '', /bytes; the limit is/);
+  const device = (await spool.q()).jobs.find((j) => (j.message ?? '').startsWith('808.job'));
+  t.is(device?.user, 'root');
+  t.regex(device?.message ?? '', /not a regular file \(a FIFO, device or folder\)/);
   for (const job of bobs) t.notRegex(job.message ?? '', /alice-secret-token|root:/);
   // The job that names alice inside is bob's: the owner comes from the file, never its content.
   const claimed = await spool.waitForJob(806, ['done', 'failed']);
