@@ -74,7 +74,8 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
   const submitted_at = Math.min(envelope.submitted_at, now);
   const parsed = parseManifest(envelope.manifest, ctx.config, stem);
   if (!parsed.ok) {
-    reject(ctx, { id, user, uid: owned.uid, name: safeName(stem), submitted_at }, `${envelope.source}:\n${formatIssues(parsed.issues)}`);
+    // The file's name only: the state is world-readable, and where the user keeps it is theirs.
+    reject(ctx, { id, user, uid: owned.uid, name: safeName(stem), submitted_at }, `${path.basename(envelope.source)}:\n${formatIssues(parsed.issues)}`);
     return { file, keepAs: rejectedPath(ctx, id) };
   }
   const refusal = await admissionRefusal(ctx, owned.uid, user);

@@ -47,10 +47,12 @@ export async function readOwnedFile(file: string, maxBytes: number): Promise<Own
     if (stat.nlink === 0) throw new UnsafeFileError(file, 'was replaced or removed while being read', stat.uid);
     if (stat.nlink !== 1) throw new UnsafeFileError(file, `has ${stat.nlink} hard links; a job file must have exactly one, so its owner is the user who wrote it`, stat.uid);
     if (stat.size > maxBytes) throw new UnsafeFileError(file, `is ${stat.size} bytes; the limit is ${maxBytes}`, stat.uid);
-    const buffer = Buffer.alloc(maxBytes + 1);
+    // Sized by what fstat says (plus room to notice growth), never more than the cap allows.
+    let buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1, stat.size + 4096));
     let length = 0;
     while (length <= maxBytes) {
-      const { bytesRead } = await handle.read(buffer, length, maxBytes + 1 - length, length);
+      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(Math.min(maxBytes + 1, buffer.length * 2) - buffer.length)]);
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }

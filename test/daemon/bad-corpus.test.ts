@@ -47,6 +47,7 @@ test('bad corpus dropped into the intake: each rejected with its reason for its 
     t.is(job.user, 'dopq-alice', file);
     t.true((job.message ?? '').includes(expected), `${file}: ${job.message}`);
     t.true((job.message ?? '').includes(file), `${file}: the message names the file`);
+    t.false((job.message ?? '').includes('/home/dopq-alice'), `${file}: but not where alice keeps it (the state is world-readable)`);
   }
   t.true(dropped.length >= 40);
   // Refused files leave the intake for root's rejected/ folder; nothing else is touched.
