@@ -36,7 +36,7 @@ export async function startContainer(ctx: DaemonContext, job: JobRecord): Promis
     const output = await outputBind(ctx.config, account.user, spec.uid, account.gid);
     if (output) binds.push(output);
     const groups = ctx.config.container_groups.flatMap((name) => (account.groups.has(name) ? [account.groups.get(name)!] : []));
-    const containerId = await ctx.engine.start(containerSpec(spec, job.gpus, ctx.config, ctx.instance, { gid: account.gid, groups, binds }));
+    const containerId = await ctx.engine.start(containerSpec(spec, job.gpus, ctx.config, ctx.instance, { gid: account.gid, groups, binds }), ctx.config.keep_containers > 0);
     ctx.log.info(`started ${job.name} on GPUs [${job.gpus.join(',')}] as ${containerId.slice(0, 12)}`, job.id);
     return { ...job, container_id: containerId };
   } catch (error) {

@@ -14,8 +14,11 @@ export interface JobContainer {
 
 export interface DockerEngine {
   ping(): Promise<void>;
-  /** Create and start; on a failed start the container is removed and the error thrown. */
-  start(spec: ContainerSpec): Promise<string>;
+  /**
+   * Create and start; on a failed start the error is thrown and the container removed, unless
+   * `keepOnFailure` (keep_containers: left for docker inspect, removed later by reconcile).
+   */
+  start(spec: ContainerSpec, keepOnFailure?: boolean): Promise<string>;
   list(instance: string): Promise<JobContainer[]>;
   exitOf(containerId: string): Promise<ContainerExit | undefined>;
   stop(containerId: string, graceSeconds: number): Promise<void>;
@@ -49,13 +52,13 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       }
     },
 
-    async start(spec) {
+    async start(spec, keepOnFailure = false) {
       const { name, ...options } = spec;
       const container = await docker.createContainer({ name, ...options });
       try {
         await container.start();
       } catch (error) {
-        await container.remove({ force: true }).catch(() => undefined);
+        if (!keepOnFailure) await container.remove({ force: true }).catch(() => undefined);
         throw error;
       }
       return container.id;

@@ -26,7 +26,7 @@ esac
   await chmod(fake, 0o755);
   await writeFile(
     spool.configFile,
-    `spool: ./spool\ngpus: auto\nnvidia_smi: ${fake}\ngpu_assignment: env\nrescan_interval: 1s\ngpu_poll_interval: 1s\ndefaults: {memory: 64m, cpus: 0.5}\n`,
+    `spool: ./spool\ngpus: auto\nnvidia_smi: ${fake}\ngpu_assignment: env\nkeep_containers: 1h\nrescan_interval: 1s\ngpu_poll_interval: 1s\ndefaults: {memory: 64m, cpus: 0.5}\n`,
   );
   const daemon = spool.startDaemon();
   const first = await spool.push({ name: 'first', command: 'echo "gpus=$DOPQ_GPUS"; sleep 1' }, alice());

@@ -35,6 +35,8 @@ export interface TestSpool {
    * durations. `mounts` must go into the job's manifest.
    */
   gate(name: string): { wait: string; mounts: string[]; open(): Promise<void> };
+  /** Check the hardening of the spool's containers now (teardown checks the rest). */
+  inspectContainers(): Promise<void>;
   /** Docker label filters that select this spool's containers (plus `more`). */
   labels(...more: string[]): string[];
 }
@@ -65,6 +67,24 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
   // What an admin's `dopq init` does: lay out the spool with its modes.
   await initSpool(spoolPaths(path.join(dir, 'spool')));
   const daemons: DaemonProcess[] = [];
+  // Every container of this spool is inspected once, at teardown or when a test asks (before
+  // the daemon removes one, e.g. after history clear); teardown fails on any violation.
+  const violations: string[] = [];
+  const inspected = new Set<string>();
+  const inspectAll = async (): Promise<string[]> => {
+    const instance = instanceId(realSpool(path.join(dir, 'spool')));
+    const containers = await docker.listContainers({ all: true, filters: { label: [`dopq.instance=${instance}`] } });
+    const allowedRoots = ((full.mounts as { allowed_roots?: string[] }).allowed_roots ?? []).map(realSpool);
+    const networks = (full as { network?: { allowed?: string[] } }).network?.allowed ?? ['none'];
+    for (const c of containers) {
+      if (inspected.has(c.Id)) continue;
+      const info = await docker.getContainer(c.Id).inspect().catch(() => undefined);
+      if (!info) continue;
+      inspected.add(c.Id);
+      for (const problem of hardeningViolations(info, { allowedRoots, networks })) violations.push(`${info.Name} (job ${c.Labels['dopq.job']}): ${problem}`);
+    }
+    return containers.map((c) => c.Id);
+  };
   let counter = 0;
 
   const spool: TestSpool = {
@@ -118,6 +138,9 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     labels(...more) {
       return [`dopq.instance=${instanceId(realSpool(path.join(dir, 'spool')))}`, ...more];
     },
+    async inspectContainers() {
+      await inspectAll();
+    },
     startDaemon(extraArgs = []) {
       const daemon = startDaemonProcess(configFile, extraArgs);
       daemons.push(daemon);
@@ -127,17 +150,8 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
 
   t.teardown(async () => {
     await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-    const instance = instanceId(realSpool(path.join(dir, 'spool')));
-    const containers = await docker.listContainers({ all: true, filters: { label: [`dopq.instance=${instance}`] } });
-    const allowedRoots = ((full.mounts as { allowed_roots?: string[] }).allowed_roots ?? []).map(realSpool);
-    const networks = (full as { network?: { allowed?: string[] } }).network?.allowed ?? ['none'];
-    const violations: string[] = [];
-    for (const c of containers) {
-      const info = await docker.getContainer(c.Id).inspect().catch(() => undefined);
-      if (!info) continue;
-      for (const problem of hardeningViolations(info, { allowedRoots, networks })) violations.push(`${info.Name} (job ${c.Labels['dopq.job']}): ${problem}`);
-    }
-    await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    const containers = await inspectAll();
+    await Promise.all(containers.map((id) => docker.getContainer(id).remove({ force: true }).catch(() => undefined)));
     if (!t.passed) t.log(daemons.map((d) => d.output()).join('\n---\n'));
     await rm(dir, { recursive: true, force: true });
     if (violations.length > 0) throw new Error(`containers without the hardening:\n${violations.join('\n')}`);
