@@ -1,6 +1,6 @@
 // time_limit enforcement and start failures recorded as job failures, never daemon crashes.
 import test from 'ava';
-import { makeSpool } from '../helpers/spool.js';
+import { docker, makeSpool } from '../helpers/spool.js';
 import { alice } from '../helpers/users.js';
 
 test('a job past its time limit is stopped and recorded as such', async (t) => {
@@ -56,5 +56,21 @@ test('a job over its memory limit is recorded as oom-killed', async (t) => {
   // The engine's OOMKilled flag is unreliable on some kernels (cgroup v2): accept a plain 137.
   t.true(job.reason === 'oom-killed' || job.reason === 'exited', `reason ${job.reason}`);
   if (job.reason === 'oom-killed') t.regex(job.message ?? '', /out of memory/);
+  await daemon.stop();
+});
+
+test('keep_containers: finished and failed-to-start containers stay for docker inspect, then go', async (t) => {
+  const spool = await makeSpool(t, { gpus: ['GPU-x'], gpu_assignment: 'device-requests', keep_containers: '3s', reconcile_interval: '1s' });
+  const daemon = spool.startDaemon();
+  const done = await spool.push({ name: 'done', command: 'true', gpus: 0 }, alice());
+  const failed = await spool.push({ name: 'no-runtime', command: 'true', gpus: 1 }, alice());
+  const ended = await Promise.all([spool.waitForJob(done, ['done']), spool.waitForJob(failed, ['failed'])]);
+  const containers = async (id: number) => docker.listContainers({ all: true, filters: { label: spool.labels(`dopq.job=${id}`) } });
+  t.is((await containers(done)).length, 1, 'kept after it ended');
+  t.is((await containers(failed)).length, 1, 'kept after its start failed');
+  await spool.inspectContainers();
+  await spool.waitFor('both to be removed', async () => (await containers(done)).length + (await containers(failed)).length === 0, 20_000);
+  const gone = Date.now();
+  for (const job of ended) t.true(gone - Date.parse(job.finished_at!) >= 3000, 'not before keep_containers');
   await daemon.stop();
 });
