@@ -91,6 +91,8 @@ const absolutePath = (what: string) =>
 /** In `mounts.output.host`, replaced by the job owner's login name. */
 export const USER_PLACEHOLDER = '{user}';
 const GROUP_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+// Membership in these is root on a Debian host (the socket, raw disks, sudo, the password hashes).
+const ROOT_GROUPS = ['root', 'docker', 'disk', 'sudo', 'wheel', 'shadow', 'adm', 'kmem'];
 
 const principal = z.string({ error: 'expected a user name or %group' }).regex(PRINCIPAL, { error: 'expected a user name or %group' });
 
@@ -147,7 +149,15 @@ const configSchema = z.strictObject({
   images: z
     .strictObject({ allowed: z.array(z.string().min(1), { error: 'expected a list of image patterns such as pytorch/pytorch:*' }).optional() })
     .default({}),
-  container_groups: z.array(z.string().regex(GROUP_NAME, { error: 'expected a group name' }), { error: 'expected a list of group names' }).default([]),
+  container_groups: z
+    .array(
+      z
+        .string()
+        .regex(GROUP_NAME, { error: 'expected a group name' })
+        .refine((name) => !ROOT_GROUPS.includes(name), { error: `groups that grant root on the host are never given to jobs (${ROOT_GROUPS.join(', ')})` }),
+      { error: 'expected a list of group names' },
+    )
+    .default([]),
   network: z
     .strictObject({
       default: z.string().default('none'),

@@ -60,6 +60,7 @@ test('security keys: image allow-list, container groups, output folder template,
   t.regex(bad('mounts: {output: {host: "/srv/{user}/out"}}\n'), /last part holds \{user\}/);
   t.regex(bad('network: {allowed: [none, "container:abc"]}\n'), /container:... is never allowed/);
   t.regex(bad('container_groups: ["bad group"]\n'), /expected a group name/);
+  t.regex(bad('container_groups: [video, docker]\n'), /line 1: container_groups\[1\]: groups that grant root on the host are never given to jobs/);
 });
 
 test('dopq.yaml(5) documents every config key', async (t) => {
