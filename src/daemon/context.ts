@@ -21,7 +21,7 @@ export interface DaemonContext {
   now: () => number;
   log: Logger;
   state: StateFile;
-  specs: Map<number, JobSpec & { gid: number }>;
+  specs: Map<number, JobSpec>;
 }
 
 export function instanceId(spoolRealPath: string): string {

@@ -83,7 +83,7 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, refusal);
     return { file, keepAs: rejectedPath(ctx, id) };
   }
-  const spec = { id, uid: owned.uid, gid: owned.gid, user, manifest: parsed.manifest };
+  const spec = { id, uid: owned.uid, user, manifest: parsed.manifest };
   await writeFileAtomic(path.join(ctx.spool.jobs, `${id}.json`), JSON.stringify(spec), { mode: 0o600 });
   ctx.specs.set(id, spec);
   const job: JobRecord = {

@@ -5,14 +5,14 @@ import { containerSpec } from '../core/container-spec.js';
 import { failToStart, finishJob, type JobRecord, type JobSpec } from '../core/job.js';
 import { dockerMessage } from '../io/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
-import { forbiddenPaths, MountRefused, outputBind, resolveBinds } from './mounts.js';
+import { forbiddenPaths, StartRefused, outputBind, resolveBinds } from './mounts.js';
 import { accountOf } from '../io/users.js';
 
-export async function loadSpec(ctx: DaemonContext, id: number): Promise<(JobSpec & { gid: number }) | undefined> {
+export async function loadSpec(ctx: DaemonContext, id: number): Promise<JobSpec | undefined> {
   const cached = ctx.specs.get(id);
   if (cached) return cached;
   try {
-    const spec = JSON.parse(await readFile(path.join(ctx.spool.jobs, `${id}.json`), 'utf8')) as JobSpec & { gid: number };
+    const spec = JSON.parse(await readFile(path.join(ctx.spool.jobs, `${id}.json`), 'utf8')) as JobSpec;
     ctx.specs.set(id, spec);
     return spec;
   } catch {
@@ -31,7 +31,7 @@ export async function startContainer(ctx: DaemonContext, job: JobRecord): Promis
   try {
     // Identity from the user database now, not from the manifest or the dropped file's group.
     const account = await accountOf(spec.uid);
-    if (!account) throw new MountRefused(`uid ${spec.uid} is no longer a user on this machine`);
+    if (!account) throw new StartRefused(`uid ${spec.uid} is no longer a user on this machine`);
     const binds = await resolveBinds(spec.manifest.mounts, ctx.config.mounts.allowed_roots, await forbiddenPaths(ctx.config));
     const output = await outputBind(ctx.config, account.user, spec.uid, account.gid);
     if (output) binds.push(output);
@@ -40,7 +40,7 @@ export async function startContainer(ctx: DaemonContext, job: JobRecord): Promis
     ctx.log.info(`started ${job.name} on GPUs [${job.gpus.join(',')}] as ${containerId.slice(0, 12)}`, job.id);
     return { ...job, container_id: containerId };
   } catch (error) {
-    const message = error instanceof MountRefused ? error.message : `Docker could not start the container: ${dockerMessage(error)}`;
+    const message = error instanceof StartRefused ? error.message : `Docker could not start the container: ${dockerMessage(error)}`;
     ctx.log.error(`failed to start: ${message}`, job.id);
     return failToStart(job, message, ctx.now());
   }

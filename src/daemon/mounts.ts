@@ -1,13 +1,14 @@
 // Bind mounts as Docker gets them: each source resolved with realpath and checked again against
 // the allowed roots, so a symlink inside an allowed root cannot lead outside it. The Docker
-// socket and the spool are refused even under an allowed root: either one hands over the host.
+// socket, and any folder holding it, is refused even under an allowed root: it hands over the host.
 import { chmod, chown, lstat, mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { USER_PLACEHOLDER, type Config } from '../core/config.js';
 import type { Mount } from '../core/manifest.js';
 import { isUnderRoots } from '../core/manifest.js';
 
-export class MountRefused extends Error {}
+/** A job that may not start as asked (a mount, its output folder, its owner): the job fails, nothing else. */
+export class StartRefused extends Error {}
 
 /** Paths no job may mount, nor any folder above them. */
 export async function forbiddenPaths(config: Config): Promise<string[]> {
@@ -28,11 +29,11 @@ export async function resolveBinds(mounts: readonly Mount[], allowedRoots: reado
     try {
       real = await realpath(mount.src);
     } catch (error) {
-      throw new MountRefused(`mount source ${mount.src} does not exist (${(error as NodeJS.ErrnoException).code})`);
+      throw new StartRefused(`mount source ${mount.src} does not exist (${(error as NodeJS.ErrnoException).code})`);
     }
-    if (!isUnderRoots(real, roots)) throw new MountRefused(`mount source ${mount.src} resolves to ${real}, outside the allowed roots`);
+    if (!isUnderRoots(real, roots)) throw new StartRefused(`mount source ${mount.src} resolves to ${real}, outside the allowed roots`);
     const clash = forbidden.find((f) => overlaps(real, f));
-    if (clash) throw new MountRefused(`mount source ${mount.src} resolves to ${real}, which is or holds the Docker socket ${clash}: never mounted`);
+    if (clash) throw new StartRefused(`mount source ${mount.src} resolves to ${real}, which is or holds the Docker socket ${clash}: never mounted`);
     binds.push(`${real}:${mount.dst}:${mount.readOnly ? 'ro' : 'rw'}`);
   }
   return binds;
@@ -46,7 +47,7 @@ export async function resolveBinds(mounts: readonly Mount[], allowedRoots: reado
 export async function outputBind(config: Config, user: string, uid: number, gid: number): Promise<string | undefined> {
   const output = config.mounts.output;
   if (!output) return undefined;
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || user === '.' || user === '..') throw new MountRefused(`cannot make an output folder for the user name ${JSON.stringify(user)}`);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || user === '.' || user === '..') throw new StartRefused(`cannot make an output folder for the user name ${JSON.stringify(user)}`);
   const folder = output.host.split(USER_PLACEHOLDER).join(user);
   // Jobs of one user start concurrently: one makes the folder, the others wait for it to be theirs.
   const previous = making.get(folder) ?? Promise.resolve();
@@ -54,8 +55,8 @@ export async function outputBind(config: Config, user: string, uid: number, gid:
   making.set(folder, made.catch(() => undefined));
   await made;
   const info = await lstat(folder);
-  if (info.isSymbolicLink() || !info.isDirectory()) throw new MountRefused(`the output folder ${folder} is not a plain folder (a symlink?): refused`);
-  if (info.uid !== uid) throw new MountRefused(`the output folder ${folder} belongs to uid ${info.uid}, not to ${user}`);
+  if (info.isSymbolicLink() || !info.isDirectory()) throw new StartRefused(`the output folder ${folder} is not a plain folder (a symlink?): refused`);
+  if (info.uid !== uid) throw new StartRefused(`the output folder ${folder} belongs to uid ${info.uid}, not to ${user}`);
   return `${await realpath(folder)}:${output.container}:rw`;
 }
 
@@ -67,8 +68,8 @@ async function makeOwnedFolder(folder: string, uid: number, gid: number): Promis
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return; // checked by the caller
-    if (code === 'ENOENT') throw new MountRefused(`the output folder's parent ${path.dirname(folder)} does not exist (mounts.output.host)`);
-    throw new MountRefused(`cannot make the output folder ${folder}: ${(error as Error).message}`);
+    if (code === 'ENOENT') throw new StartRefused(`the output folder's parent ${path.dirname(folder)} does not exist (mounts.output.host)`);
+    throw new StartRefused(`cannot make the output folder ${folder}: ${(error as Error).message}`);
   }
   await chown(folder, uid, gid);
   await chmod(folder, 0o700);

@@ -30,15 +30,8 @@ export async function userName(uid: number): Promise<string> {
 
 /** Caller identity for permission checks on a uid (the owner of a request file, say). */
 export async function callerOf(uid: number): Promise<Caller> {
-  const user = await userName(uid);
-  const [passwd] = await getent('passwd', String(uid));
-  const primaryGid = passwd?.split(':')[3];
-  const groups: string[] = [];
-  for (const line of await getent('group')) {
-    const [name = '', , gid, members = ''] = line.split(':');
-    if (gid === primaryGid || members.split(',').includes(user)) groups.push(name);
-  }
-  return { uid, user, groups };
+  const account = await accountOf(uid);
+  return { uid, user: account?.user ?? (await userName(uid)), groups: account ? [...account.groups.keys()] : [] };
 }
 
 /** The identity of this process. */
