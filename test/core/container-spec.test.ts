@@ -1,4 +1,6 @@
 import test from 'ava';
+import fc from 'fast-check';
+import { stringify } from 'yaml';
 import { containerSpec } from '../../src/core/container-spec.js';
 import type { JobSpec } from '../../src/core/job.js';
 import { parseManifest } from '../../src/core/manifest.js';
@@ -60,4 +62,60 @@ test('supplementary groups are passed as gids; nothing from the manifest reaches
   const options = containerSpec(spec('image: a\n'), ['0'], testConfig(), 'inst', host([], [44, 1500]));
   t.deepEqual(options.HostConfig.GroupAdd, ['44', '1500']);
   t.is(options.User, '1001:1001');
+});
+
+test('property: whatever a valid manifest says, the container spec keeps every hardening field', (t) => {
+  const config = testConfig('network: {default: none, allowed: [none, bridge]}\ncontainer_groups: [video]\n');
+  const value = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constantFrom('all', '0', 'host', '/var/run/docker.sock'));
+  // Mostly names a job may set; sometimes the GPU ones, which must be refused before this point.
+  const envName = fc.oneof(
+    { weight: 1, arbitrary: fc.constantFrom('NVIDIA_VISIBLE_DEVICES', 'CUDA_VISIBLE_DEVICES', 'DOPQ_GPUS') },
+    { weight: 12, arbitrary: fc.oneof(fc.constantFrom('LD_PRELOAD', 'PATH', 'HOME'), fc.stringMatching(/^[A-Z][A-Z0-9_]{0,8}$/)) },
+  );
+  const manifest = fc.record(
+    {
+      image: fc.constantFrom('a', 'pytorch/pytorch:2.3', 'x:1'),
+      command: fc.oneof(fc.string({ minLength: 1 }), fc.array(fc.string(), { minLength: 1, maxLength: 3 })),
+      gpus: fc.integer({ min: 0, max: 4 }),
+      memory: fc.constantFrom('64m', '1g', '8g'),
+      cpus: fc.constantFrom(0.5, 1, 8),
+      env: fc.dictionary(envName, value, { maxKeys: 4 }),
+      network: fc.constantFrom('none', 'bridge', 'host'),
+      mounts: fc.array(fc.constantFrom('/data/a:/a', '/data/b:/b:ro'), { maxLength: 2 }),
+    },
+    { requiredKeys: ['image'] },
+  );
+  let accepted = 0;
+  fc.assert(
+    fc.property(manifest, fc.integer({ min: 1, max: 60000 }), (fields, uid) => {
+      const parsed = parseManifest(stringify(fields), config);
+      if (!parsed.ok) return true; // refused: nothing reaches Docker
+      accepted += 1;
+      const gpus = ['0', '1', '2', '3'].slice(0, parsed.manifest.gpus);
+      const options = containerSpec({ id: 1, uid, user: 'u', manifest: parsed.manifest }, gpus, config, 'inst', host([], [44]));
+      const h = options.HostConfig;
+      const env = options.Env;
+      return (
+        h.Privileged === false &&
+        h.CapDrop.join() === 'ALL' &&
+        h.CapAdd.length === 0 &&
+        h.SecurityOpt.join() === 'no-new-privileges' &&
+        h.PidsLimit > 0 &&
+        h.Memory > 0 &&
+        h.MemorySwap === h.Memory &&
+        h.IpcMode === 'private' &&
+        h.PidMode === '' &&
+        h.UTSMode === '' &&
+        h.Devices.length === 0 &&
+        h.Binds.length === 0 &&
+        ['none', 'bridge'].includes(h.NetworkMode) &&
+        options.User === `${uid}:1001` &&
+        !env.some((e) => e.startsWith('CUDA_VISIBLE_DEVICES=')) &&
+        env.filter((e) => e.startsWith('NVIDIA_')).join() === (gpus.length === 0 ? 'NVIDIA_VISIBLE_DEVICES=void' : `NVIDIA_VISIBLE_DEVICES=${gpus.join(',')}`)
+      );
+    }),
+    { numRuns: 3000 },
+  );
+  t.log(`${accepted} of 3000 random manifests were valid and reached the spec`);
+  t.true(accepted > 1000);
 });
