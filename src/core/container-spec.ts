@@ -81,7 +81,7 @@ export function containerSpec(job: JobSpec, gpus: readonly string[], config: Con
 
   return {
     name: containerName(instance, job.id),
-    Image: m.image,
+    Image: job.image,
     ...(m.command ? { Cmd: m.command } : {}),
     Env: env,
     User: `${job.uid}:${gid}`,

@@ -42,6 +42,13 @@ export interface JobSpec {
   uid: number;
   user: string;
   manifest: Manifest;
+  /** The image the container runs: the manifest's, or the one dopq builds or loads for the job. */
+  image: string;
+}
+
+/** The tag of the image dopq builds or loads for a job: per spool, user and job, never a name a manifest chose. */
+export function jobImageTag(instance: string, uid: number, id: number): string {
+  return `dopq-${instance}/u${uid}:job-${id}`;
 }
 
 export function isFinished(job: Pick<JobRecord, 'state'>): boolean {

@@ -14,9 +14,22 @@ export interface Mount {
   readOnly: boolean;
 }
 
+/** `build:`: a Docker build of a folder next to the manifest, packed by push at push time. */
+export interface BuildSpec {
+  /** The context folder, relative to the manifest (push resolves it; the daemon never reads it). */
+  context: string;
+  /** Dockerfile path inside the context. */
+  dockerfile: string;
+  args: Record<string, string>;
+}
+
 export interface Manifest {
   name: string;
-  image: string;
+  /** The image to run; null when the job brings its own (`build` or `image_archive`). */
+  image: string | null;
+  build?: BuildSpec;
+  /** A `docker save` tar, relative to the manifest (DoPQ's load.suffix). */
+  image_archive?: string;
   /** Exec form; a string command becomes `/bin/sh -c <string>`. Undefined runs the image's CMD. */
   command?: string[];
   gpus: number;
@@ -54,6 +67,18 @@ const absolute = (what: string) =>
     error: `expected an absolute path without .. for ${what}`,
   });
 
+/** A path on the user's side, relative to the manifest's folder. */
+const relative = (what: string) =>
+  z.string({ error: `expected a path relative to the manifest for ${what}` }).min(1, { error: `expected a path relative to the manifest for ${what}` }).refine((p) => !path.posix.isAbsolute(p), {
+    error: `expected a path relative to the manifest for ${what}, not an absolute one`,
+  });
+
+/** A path inside a folder: relative, and never leaving it. */
+const insideRelative = (what: string) =>
+  z.string({ error: `expected a path inside the context for ${what}` }).refine((p) => p !== '' && !path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
+    error: `expected a path inside the context for ${what} (relative, without ..)`,
+  });
+
 const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transform((text, ctx): Mount => {
   const parts = text.split(':');
   const mode = parts.length === 3 ? parts[2] : 'rw';
@@ -73,7 +98,22 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
 
 const manifestSchema = z.strictObject({
   name: z.string({ error: 'expected a job name' }).regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' }).optional(),
-  image: z.string({ error: 'expected an image name such as pytorch/pytorch:2.3' }).min(1, { error: 'is required' }).refine((image) => image === '' || IMAGE_REF.test(image), { error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...' }),
+  image: z
+    .string({ error: 'expected an image name such as pytorch/pytorch:2.3' })
+    .min(1, { error: 'is required' })
+    .refine((image) => image === '' || IMAGE_REF.test(image), { error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...' })
+    .optional(),
+  build: z
+    .strictObject(
+      {
+        context: relative('the build context folder'),
+        dockerfile: insideRelative('the Dockerfile').optional(),
+        args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String), { error: 'expected a map of NAME: value' }).optional(),
+      },
+      { error: 'expected {context: folder, dockerfile: path, args: {NAME: value}}' },
+    )
+    .optional(),
+  image_archive: relative('the image archive (a docker save tar)').optional(),
   command: z
     .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1, { error: 'the command list is empty' })], { error: 'expected a command string or a non-empty list of arguments' })
     .optional(),
@@ -132,7 +172,9 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
   const name = raw.name ?? (NAME.test(fallbackName) ? fallbackName : 'job');
   return {
     name,
-    image: raw.image,
+    image: raw.image ?? null,
+    ...(raw.build ? { build: { context: raw.build.context, dockerfile: raw.build.dockerfile ?? 'Dockerfile', args: raw.build.args ?? {} } } : {}),
+    ...(raw.image_archive ? { image_archive: raw.image_archive } : {}),
     ...(command ? { command } : {}),
     gpus: raw.gpus ?? config.defaults.gpus,
     memory: raw.memory ?? config.defaults.memory,
@@ -166,6 +208,9 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
     if (!ENV_NAME.test(key)) at(['env', key], 'an environment variable name has only letters, digits and _, and does not start with a digit');
     else if (RESERVED_ENV.test(key)) at(['env', key], 'is set by dopq (GPU assignment and job identity) and cannot be set by a manifest');
   }
+  for (const key of Object.keys(raw.build?.args ?? {})) {
+    if (!ENV_NAME.test(key)) at(['build', 'args', key], 'a build argument name has only letters, digits and _, and does not start with a digit');
+  }
   (raw.mounts ?? []).forEach((mount, index) => {
     if (!isUnderRoots(mount.src, config.mounts.allowed_roots)) {
       const roots = config.mounts.allowed_roots;
@@ -178,7 +223,10 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
       if (mount.dst === output.container) at(['mounts', index], `${output.container} is where every job gets its owner's output folder`);
     });
   }
-  if (config.images.allowed !== null && !imageAllowed(raw.image, config.images.allowed)) {
+  const sources = (['image', 'build', 'image_archive'] as const).filter((key) => raw[key] !== undefined);
+  if (sources.length === 0) at([], 'image: is required (or build: to build one, or image_archive: to load one)');
+  if (sources.length > 1) at([sources[1]!], `give one of image, build or image_archive, not ${sources.join(' and ')}`);
+  if (raw.image !== undefined && config.images.allowed !== null && !imageAllowed(raw.image, config.images.allowed)) {
     at(['image'], `this server runs only these images: ${config.images.allowed.join(', ')}; got ${raw.image}`);
   }
   if (raw.network !== undefined && !config.network.allowed.includes(raw.network)) {

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { decodeEnvelope } from '../core/envelope.js';
 import { formatIssues } from '../core/errors.js';
-import type { JobRecord } from '../core/job.js';
+import { jobImageTag, type JobRecord, type JobSpec } from '../core/job.js';
 import { parseManifest } from '../core/manifest.js';
 import { maySubmit } from '../core/permissions.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
@@ -83,7 +83,8 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, refusal);
     return { file, keepAs: rejectedPath(ctx, id) };
   }
-  const spec = { id, uid: owned.uid, user, manifest: parsed.manifest };
+  const image = parsed.manifest.image ?? jobImageTag(ctx.instance, owned.uid, id);
+  const spec: JobSpec = { id, uid: owned.uid, user, manifest: parsed.manifest, image };
   await writeFileAtomic(path.join(ctx.spool.jobs, `${id}.json`), JSON.stringify(spec), { mode: 0o600 });
   ctx.specs.set(id, spec);
   const job: JobRecord = {
@@ -91,7 +92,7 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     user,
     uid: owned.uid,
     name: parsed.manifest.name,
-    image: parsed.manifest.image,
+    image,
     gpus_requested: parsed.manifest.gpus,
     gpus: [],
     state: 'queued',

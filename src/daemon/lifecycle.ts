@@ -13,6 +13,7 @@ export async function loadSpec(ctx: DaemonContext, id: number): Promise<JobSpec 
   if (cached) return cached;
   try {
     const spec = JSON.parse(await readFile(path.join(ctx.spool.jobs, `${id}.json`), 'utf8')) as JobSpec;
+    spec.image ??= spec.manifest.image ?? ''; // job files written before `image` was recorded
     ctx.specs.set(id, spec);
     return spec;
   } catch {

@@ -12,7 +12,7 @@ const host = (binds: string[] = [], groups: number[] = []) => ({ gid: 1001, grou
 function spec(text: string, config = testConfig()): JobSpec {
   const result = parseManifest(text, config);
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
-  return { id: 7, uid: 1001, user: 'alice', manifest: result.manifest };
+  return { id: 7, uid: 1001, user: 'alice', manifest: result.manifest, image: result.manifest.image ?? 'built' };
 }
 
 test('env mode: NVIDIA_VISIBLE_DEVICES and DOPQ_GPUS name the host GPUs; no CUDA_VISIBLE_DEVICES', (t) => {
@@ -92,7 +92,7 @@ test('property: whatever a valid manifest says, the container spec keeps every h
       if (!parsed.ok) return true; // refused: nothing reaches Docker
       accepted += 1;
       const gpus = ['0', '1', '2', '3'].slice(0, parsed.manifest.gpus);
-      const options = containerSpec({ id: 1, uid, user: 'u', manifest: parsed.manifest }, gpus, config, 'inst', host([], [44]));
+      const options = containerSpec({ id: 1, uid, user: 'u', manifest: parsed.manifest, image: parsed.manifest.image ?? 'built' }, gpus, config, 'inst', host([], [44]));
       const h = options.HostConfig;
       const env = options.Env;
       return (

@@ -1,5 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
+import { formatIssues } from '../../src/core/errors.js';
 import { imageAllowed, parseManifest } from '../../src/core/manifest.js';
 import { testConfig } from './fixtures.js';
 
@@ -54,7 +55,7 @@ test('defaults come from the config; a string command runs through sh -c; the na
 });
 
 const bad: [string, string, RegExp][] = [
-  ['missing image', 'name: x\n', /^line 1: image: is required$/],
+  ['missing image', 'name: x\n', /^line 1: image: is required \(or build: to build one, or image_archive: to load one\)$/],
   ['unknown field', 'image: a\nprivileged: true\n', /^line 2: privileged: unknown field$/],
   ['gpus a string', 'image: a\ngpus: two\n', /^line 2: gpus: expected a whole number of GPUs, got "two"$/],
   ['gpus fractional', 'image: a\ngpus: 1.5\n', /^line 2: gpus: expected a whole number of GPUs/],
@@ -128,4 +129,23 @@ test('image allow-list: * matches any run of characters, the rest literally', (t
   t.false(imageAllowed('pytorch/pytorch', ['pytorch/pytorch:*']));
   t.true(imageAllowed('pytorch/pytorch:2.3', ['ubuntu', 'pytorch/pytorch:*']));
   t.false(imageAllowed('evil/pytorch/pytorch:2.3', ['pytorch/pytorch:*']), 'anchored at both ends');
+});
+
+test('build: and image_archive: instead of image:, exactly one of the three', (t) => {
+  const config = testConfig();
+  const built = parseManifest('build: {context: ., args: {PY: 3.11, DEBUG: true}}\n', config);
+  t.true(built.ok);
+  if (built.ok) t.deepEqual([built.manifest.image, built.manifest.build], [null, { context: '.', dockerfile: 'Dockerfile', args: { PY: '3.11', DEBUG: 'true' } }]);
+  const archived = parseManifest('image_archive: images/train.tar\n', config);
+  t.true(archived.ok && archived.manifest.image_archive === 'images/train.tar');
+  const issues = (text: string) => {
+    const result = parseManifest(text, config);
+    return result.ok ? 'accepted' : formatIssues(result.issues);
+  };
+  t.is(issues('image: a\nbuild: {context: .}\n'), 'line 2: build: give one of image, build or image_archive, not image and build');
+  t.regex(issues('name: x\n'), /^line 1: image: is required \(or build: to build one, or image_archive: to load one\)$/);
+  t.regex(issues('build: {context: /srv/code}\n'), /^line 1: build.context: expected a path relative to the manifest for the build context folder, not an absolute one/);
+  t.regex(issues('build: {context: ., dockerfile: ../Dockerfile}\n'), /build.dockerfile: expected a path inside the context for the Dockerfile \(relative, without \.\.\)/);
+  t.regex(issues('build: {context: ., args: {"bad name": 1}}\n'), /build.args.bad name: a build argument name has only letters, digits and _/);
+  t.regex(issues('build: {context: ., network: host}\n'), /build.network: unknown field/);
 });

@@ -1,0 +1,79 @@
+// `dopq push` side of a build: walk the context folder (as the pushing user, never following a
+// link), let core/build-context decide what goes in, and write it as a tar that the job keeps,
+// so the job builds the code as it was at push time whatever the user edits later.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { planContext, type ContextEntry, type ContextLimits } from '../core/build-context.js';
+
+export class ContextError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ContextError';
+  }
+}
+
+export interface PackedContext {
+  bytes: number;
+  files: number;
+  sha256: string;
+}
+
+/** Every entry under `root`, by lstat; stops early once far past the file limit. */
+async function walk(root: string, limit: number): Promise<ContextEntry[]> {
+  const entries: ContextEntry[] = [];
+  const visit = async (relative: string): Promise<void> => {
+    for (const name of (await readdir(path.join(root, relative))).sort()) {
+      if (entries.length > limit * 2 + 1000) return; // the plan reports the limit; no need to list a whole disk
+      const rel = relative === '' ? name : `${relative}/${name}`;
+      const info = await lstat(path.join(root, rel));
+      const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
+      entries.push({ path: rel, kind, size: kind === 'file' ? info.size : 0 });
+      if (kind === 'dir') await visit(rel);
+    }
+  };
+  await visit('');
+  return entries;
+}
+
+/** Pack the context at `root` into `target` (created with `mode`); throws ContextError with every problem. */
+export async function packContext(root: string, dockerfile: string, limits: ContextLimits, target: string, mode = 0o600): Promise<PackedContext> {
+  let info;
+  try {
+    info = await lstat(root);
+  } catch {
+    throw new ContextError([`${root}: no such folder (build.context is relative to the manifest)`]);
+  }
+  if (!info.isDirectory()) throw new ContextError([`${root}: not a folder${info.isSymbolicLink() ? ' (a symbolic link)' : ''}`]);
+  const entries = await walk(root, limits.files);
+  const ignoreText = entries.some((e) => e.path === '.dockerignore' && e.kind === 'file') ? await readFile(path.join(root, '.dockerignore'), 'utf8') : undefined;
+  const plan = planContext(entries, ignoreText, dockerfile, limits);
+  if (!plan.ok) throw new ContextError(plan.problems);
+
+  const pack = tar.pack();
+  const hash = createHash('sha256');
+  const out = createWriteStream(target, { flags: 'wx', mode });
+  const writing = pipeline(pack, async function* (source) {
+    for await (const chunk of source) {
+      hash.update(chunk as Buffer);
+      yield chunk;
+    }
+  }, out);
+  for (const entry of plan.files) {
+    const file = path.join(root, entry.path);
+    const stat = await lstat(file);
+    if (entry.kind === 'dir') {
+      pack.entry({ name: `${entry.path}/`, type: 'directory', mode: stat.mode & 0o755, mtime: stat.mtime });
+      continue;
+    }
+    if (!stat.isFile() || stat.size !== entry.size) throw new ContextError([`${entry.path}: changed while being packed; push again`]);
+    const sink = pack.entry({ name: entry.path, type: 'file', size: entry.size, mode: stat.mode & 0o755, mtime: stat.mtime });
+    await pipeline(createReadStream(file, { flags: 'r' }), sink);
+  }
+  pack.finalize();
+  await writing;
+  return { bytes: plan.bytes, files: plan.files.filter((f) => f.kind === 'file').length, sha256: hash.digest('hex') };
+}
