@@ -51,6 +51,8 @@ export interface Config {
   images: { allowed: string[] | null };
   /** Groups a container may keep when its owner is a member (files shared by group). */
   container_groups: string[];
+  /** Jobs that bring a build context: what push may pack. */
+  builds: { context_size: number; context_files: number };
   network: { default: string; allowed: string[] };
   stop_grace: number;
   /** Seconds a finished job's container is kept (for docker inspect/logs) before removal. */
@@ -149,6 +151,12 @@ const configSchema = z.strictObject({
   images: z
     .strictObject({ allowed: z.array(z.string().min(1), { error: 'expected a list of image patterns such as pytorch/pytorch:*' }).optional() })
     .default({}),
+  builds: z
+    .strictObject({
+      context_size: size('builds.context_size').default(256 * 1024 ** 2),
+      context_files: wholeCount('files').default(10_000),
+    })
+    .default({ context_size: 256 * 1024 ** 2, context_files: 10_000 }),
   container_groups: z
     .array(
       z
@@ -238,6 +246,7 @@ export function parseConfig(text: string, file: string): Config {
     },
     images: { allowed: raw.images.allowed ?? null },
     container_groups: raw.container_groups,
+    builds: raw.builds,
     network: raw.network,
     stop_grace: raw.stop_grace,
     keep_containers: raw.keep_containers,

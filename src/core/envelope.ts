@@ -2,12 +2,20 @@
 // the job id and submission time. The daemon validates the manifest again itself, and takes the
 // owner from the file's uid, never from anything written here.
 
+/** A build context push packed next to the job file (`<id>.ctx` in the intake). */
+export interface PackedContextRef {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
 export interface Envelope {
   id: number;
   submitted_at: number;
   /** Where the manifest came from, for messages. */
   source: string;
   manifest: string;
+  context?: PackedContextRef;
 }
 
 export function encodeEnvelope(envelope: Envelope): string {
@@ -25,7 +33,13 @@ export function decodeEnvelope(text: string): Envelope | { error: string } {
   if (!v || typeof v !== 'object' || !Number.isSafeInteger(v.id) || typeof v.manifest !== 'string' || typeof v.submitted_at !== 'number') {
     return { error: 'not a dopq job file (use `dopq push FILE` to submit a manifest)' };
   }
-  return { id: v.id!, submitted_at: v.submitted_at, source: typeof v.source === 'string' ? v.source : '?', manifest: v.manifest };
+  const c = v.context as Partial<PackedContextRef> | undefined;
+  const context =
+    c && typeof c === 'object' && typeof c.file === 'string' && /^\d+\.ctx$/.test(c.file) && Number.isSafeInteger(c.bytes) && typeof c.sha256 === 'string' && /^[a-f0-9]{64}$/.test(c.sha256)
+      ? { file: c.file, bytes: c.bytes!, sha256: c.sha256 }
+      : undefined;
+  if (v.context !== undefined && context === undefined) return { error: 'the job file names a build context it does not describe (push again)' };
+  return { id: v.id!, submitted_at: v.submitted_at, source: typeof v.source === 'string' ? v.source : '?', manifest: v.manifest, ...(context ? { context } : {}) };
 }
 
 /** Requests on jobs: the owner or an admin. */

@@ -177,6 +177,7 @@ export class Daemon {
     await this.writer.write(this.snapshot());
     await Promise.all([
       ...intakeFiles.map(({ file, keepAs }) => (keepAs ? rename(file, keepAs).catch(() => rm(file, { force: true })) : rm(file, { force: true }))),
+      ...intakeFiles.flatMap(({ also }) => also ?? []).map((file) => rm(file, { force: true })),
       ...requests.consumed.map((file) => rm(file, { force: true })),
     ]);
 

@@ -1,15 +1,16 @@
 // Reading what users dropped into the intake: each file becomes a queued job or a rejected one
 // (with its reasons, shown to its owner in `dopq q`). A bad file never stops the others.
 import path from 'node:path';
-import { decodeEnvelope } from '../core/envelope.js';
+import { rm } from 'node:fs/promises';
+import { decodeEnvelope, type Envelope, type PackedContextRef } from '../core/envelope.js';
 import { formatIssues } from '../core/errors.js';
 import { jobImageTag, type JobRecord, type JobSpec } from '../core/job.js';
 import { parseManifest } from '../core/manifest.js';
 import { maySubmit } from '../core/permissions.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { readOwnedFile, UnsafeFileError } from '../io/safe-read.js';
+import { copyOwnedFile, readOwnedFile, UnsafeFileError } from '../io/safe-read.js';
 import { nextJobId, raiseSeq } from '../io/seq.js';
-import { INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../io/spool.js';
+import { CONTEXT_SUFFIX, INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../io/spool.js';
 import { callerOf, userName } from '../io/users.js';
 import { jobById, type DaemonContext } from './context.js';
 
@@ -18,6 +19,8 @@ export interface Consumed {
   file: string;
   /** Set for a refused file: moved here (rejected/, root only) instead of deleted. */
   keepAs?: string;
+  /** Files that came with it (a packed build context), deleted with it. */
+  also?: string[];
 }
 
 /** Reads every intake file into the state; returns what to do with each file once the state is saved. */
@@ -83,6 +86,15 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, refusal);
     return { file, keepAs: rejectedPath(ctx, id) };
   }
+  const contextFile = envelope.context ? path.join(ctx.spool.intake, `${envelope.id}${CONTEXT_SUFFIX}`) : undefined;
+  const also = contextFile ? [contextFile] : [];
+  if (parsed.manifest.build) {
+    const problem = await claimContext(ctx, envelope, owned.uid, id);
+    if (problem) {
+      reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, `${path.basename(envelope.source)}: ${problem}`);
+      return { file, keepAs: rejectedPath(ctx, id), also };
+    }
+  }
   const image = parsed.manifest.image ?? jobImageTag(ctx.instance, owned.uid, id);
   const spec: JobSpec = { id, uid: owned.uid, user, manifest: parsed.manifest, image };
   await writeFileAtomic(path.join(ctx.spool.jobs, `${id}.json`), JSON.stringify(spec), { mode: 0o600 });
@@ -102,7 +114,40 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
   };
   ctx.state.jobs.push(job);
   ctx.log.info(`queued ${job.name} for ${user} (${job.gpus_requested} GPUs)${renumbered}`, id);
-  return { file };
+  return { file, also };
+}
+
+/**
+ * Copy the build context push packed into root's builds/<id>.tar, checking it is the job
+ * owner's own file, whole and unchanged; returns why not, if not.
+ */
+async function claimContext(ctx: DaemonContext, envelope: Envelope, uid: number, id: number): Promise<string | undefined> {
+  const ref = envelope.context;
+  if (!ref || ref.file !== `${envelope.id}${CONTEXT_SUFFIX}`) return 'build: the job has no packed build context (push the manifest with dopq push)';
+  const target = contextTarPath(ctx, id);
+  await rm(target, { force: true }); // left by a pass that failed before saving the state
+  // A tar holds 512 bytes of header per file plus padding; allow for that above the limit.
+  const cap = ctx.config.builds.context_size + ctx.config.builds.context_files * 1024 + 1024 * 1024;
+  const problem = await copyContext(path.join(ctx.spool.intake, ref.file), ref, uid, cap, target);
+  if (problem) await rm(target, { force: true }); // only a verified copy stays
+  return problem;
+}
+
+async function copyContext(file: string, ref: PackedContextRef, uid: number, cap: number, target: string): Promise<string | undefined> {
+  try {
+    const copied = await copyOwnedFile(file, cap, target);
+    if (copied.uid !== uid) return `build: the build context ${ref.file} belongs to another user`;
+    if (copied.bytes !== ref.bytes || copied.sha256 !== ref.sha256) return `build: the build context ${ref.file} changed after push packed it; push again`;
+    return undefined;
+  } catch (error) {
+    if (error instanceof UnsafeFileError) return `build: the build context ${ref.file} ${error.message}`;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return `build: the build context ${ref.file} is missing; push again`;
+    throw error;
+  }
+}
+
+export function contextTarPath(ctx: DaemonContext, id: number): string {
+  return path.join(ctx.spool.builds, `${id}.tar`);
 }
 
 export function rejectedPath(ctx: DaemonContext, id: number): string {

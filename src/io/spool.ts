@@ -20,6 +20,7 @@ export interface SpoolPaths {
   jobs: string;
   logs: string;
   rejected: string;
+  builds: string;
 }
 
 export function spoolPaths(root: string): SpoolPaths {
@@ -37,6 +38,7 @@ export function spoolPaths(root: string): SpoolPaths {
     jobs: path.join(root, 'jobs'),
     logs: path.join(root, 'logs'),
     rejected: path.join(root, 'rejected'),
+    builds: path.join(root, 'builds'),
   };
 }
 
@@ -53,6 +55,7 @@ const LAYOUT: [keyof SpoolPaths, ModeRule][] = [
   ['jobs', { kind: 'dir', mode: 0o700, why: 'job files hold environment values: root only' }],
   ['logs', { kind: 'dir', mode: 0o755, why: 'each log belongs to its job\'s owner, mode 0600' }],
   ['rejected', { kind: 'dir', mode: 0o700, why: 'refused files, kept for admins: root only' }],
+  ['builds', { kind: 'dir', mode: 0o700, why: "build contexts as pushed, out of their owners' reach: root only" }],
 ];
 
 /** The uids that may own the spool and the config: root, and the daemon's own user. */
@@ -163,6 +166,8 @@ export async function assertSpoolReady(spool: SpoolPaths): Promise<void> {
 
 export const INTAKE_SUFFIX = '.job';
 export const REQUEST_SUFFIX = '.req';
+/** A build context packed by push, next to its job file. */
+export const CONTEXT_SUFFIX = '.ctx';
 
 /** Thrown by `publish` when the name is already there (in a sticky folder, maybe another user's). */
 export class NameTakenError extends Error {}

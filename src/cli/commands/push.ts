@@ -1,15 +1,16 @@
 // `dopq push FILE`: validate here for fast feedback, take a job number, publish into the intake.
-import { open } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { encodeEnvelope } from '../../core/envelope.js';
+import { encodeEnvelope, type PackedContextRef } from '../../core/envelope.js';
 import { DopqError, ExitCode, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
-import { parseManifest } from '../../core/manifest.js';
+import { parseManifest, type BuildSpec } from '../../core/manifest.js';
+import { ContextError, packContext } from '../../io/context-pack.js';
 import { maySubmit } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/pending.js';
 import { nextJobId } from '../../io/seq.js';
 import { readState } from '../../io/state-store.js';
 import { currentCaller } from '../../io/users.js';
-import { assertSpoolReady, INTAKE_SUFFIX, NameTakenError, publish } from '../../io/spool.js';
+import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX, NameTakenError, publish } from '../../io/spool.js';
 import type { CommandContext } from '../context.js';
 
 export async function pushCommand(ctx: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
@@ -19,23 +20,43 @@ export async function pushCommand(ctx: CommandContext, file: string, options: { 
   if (!result.ok) throw new InvalidDocumentError('manifest', file, result.issues);
   await assertSpoolReady(ctx.spool);
   await checkAdmission(ctx);
-  const id = await publishJob(ctx, text, path.resolve(file));
+  const id = await publishJob(ctx, text, path.resolve(file), result.manifest.build);
   ctx.io.out(options.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);
   return ExitCode.ok;
 }
 
-/** Take a number and publish; a number whose intake name is already taken is skipped. */
-async function publishJob(ctx: CommandContext, manifest: string, source: string): Promise<number> {
+/**
+ * Take a number and publish; a number whose intake name is already taken is skipped. A build
+ * context is packed first, as `<id>.ctx`, so the daemon never sees a job without its context.
+ */
+async function publishJob(ctx: CommandContext, manifest: string, source: string, build: BuildSpec | undefined): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const id = await nextJobId(ctx.spool.seq);
+    const context = build ? await packInto(ctx, id, path.resolve(path.dirname(source), build.context), build.dockerfile, source) : undefined;
     try {
-      await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source, manifest }));
+      await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source, manifest, ...(context ? { context } : {}) }));
       return id;
     } catch (error) {
+      if (context) await rm(path.join(ctx.spool.intake, context.file), { force: true });
       if (!(error instanceof NameTakenError)) throw error;
     }
   }
   throw new SpoolError(ctx.spool.intake, 'the next 100 job numbers are all taken by files in the intake', { hint: 'ask an admin to look at the intake folder' });
+}
+
+/** Pack the build context into the intake under a temp name, then give it the job's name. */
+async function packInto(ctx: CommandContext, id: number, root: string, dockerfile: string, source: string): Promise<PackedContextRef> {
+  const name = `${id}${CONTEXT_SUFFIX}`;
+  const temp = path.join(ctx.spool.intake, `.${name}.${process.pid}`);
+  try {
+    const packed = await packContext(root, dockerfile, { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files }, temp);
+    await rename(temp, path.join(ctx.spool.intake, name));
+    return { file: name, bytes: (await stat(path.join(ctx.spool.intake, name))).size, sha256: packed.sha256 };
+  } catch (error) {
+    await rm(temp, { force: true });
+    if (error instanceof ContextError) throw new InvalidDocumentError('manifest', source, error.problems.map((message) => ({ path: 'build.context', message })));
+    throw error;
+  }
 }
 
 /** The config's submitters and per-user queue cap, checked early; the daemon checks again. */
