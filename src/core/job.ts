@@ -1,10 +1,11 @@
 // A job as the state file records it, its states, and the transitions between them.
 import type { Manifest } from './manifest.js';
 
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'rejected';
+/** `building`: its image is being built or loaded; it waits in the queue meanwhile, holding no GPU. */
+export type JobState = 'queued' | 'building' | 'running' | 'done' | 'failed' | 'cancelled' | 'rejected';
 
 /** Why a job left the queue or the GPUs. `exited` covers both done (exit 0) and failed (non-zero). */
-export type EndReason = 'exited' | 'cancelled' | 'time-limit' | 'oom-killed' | 'start-failed' | 'rejected' | 'lost';
+export type EndReason = 'exited' | 'cancelled' | 'time-limit' | 'oom-killed' | 'start-failed' | 'build-failed' | 'rejected' | 'lost';
 
 export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled', 'rejected'];
 
@@ -29,6 +30,10 @@ export interface JobRecord {
   container_id?: string;
   /** `dopq hold`: keeps its place in the queue but does not start until released. */
   held_by?: string;
+  /** Set while the job's image still has to be built (`build:`) or loaded (`image_archive:`). */
+  needs_image?: 'build' | 'load';
+  /** When its current build or load began (ms). */
+  build_started_at?: number;
   /** `dopq top` (ms): the latest topped job goes first among its owner's queued jobs. */
   top_at?: number;
   /** Set when dopq asked the container to stop; the exit is then recorded with this reason. */

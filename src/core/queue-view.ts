@@ -38,7 +38,7 @@ export interface PendingJob {
   gpus_requested?: number;
 }
 
-export type WaitReason = 'held' | 'paused' | 'reserved' | 'too-big' | 'user-cap';
+export type WaitReason = 'held' | 'paused' | 'reserved' | 'too-big' | 'user-cap' | 'image' | 'building';
 
 export interface JobView {
   id: number;
@@ -111,7 +111,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
   const { now, config } = options;
   const known = new Set(state.jobs.map((job) => job.id));
   const unread = pending.filter((job) => !known.has(job.id)).map((job) => pendingAsRecord(job, config.defaults.time_limit));
-  const waiting = [...state.jobs.filter((job) => job.state === 'queued'), ...unread];
+  const waiting = [...state.jobs.filter((job) => job.state === 'queued' || job.state === 'building'), ...unread];
   const input = schedulerInput(state, config, { now, shares: options.shares, extraQueued: unread.map(asQueued) });
   const plan = planQueue(input);
   const position = new Map(plan.order.map((job, i) => [job.id, i + 1]));
@@ -121,6 +121,8 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
   const penaltyOf = (user: string): number | null =>
     config.policy === 'fifo' ? null : classic ? (classic.get(user) ?? 0) : (usage.get(user) ?? 0) / shareOf(user) / 3600;
   const waitingFor = (job: JobRecord): WaitReason | null => {
+    if (job.state === 'building') return 'building';
+    if (job.needs_image) return 'image';
     if (job.held_by) return 'held';
     if (state.paused) return 'paused';
     if (plan.decisions.reservation?.id === job.id) return 'reserved';
@@ -129,7 +131,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
 
   const recent = options.recentMs ?? 24 * 3600 * 1000;
   const running = state.jobs.filter((job) => job.state === 'running');
-  const shown = [...state.jobs.filter((job) => job.state !== 'queued'), ...waiting].filter(
+  const shown = [...state.jobs.filter((job) => job.state !== 'queued' && job.state !== 'building'), ...waiting].filter(
     (job) => options.all || !isFinished(job) || (job.finished_at ?? now) >= now - recent,
   );
   const pendingIds = new Set(pending.map((job) => job.id));
@@ -145,7 +147,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
       penalty: isFinished(job) ? null : penaltyOf(job.user),
       position: position.get(job.id) ?? null,
       estimated_start: job.state === 'queued' ? iso(plan.estimates.get(job.id)) : null,
-      waiting_for: job.state === 'queued' ? waitingFor(job) : null,
+      waiting_for: job.state === 'queued' || job.state === 'building' ? waitingFor(job) : null,
       held_by: job.held_by ?? null,
       submitted_at: iso(job.submitted_at)!,
       started_at: iso(job.started_at),

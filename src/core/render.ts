@@ -67,6 +67,8 @@ const WAITING_FOR: Record<string, string> = {
   reserved: 'GPUs reserved',
   'too-big': 'more GPUs than usable',
   'user-cap': 'at per-user GPU cap',
+  image: 'image to build',
+  building: 'building its image',
 };
 
 /** `now`, `in 2h10m`, or why it cannot be known. */
@@ -80,7 +82,7 @@ function startCell(job: JobView, now: number, c: ChalkInstance): string {
 
 function queuedTable(view: QueueView, now: number, c: ChalkInstance): string {
   const rows = view.jobs
-    .filter((job) => job.state === 'queued')
+    .filter((job) => job.state === 'queued' || job.state === 'building')
     .sort((a, b) => (a.position ?? Infinity) - (b.position ?? Infinity) || a.id - b.id)
     .map((job) => [
       String(job.position ?? '-'),

@@ -4,9 +4,9 @@ import type { Config } from './config.js';
 import { freeGpuIds } from './gpus.js';
 import { isFinished, type JobRecord } from './job.js';
 import { stateUsage } from './penalty.js';
-import { groupQueues, type QueuedJob } from './queue-order.js';
+import { groupQueues, queueOrder, type QueuedJob } from './queue-order.js';
 import type { StateFile } from './queue-view.js';
-import type { SchedulerInput } from './scheduler.js';
+import { heldByUser, type SchedulerInput } from './scheduler.js';
 
 export type SchedulingConfig = Pick<Config, 'policy' | 'penalty' | 'limits'>;
 
@@ -31,7 +31,8 @@ export function schedulerInput(
   options: { now: number; shares: ReadonlyMap<string, number>; extraQueued?: readonly QueuedJob[] },
 ): SchedulerInput {
   const running = state.jobs.filter((job) => job.state === 'running');
-  const queued = [...state.jobs.filter((job) => job.state === 'queued' && !job.held_by).map(asQueued), ...(options.extraQueued ?? [])];
+  // A job whose image is not built yet cannot start; it keeps its place for when it is.
+  const queued = [...state.jobs.filter((job) => job.state === 'queued' && !job.held_by && job.needs_image === undefined).map(asQueued), ...(options.extraQueued ?? [])];
   return {
     policy: config.policy,
     now: options.now,
@@ -48,4 +49,21 @@ export function schedulerInput(
     max_gpus_per_user: config.limits.per_user.gpus,
     paused: Boolean(state.paused),
   };
+}
+
+/**
+ * Jobs whose image still has to be built or loaded, in the order the queue would start them:
+ * builds go first to the jobs that will run first.
+ */
+export function buildOrder(state: StateFile, config: SchedulingConfig, options: { now: number; shares: ReadonlyMap<string, number> }): number[] {
+  const unbuilt = state.jobs.filter((job) => job.state === 'queued' && job.needs_image !== undefined);
+  if (unbuilt.length === 0) return [];
+  const input = schedulerInput(state, config, { ...options, extraQueued: unbuilt.map(asQueued) });
+  const ids = new Set(unbuilt.map((job) => job.id));
+  const order: number[] = [];
+  for (const job of queueOrder({ ...input, held: heldByUser(input.running) })) {
+    if (ids.has(job.id)) order.push(job.id);
+    if (order.length === ids.size) break;
+  }
+  return order;
 }

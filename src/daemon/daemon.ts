@@ -5,7 +5,8 @@ import { rename, rm } from 'node:fs/promises';
 import { breakStaleSeqLock } from '../io/seq.js';
 import { hostname } from 'node:os';
 import { watch, type FSWatcher } from 'chokidar';
-import { schedulerInput } from '../core/schedule-input.js';
+import { buildOrder, schedulerInput } from '../core/schedule-input.js';
+import { Builder } from './builder.js';
 import { decide, type Reservation } from '../core/scheduler.js';
 import { createStateWriter, type StateWriter } from '../io/state-store.js';
 import { dockerMessage } from '../io/docker.js';
@@ -35,6 +36,7 @@ export class Daemon {
   private readonly stops = new Set<Promise<void>>();
   private readonly shares: ShareResolver;
   private lastReservation = '';
+  private readonly builder: Builder;
   private since: number | null = null;
 
   /** `onShutdown`: an admin ran `dopq shutdown`; the caller stops us as on SIGTERM. */
@@ -46,12 +48,18 @@ export class Daemon {
   ) {
     this.writer = createStateWriter(ctx.spool.state, onStateLockLost);
     this.shares = createShareResolver(ctx.config, ctx.now);
+    this.builder = new Builder(ctx, () => this.kick());
+    this.builder.requeueInterrupted();
   }
 
   /** One full pass (ingest, reap, cancel, schedule, start), for `dopq run --once`. */
   async once(): Promise<void> {
     this.ctx.state.daemon = null;
     await this.pass();
+    // cron: wait for the builds this pass started, then record them (and start what is ready).
+    await this.builder.idle();
+    await this.pass();
+    await this.builder.abortAll();
     await Promise.all(this.stops);
     this.logs.abortAll();
   }
@@ -109,6 +117,7 @@ export class Daemon {
     this.stopEvents?.();
     await this.watcher?.close();
     await this.idle();
+    await this.builder.abortAll();
     this.logs.abortAll();
     this.ctx.state.daemon = null;
     await this.writer.write(this.snapshot());
@@ -147,7 +156,7 @@ export class Daemon {
     if (this.reconcileDue) {
       this.reconcileDue = false;
       try {
-        const result = await reconcile(ctx, this.logs);
+        const result = await reconcile(ctx, this.logs, this.builder.busy);
         for (const id of result.toStop) toStop.set(id, jobById(ctx, id)?.stopping ?? 'cancelled');
         pruneHistory(ctx);
         if (await breakStaleSeqLock(ctx.spool.seq)) ctx.log.info('removed a stale lock on the job counter (a push died holding it)');
@@ -167,6 +176,8 @@ export class Daemon {
     ctx.state.gpus = this.gpus.current();
     const active = ctx.state.jobs.filter((job) => job.state === 'queued' || job.state === 'running');
     const shares = await this.shares.sharesOf(active.map((job) => job.user));
+    // Builds first, in start order: they never wait for a GPU, and a built job may start now.
+    this.builder.tick(buildOrder(ctx.state, ctx.config, { now, shares }));
     const { starts: placements, reservation } = decide(schedulerInput(ctx.state, ctx.config, { now, shares }));
     this.noteReservation(reservation);
     // Record the placement before creating containers: a crash in between leaves a job that

@@ -110,6 +110,7 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     state: 'queued',
     submitted_at,
     time_limit: parsed.manifest.time_limit,
+    ...(parsed.manifest.build ? { needs_image: 'build' as const } : parsed.manifest.image_archive ? { needs_image: 'load' as const } : {}),
     ...(renumbered ? { message: renumbered.trim() } : {}),
   };
   ctx.state.jobs.push(job);

@@ -1,5 +1,6 @@
 // The truth about containers comes from the engine, not from the events we happened to see:
 // at start and on a timer, match running jobs against the labelled containers of this spool.
+import { imagesToRemove } from '../core/image-retention.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { reap, type LogSavers } from './lifecycle.js';
 
@@ -9,7 +10,7 @@ export interface ReconcileResult {
   toStop: number[];
 }
 
-export async function reconcile(ctx: DaemonContext, logs: LogSavers): Promise<ReconcileResult> {
+export async function reconcile(ctx: DaemonContext, logs: LogSavers, buildsRunning = false): Promise<ReconcileResult> {
   const result: ReconcileResult = { changed: false, toStop: [] };
   const containers = await ctx.engine.list(ctx.instance);
   const byJob = new Map(containers.map((c) => [c.jobId, c]));
@@ -53,5 +54,17 @@ export async function reconcile(ctx: DaemonContext, logs: LogSavers): Promise<Re
     ctx.log.info(`removing leftover container ${container.id.slice(0, 12)}`, container.jobId);
     await ctx.engine.remove(container.id).catch(() => undefined);
   }
+  // Removing an image prunes its untagged parents, which a running build may be using as its
+  // cache (the engine then fails that build): remove only while no build runs.
+  if (!buildsRunning) await removeOldImages(ctx);
   return result;
+}
+
+/** builds.keep_images: the images of finished jobs beyond each user's newest few, or too old. */
+async function removeOldImages(ctx: DaemonContext): Promise<void> {
+  const images = await ctx.engine.listJobImages(ctx.instance);
+  if (images.length === 0) return;
+  for (const id of imagesToRemove(images, ctx.state.jobs, ctx.config.builds.keep_images, ctx.now())) {
+    await ctx.engine.removeImage(id).catch((error: Error) => ctx.log.error(`cannot remove image ${id.slice(7, 19)}: ${error.message}`));
+  }
 }

@@ -65,7 +65,7 @@ function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, o
   }
   const now = ctx.now();
   if (op === 'rm') {
-    if (job.state === 'queued') {
+    if (job.state === 'queued' || job.state === 'building') {
       replaceJob(ctx, cancelQueued(job, caller.user, now));
       ctx.log.info(`cancelled by ${caller.user} while queued`, id);
     } else if (job.state === 'running' && job.stopping !== 'cancelled') {

@@ -1,8 +1,9 @@
 // The Docker engine, behind the few calls the daemon needs. Nothing else imports dockerode.
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import Docker from 'dockerode';
 import type { ContainerSpec } from '../core/container-spec.js';
-import { LABEL_INSTANCE, LABEL_JOB } from '../core/container-spec.js';
+import { IMAGE_LABEL_INSTANCE, IMAGE_LABEL_JOB, LABEL_INSTANCE, LABEL_JOB } from '../core/container-spec.js';
 import { UnavailableError } from '../core/errors.js';
 import type { ContainerExit } from '../core/job.js';
 
@@ -10,6 +11,19 @@ export interface JobContainer {
   id: string;
   jobId: number;
   running: boolean;
+}
+
+export interface BuildOptions {
+  tag: string;
+  dockerfile: string;
+  args: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+/** An image dopq built or loaded for a job. */
+export interface JobImage {
+  id: string;
+  jobId: number;
 }
 
 export interface DockerEngine {
@@ -23,6 +37,15 @@ export interface DockerEngine {
   exitOf(containerId: string): Promise<ContainerExit | undefined>;
   stop(containerId: string, graceSeconds: number): Promise<void>;
   remove(containerId: string): Promise<void>;
+  /**
+   * Build `tar` (a context) into `tag`, without network, writing Docker's output to `onOutput`.
+   * Resolves with the error Docker reported, if any: a failed build still "finishes".
+   */
+  buildImage(tar: string, options: BuildOptions, onOutput: (text: string) => void, signal: AbortSignal): Promise<string | undefined>;
+  /** Images this spool built or loaded for jobs. */
+  listJobImages(instance: string): Promise<JobImage[]>;
+  /** Remove an image; one still in use (or gone) is left alone. */
+  removeImage(id: string): Promise<void>;
   /** Follow the container's output into `file` (owned by `uid`, 0600); resolves when it ends. */
   saveLogs(containerId: string, file: string, uid: number, signal?: AbortSignal): Promise<void>;
   /** Calls `onDie` with container ids of this instance that exited; reconnects until stopped. */
@@ -101,6 +124,61 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       } catch (error) {
         const code = (error as { statusCode?: number }).statusCode;
         if (code !== 404 && code !== 409) throw error; // gone, or removal already in progress
+      }
+    },
+
+    async buildImage(tar, options, onOutput, signal) {
+      const stream = (await docker.buildImage(createReadStream(tar), {
+        t: options.tag,
+        dockerfile: options.dockerfile,
+        buildargs: options.args,
+        labels: options.labels,
+        networkmode: 'none',
+        rm: true,
+        forcerm: true,
+        abortSignal: signal,
+      } as Docker.ImageBuildOptions)) as NodeJS.ReadableStream;
+      // Newline-delimited JSON; a failure is an {error, errorDetail} item, not a stream error.
+      let failure: string | undefined;
+      let rest = '';
+      await new Promise<void>((resolve, reject) => {
+        stream.on('data', (chunk: Buffer) => {
+          const lines = (rest + chunk.toString('utf8')).split('\n');
+          rest = lines.pop() ?? '';
+          for (const line of lines) {
+            if (line.trim() === '') continue;
+            let item: { stream?: string; error?: string; errorDetail?: { message?: string } };
+            try {
+              item = JSON.parse(line) as typeof item;
+            } catch {
+              onOutput(`${line}\n`);
+              continue;
+            }
+            if (item.stream) onOutput(item.stream);
+            if (item.error !== undefined) {
+              failure = item.errorDetail?.message ?? item.error;
+              onOutput(`${failure}\n`);
+            }
+          }
+        });
+        stream.on('end', () => resolve());
+        stream.on('close', () => resolve());
+        stream.on('error', reject);
+      });
+      return failure;
+    },
+
+    async listJobImages(instance) {
+      const images = await docker.listImages({ filters: { label: [`${IMAGE_LABEL_INSTANCE}=${instance}`] } });
+      return images.map((image) => ({ id: image.Id, jobId: Number(image.Labels?.[IMAGE_LABEL_JOB]) }));
+    },
+
+    async removeImage(id) {
+      try {
+        await docker.getImage(id).remove({ noprune: false });
+      } catch (error) {
+        const code = (error as { statusCode?: number }).statusCode;
+        if (code !== 404 && code !== 409) throw error; // gone, or a container still uses it
       }
     },
 

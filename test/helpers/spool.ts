@@ -152,6 +152,10 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
     const containers = await inspectAll();
     await Promise.all(containers.map((id) => docker.getContainer(id).remove({ force: true }).catch(() => undefined)));
+    const instance = instanceId(realSpool(path.join(dir, 'spool')));
+    const images = await docker.listImages({ filters: { label: [`dopq.image.instance=${instance}`] } });
+    // noprune: parents may be another test's build cache at this moment.
+    await Promise.all(images.map((image) => docker.getImage(image.Id).remove({ force: true, noprune: true }).catch(() => undefined)));
     if (!t.passed) t.log(daemons.map((d) => d.output()).join('\n---\n'));
     await rm(dir, { recursive: true, force: true });
     if (violations.length > 0) throw new Error(`containers without the hardening:\n${violations.join('\n')}`);

@@ -19,22 +19,25 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
     throw new PermissionError(`job ${id}`, `${job.user}'s job: only its owner or root may read its output`, { hint: 'admins read any log as root: sudo dopq log ID' });
   }
 
-  let handle = await openLog(file, id, job !== undefined);
-  let offset = 0;
-  const buffer = Buffer.alloc(64 * 1024);
-  const drain = async () => {
-    if (!handle) return;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-      if (bytesRead === 0) return;
-      offset += bytesRead;
-      ctx.io.out(buffer.subarray(0, bytesRead).toString('utf8'));
+  // A built job's output starts with its build's (logs/<id>.build.log), then its run's.
+  const build = await openLog(path.join(ctx.spool.logs, `${id}.build.log`), id, true);
+  const buildReader = reader(build, ctx);
+  await buildReader.drain();
+  if (options.follow && build) {
+    for (let current = job; current && (current.state === 'building' || current.needs_image); current = await jobState()) {
+      await sleep(250);
+      await buildReader.drain();
     }
-  };
+    await buildReader.drain();
+  }
+  await build?.close();
+
+  let handle = await openLog(file, id, job !== undefined);
+  let run = reader(handle, ctx);
   try {
-    await drain();
+    await run.drain();
     if (!options.follow) {
-      if (!handle) {
+      if (!handle && !build) {
         const why = job && isFinished(job) ? `the job never ran (${job.state}${job.message ? `: ${job.message.split('\n')[0]}` : ''})` : 'the job has not started yet';
         throw new DopqError('no-log', ExitCode.noSuchJob, `no output: ${why}`, `job ${id}`);
       }
@@ -42,11 +45,14 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
     }
     for (;;) {
       const current = await jobState();
-      if (!handle) handle = await openLog(file, id, current !== undefined);
-      await drain();
+      if (!handle) {
+        handle = await openLog(file, id, current !== undefined);
+        run = reader(handle, ctx);
+      }
+      await run.drain();
       if (current && isFinished(current)) {
         await sleep(200); // the daemon saves the last output just before recording the end
-        await drain();
+        await run.drain();
         return ExitCode.ok;
       }
       await sleep(250);
@@ -54,6 +60,23 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
   } finally {
     await handle?.close();
   }
+}
+
+/** Prints what was appended to a log since the last call. */
+function reader(handle: FileHandle | undefined, ctx: CommandContext): { drain(): Promise<void> } {
+  let offset = 0;
+  const buffer = Buffer.alloc(64 * 1024);
+  return {
+    async drain() {
+      if (!handle) return;
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+        if (bytesRead === 0) return;
+        offset += bytesRead;
+        ctx.io.out(buffer.subarray(0, bytesRead).toString('utf8'));
+      }
+    },
+  };
 }
 
 async function openLog(file: string, id: number, known: boolean): Promise<FileHandle | undefined> {

@@ -1,5 +1,6 @@
 // `dopq push FILE`: validate here for fast feedback, take a job number, publish into the intake.
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { baseImageRefusals } from '../../core/dockerfile-check.js';
 import path from 'node:path';
 import { encodeEnvelope, type PackedContextRef } from '../../core/envelope.js';
 import { DopqError, ExitCode, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
@@ -18,6 +19,7 @@ export async function pushCommand(ctx: CommandContext, file: string, options: { 
   const stem = path.basename(file).replace(/\.(ya?ml|json)$/i, '');
   const result = parseManifest(text, ctx.config, stem);
   if (!result.ok) throw new InvalidDocumentError('manifest', file, result.issues);
+  if (result.manifest.build) checkBaseImages(ctx, file, result.manifest.build, await readFile(path.join(path.resolve(path.dirname(file), result.manifest.build.context), result.manifest.build.dockerfile), 'utf8').catch(() => undefined));
   await assertSpoolReady(ctx.spool);
   await checkAdmission(ctx);
   const id = await publishJob(ctx, text, path.resolve(file), result.manifest.build);
@@ -57,6 +59,14 @@ async function packInto(ctx: CommandContext, id: number, root: string, dockerfil
     if (error instanceof ContextError) throw new InvalidDocumentError('manifest', source, error.problems.map((message) => ({ path: 'build.context', message })));
     throw error;
   }
+}
+
+/** Base images the daemon would refuse, refused now with the Dockerfile's line. */
+function checkBaseImages(ctx: CommandContext, file: string, build: BuildSpec, dockerfile: string | undefined): void {
+  if (dockerfile === undefined) return; // the packer names the missing Dockerfile
+  const uid = process.getuid?.() ?? 0;
+  const refusals = baseImageRefusals(dockerfile, { uid, allowed: ctx.config.images.allowed });
+  if (refusals.length > 0) throw new InvalidDocumentError('manifest', file, refusals.map((message) => ({ path: `build.dockerfile (${build.dockerfile})`, message })));
 }
 
 /** The config's submitters and per-user queue cap, checked early; the daemon checks again. */
