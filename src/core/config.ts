@@ -52,7 +52,7 @@ export interface Config {
   /** Groups a container may keep when its owner is a member (files shared by group). */
   container_groups: string[];
   /** Jobs that bring a build context: what push may pack. */
-  builds: { context_size: number; context_files: number; parallel: number; deadline: number; keep_images: { per_user: number; max_age: number } };
+  builds: { context_size: number; context_files: number; archive_size: number; min_free: number; parallel: number; deadline: number; keep_images: { per_user: number; max_age: number } };
   network: { default: string; allowed: string[] };
   stop_grace: number;
   /** Seconds a finished job's container is kept (for docker inspect/logs) before removal. */
@@ -155,13 +155,15 @@ const configSchema = z.strictObject({
     .strictObject({
       context_size: size('builds.context_size').default(256 * 1024 ** 2),
       context_files: wholeCount('files').default(10_000),
+      archive_size: size('builds.archive_size').default(20 * 1024 ** 3),
+      min_free: size('builds.min_free').default(10 * 1024 ** 3),
       parallel: wholeCount('builds').min(1, { error: 'at least 1 build at a time' }).default(2),
       deadline: durationSchema('builds.deadline').default(3600),
       keep_images: z
         .strictObject({ per_user: wholeCount('images').default(3), max_age: durationSchema('builds.keep_images.max_age').default(7 * 86400) })
         .default({ per_user: 3, max_age: 7 * 86400 }),
     })
-    .default({ context_size: 256 * 1024 ** 2, context_files: 10_000, parallel: 2, deadline: 3600, keep_images: { per_user: 3, max_age: 7 * 86400 } }),
+    .default({ context_size: 256 * 1024 ** 2, context_files: 10_000, archive_size: 20 * 1024 ** 3, min_free: 10 * 1024 ** 3, parallel: 2, deadline: 3600, keep_images: { per_user: 3, max_age: 7 * 86400 } }),
   container_groups: z
     .array(
       z

@@ -4,9 +4,10 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { IMAGE_LABEL_INSTANCE, IMAGE_LABEL_JOB, IMAGE_LABEL_UID } from '../core/container-spec.js';
-import type { JobRecord } from '../core/job.js';
+import type { JobRecord, JobSpec } from '../core/job.js';
 import { baseImageRefusals } from '../core/dockerfile-check.js';
 import { dockerMessage } from '../io/docker.js';
+import { diskShortage } from '../io/disk.js';
 import { readTarEntry } from '../io/tar-entry.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { contextTarPath } from './intake.js';
@@ -46,7 +47,7 @@ export class Builder {
     const slots = this.ctx.config.builds.parallel - this.active.size;
     for (const id of order.slice(0, Math.max(0, slots))) {
       const job = jobById(this.ctx, id);
-      if (!job || job.state !== 'queued' || job.needs_image !== 'build' || this.active.has(id)) continue;
+      if (!job || job.state !== 'queued' || job.needs_image === undefined || this.active.has(id)) continue;
       const started = { ...job, state: 'building' as const, build_started_at: this.ctx.now() };
       replaceJob(this.ctx, started);
       const building = this.build(started).finally(() => this.running.delete(building));
@@ -81,37 +82,50 @@ export class Builder {
       await log.chown(job.uid, -1).catch(() => undefined);
       await log.chmod(0o600);
       const spec = await loadSpec(ctx, job.id);
-      if (!spec?.manifest.build) throw new Error('the job file in the spool is missing');
-      // Checked again here: push checked the user's Dockerfile, but the tar is only what a file said.
-      const dockerfile = await readTarEntry(contextTarPath(ctx, job.id), spec.manifest.build.dockerfile, 1024 * 1024);
-      if (dockerfile === undefined) throw new BuildRefused(`${spec.manifest.build.dockerfile}: no such file in the build context`);
-      const refusals = baseImageRefusals(dockerfile, { uid: job.uid, allowed: ctx.config.images.allowed });
-      if (refusals.length > 0) throw new BuildRefused(`${spec.manifest.build.dockerfile}: ${refusals.join('; ')}`);
-      ctx.log.info(`building ${spec.image}`, job.id);
+      if (!spec) throw new Error('the job file in the spool is missing');
       const writes: Promise<unknown>[] = [];
-      failure = await ctx.engine.buildImage(
-        contextTarPath(ctx, job.id),
-        {
-          tag: spec.image,
-          dockerfile: spec.manifest.build.dockerfile,
-          args: spec.manifest.build.args,
-          // Not the container labels: a build's own intermediate containers inherit these, and
-          // reconcile would take them for leftovers of jobs.
-          labels: { [IMAGE_LABEL_INSTANCE]: ctx.instance, [IMAGE_LABEL_JOB]: String(job.id), [IMAGE_LABEL_UID]: String(job.uid) },
-        },
-        (text) => writes.push(log.write(text)),
-        controller.signal,
-      );
+      const output = (text: string) => writes.push(log.write(text));
+      const shortage = await diskShortage(ctx.spool.root, ctx.config.builds.min_free);
+      if (shortage) throw new BuildRefused(shortage);
+      if (spec.manifest.build) failure = await this.runBuild(spec, job, output, controller.signal);
+      else {
+        ctx.log.info(`loading ${spec.manifest.image_archive} as ${spec.image}`, job.id);
+        failure = await ctx.engine.loadImage(contextTarPath(ctx, job.id), spec.image, output, controller.signal);
+      }
       await Promise.all(writes);
     } catch (error) {
       failure = error instanceof BuildRefused ? error.message : controller.signal.aborted ? String((controller.signal.reason as Error)?.message ?? controller.signal.reason) : dockerMessage(error);
     } finally {
       clearTimeout(deadline);
       this.active.delete(job.id);
-      if (failure) await log.write(`dopq: build failed: ${failure}\n`).catch(() => undefined);
+      if (failure) await log.write(`dopq: ${job.needs_image === "load" ? "loading the image" : "build"} failed: ${failure}\n`).catch(() => undefined);
       await log.close();
     }
     this.record(job.id, failure);
+  }
+
+  private async runBuild(spec: JobSpec, job: JobRecord, output: (text: string) => void, signal: AbortSignal): Promise<string | undefined> {
+    const { ctx } = this;
+    const build = spec.manifest.build!;
+    // Checked again here: push checked the user's Dockerfile, but the tar is only what a file said.
+    const dockerfile = await readTarEntry(contextTarPath(ctx, job.id), build.dockerfile, 1024 * 1024);
+    if (dockerfile === undefined) throw new BuildRefused(`${build.dockerfile}: no such file in the build context`);
+    const refusals = baseImageRefusals(dockerfile, { uid: job.uid, allowed: ctx.config.images.allowed });
+    if (refusals.length > 0) throw new BuildRefused(`${build.dockerfile}: ${refusals.join('; ')}`);
+    ctx.log.info(`building ${spec.image}`, job.id);
+    return ctx.engine.buildImage(
+      contextTarPath(ctx, job.id),
+      {
+        tag: spec.image,
+        dockerfile: build.dockerfile,
+        args: build.args,
+        // Not the container labels: a build's own intermediate containers inherit these, and
+        // reconcile would take them for leftovers of jobs.
+        labels: { [IMAGE_LABEL_INSTANCE]: ctx.instance, [IMAGE_LABEL_JOB]: String(job.id), [IMAGE_LABEL_UID]: String(job.uid) },
+      },
+      output,
+      signal,
+    );
   }
 
   private record(id: number, failure: string | undefined): void {

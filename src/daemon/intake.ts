@@ -88,7 +88,7 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
   }
   const contextFile = envelope.context ? path.join(ctx.spool.intake, `${envelope.id}${CONTEXT_SUFFIX}`) : undefined;
   const also = contextFile ? [contextFile] : [];
-  if (parsed.manifest.build) {
+  if (parsed.manifest.build || parsed.manifest.image_archive) {
     const problem = await claimContext(ctx, envelope, owned.uid, id);
     if (problem) {
       reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, `${path.basename(envelope.source)}: ${problem}`);
@@ -124,11 +124,11 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
  */
 async function claimContext(ctx: DaemonContext, envelope: Envelope, uid: number, id: number): Promise<string | undefined> {
   const ref = envelope.context;
-  if (!ref || ref.file !== `${envelope.id}${CONTEXT_SUFFIX}`) return 'build: the job has no packed build context (push the manifest with dopq push)';
+  if (!ref || ref.file !== `${envelope.id}${CONTEXT_SUFFIX}`) return 'the job has no packed build context or image archive (push the manifest with dopq push)';
   const target = contextTarPath(ctx, id);
   await rm(target, { force: true }); // left by a pass that failed before saving the state
   // A tar holds 512 bytes of header per file plus padding; allow for that above the limit.
-  const cap = ctx.config.builds.context_size + ctx.config.builds.context_files * 1024 + 1024 * 1024;
+  const cap = Math.max(ctx.config.builds.archive_size, ctx.config.builds.context_size + ctx.config.builds.context_files * 1024 + 1024 * 1024);
   const problem = await copyContext(path.join(ctx.spool.intake, ref.file), ref, uid, cap, target);
   if (problem) await rm(target, { force: true }); // only a verified copy stays
   return problem;

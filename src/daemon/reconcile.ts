@@ -65,6 +65,6 @@ async function removeOldImages(ctx: DaemonContext): Promise<void> {
   const images = await ctx.engine.listJobImages(ctx.instance);
   if (images.length === 0) return;
   for (const id of imagesToRemove(images, ctx.state.jobs, ctx.config.builds.keep_images, ctx.now())) {
-    await ctx.engine.removeImage(id).catch((error: Error) => ctx.log.error(`cannot remove image ${id.slice(7, 19)}: ${error.message}`));
+    await ctx.engine.removeImage(id).catch((error: Error) => ctx.log.error(`cannot remove image ${id}: ${error.message}`));
   }
 }

@@ -3,7 +3,7 @@
 // so the job builds the code as it was at push time whatever the user edits later.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -76,4 +76,31 @@ export async function packContext(root: string, dockerfile: string, limits: Cont
   pack.finalize();
   await writing;
   return { bytes: plan.bytes, files: plan.files.filter((f) => f.kind === 'file').length, sha256: hash.digest('hex') };
+}
+
+/** Copy an image archive (`docker save` tar) into `target`, within `maxBytes`. */
+export async function copyArchive(file: string, maxBytes: number, target: string, mode = 0o600): Promise<PackedContext> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    throw new ContextError([`${file}: no such file (image_archive is relative to the manifest)`]);
+  }
+  if (!info.isFile()) throw new ContextError([`${file}: not a regular file`]);
+  if (info.size > maxBytes) throw new ContextError([`${file}: ${info.size} bytes; the limit is ${maxBytes} (builds.archive_size)`]);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  await pipeline(
+    createReadStream(file),
+    async function* (source) {
+      for await (const chunk of source) {
+        bytes += (chunk as Buffer).length;
+        if (bytes > maxBytes) throw new ContextError([`${file}: grew past ${maxBytes} bytes while being copied`]);
+        hash.update(chunk as Buffer);
+        yield chunk;
+      }
+    },
+    createWriteStream(target, { flags: 'wx', mode }),
+  );
+  return { bytes, files: 1, sha256: hash.digest('hex') };
 }

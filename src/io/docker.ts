@@ -3,7 +3,8 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import Docker from 'dockerode';
 import type { ContainerSpec } from '../core/container-spec.js';
-import { IMAGE_LABEL_INSTANCE, IMAGE_LABEL_JOB, LABEL_INSTANCE, LABEL_JOB } from '../core/container-spec.js';
+import { LABEL_INSTANCE, LABEL_JOB } from '../core/container-spec.js';
+import { untaggedArchive } from './image-archive.js';
 import { UnavailableError } from '../core/errors.js';
 import type { ContainerExit } from '../core/job.js';
 
@@ -22,6 +23,7 @@ export interface BuildOptions {
 
 /** An image dopq built or loaded for a job. */
 export interface JobImage {
+  /** Its job tag. */
   id: string;
   jobId: number;
 }
@@ -42,6 +44,11 @@ export interface DockerEngine {
    * Resolves with the error Docker reported, if any: a failed build still "finishes".
    */
   buildImage(tar: string, options: BuildOptions, onOutput: (text: string) => void, signal: AbortSignal): Promise<string | undefined>;
+  /**
+   * Load a `docker save` archive, its own tags stripped, and tag the image `tag`. Resolves with
+   * the error Docker reported, if any.
+   */
+  loadImage(archive: string, tag: string, onOutput: (text: string) => void, signal: AbortSignal): Promise<string | undefined>;
   /** Images this spool built or loaded for jobs. */
   listJobImages(instance: string): Promise<JobImage[]>;
   /** Remove an image; one still in use (or gone) is left alone. */
@@ -50,6 +57,40 @@ export interface DockerEngine {
   saveLogs(containerId: string, file: string, uid: number, signal?: AbortSignal): Promise<void>;
   /** Calls `onDie` with container ids of this instance that exited; reconnects until stopped. */
   watchExits(instance: string, onDie: (containerId: string) => void, onError: (error: Error) => void): () => void;
+}
+
+interface ProgressItem {
+  stream?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/** Docker's newline-delimited JSON progress (build, load), item by item, until the stream ends. */
+function followJsonLines(stream: NodeJS.ReadableStream, onItem: (item: ProgressItem) => void, onText: (text: string) => void = () => {}): Promise<void> {
+  let rest = '';
+  const take = (line: string) => {
+    if (line.trim() === '') return;
+    try {
+      onItem(JSON.parse(line) as ProgressItem);
+    } catch {
+      onText(`${line}\n`);
+    }
+  };
+  return new Promise<void>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      lines.forEach(take);
+    });
+    const end = () => {
+      take(rest);
+      rest = '';
+      resolve();
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', reject);
+  });
 }
 
 /** Docker's own message, without dockerode's "(HTTP code 500) server error -" prefix. */
@@ -138,39 +179,47 @@ export function createDockerEngine(socketPath: string): DockerEngine {
         forcerm: true,
         abortSignal: signal,
       } as Docker.ImageBuildOptions)) as NodeJS.ReadableStream;
-      // Newline-delimited JSON; a failure is an {error, errorDetail} item, not a stream error.
+      // A failure is an {error, errorDetail} item, not a stream error.
       let failure: string | undefined;
-      let rest = '';
-      await new Promise<void>((resolve, reject) => {
-        stream.on('data', (chunk: Buffer) => {
-          const lines = (rest + chunk.toString('utf8')).split('\n');
-          rest = lines.pop() ?? '';
-          for (const line of lines) {
-            if (line.trim() === '') continue;
-            let item: { stream?: string; error?: string; errorDetail?: { message?: string } };
-            try {
-              item = JSON.parse(line) as typeof item;
-            } catch {
-              onOutput(`${line}\n`);
-              continue;
-            }
-            if (item.stream) onOutput(item.stream);
-            if (item.error !== undefined) {
-              failure = item.errorDetail?.message ?? item.error;
-              onOutput(`${failure}\n`);
-            }
-          }
-        });
-        stream.on('end', () => resolve());
-        stream.on('close', () => resolve());
-        stream.on('error', reject);
-      });
+      await followJsonLines(stream, (item) => {
+        if (item.stream) onOutput(item.stream);
+        if (item.error !== undefined) {
+          failure = item.errorDetail?.message ?? item.error;
+          onOutput(`${failure}\n`);
+        }
+      }, onOutput);
       return failure;
     },
 
+    async loadImage(archive, tag, onOutput, signal) {
+      const stream = (await docker.loadImage(untaggedArchive(archive), { abortSignal: signal } as object)) as NodeJS.ReadableStream;
+      let failure: string | undefined;
+      let loaded: string | undefined;
+      await followJsonLines(stream, (item) => {
+        if (item.stream) {
+          onOutput(item.stream);
+          loaded = /Loaded image ID: (sha256:[a-f0-9]{64})/.exec(item.stream)?.[1] ?? loaded;
+        }
+        if (item.error !== undefined) failure = item.errorDetail?.message ?? item.error;
+      });
+      if (failure) return failure;
+      if (!loaded) return 'the archive held no image (is it a docker save tar?)';
+      const [repo = '', version = ''] = [tag.slice(0, tag.lastIndexOf(':')), tag.slice(tag.lastIndexOf(':') + 1)];
+      await docker.getImage(loaded).tag({ repo, tag: version });
+      return undefined;
+    },
+
     async listJobImages(instance) {
-      const images = await docker.listImages({ filters: { label: [`${IMAGE_LABEL_INSTANCE}=${instance}`] } });
-      return images.map((image) => ({ id: image.Id, jobId: Number(image.Labels?.[IMAGE_LABEL_JOB]) }));
+      // By tag: archives are loaded as they are, without our labels.
+      const images = await docker.listImages({ filters: { reference: [`dopq-${instance}/*`] } });
+      return images.flatMap((image) =>
+        (image.RepoTags ?? []).flatMap((tag) => {
+          const job = /:job-(\d+)$/.exec(tag);
+          // By tag: removing the tag frees the image only when nothing else names it
+          // (a loaded archive may be the very image another tag names).
+          return job ? [{ id: tag, jobId: Number(job[1]) }] : [];
+        }),
+      );
     },
 
     async removeImage(id) {

@@ -102,3 +102,39 @@ test('builds.keep_images: the images of finished jobs beyond the newest per user
   t.true((await tags()).includes(two.image!), 'the newest stays');
   await daemon.stop();
 });
+
+test("an image archive is loaded without its own tags (it cannot replace another image's name) and runs", async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const a = alice();
+  // An image tagged as something else on this server: the archive claims that name.
+  const decoy = `dopq-decoy-${process.pid}:latest`;
+  execSync(`printf 'FROM ${IMAGE}\\nRUN echo poisoned > /poisoned\\n' | docker build -q -t ${decoy} - >/dev/null`);
+  const root = path.join(spool.dir, 'archive');
+  await mkdir(root);
+  execSync(`docker save -o ${root}/image.tar ${decoy} && docker tag ${IMAGE} ${decoy}`);
+  t.teardown(() => execSync(`docker rmi -f ${decoy} >/dev/null 2>&1 || true`));
+  const before = (await docker.getImage(decoy).inspect()).Id;
+  await writeFile(path.join(root, 'job.yaml'), 'name: archived\nimage_archive: image.tar\ncommand: [cat, /poisoned]\ngpus: 0\n');
+  execSync(`chown -R ${a.uid}:${a.gid} ${root}`);
+  const daemon = spool.startDaemon();
+  const id = await push(spool, path.join(root, 'job.yaml'), a);
+  const job = await spool.waitForJob(id, ['done', 'failed']);
+  t.is(job.state, 'done', job.message ?? '');
+  t.regex((await spool.cli(['log', String(id)], { user: a })).stdout, /Loaded image ID[\s\S]*poisoned/);
+  t.is((await docker.getImage(decoy).inspect()).Id, before, "the archive's own tag did not move");
+  await daemon.stop();
+});
+
+test('the disk guard: push and builds refuse when the spool disk is short, and nothing queued is lost', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0], builds: { min_free: '1000t' } });
+  const a = alice();
+  const queued = await spool.push({ name: 'plain', command: 'true' }, a);
+  const manifest = await buildJob(spool, a, 'no-room', `FROM ${IMAGE}\n`);
+  const refused = await spool.cli(['push', manifest], { user: a });
+  t.is(refused.code, 73);
+  t.regex(refused.stderr, /free on the spool's disk; builds\.min_free is 1000t/);
+  t.regex(refused.stderr, /hint: nothing was queued/);
+  const daemon = spool.startDaemon();
+  t.is((await spool.waitForJob(queued, ['done'])).state, 'done', 'the job already queued runs');
+  await daemon.stop();
+});

@@ -49,6 +49,7 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
   await mkdir(shared);
   await chmod(shared, 0o1777);
   const configFile = path.join(dir, 'dopq.yaml');
+  const overrides = typeof config === 'function' ? config(dir) : config;
   const full = {
     spool: './spool',
     gpus: [0, 1, 2, 3],
@@ -61,7 +62,9 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     mounts: { allowed_roots: [dir] },
     // Keep finished containers, so that teardown inspects every container the test started.
     keep_containers: '1h',
-    ...(typeof config === 'function' ? config(dir) : config),
+    ...overrides,
+    // The disk guard is tested on its own; other tests must not depend on this machine's free space.
+    builds: { min_free: '1m', ...(overrides['builds'] as Record<string, unknown> | undefined) },
   };
   await writeFile(configFile, stringify(full));
   // What an admin's `dopq init` does: lay out the spool with its modes.

@@ -4,8 +4,9 @@ import { baseImageRefusals } from '../../core/dockerfile-check.js';
 import path from 'node:path';
 import { encodeEnvelope, type PackedContextRef } from '../../core/envelope.js';
 import { DopqError, ExitCode, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
-import { parseManifest, type BuildSpec } from '../../core/manifest.js';
-import { ContextError, packContext } from '../../io/context-pack.js';
+import { parseManifest, type BuildSpec, type Manifest } from '../../core/manifest.js';
+import { assertDiskRoom } from '../../io/disk.js';
+import { ContextError, copyArchive, packContext } from '../../io/context-pack.js';
 import { maySubmit } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/pending.js';
 import { nextJobId } from '../../io/seq.js';
@@ -22,7 +23,7 @@ export async function pushCommand(ctx: CommandContext, file: string, options: { 
   if (result.manifest.build) checkBaseImages(ctx, file, result.manifest.build, await readFile(path.join(path.resolve(path.dirname(file), result.manifest.build.context), result.manifest.build.dockerfile), 'utf8').catch(() => undefined));
   await assertSpoolReady(ctx.spool);
   await checkAdmission(ctx);
-  const id = await publishJob(ctx, text, path.resolve(file), result.manifest.build);
+  const id = await publishJob(ctx, text, path.resolve(file), result.manifest);
   ctx.io.out(options.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);
   return ExitCode.ok;
 }
@@ -31,10 +32,10 @@ export async function pushCommand(ctx: CommandContext, file: string, options: { 
  * Take a number and publish; a number whose intake name is already taken is skipped. A build
  * context is packed first, as `<id>.ctx`, so the daemon never sees a job without its context.
  */
-async function publishJob(ctx: CommandContext, manifest: string, source: string, build: BuildSpec | undefined): Promise<number> {
+async function publishJob(ctx: CommandContext, manifest: string, source: string, parsed: Manifest): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const id = await nextJobId(ctx.spool.seq);
-    const context = build ? await packInto(ctx, id, path.resolve(path.dirname(source), build.context), build.dockerfile, source) : undefined;
+    const context = parsed.build || parsed.image_archive ? await packInto(ctx, id, parsed, source) : undefined;
     try {
       await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source, manifest, ...(context ? { context } : {}) }));
       return id;
@@ -47,16 +48,20 @@ async function publishJob(ctx: CommandContext, manifest: string, source: string,
 }
 
 /** Pack the build context into the intake under a temp name, then give it the job's name. */
-async function packInto(ctx: CommandContext, id: number, root: string, dockerfile: string, source: string): Promise<PackedContextRef> {
+async function packInto(ctx: CommandContext, id: number, parsed: Manifest, source: string): Promise<PackedContextRef> {
   const name = `${id}${CONTEXT_SUFFIX}`;
   const temp = path.join(ctx.spool.intake, `.${name}.${process.pid}`);
+  const here = path.dirname(source);
   try {
-    const packed = await packContext(root, dockerfile, { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files }, temp);
+    await assertDiskRoom(ctx);
+    const packed = parsed.build
+      ? await packContext(path.resolve(here, parsed.build.context), parsed.build.dockerfile, { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files }, temp)
+      : await copyArchive(path.resolve(here, parsed.image_archive!), ctx.config.builds.archive_size, temp);
     await rename(temp, path.join(ctx.spool.intake, name));
     return { file: name, bytes: (await stat(path.join(ctx.spool.intake, name))).size, sha256: packed.sha256 };
   } catch (error) {
     await rm(temp, { force: true });
-    if (error instanceof ContextError) throw new InvalidDocumentError('manifest', source, error.problems.map((message) => ({ path: 'build.context', message })));
+    if (error instanceof ContextError) throw new InvalidDocumentError('manifest', source, error.problems.map((message) => ({ path: parsed.build ? 'build.context' : 'image_archive', message })));
     throw error;
   }
 }
