@@ -20,7 +20,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
   program
     .command('push')
     .description('validate a job manifest and queue it; prints the job id')
-    .argument('<file>', 'YAML manifest (see dopq-manifest(5))')
+    .argument('<file>', 'YAML manifest (see dopq-manifest(5)), or a DoPQ zip or folder')
     .option('--json', 'print {"id": N}')
     .action(async (file: string, options: { json?: boolean }) => setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), file, options)));
 
@@ -99,6 +99,12 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .option('--json', 'print {"jobs": [...], "summary": {...}} (with --compare: one per policy)')
     .option('--jobs', 'also print a table of every job')
     .action(async (trace: string, options: SimOptions) => setExit(await (await import('./commands/sim.js')).simCommand(await ctx(), trace, options)));
+
+  program
+    .command('convert')
+    .description("print the dopq manifest for a DoPQ container_config.json (with the Dockerfile beside it)")
+    .argument('<file>', 'container_config.json')
+    .action(async (file: string) => setExit(await (await import('./commands/convert.js')).convertCommand(await ctx(), file)));
 
   program
     .command('log')

@@ -66,11 +66,13 @@ export async function packContext(root: string, dockerfile: string, limits: Cont
     const file = path.join(root, entry.path);
     const stat = await lstat(file);
     if (entry.kind === 'dir') {
-      pack.entry({ name: `${entry.path}/`, type: 'directory', mode: stat.mode & 0o755, mtime: stat.mtime });
+      pack.entry({ name: `${entry.path}/`, type: 'directory', mode: 0o755, mtime: stat.mtime });
       continue;
     }
     if (!stat.isFile() || stat.size !== entry.size) throw new ContextError([`${entry.path}: changed while being packed; push again`]);
-    const sink = pack.entry({ name: entry.path, type: 'file', size: entry.size, mode: stat.mode & 0o755, mtime: stat.mtime });
+    // Modes as git keeps them (0644, or 0755 when executable): COPY makes files root's, and the
+    // job runs as its owner, who could not read a 0600 file in the image.
+    const sink = pack.entry({ name: entry.path, type: 'file', size: entry.size, mode: 0o644 | (stat.mode & 0o111), mtime: stat.mtime });
     await pipeline(createReadStream(file, { flags: 'r' }), sink);
   }
   pack.finalize();

@@ -1,6 +1,9 @@
 // `dopq push FILE`: validate here for fast feedback, take a job number, publish into the intake.
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { stringify } from 'yaml';
 import { baseImageRefusals } from '../../core/dockerfile-check.js';
+import { convertDopqConfig } from '../../core/dopq-compat.js';
+import { openDopqBundle } from '../../io/dopq-bundle.js';
 import path from 'node:path';
 import { encodeEnvelope, type PackedContextRef } from '../../core/envelope.js';
 import { DopqError, ExitCode, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
@@ -16,14 +19,41 @@ import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX, NameTakenError, publis
 import type { CommandContext } from '../context.js';
 
 export async function pushCommand(ctx: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
+  if (/\.zip$/i.test(file) || (await stat(file).then((s) => s.isDirectory(), () => false))) return pushDopqBundle(ctx, file, options);
   const text = await readManifest(file, ctx.config.limits.manifest_bytes);
-  const stem = path.basename(file).replace(/\.(ya?ml|json)$/i, '');
+  return pushManifest(ctx, file, text, path.resolve(file), options);
+}
+
+/** DoPQ's zip or folder (Dockerfile + container_config.json), converted and pushed as a build. */
+async function pushDopqBundle(ctx: CommandContext, input: string, options: { json?: boolean }): Promise<number> {
+  const limits = { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files, ratio: 100 };
+  let bundle;
+  try {
+    bundle = await openDopqBundle(input, limits);
+  } catch (error) {
+    if (error instanceof ContextError) throw new InvalidDocumentError('manifest', input, error.problems.map((message) => ({ path: '', message })));
+    throw error;
+  }
+  try {
+    const caller = await currentCaller();
+    const converted = convertDopqConfig(await readFile(bundle.configFile, 'utf8'), caller.user, bundle);
+    if (!converted.manifest) throw new InvalidDocumentError('manifest', `${input} (container_config.json)`, converted.problems.map((message) => ({ path: '', message })));
+    const text = stringify(converted.manifest);
+    // Relative paths in the converted manifest are relative to the folder of container_config.json.
+    return await pushManifest(ctx, input, text, bundle.configFile, options);
+  } finally {
+    await bundle.cleanup();
+  }
+}
+
+async function pushManifest(ctx: CommandContext, file: string, text: string, source: string, options: { json?: boolean }): Promise<number> {
+  const stem = path.basename(file).replace(/\.(ya?ml|json|zip)$/i, '');
   const result = parseManifest(text, ctx.config, stem);
   if (!result.ok) throw new InvalidDocumentError('manifest', file, result.issues);
-  if (result.manifest.build) checkBaseImages(ctx, file, result.manifest.build, await readFile(path.join(path.resolve(path.dirname(file), result.manifest.build.context), result.manifest.build.dockerfile), 'utf8').catch(() => undefined));
+  if (result.manifest.build) checkBaseImages(ctx, file, result.manifest.build, await readFile(path.join(path.resolve(path.dirname(source), result.manifest.build.context), result.manifest.build.dockerfile), 'utf8').catch(() => undefined));
   await assertSpoolReady(ctx.spool);
   await checkAdmission(ctx);
-  const id = await publishJob(ctx, text, path.resolve(file), result.manifest);
+  const id = await publishJob(ctx, text, source, result.manifest);
   ctx.io.out(options.json ? `${JSON.stringify({ id })}\n` : `${id}\n`);
   return ExitCode.ok;
 }
