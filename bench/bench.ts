@@ -1,7 +1,7 @@
 // `npm run bench`: dopq's latencies beside raw Docker in the same run, on the same engine and
 // image. Prints figures; asserts nothing (speed is measured, not tested).
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,7 +64,7 @@ async function makeSpool(gpus: number) {
   const configFile = path.join(dir, 'dopq.yaml');
   await writeFile(configFile, stringify({
     spool: './spool', gpus: Array.from({ length: gpus }, (_, i) => i), gpu_assignment: 'env',
-    defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' }, rescan_interval: '5s', reconcile_interval: '30s',
+    defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' }, rescan_interval: '5s', reconcile_interval: '30s', builds: { min_free: '1m' },
   }));
   const spool = spoolPaths(path.join(dir, 'spool'));
   await initSpool(spool);
@@ -182,6 +182,49 @@ async function benchQueue10k() {
   return { times, baseline };
 }
 
+/**
+ * A small build context (a Dockerfile, 200 files of 4 kB) built 5 times each way, alternating,
+ * the cache busted by a changing file: `docker build` of the folder, and dopq from the push
+ * (pack, publish, claim, build) until the job is queued with its image.
+ */
+async function benchBuild() {
+  const s = await makeSpool(1);
+  const context = path.join(s.dir, 'context');
+  await mkdir(path.join(context, 'src'), { recursive: true });
+  for (let i = 0; i < 200; i++) await writeFile(path.join(context, 'src', `f${i}.py`), 'x'.repeat(4096));
+  await writeFile(path.join(context, 'Dockerfile'), `FROM ${IMAGE}\nCOPY src /src\nCOPY stamp /stamp\nCMD ["true"]\n`);
+  const file = path.join(context, 'job.yaml');
+  await writeFile(file, stringify({ name: 'built', build: { context: '.' }, gpus: 0 }));
+  const daemon = startDaemonProcess(s.configFile);
+  const dopq: number[] = [];
+  const raw: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await writeFile(path.join(context, 'stamp'), `dopq-${i}-${Date.now()}`);
+    const start = performance.now();
+    const pushed = await runCli(['--config', s.configFile, 'push', '--json', file]);
+    const id = (JSON.parse(pushed.stdout) as { id: number }).id;
+    for (;;) {
+      const state = JSON.parse(await readFile(s.spool.state, 'utf8').catch(() => '{"jobs":[]}')) as StateFile;
+      const job = state.jobs.find((j) => j.id === id);
+      if (job && job.needs_image === undefined && job.state !== 'building') break;
+      await sleep(10);
+    }
+    dopq.push(performance.now() - start);
+    await writeFile(path.join(context, 'stamp'), `raw-${i}-${Date.now()}`);
+    const rawStart = performance.now();
+    await run('docker', ['build', '-q', '--network', 'none', '-t', `dopq-bench-raw:${i}`, context]);
+    raw.push(performance.now() - rawStart);
+  }
+  await daemon.stop();
+  await run('sh', ['-c', `docker rmi -f $(docker images -q 'dopq-bench-raw') $(docker images -q 'dopq-${instanceId(s.spool.root)}/*') >/dev/null 2>&1 || true`]);
+  await rm(s.dir, { recursive: true, force: true });
+  return { dopq, raw };
+}
+
+const build = await benchBuild();
+console.log('build of a small context (Dockerfile + 200 files of 4 kB, cache busted each round), 5 rounds:');
+console.log(`  dopq (push -> image built, job ready):  median ${fmt(quantile(build.dopq, 0.5))}, max ${fmt(Math.max(...build.dopq))}`);
+console.log(`  docker build of the same folder:        median ${fmt(quantile(build.raw, 0.5))}, max ${fmt(Math.max(...build.raw))}`);
 const dispatch = await benchDispatch();
 console.log(`dispatch latency (a job exits -> the next queued job's container starts), ${ROUNDS} rounds, Docker event times:`);
 console.log(`  dopq:            median ${fmt(quantile(dispatch.dopq, 0.5))}, p95 ${fmt(quantile(dispatch.dopq, 0.95))}  (n=${dispatch.dopq.length})`);

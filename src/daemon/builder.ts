@@ -1,7 +1,7 @@
 // Build ahead: while jobs wait, the daemon builds their images (`build:`) in the order they
 // will start, `builds.parallel` at a time, each with a deadline. A build never holds a GPU and
 // never blocks a pass: it runs beside the loop and asks for a pass when it ends.
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { IMAGE_LABEL_INSTANCE, IMAGE_LABEL_JOB, IMAGE_LABEL_UID } from '../core/container-spec.js';
 import type { JobRecord, JobSpec } from '../core/job.js';
@@ -98,6 +98,8 @@ export class Builder {
     } finally {
       clearTimeout(deadline);
       this.active.delete(job.id);
+      // The image holds what the job needs now; the copied context or archive can go.
+      if (!this.stopping) await rm(contextTarPath(ctx, job.id), { force: true });
       if (failure) await log.write(`dopq: ${job.needs_image === "load" ? "loading the image" : "build"} failed: ${failure}\n`).catch(() => undefined);
       await log.close();
     }

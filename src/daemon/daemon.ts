@@ -3,6 +3,7 @@
 // another, so a freed GPU is reused as soon as Docker reports the exit.
 import { rename, rm } from 'node:fs/promises';
 import { breakStaleSeqLock } from '../io/seq.js';
+import { removeOrphanContexts } from '../io/spool.js';
 import { hostname } from 'node:os';
 import { watch, type FSWatcher } from 'chokidar';
 import { buildOrder, schedulerInput } from '../core/schedule-input.js';
@@ -160,6 +161,8 @@ export class Daemon {
         for (const id of result.toStop) toStop.set(id, jobById(ctx, id)?.stopping ?? 'cancelled');
         pruneHistory(ctx);
         if (await breakStaleSeqLock(ctx.spool.seq)) ctx.log.info('removed a stale lock on the job counter (a push died holding it)');
+        const orphans = await removeOrphanContexts(ctx.spool.intake, ctx.now());
+        if (orphans > 0) ctx.log.info(`removed ${orphans} build contexts whose push never finished`);
       } catch (error) {
         this.reconcileDue = true;
         ctx.log.error(`reconcile failed: ${dockerMessage(error)}; retrying on the next pass`);

@@ -31,6 +31,7 @@ export function forgetFinished(ctx: DaemonContext, cutoff: number): number {
     void rm(path.join(ctx.spool.logs, `${id}.log`), { force: true });
     void rm(path.join(ctx.spool.rejected, `${id}.job`), { force: true });
     void rm(path.join(ctx.spool.builds, `${id}.tar`), { force: true });
+    void rm(path.join(ctx.spool.logs, `${id}.build.log`), { force: true });
   }
   return gone.size;
 }

@@ -217,3 +217,22 @@ export function jobIdOfIntakeName(name: string): number | undefined {
   const match = /^(\d+)\.job$/.exec(name);
   return match ? Number(match[1]) : undefined;
 }
+
+/**
+ * A context or archive push packed but never published (the push died in between): its job
+ * file never came, so after an hour it is removed (as root: the intake is sticky).
+ */
+export async function removeOrphanContexts(intake: string, now = Date.now()): Promise<number> {
+  let removed = 0;
+  const names = await readdir(intake).catch(() => [] as string[]);
+  const jobs = new Set(names.filter((n) => n.endsWith('.job')).map((n) => n.slice(0, -4)));
+  for (const name of names) {
+    const match = /^\.?(\d+)\.ctx(\..*)?$/.exec(name);
+    if (!match || (jobs.has(match[1]!) && !name.startsWith('.'))) continue;
+    const info = await lstat(`${intake}/${name}`).catch(() => undefined);
+    if (!info || now - info.mtimeMs < 3600_000) continue;
+    await rm(`${intake}/${name}`, { force: true });
+    removed += 1;
+  }
+  return removed;
+}

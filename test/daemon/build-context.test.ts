@@ -38,17 +38,21 @@ test('push packs the context as the user; the daemon keeps a verified copy that 
   t.is(info.mode & 0o777, 0o600);
   const sha = createHash('sha256').update(await readFile(packed)).digest('hex');
 
+  const envelope = JSON.parse(await readFile(path.join(spool.spoolDir, 'intake', `${id}.job`), 'utf8')) as { context: { sha256: string; bytes: number } };
+  t.is(envelope.context.sha256, sha, 'the job file records what push packed; the daemon checks it');
   await writeFile(path.join(root, 'src', 'run.sh'), 'echo version-2\n'); // edited after push
-  await spool.cli(['run', '--once']);
-  const claimed = path.join(spool.spoolDir, 'builds', `${id}.tar`);
-  const copy = await stat(claimed);
-  t.is(copy.uid, 0);
-  t.is(copy.mode & 0o777, 0o600);
-  t.is(createHash('sha256').update(await readFile(claimed)).digest('hex'), sha, 'the daemon keeps exactly what push packed');
-  const listing = execFileSync('tar', ['tf', claimed], { encoding: 'utf8' });
+  const listing = execFileSync('tar', ['tf', packed], { encoding: 'utf8' });
   t.regex(listing, /src\/run\.sh/);
   t.notRegex(listing, /data\/big\.bin/, '.dockerignore applies');
+  const daemon = spool.startDaemon();
+  const job = await spool.waitForJob(id, ['done', 'failed']);
+  t.is(job.state, 'done', job.message ?? '');
+  const log = (await spool.cli(['log', String(id)], { user: a })).stdout;
+  t.regex(log, /version-1/, 'the job ran the code as it was at push time');
+  t.notRegex(log, /version-2/);
   t.false(await stat(packed).then(() => true, () => false), "the user's packed file left the intake");
+  t.false(await stat(path.join(spool.spoolDir, 'builds', `${id}.tar`)).then(() => true, () => false), 'the claimed copy goes once the image is built');
+  await daemon.stop();
   t.is((await spool.job(id))?.user, 'dopq-alice');
 });
 
