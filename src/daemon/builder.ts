@@ -1,7 +1,7 @@
 // Build ahead: while jobs wait, the daemon builds their images (`build:`) in the order they
 // will start, `builds.parallel` at a time, each with a deadline. A build never holds a GPU and
 // never blocks a pass: it runs beside the loop and asks for a pass when it ends.
-import { open, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { IMAGE_LABEL_INSTANCE, IMAGE_LABEL_JOB, IMAGE_LABEL_UID } from '../core/container-spec.js';
 import type { JobRecord, JobSpec } from '../core/job.js';
@@ -76,11 +76,15 @@ export class Builder {
     const controller = new AbortController();
     this.active.set(job.id, controller);
     const deadline = setTimeout(() => controller.abort(new Error(`the build took longer than builds.deadline (${ctx.config.builds.deadline}s)`)), ctx.config.builds.deadline * 1000);
-    const log = await open(buildLogFile(ctx, job.id), 'w', 0o600);
+    // Made the owner's under a temp name, then renamed: `dopq log -f` never finds it root's.
+    const logFile = buildLogFile(ctx, job.id);
+    const temp = `${path.dirname(logFile)}/.${path.basename(logFile)}`;
+    const log = await open(temp, 'w', 0o600);
+    await log.chown(job.uid, -1).catch(() => undefined);
+    await log.chmod(0o600);
+    await rename(temp, logFile);
     let failure: string | undefined;
     try {
-      await log.chown(job.uid, -1).catch(() => undefined);
-      await log.chmod(0o600);
       const spec = await loadSpec(ctx, job.id);
       if (!spec) throw new Error('the job file in the spool is missing');
       const writes: Promise<unknown>[] = [];

@@ -1,6 +1,7 @@
 // The Docker engine, behind the few calls the daemon needs. Nothing else imports dockerode.
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
 import Docker from 'dockerode';
 import type { ContainerSpec } from '../core/container-spec.js';
 import { LABEL_INSTANCE, LABEL_JOB } from '../core/container-spec.js';
@@ -232,9 +233,14 @@ export function createDockerEngine(socketPath: string): DockerEngine {
     },
 
     async saveLogs(containerId, file, uid, signal) {
-      const handle = await open(file, 'w', 0o600);
+      // A new log is made the owner's under a temp name and renamed, so `dopq log -f` never
+      // opens it while it is still root's; an adopted job's log is rewritten in place.
+      const exists = await stat(file).then(() => true, () => false);
+      const target = exists ? file : `${path.dirname(file)}/.${path.basename(file)}`;
+      const handle = await open(target, 'w', 0o600);
       await handle.chown(uid, -1).catch(() => undefined);
       await handle.chmod(0o600);
+      if (!exists) await rename(target, file);
       const out = handle.createWriteStream(); // closes the handle when it finishes
       const stream = (await docker.getContainer(containerId).logs({ follow: true, stdout: true, stderr: true, ...(signal ? { abortSignal: signal } : {}) })) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {

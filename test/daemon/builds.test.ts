@@ -31,8 +31,12 @@ test('a good build runs; its log holds the build output, then the job output', a
   const daemon = spool.startDaemon();
   const manifest = await buildJob(spool, a, 'good', `FROM ${IMAGE}\nCOPY run.sh /run.sh\nCMD ["sh", "/run.sh"]\n`, 'gpus: 1\n');
   const id = await push(spool, manifest, a);
+  const following = spool.cli(['log', '-f', String(id)], { user: a }); // started before the build
   const job = await spool.waitForJob(id, ['done', 'failed']);
   t.is(job.state, 'done', job.message ?? '');
+  const followed = await following;
+  t.is(followed.code, 0, followed.stderr);
+  t.regex(followed.stdout, /Step 1\/\d+ : FROM[\s\S]*Successfully tagged[\s\S]*good-ran/, 'log -f follows the build, then the run');
   t.regex(job.image ?? '', new RegExp(`^dopq-[a-z0-9]+/u${a.uid}:job-${id}$`));
   const log = await spool.cli(['log', String(id)], { user: a });
   t.regex(log.stdout, /Step 1\/\d+ : FROM[\s\S]*Successfully tagged[\s\S]*good-ran/);

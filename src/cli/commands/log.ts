@@ -1,5 +1,5 @@
 // `dopq log ID [-f]`: a job's output, from the log file the daemon keeps for its owner (0600).
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
@@ -12,7 +12,13 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
   const id = Number(rawId);
   const file = path.join(ctx.spool.logs, `${id}.log`);
   const jobState = async () => (await readState(ctx.spool.state)).jobs.find((job) => job.id === id);
-  const job = await jobState();
+  let job = await jobState();
+  // Pushed but not read by the daemon yet: with -f, wait for it rather than call it unknown.
+  const pending = () => stat(path.join(ctx.spool.intake, `${id}.job`)).then(() => true, () => false);
+  while (options.follow && !job && (await pending())) {
+    await sleep(250);
+    job = await jobState();
+  }
   const uid = process.geteuid?.() ?? 0;
   if (job && uid !== 0 && job.uid !== uid) {
     // Output often holds secrets; the file is the owner's (0600) anyway, so say so plainly.
