@@ -204,8 +204,13 @@ async function benchBuild() {
     const pushed = await runCli(['--config', s.configFile, 'push', '--json', file]);
     const id = (JSON.parse(pushed.stdout) as { id: number }).id;
     for (;;) {
-      const state = JSON.parse(await readFile(s.spool.state, 'utf8').catch(() => '{"jobs":[]}')) as StateFile;
-      const job = state.jobs.find((j) => j.id === id);
+      let state: StateFile | undefined;
+      try {
+        state = JSON.parse(await readFile(s.spool.state, 'utf8')) as StateFile;
+      } catch {
+        state = undefined; // not written yet
+      }
+      const job = state?.jobs.find((j) => j.id === id);
       if (job && job.needs_image === undefined && job.state !== 'building') break;
       await sleep(10);
     }

@@ -128,6 +128,9 @@ export class Builder {
         // Not the container labels: a build's own intermediate containers inherit these, and
         // reconcile would take them for leftovers of jobs.
         labels: { [IMAGE_LABEL_INSTANCE]: ctx.instance, [IMAGE_LABEL_JOB]: String(job.id), [IMAGE_LABEL_UID]: String(job.uid) },
+        // A build's RUN steps get the job's own memory and CPU limits.
+        memory: spec.manifest.memory,
+        cpus: spec.manifest.cpus,
       },
       output,
       signal,

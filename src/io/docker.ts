@@ -20,6 +20,9 @@ export interface BuildOptions {
   dockerfile: string;
   args: Record<string, string>;
   labels: Record<string, string>;
+  /** Limits of the build's containers: the job's own. */
+  memory: number;
+  cpus: number;
 }
 
 /** An image dopq built or loaded for a job. */
@@ -176,6 +179,10 @@ export function createDockerEngine(socketPath: string): DockerEngine {
         buildargs: options.args,
         labels: options.labels,
         networkmode: 'none',
+        memory: options.memory,
+        memswap: options.memory,
+        cpuperiod: 100_000,
+        cpuquota: Math.max(1000, Math.round(options.cpus * 100_000)),
         rm: true,
         forcerm: true,
         abortSignal: signal,
