@@ -227,8 +227,9 @@ export async function removeOrphanContexts(intake: string, now = Date.now()): Pr
   const names = await readdir(intake).catch(() => [] as string[]);
   const jobs = new Set(names.filter((n) => n.endsWith('.job')).map((n) => n.slice(0, -4)));
   for (const name of names) {
-    const match = /^\.?(\d+)\.ctx(\..*)?$/.exec(name);
-    if (!match || (jobs.has(match[1]!) && !name.startsWith('.'))) continue;
+    const numbered = /^(\d+)\.ctx$/.exec(name);
+    const temp = /^\.push-.*\.ctx$/.test(name);
+    if (!temp && (!numbered || jobs.has(numbered[1]!))) continue;
     const info = await lstat(`${intake}/${name}`).catch(() => undefined);
     if (!info || now - info.mtimeMs < 3600_000) continue;
     await rm(`${intake}/${name}`, { force: true });

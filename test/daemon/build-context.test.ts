@@ -81,3 +81,19 @@ test('push refuses a context with a link, naming build.context; a job claiming a
   t.is(forged.user, 'dopq-bob');
   t.regex(forged.message ?? '', /build context|no packed build context/);
 });
+
+test("squatted job numbers and context names cost a build push only a retry; the context is packed once", async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const [a, b] = [alice(), bob()];
+  const { manifest } = await aliceContext(spool.dir, 'ctx-squat');
+  const intake = path.join(spool.spoolDir, 'intake');
+  const seq = Number((await readFile(path.join(spool.spoolDir, 'seq', 'seq'), 'utf8').catch(() => '0')) || 0);
+  await shellAs(b, `cd ${intake} && echo x > ${seq + 1}.ctx && echo x > ${seq + 2}.job`);
+  const pushed = await spool.cli(['push', '--json', manifest], { user: a });
+  t.is(pushed.code, 0, pushed.stderr);
+  const id = (JSON.parse(pushed.stdout) as { id: number }).id;
+  t.is(id, seq + 3, 'both squatted numbers skipped');
+  const names = (await readdir(intake)).sort();
+  t.deepEqual(names, [`${seq + 1}.ctx`, `${seq + 2}.job`, `${id}.ctx`, `${id}.job`].sort(), 'no temp or stray context left behind');
+  t.is((await stat(path.join(intake, `${seq + 1}.ctx`))).uid, b.uid, "bob's file untouched");
+});

@@ -60,35 +60,54 @@ async function pushManifest(ctx: CommandContext, file: string, text: string, sou
 
 /**
  * Take a number and publish; a number whose intake name is already taken is skipped. A build
- * context is packed first, as `<id>.ctx`, so the daemon never sees a job without its context.
+ * context or archive is packed once, first, and renamed to `<id>.ctx` before the job file goes
+ * in, so the daemon never sees a job without its context.
  */
 async function publishJob(ctx: CommandContext, manifest: string, source: string, parsed: Manifest): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const id = await nextJobId(ctx.spool.seq);
-    const context = parsed.build || parsed.image_archive ? await packInto(ctx, id, parsed, source) : undefined;
-    try {
-      await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source, manifest, ...(context ? { context } : {}) }));
-      return id;
-    } catch (error) {
-      if (context) await rm(path.join(ctx.spool.intake, context.file), { force: true });
-      if (!(error instanceof NameTakenError)) throw error;
+  const packed = parsed.build || parsed.image_archive ? await packOnce(ctx, parsed, source) : undefined;
+  let current = packed?.temp;
+  try {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const id = await nextJobId(ctx.spool.seq);
+      let context: PackedContextRef | undefined;
+      if (packed && current) {
+        const name = `${id}${CONTEXT_SUFFIX}`;
+        const target = path.join(ctx.spool.intake, name);
+        // Never over another user's file: the sticky intake refuses that rename, and so do we.
+        if (await stat(target).then(() => true, () => false)) continue;
+        try {
+          await rename(current, target);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EPERM' || (error as NodeJS.ErrnoException).code === 'EACCES') continue;
+          throw error;
+        }
+        current = target;
+        context = { file: name, bytes: packed.bytes, sha256: packed.sha256 };
+      }
+      try {
+        await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source, manifest, ...(context ? { context } : {}) }));
+        current = undefined; // the job owns it now
+        return id;
+      } catch (error) {
+        if (!(error instanceof NameTakenError)) throw error;
+      }
     }
+    throw new SpoolError(ctx.spool.intake, 'the next 100 job numbers are all taken by files in the intake', { hint: 'ask an admin to look at the intake folder' });
+  } finally {
+    if (current) await rm(current, { force: true });
   }
-  throw new SpoolError(ctx.spool.intake, 'the next 100 job numbers are all taken by files in the intake', { hint: 'ask an admin to look at the intake folder' });
 }
 
-/** Pack the build context into the intake under a temp name, then give it the job's name. */
-async function packInto(ctx: CommandContext, id: number, parsed: Manifest, source: string): Promise<PackedContextRef> {
-  const name = `${id}${CONTEXT_SUFFIX}`;
-  const temp = path.join(ctx.spool.intake, `.${name}.${process.pid}`);
+/** Pack the build context (or copy the archive) into the intake under a temp name. */
+async function packOnce(ctx: CommandContext, parsed: Manifest, source: string): Promise<{ temp: string; bytes: number; sha256: string }> {
+  const temp = path.join(ctx.spool.intake, `.push-${process.pid}-${Date.now()}${CONTEXT_SUFFIX}`);
   const here = path.dirname(source);
   try {
     await assertDiskRoom(ctx);
     const packed = parsed.build
       ? await packContext(path.resolve(here, parsed.build.context), parsed.build.dockerfile, { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files }, temp)
       : await copyArchive(path.resolve(here, parsed.image_archive!), ctx.config.builds.archive_size, temp);
-    await rename(temp, path.join(ctx.spool.intake, name));
-    return { file: name, bytes: (await stat(path.join(ctx.spool.intake, name))).size, sha256: packed.sha256 };
+    return { temp, bytes: (await stat(temp)).size, sha256: packed.sha256 };
   } catch (error) {
     await rm(temp, { force: true });
     if (error instanceof ContextError) throw new InvalidDocumentError('manifest', source, error.problems.map((message) => ({ path: parsed.build ? 'build.context' : 'image_archive', message })));
