@@ -1,12 +1,12 @@
 // `dopq push` side of a build: walk the context folder (as the pushing user, never following a
 // link), let core/build-context decide what goes in, and write it as a tar that the job keeps,
 // so the job builds the code as it was at push time whatever the user edits later.
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
+import { digestThrough } from './digest-stream.js';
 import { planContext, type ContextEntry, type ContextLimits } from '../core/build-context.js';
 
 export class ContextError extends Error {
@@ -54,14 +54,9 @@ export async function packContext(root: string, dockerfile: string, limits: Cont
   if (!plan.ok) throw new ContextError(plan.problems);
 
   const pack = tar.pack();
-  const hash = createHash('sha256');
-  const out = createWriteStream(target, { flags: 'wx', mode });
-  const writing = pipeline(pack, async function* (source) {
-    for await (const chunk of source) {
-      hash.update(chunk as Buffer);
-      yield chunk;
-    }
-  }, out);
+  // The plan already bounded what goes in; only the digest is wanted here.
+  const through = digestThrough(Number.MAX_SAFE_INTEGER, () => new Error('unreachable'));
+  const writing = pipeline(pack, through.stage, createWriteStream(target, { flags: 'wx', mode }));
   for (const entry of plan.files) {
     const file = path.join(root, entry.path);
     const stat = await lstat(file);
@@ -77,7 +72,7 @@ export async function packContext(root: string, dockerfile: string, limits: Cont
   }
   pack.finalize();
   await writing;
-  return { bytes: plan.bytes, files: plan.files.filter((f) => f.kind === 'file').length, sha256: hash.digest('hex') };
+  return { bytes: plan.bytes, files: plan.files.filter((f) => f.kind === 'file').length, sha256: through.digest().sha256 };
 }
 
 /** Copy an image archive (`docker save` tar) into `target`, within `maxBytes`. */
@@ -90,19 +85,7 @@ export async function copyArchive(file: string, maxBytes: number, target: string
   }
   if (!info.isFile()) throw new ContextError([`${file}: not a regular file`]);
   if (info.size > maxBytes) throw new ContextError([`${file}: ${info.size} bytes; the limit is ${maxBytes} (builds.archive_size)`]);
-  const hash = createHash('sha256');
-  let bytes = 0;
-  await pipeline(
-    createReadStream(file),
-    async function* (source) {
-      for await (const chunk of source) {
-        bytes += (chunk as Buffer).length;
-        if (bytes > maxBytes) throw new ContextError([`${file}: grew past ${maxBytes} bytes while being copied`]);
-        hash.update(chunk as Buffer);
-        yield chunk;
-      }
-    },
-    createWriteStream(target, { flags: 'wx', mode }),
-  );
-  return { bytes, files: 1, sha256: hash.digest('hex') };
+  const through = digestThrough(maxBytes, () => new ContextError([`${file}: grew past ${maxBytes} bytes while being copied`]));
+  await pipeline(createReadStream(file), through.stage, createWriteStream(target, { flags: 'wx', mode }));
+  return { files: 1, ...through.digest() };
 }

@@ -1,9 +1,9 @@
 // Reading a file that another (untrusted) user dropped into a shared folder, as root.
 // O_NOFOLLOW refuses a symlink, O_NONBLOCK keeps a FIFO from hanging us, and every check is made
 // on the opened descriptor, so swapping the file after a check changes nothing.
-import { createHash } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { digestThrough } from './digest-stream.js';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 
@@ -94,21 +94,9 @@ export interface CopiedFile {
 export async function copyOwnedFile(file: string, maxBytes: number, target: string, mode = 0o600): Promise<CopiedFile> {
   const { handle, stat } = await openOwned(file, maxBytes);
   try {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    await pipeline(
-      handle.createReadStream({ autoClose: false, start: 0 }),
-      async function* (source) {
-        for await (const chunk of source) {
-          bytes += (chunk as Buffer).length;
-          if (bytes > maxBytes) throw new UnsafeFileError(file, `grew past the limit of ${maxBytes} bytes while being read`, stat.uid);
-          hash.update(chunk as Buffer);
-          yield chunk;
-        }
-      },
-      createWriteStream(target, { flags: 'wx', mode }),
-    );
-    return { uid: stat.uid, bytes, sha256: hash.digest('hex') };
+    const through = digestThrough(maxBytes, () => new UnsafeFileError(file, `grew past the limit of ${maxBytes} bytes while being read`, stat.uid));
+    await pipeline(handle.createReadStream({ autoClose: false, start: 0 }), through.stage, createWriteStream(target, { flags: 'wx', mode }));
+    return { uid: stat.uid, ...through.digest() };
   } finally {
     await handle.close();
   }
