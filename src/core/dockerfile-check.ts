@@ -1,57 +1,46 @@
-// The images a Dockerfile builds on (FROM, COPY/ADD --from=) as dopq allows them: never another
-// user's job image (their code), never an image by bare ID, never a name hidden in a variable,
-// and within the config's images.allowed when it has one.
+// What can be refused in a Dockerfile without the engine (push and the daemon alike): what
+// cannot be read as the engine reads it, another user's job image by name, a base by bare ID,
+// and bases outside the config's images.allowed. The daemon then resolves every reference
+// through the engine (daemon/build-check.ts), which catches the spellings strings cannot.
+import { readDockerfile, type DockerfileReading, type ImageReference } from './dockerfile-refs.js';
+import { claimedJobOwner, namesForeignJobImage } from './image-names.js';
 import { imageAllowed } from './manifest.js';
 
 export interface BaseImageRules {
   /** The owner's uid: their own job images are fine. */
   uid: number;
   allowed: readonly string[] | null;
+  /** The manifest's build.args: they set ARGs a FROM may use. */
+  args?: Readonly<Record<string, string>>;
 }
 
-/** Instructions with continuation lines joined and comments dropped, each with its first line. */
-function instructions(text: string): { line: number; words: string[] }[] {
-  const result: { line: number; words: string[] }[] = [];
-  let buffer = '';
-  let start = 0;
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trimEnd();
-    if (buffer === '' && /^\s*(#|$)/.test(line)) return;
-    if (buffer === '') start = index + 1;
-    if (line.endsWith('\\')) {
-      buffer += `${line.slice(0, -1)} `;
-      return;
-    }
-    buffer += line;
-    result.push({ line: start, words: buffer.trim().split(/\s+/) });
-    buffer = '';
-  });
-  if (buffer !== '') result.push({ line: start, words: buffer.trim().split(/\s+/) });
-  return result;
+export interface DockerfileRefusal {
+  line: number;
+  message: string;
+  /** Another user's image: a permission refusal (push exits 77; the job ends foreign-image). */
+  foreign: boolean;
 }
 
-/** Every base image the Dockerfile may not use, as `line N: why`. */
-export function baseImageRefusals(dockerfile: string, rules: BaseImageRules): string[] {
-  const stages = new Set<string>();
-  const problems: string[] = [];
-  const check = (line: number, ref: string) => {
-    if (ref.toLowerCase() === 'scratch' || stages.has(ref.toLowerCase()) || /^\d+$/.test(ref)) return;
-    if (ref.includes('$')) return problems.push(`line ${line}: ${ref}: name the base image; dopq does not build on an image named by a variable`);
-    if (/^(sha256:)?[a-f0-9]{64}$/.test(ref)) return problems.push(`line ${line}: ${ref}: name the base image; dopq does not build on an image by ID`);
-    const job = /^dopq-[a-z0-9]+\/u(\d+):/.exec(ref);
-    if (job && Number(job[1]) !== rules.uid) return problems.push(`line ${line}: ${ref}: another user's job image`);
-    if (!job && rules.allowed !== null && !imageAllowed(ref, rules.allowed)) return problems.push(`line ${line}: ${ref}: this server builds only on ${rules.allowed.join(', ')}`);
-    return undefined;
-  };
-  for (const { line, words } of instructions(dockerfile)) {
-    const op = words[0]?.toUpperCase();
-    if (op === 'FROM') {
-      const args = words.slice(1).filter((w) => !w.startsWith('--'));
-      if (args[0]) check(line, args[0]);
-      if (args[1]?.toUpperCase() === 'AS' && args[2]) stages.add(args[2].toLowerCase());
-    } else if (op === 'COPY' || op === 'ADD') {
-      for (const flag of words.slice(1).filter((w) => w.startsWith('--from='))) check(line, flag.slice('--from='.length));
-    }
+const WHAT: Record<ImageReference['kind'], string> = { from: 'FROM', 'copy-from': 'COPY --from', 'mount-from': 'RUN --mount from' };
+
+/** How a reference is introduced in messages: `FROM x`, `ONBUILD COPY --from x`. */
+export function describeReference(ref: ImageReference): string {
+  return `${ref.viaOnbuild ? 'ONBUILD ' : ''}${WHAT[ref.kind]} ${ref.name}`;
+}
+
+/** Every refusal of the Dockerfile's references by their text, in line order. */
+export function referenceRefusals(reading: DockerfileReading, rules: BaseImageRules): DockerfileRefusal[] {
+  const refusals: DockerfileRefusal[] = reading.problems.map((problem) => ({ line: problem.line, message: problem.message, foreign: false }));
+  for (const ref of reading.refs) {
+    const at = (message: string, foreign = false) => refusals.push({ line: ref.line, message: `${describeReference(ref)}: ${message}`, foreign });
+    if (namesForeignJobImage(ref.name, rules.uid)) at("another user's job image", true);
+    else if (/^(sha256:)?[a-f0-9]{64}$/.test(ref.name)) at('name the image; dopq does not build on an image by ID');
+    else if (rules.allowed !== null && claimedJobOwner(ref.name) === undefined && !imageAllowed(ref.name, rules.allowed)) at(`this server builds only on ${rules.allowed.join(', ')}`);
   }
-  return problems;
+  return refusals.sort((a, b) => a.line - b.line);
+}
+
+/** The Dockerfile's refusals as `line N: why`, for tests and logs. */
+export function baseImageRefusals(dockerfile: string, rules: BaseImageRules): string[] {
+  return referenceRefusals(readDockerfile(dockerfile, rules.args ?? {}), rules).map((r) => `line ${r.line}: ${r.message}`);
 }

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { baseImageRefusals } from '../../src/core/dockerfile-check.js';
+import { baseImageRefusals, referenceRefusals } from '../../src/core/dockerfile-check.js';
+import { readDockerfile } from '../../src/core/dockerfile-refs.js';
 
 const rules = { uid: 1001, allowed: null };
 
@@ -8,25 +9,36 @@ test('a Dockerfile may build on public images, its own job images and its own st
   t.deepEqual(baseImageRefusals(text, rules), []);
 });
 
-test("another user's job image, image IDs and variables are refused, with the line", (t) => {
+test("another user's job image, image IDs and unresolvable variables are refused, with the line", (t) => {
   const text = [
     '# comment',
     'FROM dopq-abc/u1002:job-7',
-    'ARG BASE=x',
-    'FROM $BASE',
+    'FROM $UNSET',
     'FROM sha256:' + 'a'.repeat(64),
     'COPY --from=dopq-abc/u1002:job-9 \\',
     '  /code /code',
   ].join('\n');
-  t.deepEqual(baseImageRefusals(text, rules), [
-    "line 2: dopq-abc/u1002:job-7: another user's job image",
-    'line 4: $BASE: name the base image; dopq does not build on an image named by a variable',
-    `line 5: sha256:${'a'.repeat(64)}: name the base image; dopq does not build on an image by ID`,
-    "line 6: dopq-abc/u1002:job-9: another user's job image",
-  ]);
+  const refusals = baseImageRefusals(text, rules);
+  t.is(refusals.length, 4, refusals.join('\n'));
+  t.is(refusals[0], "line 2: FROM dopq-abc/u1002:job-7: another user's job image");
+  t.regex(refusals[1]!, /^line 3: .*cannot be resolved statically/);
+  t.is(refusals[2], `line 4: FROM sha256:${'a'.repeat(64)}: name the image; dopq does not build on an image by ID`);
+  t.is(refusals[3], "line 5: COPY --from dopq-abc/u1002:job-9: another user's job image");
+});
+
+test('an ARG before FROM is substituted as Docker does, build args first: the name it makes is checked', (t) => {
+  const text = 'ARG OWNER=u1001\nFROM dopq-abc/${OWNER}:job-1\n';
+  t.deepEqual(baseImageRefusals(text, rules), []);
+  t.deepEqual(baseImageRefusals(text, { ...rules, args: { OWNER: 'u1002' } }), ["line 2: FROM dopq-abc/u1002:job-1: another user's job image"]);
+});
+
+test('only the name-based refusals of other users\' images are permission refusals', (t) => {
+  const reading = readDockerfile('FROM docker.io/dopq-x/u7:job-1\nFROM ubuntu\n', {});
+  const refusals = referenceRefusals(reading, { uid: 1001, allowed: ['pytorch/*'] });
+  t.deepEqual(refusals.map((r) => [r.line, r.foreign]), [[1, true], [2, false]]);
 });
 
 test('images.allowed applies to base images too', (t) => {
   const refusals = baseImageRefusals('FROM ubuntu:22.04\nFROM pytorch/pytorch:2.3\n', { uid: 1, allowed: ['pytorch/pytorch:*'] });
-  t.deepEqual(refusals, ['line 1: ubuntu:22.04: this server builds only on pytorch/pytorch:*']);
+  t.deepEqual(refusals, ['line 1: FROM ubuntu:22.04: this server builds only on pytorch/pytorch:*']);
 });
