@@ -4,12 +4,16 @@
 // once re-pointed a shared tag). Pass 1 reads the archive as the engine would and finds its one
 // image; pass 2 writes a new tar holding only that image's config and layers, under names we
 // chose, with a manifest we wrote, untagged. The loaded image is then tagged for its job only.
+// The engine skips reading a layer whose chain it already has, so an archive could name another
+// user's layers by their diff_ids alone and get their files: pass 1 hashes every file as it
+// streams, and each layer must really hold its diff_id's data (pass 2 re-checks the bytes).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 
 const MAX_MANIFEST = 1024 * 1024;
@@ -18,6 +22,8 @@ const MAX_CONFIG = 16 * 1024 * 1024;
 const KEEP_BUDGET = 32 * 1024 * 1024;
 const MAX_HOPS = 8;
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
+/** What pass 1 inflates of gzip-compressed entries, all of them together, unless told otherwise. */
+export const DEFAULT_MAX_INFLATED = 64 * 1024 ** 3;
 
 /** The archive cannot be loaded as one untagged image; `entry` is the entry at fault, if one is. */
 export class ArchiveRefused extends Error {
@@ -38,8 +44,23 @@ export interface ArchiveImage {
   diffIds: string[];
   /** The config, as pass 1 read it; pass 2 writes these very bytes. */
   config: Buffer;
-  /** Per layer, in order: the regular-file entry (normalised name) holding it, and its size. */
-  layers: { entry: string; size: number }[];
+  /**
+   * Per layer, in order: the regular-file entry (normalised name) holding it, its size, and the
+   * sha256 (hex) of its bytes as stored, which pass 2 checks again.
+   */
+  layers: { entry: string; size: number; sha256: string }[];
+}
+
+/** How the engine's loader would decompress a layer file, going by its first bytes. */
+export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
+
+/** What pass 1 learnt of a regular file's content as it streamed past. */
+export interface EntryDigest {
+  /** sha256 (hex) of the bytes as stored. */
+  sha256: string;
+  compression: Compression;
+  /** gzip only: sha256 (hex) of the gunzipped stream, or why there is none. */
+  inflated?: { sha256: string } | { failed: string };
 }
 
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'link' | 'other';
@@ -200,6 +221,42 @@ export function parseConfig(bytes: Buffer, entry: string): string[] {
   return diffIds as string[];
 }
 
+// The magic numbers of the engine's archive.DetectCompression: anything else it reads as a plain tar.
+const MAGIC: [Exclude<Compression, 'none'>, number[]][] = [
+  ['bzip2', [0x42, 0x5a, 0x68]],
+  ['gzip', [0x1f, 0x8b, 0x08]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+];
+/** The most leading bytes `compressionOf` looks at. */
+export const MAGIC_BYTES = 6;
+
+/** How the engine would decompress a file that starts with `head`. */
+export function compressionOf(head: Uint8Array): Compression {
+  const found = MAGIC.find(([, magic]) => magic.every((byte, i) => head[i] === byte));
+  if (found) return found[0];
+  // A zstd skippable frame (0x184D2A50 to 0x184D2A5F, little-endian) also starts a zstd stream.
+  if (head.length >= 4 && (head[0]! & 0xf0) === 0x50 && head[1] === 0x2a && head[2] === 0x4d && head[3] === 0x18) return 'zstd';
+  return 'none';
+}
+
+/**
+ * Layer `i` must hold the data of `diffId`: the sha256 of the uncompressed tar, which is the
+ * file itself, or for gzip what it inflates to. Whether the engine already has that layer must
+ * not matter: it would skip reading the file, and load someone else's layer in its place.
+ */
+export function checkLayer(i: number, entry: ArchiveEntry, digest: EntryDigest | undefined, diffId: string): void {
+  const which = `layer ${i} (entry ${JSON.stringify(entry.raw)}${digest?.compression === 'gzip' ? ', gzip-compressed' : ''})`;
+  if (!digest) throw new ArchiveRefused(`${which} was not read`);
+  if (digest.compression !== 'none' && digest.compression !== 'gzip') throw new ArchiveRefused(`${which} is compressed with ${digest.compression}; save it uncompressed`);
+  let actual = digest.sha256;
+  if (digest.compression === 'gzip') {
+    if (!digest.inflated || 'failed' in digest.inflated) throw new ArchiveRefused(`${which} cannot be decompressed: ${digest.inflated?.failed ?? 'it was not read'}`);
+    actual = digest.inflated.sha256;
+  }
+  if (`sha256:${actual}` !== diffId) throw new ArchiveRefused(`${which} does not hold its rootfs.diff_id ${diffId} (its data hashes to sha256:${actual}): the archive must carry every layer's data`);
+}
+
 // ---- effects: reading the user's tar, writing ours ----
 
 /** The engine would gunzip; we read the plain tar only, and say so rather than "invalid header". */
@@ -229,10 +286,118 @@ function stopAt(extract: tar.Extract, entry: NodeJS.EventEmitter, error: Error):
   extract.destroy(error);
 }
 
-/** Pass 1: every header, and the bytes of the entries `keep` asks for (regular files only). */
-async function scanArchive(file: string, keep: (entry: ArchiveEntry, keptBytes: number) => boolean, signal?: AbortSignal): Promise<{ archive: ArchiveIndex; kept: Map<string, Buffer> }> {
+/** The inflated bytes pass 1 may still produce, shared by every gzip entry of one archive. */
+interface InflateBudget {
+  left: number;
+  readonly cap: number;
+}
+
+/** Gunzips into a sha256, bounded by the budget; a failure is kept as text, never thrown. */
+class Inflater {
+  private readonly hash = createHash('sha256');
+  private readonly gunzip = createGunzip();
+  private readonly closed: Promise<void>;
+  private bytes = 0;
+  private failed?: string;
+
+  constructor(private readonly budget: InflateBudget) {
+    this.closed = new Promise((resolve) => this.gunzip.once('close', () => resolve()));
+    this.gunzip.on('error', (error: Error) => {
+      this.failed ??= `it is not valid gzip (${error.message})`;
+    });
+    this.gunzip.on('data', (chunk: Buffer) => {
+      if (this.failed !== undefined) return;
+      this.bytes += chunk.length;
+      if (this.bytes > this.budget.left) {
+        this.failed = `it inflates past the ${this.budget.cap} bytes dopq inflates of one archive`;
+        this.gunzip.destroy();
+        return;
+      }
+      this.hash.update(chunk);
+    });
+  }
+
+  /** Resolves when the next chunk may be written: zlib's backpressure, so memory stays bounded. */
+  write(chunk: Buffer): Promise<void> | undefined {
+    if (this.failed !== undefined || this.gunzip.destroyed) return undefined;
+    if (this.gunzip.write(chunk)) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        this.gunzip.off('drain', done);
+        this.gunzip.off('close', done);
+        resolve();
+      };
+      this.gunzip.on('drain', done);
+      this.gunzip.on('close', done);
+    });
+  }
+
+  /** The read failed: let zlib go now. */
+  destroy(): void {
+    this.gunzip.destroy();
+  }
+
+  async end(): Promise<{ sha256: string } | { failed: string }> {
+    if (!this.gunzip.destroyed) this.gunzip.end();
+    await this.closed;
+    this.budget.left = Math.max(0, this.budget.left - this.bytes);
+    return this.failed === undefined ? { sha256: this.hash.digest('hex') } : { failed: this.failed };
+  }
+}
+
+/** Reads `stream` to its end with backpressure: `onChunk` sees every chunk; the digest, if asked for. */
+async function consumeEntry(stream: Readable, onChunk: ((chunk: Buffer) => void) | undefined, budget: InflateBudget | undefined): Promise<EntryDigest | undefined> {
+  const raw = budget ? createHash('sha256') : undefined;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  let compression: Compression | undefined;
+  let inflater: Inflater | undefined;
+  // The first MAGIC_BYTES say whether to inflate: held until then, fed to the inflater after.
+  const decide = () => {
+    compression = compressionOf(Buffer.concat(held).subarray(0, MAGIC_BYTES));
+    if (compression === 'gzip') inflater = new Inflater(budget!);
+  };
+  try {
+    for await (const data of stream) {
+      const chunk = data as Buffer;
+      onChunk?.(chunk);
+      if (!raw) continue;
+      raw.update(chunk);
+      if (compression === undefined) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes < MAGIC_BYTES) continue;
+        decide();
+        for (const early of held) await inflater?.write(early);
+        held = [];
+      } else {
+        await inflater?.write(chunk);
+      }
+    }
+  } catch (error) {
+    inflater?.destroy();
+    throw error;
+  }
+  if (!raw) return undefined;
+  if (compression === undefined) decide(); // a file shorter than MAGIC_BYTES
+  const digest: EntryDigest = { sha256: raw.digest('hex'), compression: compression! };
+  if (inflater) digest.inflated = await inflater.end();
+  return digest;
+}
+
+/**
+ * Pass 1: every header; the bytes of the entries `keep` asks for (regular files only); with a
+ * budget, the digest of every regular file.
+ */
+async function scanArchive(
+  file: string,
+  keep: (entry: ArchiveEntry, keptBytes: number) => boolean,
+  budget: InflateBudget | undefined,
+  signal?: AbortSignal,
+): Promise<{ archive: ArchiveIndex; kept: Map<string, Buffer>; digests: Map<string, EntryDigest> }> {
   const archive: ArchiveIndex = { entries: new Map(), folders: new Set() };
   const kept = new Map<string, Buffer>();
+  const digests = new Map<string, EntryDigest>();
   let keptBytes = 0;
   let index = 0;
   const extract = tar.extract();
@@ -244,33 +409,44 @@ async function scanArchive(file: string, keep: (entry: ArchiveEntry, keptBytes: 
       stopAt(extract, stream, error as Error);
       return;
     }
-    if (!entry || entry.kind !== 'file' || !keep(entry, keptBytes)) {
+    if (!entry || entry.kind !== 'file') {
       stream.on('end', next);
       stream.resume();
       return;
     }
-    keptBytes += entry.size;
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
-    stream.on('end', () => {
-      kept.set(entry.name, Buffer.concat(chunks));
-      next();
-    });
+    const file = entry;
+    const chunks: Buffer[] | undefined = keep(file, keptBytes) ? [] : undefined;
+    if (chunks) keptBytes += file.size;
+    consumeEntry(stream as unknown as Readable, chunks && ((chunk) => chunks.push(chunk)), budget).then(
+      (digest) => {
+        if (chunks) kept.set(file.name, Buffer.concat(chunks));
+        if (digest) digests.set(file.name, digest);
+        next();
+      },
+      // The entry failed with the extract, which the pipeline reports.
+      () => undefined,
+    );
   });
   try {
     await pipeline(createReadStream(file), extract, { signal });
   } catch (error) {
     throw asRefusal(error);
   }
-  return { archive, kept };
+  return { archive, kept, digests };
 }
 
-/** Check the archive and describe the one image it holds (pass 1; the file is only read). */
-export async function inspectArchive(file: string, signal?: AbortSignal): Promise<ArchiveImage> {
+/**
+ * Check the archive and describe the one image it holds (pass 1; the file is only read). Every
+ * layer must hold its diff_id's data; `maxInflated` bounds what gzip-compressed entries may
+ * inflate to, all together.
+ */
+export async function inspectArchive(file: string, signal?: AbortSignal, options: { maxInflated?: number } = {}): Promise<ArchiveImage> {
   await refuseCompressed(file);
-  const { archive, kept } = await scanArchive(
+  const cap = options.maxInflated ?? DEFAULT_MAX_INFLATED;
+  const { archive, kept, digests } = await scanArchive(
     file,
     (entry, keptBytes) => (entry.name === 'manifest.json' ? entry.size <= MAX_MANIFEST : entry.size <= MAX_CONFIG && keptBytes + entry.size <= KEEP_BUDGET),
+    { left: cap, cap },
     signal,
   );
   const manifestBytes = kept.get(manifestEntry(archive).name)!;
@@ -278,15 +454,16 @@ export async function inspectArchive(file: string, signal?: AbortSignal): Promis
   const configEntry = resolveFile(archive, manifest.config, 'its Config');
   if (configEntry.size > MAX_CONFIG) throw new ArchiveRefused(`(the image config) is ${configEntry.size} bytes; the limit is ${MAX_CONFIG}`, configEntry.raw);
   const layers = manifest.layers.map((layer, i) => resolveFile(archive, layer, `its Layers[${i}]`));
-  const config = kept.get(configEntry.name) ?? (await scanArchive(file, (entry) => entry.name === configEntry.name, signal)).kept.get(configEntry.name);
+  const config = kept.get(configEntry.name) ?? (await scanArchive(file, (entry) => entry.name === configEntry.name, undefined, signal)).kept.get(configEntry.name);
   if (config?.length !== configEntry.size) throw new ArchiveRefused('changed while it was being read', configEntry.raw);
   const diffIds = parseConfig(config, configEntry.raw);
   if (diffIds.length !== layers.length) throw new ArchiveRefused(`lists ${layers.length} layers, but its config has ${diffIds.length} rootfs.diff_ids`, 'manifest.json');
+  layers.forEach((entry, i) => checkLayer(i, entry, digests.get(entry.name), diffIds[i]!));
   return {
     id: `sha256:${createHash('sha256').update(config).digest('hex')}`,
     diffIds,
     config,
-    layers: layers.map((entry) => ({ entry: entry.name, size: entry.size })),
+    layers: layers.map((entry) => ({ entry: entry.name, size: entry.size, sha256: digests.get(entry.name)!.sha256 })),
   };
 }
 
@@ -300,8 +477,8 @@ function fileHeader(name: string, size: number): Partial<tar.Header> & { name: s
  */
 export function cleanArchive(file: string, image: ArchiveImage): NodeJS.ReadableStream {
   const hex = image.id.slice('sha256:'.length);
-  const slots = new Map<string, { n: number; size: number }>();
-  for (const layer of image.layers) if (!slots.has(layer.entry)) slots.set(layer.entry, { n: slots.size, size: layer.size });
+  const slots = new Map<string, { n: number; size: number; sha256: string }>();
+  for (const layer of image.layers) if (!slots.has(layer.entry)) slots.set(layer.entry, { n: slots.size, size: layer.size, sha256: layer.sha256 });
   const manifest = [{ Config: `${hex}.json`, RepoTags: null, Layers: image.layers.map((layer) => `${slots.get(layer.entry)!.n}/layer.tar`) }];
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const pack = tar.pack();
@@ -331,7 +508,28 @@ export function cleanArchive(file: string, image: ArchiveImage): NodeJS.Readable
       return;
     }
     written.add(name);
-    stream.pipe(pack.entry(fileHeader(`${slot.n}/layer.tar`, slot.size), next));
+    const sink = pack.entry(fileHeader(`${slot.n}/layer.tar`, slot.size), next);
+    // A failure ends the pack with it, and the pack reports it.
+    sink.on('error', () => undefined);
+    const hash = createHash('sha256');
+    // The last chunk waits for the hash: bytes that differ from pass 1's never complete an entry.
+    let held: Buffer | undefined;
+    stream.on('data', (data: unknown) => {
+      const chunk = data as Buffer;
+      hash.update(chunk);
+      if (held && !sink.write(held)) {
+        stream.pause();
+        sink.once('drain', () => stream.resume());
+      }
+      held = chunk;
+    });
+    stream.on('end', () => {
+      if (hash.digest('hex') !== slot.sha256) {
+        stopAt(extract, stream, new ArchiveRefused('changed since it was checked: its bytes are not the ones checked', header.name));
+        return;
+      }
+      sink.end(held);
+    });
   });
   pipeline(createReadStream(file), extract, { signal: stop.signal }).then(
     () => {

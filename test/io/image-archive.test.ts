@@ -14,13 +14,17 @@ import Docker from 'dockerode';
 import tar from 'tar-stream';
 import {
   ArchiveRefused,
+  checkLayer,
   cleanArchive,
+  compressionOf,
   inspectArchive,
   normaliseEntryName,
   recordEntry,
   resolveFile,
   untaggedArchive,
+  type ArchiveEntry,
   type ArchiveIndex,
+  type EntryDigest,
 } from '../../src/io/image-archive.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -269,6 +273,12 @@ test("the plain docker save loads as the shared image's own ID and adds no tag",
   const file = path.join(dir, 'saved.tar');
   const image = await inspectArchive(file);
   t.is(image.id, sharedId);
+  t.deepEqual(image.diffIds, (await docker.getImage(SHARED).inspect()).RootFS.Layers);
+  t.deepEqual(
+    image.layers.map((layer) => `sha256:${layer.sha256}`),
+    image.diffIds,
+    'each saved layer is its uncompressed tar: its bytes hash to its diff_id',
+  );
   t.is(await load(cleanArchive(file, image)), sharedId);
   t.is(await tagOf(SHARED), sharedId);
 });
@@ -276,13 +286,14 @@ test("the plain docker save loads as the shared image's own ID and adds no tag",
 test('layers and config reached through symlinks and a hard link are resolved and load', async (t) => {
   const config = attackerConfig('links');
   t.teardown(() => removeImage(config.id));
-  const [l0, l1, l2, l3] = layerBodies();
+  // In the manifest's order: each layer must hold its own diff_id's data.
+  const [l0, l1, l2, l3] = layerNames.map(body);
   const entries: Entry[] = [
     { name: 'blobs/sha256/c', body: config.bytes },
-    { name: 'blobs/sha256/l0', body: l0!.body },
-    { name: 'blobs/sha256/l1', body: l1!.body },
-    { name: 'real/layer.tar', body: l2!.body },
-    { name: 'blobs/sha256/l3', body: l3!.body },
+    { name: 'blobs/sha256/l0', body: l0 },
+    { name: 'blobs/sha256/l1', body: l1 },
+    { name: 'real/layer.tar', body: l2 },
+    { name: 'blobs/sha256/l3', body: l3 },
     { name: 'config.json', type: 'symlink', linkname: 'blobs/sha256/c' },
     { name: 'one/layer.tar', type: 'symlink', linkname: '../blobs/sha256/l1' },
     { name: 'two', type: 'symlink', linkname: 'real' },
@@ -399,4 +410,184 @@ test('what is not a docker save archive is refused, saying what it is', async (t
   const gz = path.join(dir, 'saved.tar.gz');
   await writeFile(gz, gzipSync(await packTar(saved)));
   await refusal(t, gz, /is gzip-compressed; dopq loads the plain tar/);
+});
+
+// ---- layer content: every layer must carry its diff_id's data ----
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** A config like the shared image's, with one Env more and these diff_ids. */
+function configWith(label: string, diffIds: string[]): { name: string; bytes: Buffer; id: string } {
+  const config = JSON.parse(body(configName).toString('utf8')) as { config: { Env?: string[] }; rootfs: { diff_ids: string[] } };
+  config.config.Env = [...(config.config.Env ?? []), `DOPQ_ATTACK=${label}-${process.pid}`];
+  config.rootfs.diff_ids = diffIds;
+  const bytes = json(config);
+  const hex = sha256(bytes);
+  return { name: `${hex}.json`, bytes, id: `sha256:${hex}` };
+}
+
+/** The saved archive with each layer file's body replaced by `swap(body, i)` (i in the manifest's order). */
+function withLayers(config: { name: string; bytes: Buffer }, swap: (layer: Buffer, i: number) => Buffer): Entry[] {
+  return archive(config, 'manifest.json', [], []).map((e) => {
+    const i = layerNames.indexOf(e.name);
+    return i < 0 ? e : { ...e, body: swap(e.body!, i) };
+  });
+}
+
+/** A layer no image on the engine has: the engine must read it, not reuse a chain. */
+async function freshLayer(label: string): Promise<{ body: Buffer; diffId: string }> {
+  const layer = await packTar([{ name: `dopq-fresh-${label}-${process.pid}`, body: Buffer.from(`${label} ${process.pid} ${Date.now()}\n`) }]);
+  return { body: layer, diffId: `sha256:${sha256(layer)}` };
+}
+
+const onEngine = (id: string) =>
+  docker
+    .getImage(id)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
+
+test('compressionOf reads the engine\'s magic numbers; checkLayer wants the diff_id\'s data', (t) => {
+  t.is(compressionOf(Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0])), 'gzip');
+  t.is(compressionOf(Buffer.from([0x1f, 0x8b, 0x07])), 'none', 'the engine reads 1f 8b without deflate as a plain tar');
+  t.is(compressionOf(Buffer.from('BZh91A')), 'bzip2');
+  t.is(compressionOf(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])), 'xz');
+  t.is(compressionOf(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0])), 'zstd');
+  t.is(compressionOf(Buffer.from([0x5a, 0x2a, 0x4d, 0x18, 0, 0])), 'zstd', 'a zstd skippable frame');
+  t.is(compressionOf(Buffer.from('bin/\0\0')), 'none');
+  t.is(compressionOf(Buffer.alloc(0)), 'none');
+  const entry: ArchiveEntry = { name: 'a/layer.tar', raw: './a/layer.tar', kind: 'file', size: 0, linkname: '', index: 0 };
+  const empty = sha256(Buffer.alloc(0));
+  const other = `sha256:${'a'.repeat(64)}`;
+  const refused = (digest: EntryDigest | undefined, diffId: string, pattern: RegExp) => t.throws(() => checkLayer(3, entry, digest, diffId), { instanceOf: ArchiveRefused, message: pattern });
+  t.notThrows(() => checkLayer(0, entry, { sha256: empty, compression: 'none' }, `sha256:${empty}`));
+  t.notThrows(() => checkLayer(0, entry, { sha256: 'b'.repeat(64), compression: 'gzip', inflated: { sha256: 'a'.repeat(64) } }, other));
+  refused({ sha256: empty, compression: 'none' }, other, /^image archive: layer 3 \(entry "\.\/a\/layer\.tar"\) does not hold its rootfs\.diff_id sha256:a{64} \(its data hashes to sha256:e3b0c442\w+\): the archive must carry every layer's data$/);
+  refused({ sha256: 'a'.repeat(64), compression: 'gzip', inflated: { sha256: empty } }, other, /layer 3 \(entry "\.\/a\/layer\.tar", gzip-compressed\) does not hold its rootfs\.diff_id/);
+  refused({ sha256: empty, compression: 'gzip', inflated: { failed: 'it is not valid gzip (x)' } }, other, /cannot be decompressed: it is not valid gzip/);
+  refused({ sha256: 'a'.repeat(64), compression: 'xz' }, other, /layer 3 \(entry "\.\/a\/layer\.tar"\) is compressed with xz; save it uncompressed/);
+  refused(undefined, other, /was not read/);
+});
+
+test('the hole: on a raw load, layer files left empty get the engine\'s existing layers', async (t) => {
+  // Proof that the attack is real on this engine: its loader skips a layer whose chain it has.
+  const config = configWith('raw-empty', (await docker.getImage(SHARED).inspect()).RootFS.Layers!);
+  t.teardown(() => removeImage(config.id));
+  const file = await writeTar(withLayers(config, () => Buffer.alloc(0)));
+  t.is(await load(createReadStream(file)), config.id, 'the engine loaded an image from empty layer files');
+  t.deepEqual((await docker.getImage(config.id).inspect()).RootFS.Layers, (await docker.getImage(SHARED).inspect()).RootFS.Layers);
+});
+
+test('layer files that do not hold their diff_ids are refused before anything is loaded', async (t) => {
+  const diffIds = (await docker.getImage(SHARED).inspect()).RootFS.Layers!;
+  const config = configWith('empty', diffIds);
+  const expect = (i: number) => new RegExp(`layer ${i} \\(entry "${layerNames[i]!.replace(/[.]/g, '\\.')}"\\) does not hold its rootfs\\.diff_id ${diffIds[i]} \\(its data hashes to sha256:[a-f0-9]{64}\\): the archive must carry every layer's data`);
+  // Every layer empty; one layer empty; one layer other bytes of the same size; two layers swapped.
+  await refusal(t, withLayers(config, () => Buffer.alloc(0)), expect(0));
+  await refusal(t, withLayers(config, (layer, i) => (i === 2 ? Buffer.alloc(0) : layer)), expect(2));
+  await refusal(t, withLayers(config, (layer, i) => (i === 3 ? Buffer.alloc(layer.length, 0) : layer)), expect(3));
+  const bodies = layerNames.map(body);
+  await refusal(t, withLayers(config, (layer, i) => (i === 0 ? bodies[1]! : i === 1 ? bodies[0]! : layer)), expect(0));
+  // The compatibility stream fails with the same refusal, and the engine never got a byte.
+  const file = await writeTar(withLayers(config, () => Buffer.alloc(0)));
+  await t.throwsAsync(load(untaggedArchive(file)), { instanceOf: ArchiveRefused, message: expect(0) });
+  t.false(await onEngine(config.id), 'no image was loaded');
+});
+
+test('the refusal is no oracle: a diff_id the engine has and one it lacks are refused alike', async (t) => {
+  const diffIds = (await docker.getImage(SHARED).inspect()).RootFS.Layers!;
+  const guess = `sha256:${sha256(Buffer.from(`a guess ${process.pid}`))}`;
+  const messages: string[] = [];
+  for (const [label, first] of [['known', diffIds[0]!], ['guessed', guess]] as const) {
+    const config = configWith(`oracle-${label}`, [first, ...diffIds.slice(1)]);
+    const error = await t.throwsAsync(inspectArchive(await writeTar(withLayers(config, () => Buffer.alloc(0)))), { instanceOf: ArchiveRefused });
+    messages.push(error!.message.replace(first, 'DIFF_ID'));
+    t.false(await onEngine(config.id));
+  }
+  t.is(messages[0], messages[1]);
+});
+
+test('a gzip-compressed layer is checked by what it inflates to, and loads', async (t) => {
+  const config = attackerConfig('gzip');
+  t.teardown(() => removeImage(config.id));
+  const file = await writeTar(archive(config, 'manifest.json', [SHARED]).map((e) => (layerNames.includes(e.name) ? { ...e, body: gzipSync(e.body!) } : e)));
+  const image = await inspectArchive(file);
+  t.is(image.id, config.id);
+  t.true(image.layers.every((layer, i) => `sha256:${layer.sha256}` !== image.diffIds[i]), 'the stored bytes are gzip, not the tar');
+  t.is(await load(cleanArchive(file, image)), config.id);
+  t.deepEqual((await docker.getImage(config.id).inspect()).RootFS.Layers, image.diffIds);
+});
+
+test('a new layer, plain or gzip-compressed, is read by the engine and loads', async (t) => {
+  const diffIds = (await docker.getImage(SHARED).inspect()).RootFS.Layers!;
+  for (const gzip of [false, true]) {
+    const fresh = await freshLayer(gzip ? 'gz' : 'plain');
+    const config = configWith(`fresh-${gzip}`, [...diffIds, fresh.diffId]);
+    t.teardown(() => removeImage(config.id));
+    const file = await writeTar([
+      ...archive(config, 'manifest.json', [], []).filter((e) => e.name !== 'manifest.json'),
+      { name: 'new/layer.tar', body: gzip ? gzipSync(fresh.body) : fresh.body },
+      { name: 'manifest.json', body: json([{ Config: config.name, RepoTags: null, Layers: [...layerNames, 'new/layer.tar'] }]) },
+    ]);
+    const image = await inspectArchive(file);
+    t.is(await load(cleanArchive(file, image)), config.id);
+    t.deepEqual((await docker.getImage(config.id).inspect()).RootFS.Layers, [...diffIds, fresh.diffId]);
+  }
+});
+
+test('a gzip layer that inflates to other data, or is no gzip at all, is refused', async (t) => {
+  const diffIds = (await docker.getImage(SHARED).inspect()).RootFS.Layers!;
+  const config = configWith('bad-gzip', diffIds);
+  const bodies = layerNames.map(body);
+  const gzipped = (i: number) => new RegExp(`layer ${i} \\(entry "[^"]+", gzip-compressed\\) does not hold its rootfs\\.diff_id ${diffIds[i]} \\(its data hashes to sha256:[a-f0-9]{64}\\): the archive must carry every layer's data`);
+  await refusal(t, withLayers(config, (layer, i) => (i === 0 ? gzipSync(Buffer.alloc(0)) : layer)), gzipped(0));
+  await refusal(t, withLayers(config, (layer, i) => (i === 1 ? gzipSync(bodies[0]!) : layer)), gzipped(1));
+  await refusal(t, withLayers(config, (layer, i) => (i === 0 ? gzipSync(Buffer.concat([layer, Buffer.alloc(512)])) : layer)), gzipped(0));
+  const whole = gzipSync(bodies[0]!);
+  await refusal(t, withLayers(config, (layer, i) => (i === 0 ? whole.subarray(0, whole.length - 100) : layer)), /layer 0 \(entry "[^"]+", gzip-compressed\) cannot be decompressed: it is not valid gzip \(unexpected end of file\)/);
+  await refusal(t, withLayers(config, (layer, i) => (i === 0 ? Buffer.concat([whole, Buffer.from('trailing junk')]) : layer)), /layer 0 .* cannot be decompressed: it is not valid gzip/);
+  await refusal(t, withLayers(config, (layer, i) => (i === 3 ? Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08]), Buffer.alloc(600, 7)]) : layer)), /layer 3 .* cannot be decompressed: it is not valid gzip/);
+  t.false(await onEngine(config.id));
+});
+
+test('layers compressed other than with gzip are refused by name', async (t) => {
+  const config = configWith('other-compression', (await docker.getImage(SHARED).inspect()).RootFS.Layers!);
+  const magic: [string, number[]][] = [['bzip2', [0x42, 0x5a, 0x68, 0x39]], ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]], ['zstd', [0x28, 0xb5, 0x2f, 0xfd]]];
+  for (const [kind, bytes] of magic) {
+    await refusal(t, withLayers(config, (layer, i) => (i === 1 ? Buffer.concat([Buffer.from(bytes), Buffer.alloc(100)]) : layer)), new RegExp(`layer 1 \\(entry "[^"]+"\\) is compressed with ${kind}; save it uncompressed`));
+  }
+});
+
+test('what gzip entries inflate to is bounded; a gzip file that is no layer is not judged', async (t) => {
+  const config = attackerConfig('inflate-bound');
+  const gz = archive(config, 'manifest.json', [SHARED]).map((e) => (layerNames.includes(e.name) ? { ...e, body: gzipSync(e.body!) } : e));
+  const largest = Math.max(...layerNames.map((name) => body(name).length));
+  await t.throwsAsync(inspectArchive(await writeTar(gz), undefined, { maxInflated: largest - 1 }), { instanceOf: ArchiveRefused, message: /gzip-compressed\) cannot be decompressed: it inflates past the \d+ bytes dopq inflates of one archive/ });
+  t.is((await inspectArchive(await writeTar(gz), undefined, { maxInflated: layerNames.reduce((sum, name) => sum + body(name).length, 0) })).id, config.id);
+  // A broken gzip, or a bomb, beside the image: never a layer, so never a reason to refuse.
+  const junk = [{ name: 'junk.gz', body: Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08]), Buffer.alloc(64, 9)]) }, { name: 'bomb.gz', body: gzipSync(Buffer.alloc(8 * 1024 * 1024)) }];
+  t.is((await inspectArchive(await writeTar(archive(config, 'manifest.json', [SHARED], junk)), undefined, { maxInflated: 1024 * 1024 })).id, config.id);
+});
+
+test('pass 2 refuses layer bytes that differ from those pass 1 checked, before the entry completes', async (t) => {
+  const config = attackerConfig('changed-bytes');
+  const file = await writeTar(archive(config, 'manifest.json', [SHARED]));
+  const image = await inspectArchive(file);
+  const largest = layerNames.reduce((a, b) => (body(a).length >= body(b).length ? a : b));
+  const marker = Buffer.from(`DOPQ-CHANGED-${process.pid}-`.padEnd(64, 'x'));
+  // The same size, so only the hash tells: the last bytes are ours.
+  const changed = (layer: Buffer) => Buffer.concat([layer.subarray(0, layer.length - marker.length), marker]);
+  await writeFile(file, await packTar(archive(config, 'manifest.json', [SHARED]).map((e) => (e.name === largest ? { ...e, body: changed(e.body!) } : e))));
+  const out: Buffer[] = [];
+  const stream = cleanArchive(file, image);
+  const error = await t.throwsAsync(
+    (async () => {
+      for await (const chunk of stream) out.push(Buffer.from(chunk as Buffer));
+    })(),
+    { instanceOf: ArchiveRefused },
+  );
+  t.regex(error?.message ?? '', /changed since it was checked: its bytes are not the ones checked/);
+  t.false(Buffer.concat(out).includes(marker), 'the changed layer never reached its end in what was written');
 });
