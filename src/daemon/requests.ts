@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeRequest, type ControlRequest, type JobOp } from '../core/envelope.js';
 import { cancelQueued } from '../core/job.js';
-import { canControl, isAdmin, type Caller } from '../core/permissions.js';
+import { isAdmin, mayActOnJob, type Caller } from '../core/permissions.js';
 import { readOwnedFile, UnsafeFileError } from '../io/safe-read.js';
 import { listDropped, REQUEST_SUFFIX } from '../io/spool.js';
 import { callerOf } from '../io/users.js';
@@ -59,7 +59,7 @@ export async function handleRequests(ctx: DaemonContext, daemonSince: number | n
 function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, outcome: RequestOutcome): void {
   const job = jobById(ctx, id);
   if (!job) return; // still in the intake: its owner withdraws it by deleting the file
-  if (!canControl(job, caller, ctx.config.admins)) {
+  if (!mayActOnJob(op, job, caller, ctx.config.admins)) {
     ctx.log.error(`refused ${op} by ${caller.user}: not the owner (${job.user}) nor an admin`, id);
     return;
   }

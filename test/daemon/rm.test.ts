@@ -1,7 +1,7 @@
 // `dopq rm`: owner and admin may cancel, anyone else is refused and the job is untouched.
 import test from 'ava';
 import { docker, makeSpool } from '../helpers/spool.js';
-import { alice, bob } from '../helpers/users.js';
+import { alice, bob, ensureUser } from '../helpers/users.js';
 
 test('rm by another user is refused; by the owner it stops the running job', async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });
@@ -59,4 +59,29 @@ test('rm of a queued job works without a daemon; the next pass acts on it', asyn
   t.is((await spool.job(blocker))!.state, 'cancelled');
   const missing = await spool.cli(['rm', '9999']);
   t.is(missing.code, 66);
+});
+
+test('a non-root admin may rm, hold and release any job, also one still in the intake; others may not', async (t) => {
+  const carol = ensureUser('dopq-carol');
+  const spool = await makeSpool(t, { gpus: [0], admins: [carol.name] });
+  const [a, b] = [alice(), bob()];
+  // No daemon yet: both jobs are alice's files in the intake, which carol cannot delete (sticky).
+  const held = await spool.push({ name: 'held', command: 'true' }, a);
+  const dropped = await spool.push({ name: 'dropped', command: 'true' }, a);
+  for (const op of ['hold', 'rm']) t.is((await spool.cli([op, String(held)], { user: b })).code, 77, `bob may not ${op}`);
+  const hold = await spool.cli(['hold', String(held)], { user: carol });
+  t.is(hold.code, 0, hold.stderr);
+  const rm = await spool.cli(['rm', String(dropped)], { user: carol });
+  t.is(rm.code, 0, rm.stderr);
+  t.regex(rm.stdout, new RegExp(`${dropped}: cancelling`));
+  t.is((await spool.cli(['run', '--once'])).code, 0);
+  t.is((await spool.job(dropped))!.state, 'cancelled');
+  t.regex((await spool.job(dropped))!.message ?? '', /cancelled by dopq-carol/);
+  const waiting = (await spool.job(held))!;
+  t.is(waiting.state, 'queued');
+  t.is(waiting.held_by, carol.name);
+  t.is((await spool.cli(['release', String(held)], { user: carol })).code, 0);
+  t.is((await spool.cli(['run', '--once'])).code, 0);
+  t.is((await spool.waitForJob(held, ['running', 'done'])).held_by, null);
+  t.is((await spool.cli(['log', String(held)], { user: carol })).code, 77, 'admins other than root read no output');
 });

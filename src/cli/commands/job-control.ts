@@ -2,7 +2,7 @@
 // here for a clear answer at once, and again by the daemon, which applies the request.
 import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
 import type { JobRecord } from '../../core/job.js';
-import { canControl } from '../../core/permissions.js';
+import { mayActOnJob } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/pending.js';
 import { assertSpoolReady } from '../../io/spool.js';
 import { readState } from '../../io/state-store.js';
@@ -36,7 +36,7 @@ export async function jobControlCommand(ctx: CommandContext, op: QueueOp, rawIds
       const job: Pick<JobRecord, 'uid' | 'user' | 'state' | 'held_by'> | undefined =
         state.jobs.find((j) => j.id === id) ?? pending.filter((p) => p.id === id).map((p) => ({ uid: p.uid, user: p.user, state: 'queued' as const }))[0];
       if (!job) throw new NotFoundError(`job ${id}`, 'no such job');
-      if (!canControl(job, caller, ctx.config.admins)) {
+      if (!mayActOnJob(op, job, caller, ctx.config.admins)) {
         throw new PermissionError(`job ${id}`, `belongs to ${job.user}; only its owner or an admin may ${VERB[op]} it`);
       }
       if (job.state !== 'queued') throw new DopqError('not-queued', ExitCode.partial, `is ${job.state}; only queued jobs can be ${op === 'top' ? 'moved' : DONE[op]}`, `job ${id}`);

@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
 import { isFinished } from '../../core/job.js';
 import { readState } from '../../io/state-store.js';
+import { mayActOnJob } from '../../core/permissions.js';
+import { currentCaller } from '../../io/users.js';
 import type { CommandContext } from '../context.js';
 
 export async function logCommand(ctx: CommandContext, rawId: string, options: { follow?: boolean }): Promise<number> {
@@ -19,8 +21,7 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
     await sleep(250);
     job = await jobState();
   }
-  const uid = process.geteuid?.() ?? 0;
-  if (job && uid !== 0 && job.uid !== uid) {
+  if (job && !mayActOnJob('log', job, await currentCaller(), ctx.config.admins)) {
     // Output often holds secrets; the file is the owner's (0600) anyway, so say so plainly.
     throw new PermissionError(`job ${id}`, `${job.user}'s job: only its owner or root may read its output`, { hint: 'admins read any log as root: sudo dopq log ID' });
   }
