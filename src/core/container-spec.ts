@@ -48,8 +48,13 @@ export interface ContainerSpec {
   };
 }
 
+/** The name dopq gives a job's container: its identity for reconcile (never its labels). */
 export function containerName(instance: string, jobId: number): string {
-  return `dopq-${instance}-${jobId}`;
+  return `${containerNamePrefix(instance)}${jobId}`;
+}
+
+export function containerNamePrefix(instance: string): string {
+  return `dopq-${instance}-`;
 }
 
 /** What the daemon resolved on the host for this start. */

@@ -20,6 +20,8 @@ export interface Issue {
   /** 1-based line in the source file, when known. */
   line?: number;
   message: string;
+  /** A refusal on permission (another user's image), not a mistake: push exits 77 for it. */
+  denied?: true;
 }
 
 export interface DopqErrorOptions {

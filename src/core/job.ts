@@ -5,7 +5,7 @@ import type { Manifest } from './manifest.js';
 export type JobState = 'queued' | 'building' | 'running' | 'done' | 'failed' | 'cancelled' | 'rejected';
 
 /** Why a job left the queue or the GPUs. `exited` covers both done (exit 0) and failed (non-zero). */
-export type EndReason = 'exited' | 'cancelled' | 'time-limit' | 'oom-killed' | 'start-failed' | 'build-failed' | 'rejected' | 'lost';
+export type EndReason = 'exited' | 'cancelled' | 'time-limit' | 'oom-killed' | 'start-failed' | 'build-failed' | 'rejected' | 'lost' | 'foreign-image' | 'mount-denied';
 
 export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled', 'rejected'];
 
@@ -24,7 +24,10 @@ export interface JobRecord {
   finished_at?: number;
   exit_code?: number | null;
   reason?: EndReason;
-  /** Human detail: Docker's error, the validation issues, who cancelled. */
+  /**
+   * Human detail, shown to every user: dopq's own words (the validation issues, who cancelled),
+   * never Docker's error text or build output, which can quote the job's command or secrets.
+   */
   message?: string;
   time_limit: number; // seconds
   container_id?: string;
@@ -51,10 +54,7 @@ export interface JobSpec {
   image: string;
 }
 
-/** The tag of the image dopq builds or loads for a job: per spool, user and job, never a name a manifest chose. */
-export function jobImageTag(instance: string, uid: number, id: number): string {
-  return `dopq-${instance}/u${uid}:job-${id}`;
-}
+export { jobImageTag } from './image-names.js';
 
 export function isFinished(job: Pick<JobRecord, 'state'>): boolean {
   return FINISHED_STATES.includes(job.state);
@@ -76,13 +76,21 @@ export function finishJob(job: JobRecord, exit: ContainerExit): JobRecord {
       ? `stopped after its time limit of ${job.time_limit}s`
       : reason === 'oom-killed'
         ? 'killed by the kernel: out of memory (raise memory: in the manifest)'
-        : (exit.error ?? job.message);
+        : exit.error
+          ? `the engine reported an error for the container; it is in dopq log ${job.id}`
+          : job.message;
   const { stopping: _stopping, stop_requested_at: _at, ...rest } = job;
   return { ...rest, state, reason, exit_code: exit.exitCode, finished_at: Math.max(exit.finishedAt, job.started_at ?? 0), ...(message ? { message } : {}) };
 }
 
 export function failToStart(job: JobRecord, message: string, now: number): JobRecord {
   return { ...job, state: 'failed', reason: 'start-failed', message, gpus: [], exit_code: null, finished_at: now };
+}
+
+/** A job dopq refused at its start or build (another user's image, a mount its owner cannot reach). */
+export function refuseJob(job: JobRecord, reason: 'foreign-image' | 'mount-denied', message: string, now: number): JobRecord {
+  const { stopping: _s, stop_requested_at: _a, build_started_at: _b, needs_image: _n, ...rest } = job;
+  return { ...rest, state: 'rejected', reason, message, gpus: [], exit_code: null, finished_at: now };
 }
 
 export function cancelQueued(job: JobRecord, by: string, now: number): JobRecord {

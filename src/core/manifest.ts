@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from './config.js';
 import type { Issue } from './errors.js';
+import { claimedJobOwner, namesForeignJobImage } from './image-names.js';
 import { toIssues } from './schema-issues.js';
 import { formatSize, parseDuration, parseSize } from './units.js';
 import { formatPath, readYaml, type YamlSource } from './yaml-source.js';
@@ -146,9 +147,9 @@ type RawManifest = z.output<typeof manifestSchema>;
 
 /**
  * Validate manifest text against the config. `fallbackName` (the file's stem) names a job whose
- * manifest has no `name`.
+ * manifest has no `name`; `ownerUid`, when known, refuses another user's job image by name.
  */
-export function parseManifest(text: string, config: Config, fallbackName = 'job'): ManifestResult {
+export function parseManifest(text: string, config: Config, fallbackName = 'job', ownerUid?: number): ManifestResult {
   // Before parsing: the size cap is what keeps a hostile file from costing the daemon memory.
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > config.limits.manifest_bytes) {
@@ -163,6 +164,10 @@ export function parseManifest(text: string, config: Config, fallbackName = 'job'
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, yaml.source) };
   const issues = checkAgainstConfig(parsed.data, config, yaml.source);
+  if (ownerUid !== undefined && parsed.data.image !== undefined && namesForeignJobImage(parsed.data.image, ownerUid)) {
+    // Early, on the name alone; the daemon judges the image ID the engine resolves at the start.
+    issues.push({ path: 'image', line: yaml.source.lineOf(['image']), message: `${parsed.data.image} is another user's job image`, denied: true });
+  }
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, manifest: applyDefaults(parsed.data, config, fallbackName) };
 }
@@ -226,7 +231,8 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
   const sources = (['image', 'build', 'image_archive'] as const).filter((key) => raw[key] !== undefined);
   if (sources.length === 0) at([], 'image: is required (or build: to build one, or image_archive: to load one)');
   if (sources.length > 1) at([sources[1]!], `give one of image, build or image_archive, not ${sources.join(' and ')}`);
-  if (raw.image !== undefined && config.images.allowed !== null && !imageAllowed(raw.image, config.images.allowed)) {
+  // dopq's job images are the owner's own builds on allowed bases; whose they are is checked with the uid.
+  if (raw.image !== undefined && config.images.allowed !== null && claimedJobOwner(raw.image) === undefined && !imageAllowed(raw.image, config.images.allowed)) {
     at(['image'], `this server runs only these images: ${config.images.allowed.join(', ')}; got ${raw.image}`);
   }
   if (raw.network !== undefined && !config.network.allowed.includes(raw.network)) {

@@ -4,16 +4,32 @@
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { IMAGE_LABEL_INSTANCE, IMAGE_LABEL_JOB, IMAGE_LABEL_UID } from '../core/container-spec.js';
-import type { JobRecord, JobSpec } from '../core/job.js';
-import { baseImageRefusals } from '../core/dockerfile-check.js';
+import { refuseJob, type JobRecord, type JobSpec } from '../core/job.js';
+import { imagesOf } from '../core/image-ownership.js';
+import { checkBuildReferences } from './build-check.js';
+import { loadArchive } from './image-load.js';
+import { checkNewImage, ImageRefused, recordImage } from './image-guard.js';
 import { dockerMessage } from '../io/docker.js';
 import { diskShortage } from '../io/disk.js';
 import { readTarEntry } from '../io/tar-entry.js';
+import { cleanBuildContext, ContextRefused } from '../io/context-clean.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { contextTarPath } from './intake.js';
 import { loadSpec } from './lifecycle.js';
 
-class BuildRefused extends Error {}
+/** A build dopq will not run as asked; its message is dopq's own words, fit for everyone. */
+export class BuildRefused extends Error {}
+
+/** Why a job did not get its image: what everyone sees, and Docker's words for its owner's log. */
+interface BuildFailure {
+  message: string;
+  detail?: string;
+  /** Another user's image: the job ends rejected (foreign-image), not failed. */
+  foreign?: boolean;
+}
+
+/** How many of the owner's newest images a build may take cached steps from. */
+const CACHE_IMAGES = 8;
 
 export function buildLogFile(ctx: DaemonContext, id: number): string {
   return path.join(ctx.spool.logs, `${id}.build.log`);
@@ -83,61 +99,84 @@ export class Builder {
     await log.chown(job.uid, -1).catch(() => undefined);
     await log.chmod(0o600);
     await rename(temp, logFile);
-    let failure: string | undefined;
+    let failure: BuildFailure | undefined;
+    const what = job.needs_image === 'load' ? 'loading the image' : 'the build';
     try {
       const spec = await loadSpec(ctx, job.id);
-      if (!spec) throw new Error('the job file in the spool is missing');
+      if (!spec) throw new BuildRefused('the job file in the spool is missing');
       const writes: Promise<unknown>[] = [];
       const output = (text: string) => writes.push(log.write(text));
       const shortage = await diskShortage(ctx.spool.root, ctx.config.builds.min_free);
       if (shortage) throw new BuildRefused(shortage);
-      if (spec.manifest.build) failure = await this.runBuild(spec, job, output, controller.signal);
-      else {
-        ctx.log.info(`loading ${spec.manifest.image_archive} as ${spec.image}`, job.id);
-        failure = await ctx.engine.loadImage(contextTarPath(ctx, job.id), spec.image, output, controller.signal);
-      }
+      const detail = spec.manifest.build ? await this.runBuild(spec, job, output, controller.signal) : await loadArchive(ctx, spec, contextTarPath(ctx, job.id), output, controller.signal);
       await Promise.all(writes);
+      // Docker's words can quote the Dockerfile's commands (and what they hold): the log only.
+      if (detail !== undefined) failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail };
     } catch (error) {
-      failure = error instanceof BuildRefused ? error.message : controller.signal.aborted ? String((controller.signal.reason as Error)?.message ?? controller.signal.reason) : dockerMessage(error);
+      if (error instanceof BuildRefused || error instanceof ImageRefused) failure = { message: `${what} failed: ${error.message}`, foreign: error instanceof ImageRefused && error.kind === 'foreign-image' };
+      else if (controller.signal.aborted) failure = { message: `${what} failed: ${String((controller.signal.reason as Error)?.message ?? controller.signal.reason)}` };
+      else failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail: dockerMessage(error) };
     } finally {
       clearTimeout(deadline);
       this.active.delete(job.id);
       // The image holds what the job needs now; the copied context or archive can go.
       if (!this.stopping) await rm(contextTarPath(ctx, job.id), { force: true });
-      if (failure) await log.write(`dopq: ${job.needs_image === "load" ? "loading the image" : "build"} failed: ${failure}\n`).catch(() => undefined);
+      if (failure) await log.write(`dopq: ${failure.detail === undefined ? failure.message : `${what} failed: ${failure.detail}`}\n`).catch(() => undefined);
       await log.close();
     }
     this.record(job.id, failure);
   }
 
+  /** Build the job's image as its owner may: bases checked, the owner's own cache only, the result recorded as theirs. */
   private async runBuild(spec: JobSpec, job: JobRecord, output: (text: string) => void, signal: AbortSignal): Promise<string | undefined> {
+    const { ctx } = this;
+    // The engine gets a context dopq wrote, so the Dockerfile checked here is the one it builds.
+    const context = `${contextTarPath(ctx, job.id)}.clean`;
+    try {
+      await cleanBuildContext(contextTarPath(ctx, job.id), context);
+      return await this.buildFrom(context, spec, job, output, signal);
+    } catch (error) {
+      if (error instanceof ContextRefused) throw new BuildRefused(error.message);
+      throw error;
+    } finally {
+      await rm(context, { force: true });
+    }
+  }
+
+  private async buildFrom(context: string, spec: JobSpec, job: JobRecord, output: (text: string) => void, signal: AbortSignal): Promise<string | undefined> {
     const { ctx } = this;
     const build = spec.manifest.build!;
     // Checked again here: push checked the user's Dockerfile, but the tar is only what a file said.
-    const dockerfile = await readTarEntry(contextTarPath(ctx, job.id), build.dockerfile, 1024 * 1024);
+    const dockerfile = await readTarEntry(context, path.posix.normalize(build.dockerfile), 1024 * 1024);
     if (dockerfile === undefined) throw new BuildRefused(`${build.dockerfile}: no such file in the build context`);
-    const refusals = baseImageRefusals(dockerfile, { uid: job.uid, allowed: ctx.config.images.allowed });
-    if (refusals.length > 0) throw new BuildRefused(`${build.dockerfile}: ${refusals.join('; ')}`);
+    const plan = await checkBuildReferences(ctx, job.uid, build.dockerfile, dockerfile, build.args);
     ctx.log.info(`building ${spec.image}`, job.id);
-    return ctx.engine.buildImage(
-      contextTarPath(ctx, job.id),
+    const failure = await ctx.engine.buildImage(
+      context,
       {
         tag: spec.image,
         dockerfile: build.dockerfile,
         args: build.args,
-        // Not the container labels: a build's own intermediate containers inherit these, and
-        // reconcile would take them for leftovers of jobs.
+        // Not the container labels: a build's own intermediate containers inherit these. They
+        // are for admins' eyes; ownership is in dopq's own record.
         labels: { [IMAGE_LABEL_INSTANCE]: ctx.instance, [IMAGE_LABEL_JOB]: String(job.id), [IMAGE_LABEL_UID]: String(job.uid) },
         // A build's RUN steps get the job's own memory and CPU limits.
         memory: spec.manifest.memory,
         cpus: spec.manifest.cpus,
+        cacheFrom: imagesOf(ctx.images, job.uid).slice(0, CACHE_IMAGES).map((image) => image.id),
       },
       output,
       signal,
     );
+    if (failure !== undefined) return failure;
+    const built = await ctx.engine.inspectImage(spec.image);
+    if (!built) throw new BuildRefused('the engine has no image after the build');
+    const image = await checkNewImage(ctx, job.uid, built.id, 'the built image');
+    await recordImage(ctx, { id: image.id, uid: job.uid, job: job.id, layers: image.layers, base_layers: plan.baseLayers, at: ctx.now() });
+    return undefined;
   }
 
-  private record(id: number, failure: string | undefined): void {
+  private record(id: number, failure: BuildFailure | undefined): void {
     const { ctx } = this;
     const job = jobById(ctx, id);
     if (this.stopping) return; // left building: the next daemon builds it again
@@ -146,9 +185,12 @@ export class Builder {
     if (failure === undefined) {
       replaceJob(ctx, { ...rest, state: 'queued' });
       ctx.log.info('image built; the job may start', id);
+    } else if (failure.foreign) {
+      replaceJob(ctx, refuseJob(job, 'foreign-image', failure.message, ctx.now()));
+      ctx.log.error(`refused: ${failure.message}`, id);
     } else {
-      replaceJob(ctx, { ...rest, state: 'failed', reason: 'build-failed', message: `the build failed: ${failure}`, exit_code: null, finished_at: ctx.now() });
-      ctx.log.error(`build failed: ${failure}`, id);
+      replaceJob(ctx, { ...rest, state: 'failed', reason: 'build-failed', message: failure.message, exit_code: null, finished_at: ctx.now() });
+      ctx.log.error(`${failure.message}${failure.detail === undefined ? '' : `: ${failure.detail}`}`, id);
     }
     this.onEnd();
   }

@@ -2,6 +2,7 @@
 // the in-memory state that the daemon alone writes back to the spool.
 import { createHash } from 'node:crypto';
 import type { Config } from '../core/config.js';
+import type { ImageRecord } from '../core/image-ownership.js';
 import type { JobRecord, JobSpec } from '../core/job.js';
 import type { StateFile } from '../core/queue-view.js';
 import type { DockerEngine } from '../io/docker.js';
@@ -22,6 +23,8 @@ export interface DaemonContext {
   log: Logger;
   state: StateFile;
   specs: Map<number, JobSpec>;
+  /** Which image IDs dopq built or loaded for whom (spool.images): ownership is decided on this. */
+  images: ImageRecord;
 }
 
 export function instanceId(spoolRealPath: string): string {

@@ -75,10 +75,11 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
   }
   const stem = path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
   const submitted_at = Math.min(envelope.submitted_at, now);
-  const parsed = parseManifest(envelope.manifest, ctx.config, stem);
+  const parsed = parseManifest(envelope.manifest, ctx.config, stem, owned.uid);
   if (!parsed.ok) {
     // The file's name only: the state is world-readable, and where the user keeps it is theirs.
-    reject(ctx, { id, user, uid: owned.uid, name: safeName(stem), submitted_at }, `${path.basename(envelope.source)}:\n${formatIssues(parsed.issues)}`);
+    const reason = parsed.issues.some((issue) => issue.denied) ? 'foreign-image' : 'rejected';
+    reject(ctx, { id, user, uid: owned.uid, name: safeName(stem), submitted_at }, `${path.basename(envelope.source)}:\n${formatIssues(parsed.issues)}`, reason);
     return { file, keepAs: rejectedPath(ctx, id) };
   }
   const refusal = await admissionRefusal(ctx, owned.uid, user);
@@ -175,11 +176,11 @@ async function admissionRefusal(ctx: DaemonContext, uid: number, user: string): 
   return undefined;
 }
 
-function reject(ctx: DaemonContext, job: Pick<JobRecord, 'id' | 'user' | 'uid' | 'name' | 'submitted_at'>, text: string): void {
+function reject(ctx: DaemonContext, job: Pick<JobRecord, 'id' | 'user' | 'uid' | 'name' | 'submitted_at'>, text: string, reason: 'rejected' | 'foreign-image' = 'rejected'): void {
   const now = ctx.now();
   // Parts of it (file names, paths) are the user's own text: no terminal escapes for `dopq q`.
   const message = text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '?');
-  ctx.state.jobs.push({ ...job, image: '', gpus_requested: 0, gpus: [], state: 'rejected', reason: 'rejected', message, finished_at: now, time_limit: 0 });
+  ctx.state.jobs.push({ ...job, image: '', gpus_requested: 0, gpus: [], state: 'rejected', reason, message, finished_at: now, time_limit: 0 });
   ctx.log.error(`rejected: ${message.replace(/\n/g, '; ')}`, job.id);
 }
 

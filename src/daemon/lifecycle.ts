@@ -2,11 +2,13 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { containerSpec } from '../core/container-spec.js';
-import { failToStart, finishJob, type JobRecord, type JobSpec } from '../core/job.js';
+import { failToStart, finishJob, refuseJob, type JobRecord, type JobSpec } from '../core/job.js';
 import { dockerMessage } from '../io/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
-import { forbiddenPaths, StartRefused, outputBind, resolveBinds } from './mounts.js';
+import { forbiddenPaths, MountDenied, StartRefused, outputBind, resolveBinds } from './mounts.js';
 import { accountOf } from '../io/users.js';
+import { appendToJobLog } from '../io/job-log.js';
+import { ImageRefused, resolveForUser } from './image-guard.js';
 
 export async function loadSpec(ctx: DaemonContext, id: number): Promise<JobSpec | undefined> {
   const cached = ctx.specs.get(id);
@@ -33,18 +35,45 @@ export async function startContainer(ctx: DaemonContext, job: JobRecord): Promis
     // Identity from the user database now, not from the manifest or the dropped file's group.
     const account = await accountOf(spec.uid);
     if (!account) throw new StartRefused(`uid ${spec.uid} is no longer a user on this machine`);
-    const binds = await resolveBinds(spec.manifest.mounts, ctx.config.mounts.allowed_roots, await forbiddenPaths(ctx.config));
+    // The container gets the image ID the engine resolved and dopq judged, so no name can be
+    // re-pointed between the check and the create.
+    const image = await resolveForUser(ctx, spec.uid, spec.image, 'image');
+    const owner = { user: account.user, uid: spec.uid, gid: account.gid, groups: [...account.groups.values()] };
+    const binds = await resolveBinds(spec.manifest.mounts, ctx.config.mounts.allowed_roots, await forbiddenPaths(ctx.config), owner);
     const output = await outputBind(ctx.config, account.user, spec.uid, account.gid);
     if (output) binds.push(output);
     const groups = ctx.config.container_groups.flatMap((name) => (account.groups.has(name) ? [account.groups.get(name)!] : []));
-    const containerId = await ctx.engine.start(containerSpec(spec, job.gpus, ctx.config, ctx.instance, { gid: account.gid, groups, binds }), ctx.config.keep_containers > 0);
+    const container = containerSpec({ ...spec, image: image.id }, job.gpus, ctx.config, ctx.instance, { gid: account.gid, groups, binds });
+    const containerId = await ctx.engine.start(container, ctx.config.keep_containers > 0);
     ctx.log.info(`started ${job.name} on GPUs [${job.gpus.join(',')}] as ${containerId.slice(0, 12)}`, job.id);
     return { ...job, container_id: containerId };
   } catch (error) {
-    const message = error instanceof StartRefused ? error.message : `Docker could not start the container: ${dockerMessage(error)}`;
-    ctx.log.error(`failed to start: ${message}`, job.id);
-    return failToStart(job, message, ctx.now());
+    if (error instanceof ImageRefused && error.kind === 'foreign-image') {
+      ctx.log.error(`refused: ${error.message}`, job.id);
+      return refuseJob(job, 'foreign-image', error.message, ctx.now());
+    }
+    if (error instanceof MountDenied) {
+      ctx.log.error(`refused: ${error.message}`, job.id);
+      return refuseJob(job, 'mount-denied', error.message, ctx.now());
+    }
+    if (error instanceof ImageRefused || error instanceof StartRefused) {
+      ctx.log.error(`failed to start: ${error.message}`, job.id);
+      return failToStart(job, error.message, ctx.now());
+    }
+    // Docker's own words can quote the job's command or environment: its owner's log only.
+    const detail = dockerMessage(error);
+    ctx.log.error(`failed to start: ${detail}`, job.id);
+    await appendToJobLog(logFile(ctx, job.id), job.uid, `dopq: Docker could not start the container: ${detail}`).catch(() => undefined);
+    return failToStart(job, publicStartFailure(detail, job.id), ctx.now());
   }
+}
+
+/** What everyone may read of a failed start: dopq's words, never Docker's. */
+function publicStartFailure(detail: string, id: number): string {
+  if (/could not select device driver "nvidia"/.test(detail)) {
+    return 'the engine cannot hand out GPUs: could not select device driver "nvidia" (is the NVIDIA container toolkit installed?)';
+  }
+  return `Docker could not start the container; its error is in dopq log ${id}`;
 }
 
 export interface LogSavers {
@@ -85,6 +114,7 @@ export async function reap(ctx: DaemonContext, logs: LogSavers, id: number): Pro
   const exit = await ctx.engine.exitOf(job.container_id);
   if (!exit) return false;
   await withDeadline(logs.ensure(ctx, job), 15_000);
+  if (exit.error) await appendToJobLog(logFile(ctx, id), job.uid, `dopq: the engine reported: ${exit.error}`).catch(() => undefined);
   const finished = finishJob(job, exit);
   replaceJob(ctx, finished);
   ctx.log.info(`${finished.state}: ${finished.reason}, exit code ${finished.exit_code ?? '-'}`, id);

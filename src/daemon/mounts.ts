@@ -1,14 +1,23 @@
 // Bind mounts as Docker gets them: each source resolved with realpath and checked again against
 // the allowed roots, so a symlink inside an allowed root cannot lead outside it. The Docker
 // socket, and any folder holding it, is refused even under an allowed root: it hands over the host.
+// dockerd binds as root, so each source is also checked as the job's owner: they must be able to
+// reach and read it (and write it, read-write), or a job would hand them what they cannot open.
 import { chmod, chown, lstat, mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { USER_PLACEHOLDER, type Config } from '../core/config.js';
 import type { Mount } from '../core/manifest.js';
 import { isUnderRoots } from '../core/manifest.js';
+import { mountDenialMessage, type AccessCheck, type Identity } from '../core/mount-access.js';
+import { AccessCheckError, checkAccessAs } from '../io/user-access.js';
 
 /** A job that may not start as asked (a mount, its output folder, its owner): the job fails, nothing else. */
 export class StartRefused extends Error {}
+
+/** A mount source the job's owner may not reach, read or write: the job is refused, not failed. */
+export class MountDenied extends StartRefused {
+  readonly reason = 'mount-denied' as const;
+}
 
 /** Paths no job may mount, nor any folder above them. */
 export async function forbiddenPaths(config: Config): Promise<string[]> {
@@ -21,9 +30,9 @@ function overlaps(a: string, b: string): boolean {
   return under(a, b) || under(b, a);
 }
 
-export async function resolveBinds(mounts: readonly Mount[], allowedRoots: readonly string[], forbidden: readonly string[] = []): Promise<string[]> {
+export async function resolveBinds(mounts: readonly Mount[], allowedRoots: readonly string[], forbidden: readonly string[], owner: Identity): Promise<string[]> {
   const roots = await Promise.all(allowedRoots.map((root) => realpath(root).catch(() => root)));
-  const binds: string[] = [];
+  const reals: string[] = [];
   for (const mount of mounts) {
     let real: string;
     try {
@@ -34,9 +43,36 @@ export async function resolveBinds(mounts: readonly Mount[], allowedRoots: reado
     if (!isUnderRoots(real, roots)) throw new StartRefused(`mount source ${mount.src} resolves to ${real}, outside the allowed roots`);
     const clash = forbidden.find((f) => overlaps(real, f));
     if (clash) throw new StartRefused(`mount source ${mount.src} resolves to ${real}, which is or holds the Docker socket ${clash}: never mounted`);
-    binds.push(`${real}:${mount.dst}:${mount.readOnly ? 'ro' : 'rw'}`);
+    reals.push(real);
   }
-  return binds;
+  await assertOwnerMay(mounts, reals, owner);
+  return mounts.map((mount, i) => `${reals[i]}:${mount.dst}:${mount.readOnly ? 'ro' : 'rw'}`);
+}
+
+/**
+ * Both the source as written and its realpath, in one helper run as the owner: the written path
+ * is how the user would open it (through their own links), the realpath is what Docker binds.
+ */
+async function assertOwnerMay(mounts: readonly Mount[], reals: readonly string[], owner: Identity): Promise<void> {
+  if (mounts.length === 0) return;
+  if (!owner || !Number.isSafeInteger(owner.uid)) throw new StartRefused('no owner identity to check the mounts as'); // fail closed
+  if (owner.uid === 0) return; // root may open anything
+  const checks: AccessCheck[] = mounts.flatMap((mount, i) => [
+    { path: mount.src, write: !mount.readOnly },
+    { path: reals[i]!, write: !mount.readOnly },
+  ]);
+  let denials;
+  try {
+    denials = await checkAccessAs(owner, checks);
+  } catch (error) {
+    if (error instanceof AccessCheckError) throw new StartRefused(error.message);
+    throw error;
+  }
+  for (const [i, mount] of mounts.entries()) {
+    // The realpath's reason names the folder that stops them even when they came by a link.
+    const denial = denials[2 * i + 1] ?? denials[2 * i];
+    if (denial) throw new MountDenied(mountDenialMessage(mount.src, reals[i], owner.user, denial));
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
 import { imagesToRemove } from '../core/image-retention.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { reap, type LogSavers } from './lifecycle.js';
+import { forgetImages } from './image-guard.js';
 
 export interface ReconcileResult {
   changed: boolean;
@@ -64,7 +65,18 @@ export async function reconcile(ctx: DaemonContext, logs: LogSavers, buildsRunni
 async function removeOldImages(ctx: DaemonContext): Promise<void> {
   const images = await ctx.engine.listJobImages(ctx.instance);
   if (images.length === 0) return;
-  for (const id of imagesToRemove(images, ctx.state.jobs, ctx.config.builds.keep_images, ctx.now())) {
+  const removed = imagesToRemove(images, ctx.state.jobs, ctx.config.builds.keep_images, ctx.now());
+  for (const id of removed) {
     await ctx.engine.removeImage(id).catch((error: Error) => ctx.log.error(`cannot remove image ${id}: ${error.message}`));
   }
+  if (removed.length > 0) await forgetRemovedImages(ctx);
+}
+
+/** Drop from the ownership record the images the engine no longer has. */
+async function forgetRemovedImages(ctx: DaemonContext): Promise<void> {
+  const gone = new Set<string>();
+  for (const image of ctx.images.images) {
+    if (!(await ctx.engine.inspectImage(image.id))) gone.add(image.id);
+  }
+  if (gone.size > 0) await forgetImages(ctx, gone);
 }

@@ -8,6 +8,7 @@ import { raiseSeq } from '../io/seq.js';
 import { createMissing, spoolPaths, spoolProblems } from '../io/spool.js';
 import { UnsafeSpoolError } from '../core/errors.js';
 import { readState } from '../io/state-store.js';
+import { readImageRecord } from '../io/image-record.js';
 import { instanceId, stderrLogger, type DaemonContext, type Logger } from './context.js';
 import { Daemon } from './daemon.js';
 import { createGpuSource } from './gpu-source.js';
@@ -38,7 +39,8 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
   try {
     const state = await readState(spool.state);
     await raiseSeq(spool.seq, state.jobs.reduce((max, job) => Math.max(max, job.id), 0));
-    const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map() };
+    const images = await readImageRecord(spool.images);
+    const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map(), images };
     let requestStop: (reason: string) => void = () => {};
     const stopRequested = new Promise<void>((resolve) => {
       requestStop = (by) => {

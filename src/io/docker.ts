@@ -4,8 +4,7 @@ import { open, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
 import type { ContainerSpec } from '../core/container-spec.js';
-import { LABEL_INSTANCE, LABEL_JOB } from '../core/container-spec.js';
-import { untaggedArchive } from './image-archive.js';
+import { containerNamePrefix, LABEL_INSTANCE } from '../core/container-spec.js';
 import { UnavailableError } from '../core/errors.js';
 import type { ContainerExit } from '../core/job.js';
 
@@ -23,6 +22,22 @@ export interface BuildOptions {
   /** Limits of the build's containers: the job's own. */
   memory: number;
   cpus: number;
+  /**
+   * The only images whose layers the build may reuse: the owner's own. Without it the legacy
+   * builder reuses any local image's steps, so a step another user ran (fetching data, making a
+   * key) would come back with their output.
+   */
+  cacheFrom: string[];
+}
+
+/** What the engine says about an image: its ID, names, layers and ONBUILD triggers. */
+export interface EngineImage {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  layers: string[];
+  parent: string;
+  onBuild: string[];
 }
 
 /** An image dopq built or loaded for a job. */
@@ -49,10 +64,15 @@ export interface DockerEngine {
    */
   buildImage(tar: string, options: BuildOptions, onOutput: (text: string) => void, signal: AbortSignal): Promise<string | undefined>;
   /**
-   * Load a `docker save` archive, its own tags stripped, and tag the image `tag`. Resolves with
-   * the error Docker reported, if any.
+   * Load an image archive (already cleaned of every tag: image-archive.ts). Resolves with the
+   * loaded image ID, or the error Docker reported.
    */
-  loadImage(archive: string, tag: string, onOutput: (text: string) => void, signal: AbortSignal): Promise<string | undefined>;
+  loadImage(archive: NodeJS.ReadableStream, onOutput: (text: string) => void, signal: AbortSignal): Promise<{ id: string } | { failure: string }>;
+  /** Resolve a name (or ID, short ID, digest) as the engine does; undefined when it has no such image. */
+  inspectImage(reference: string): Promise<EngineImage | undefined>;
+  tagImage(id: string, tag: string): Promise<void>;
+  /** Every image with its tags (untagged ones too), for finding what an archive is built on. */
+  listImages(): Promise<{ id: string; repoTags: string[] }[]>;
   /** Images this spool built or loaded for jobs. */
   listJobImages(instance: string): Promise<JobImage[]>;
   /** Remove an image; one still in use (or gone) is left alone. */
@@ -106,7 +126,6 @@ export function dockerMessage(error: unknown): string {
 
 export function createDockerEngine(socketPath: string): DockerEngine {
   const docker = new Docker({ socketPath });
-  const isOurs = (instance: string) => ({ label: [`${LABEL_INSTANCE}=${instance}`] });
 
   return {
     async ping() {
@@ -133,8 +152,14 @@ export function createDockerEngine(socketPath: string): DockerEngine {
     },
 
     async list(instance) {
-      const containers = await docker.listContainers({ all: true, filters: isOurs(instance) });
-      return containers.map((c) => ({ id: c.Id, jobId: Number(c.Labels[LABEL_JOB]), running: c.State === 'running' }));
+      // By name, which only dopq chooses: labels are not proof, since an image's or a build
+      // step's labels can say anything (a Dockerfile's LABEL lands on its build containers).
+      const prefix = containerNamePrefix(instance);
+      const containers = await docker.listContainers({ all: true, filters: { name: [prefix] } });
+      return containers.flatMap((c) => {
+        const jobId = (c.Names ?? []).map((name) => new RegExp(`^/${prefix}(\\d+)$`).exec(name)?.[1]).find((id) => id !== undefined);
+        return jobId === undefined ? [] : [{ id: c.Id, jobId: Number(jobId), running: c.State === 'running' }];
+      });
     },
 
     async exitOf(containerId) {
@@ -178,6 +203,8 @@ export function createDockerEngine(socketPath: string): DockerEngine {
         dockerfile: options.dockerfile,
         buildargs: options.args,
         labels: options.labels,
+        // A name that resolves to nothing still turns the engine's cache into "only these".
+        cachefrom: JSON.stringify(options.cacheFrom.length > 0 ? options.cacheFrom : ['dopq-no-cache:none']),
         networkmode: 'none',
         memory: options.memory,
         memswap: options.memory,
@@ -199,8 +226,8 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       return failure;
     },
 
-    async loadImage(archive, tag, onOutput, signal) {
-      const stream = (await docker.loadImage(untaggedArchive(archive), { abortSignal: signal } as object)) as NodeJS.ReadableStream;
+    async loadImage(archive, onOutput, signal) {
+      const stream = (await docker.loadImage(archive, { abortSignal: signal } as object)) as NodeJS.ReadableStream;
       let failure: string | undefined;
       let loaded: string | undefined;
       await followJsonLines(stream, (item) => {
@@ -210,11 +237,38 @@ export function createDockerEngine(socketPath: string): DockerEngine {
         }
         if (item.error !== undefined) failure = item.errorDetail?.message ?? item.error;
       });
-      if (failure) return failure;
-      if (!loaded) return 'the archive held no image (is it a docker save tar?)';
-      const [repo = '', version = ''] = [tag.slice(0, tag.lastIndexOf(':')), tag.slice(tag.lastIndexOf(':') + 1)];
-      await docker.getImage(loaded).tag({ repo, tag: version });
-      return undefined;
+      if (failure) return { failure };
+      if (!loaded) return { failure: 'the archive held no image (is it a docker save tar?)' };
+      return { id: loaded };
+    },
+
+    async inspectImage(reference) {
+      let info;
+      try {
+        info = await docker.getImage(reference).inspect();
+      } catch (error) {
+        // 404: no such image; 400: not a valid reference. Neither is an image to use.
+        const code = (error as { statusCode?: number }).statusCode;
+        if (code === 404 || code === 400) return undefined;
+        throw error;
+      }
+      return {
+        id: info.Id,
+        repoTags: info.RepoTags ?? [],
+        repoDigests: info.RepoDigests ?? [],
+        layers: info.RootFS?.Layers ?? [],
+        parent: info.Parent ?? '',
+        onBuild: (info.Config as { OnBuild?: string[] | null } | undefined)?.OnBuild ?? [],
+      };
+    },
+
+    async listImages() {
+      return (await docker.listImages()).map((image) => ({ id: image.Id, repoTags: image.RepoTags ?? [] }));
+    },
+
+    async tagImage(id, tag) {
+      const at = tag.lastIndexOf(':');
+      await docker.getImage(id).tag({ repo: tag.slice(0, at), tag: tag.slice(at + 1) });
     },
 
     async listJobImages(instance) {

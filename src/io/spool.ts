@@ -15,6 +15,8 @@ export interface SpoolPaths {
   seq: string;
   stateDir: string;
   state: string;
+  /** Which image IDs dopq built or loaded for whom (root only). */
+  images: string;
   daemonLock: string;
   daemonPid: string;
   jobs: string;
@@ -33,6 +35,7 @@ export function spoolPaths(root: string): SpoolPaths {
     seq: path.join(root, 'seq', 'seq'),
     stateDir,
     state: path.join(stateDir, 'state.json'),
+    images: path.join(stateDir, 'images.json'),
     daemonLock: path.join(stateDir, 'daemon'),
     daemonPid: path.join(stateDir, 'daemon.pid'),
     jobs: path.join(root, 'jobs'),

@@ -22,3 +22,8 @@ export function corpusConfig(root: string): Record<string, unknown> {
 export function expectedReason(text: string): string | undefined {
   return /^# expect: (.+)$/m.exec(text)?.[1];
 }
+
+/** What push exits with for the file: 65 (a bad manifest) unless a `# exit: N` line says (77: permission). */
+export function expectedExit(text: string): number {
+  return Number(/^# exit: (\d+)$/m.exec(text)?.[1] ?? 65);
+}

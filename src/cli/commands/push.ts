@@ -1,12 +1,13 @@
 // `dopq push FILE`: validate here for fast feedback, take a job number, publish into the intake.
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import { baseImageRefusals } from '../../core/dockerfile-check.js';
+import { referenceRefusals } from '../../core/dockerfile-check.js';
+import { readDockerfile } from '../../core/dockerfile-refs.js';
 import { convertDopqConfig } from '../../core/dopq-compat.js';
 import { openDopqBundle } from '../../io/dopq-bundle.js';
 import path from 'node:path';
 import { encodeEnvelope, type PackedContextRef } from '../../core/envelope.js';
-import { DopqError, ExitCode, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
+import { DopqError, ExitCode, formatIssues, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
 import { parseManifest, type BuildSpec, type Manifest } from '../../core/manifest.js';
 import { assertDiskRoom } from '../../io/disk.js';
 import { ContextError, copyArchive, packContext } from '../../io/context-pack.js';
@@ -17,6 +18,7 @@ import { readState } from '../../io/state-store.js';
 import { currentCaller } from '../../io/users.js';
 import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX, NameTakenError, publish } from '../../io/spool.js';
 import type { CommandContext } from '../context.js';
+import { assertMountsAccessible } from '../mount-access-check.js';
 
 export async function pushCommand(ctx: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
   if (/\.zip$/i.test(file) || (await stat(file).then((s) => s.isDirectory(), () => false))) return pushDopqBundle(ctx, file, options);
@@ -48,8 +50,12 @@ async function pushDopqBundle(ctx: CommandContext, input: string, options: { jso
 
 async function pushManifest(ctx: CommandContext, file: string, text: string, source: string, options: { json?: boolean }): Promise<number> {
   const stem = path.basename(file).replace(/\.(ya?ml|json|zip)$/i, '');
-  const result = parseManifest(text, ctx.config, stem);
-  if (!result.ok) throw new InvalidDocumentError('manifest', file, result.issues);
+  const result = parseManifest(text, ctx.config, stem, process.getuid?.());
+  if (!result.ok) {
+    if (result.issues.some((issue) => issue.denied)) throw new PermissionError(file, formatIssues(result.issues));
+    throw new InvalidDocumentError('manifest', file, result.issues);
+  }
+  await assertMountsAccessible(file, result.manifest.mounts);
   if (result.manifest.build) checkBaseImages(ctx, file, result.manifest.build, await readFile(path.join(path.resolve(path.dirname(source), result.manifest.build.context), result.manifest.build.dockerfile), 'utf8').catch(() => undefined));
   await assertSpoolReady(ctx.spool);
   await checkAdmission(ctx);
@@ -115,12 +121,19 @@ async function packOnce(ctx: CommandContext, parsed: Manifest, source: string): 
   }
 }
 
-/** Base images the daemon would refuse, refused now with the Dockerfile's line. */
+/**
+ * Base images the daemon would refuse, refused now with the Dockerfile's line: another user's
+ * job image is a permission refusal (77), the rest are mistakes in the Dockerfile (65).
+ */
 function checkBaseImages(ctx: CommandContext, file: string, build: BuildSpec, dockerfile: string | undefined): void {
   if (dockerfile === undefined) return; // the packer names the missing Dockerfile
   const uid = process.getuid?.() ?? 0;
-  const refusals = baseImageRefusals(dockerfile, { uid, allowed: ctx.config.images.allowed });
-  if (refusals.length > 0) throw new InvalidDocumentError('manifest', file, refusals.map((message) => ({ path: `build.dockerfile (${build.dockerfile})`, message })));
+  const refusals = referenceRefusals(readDockerfile(dockerfile, build.args), { uid, allowed: ctx.config.images.allowed });
+  if (refusals.length === 0) return;
+  // The lines are the Dockerfile's, not the manifest's: they go into the message.
+  const issues = refusals.map((refusal) => ({ path: 'build', message: `${build.dockerfile} line ${refusal.line}: ${refusal.message}` }));
+  if (refusals.some((refusal) => refusal.foreign)) throw new PermissionError(file, formatIssues(issues));
+  throw new InvalidDocumentError('manifest', file, issues);
 }
 
 /** The config's submitters and per-user queue cap, checked early; the daemon checks again. */
