@@ -27,7 +27,8 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
   program
     .command('init')
     .description('as root: create the spool, or give it back its owners and modes; then check it and the config')
-    .action(async () => setExit(await (await import('./commands/init.js')).initCommand(await ctx())));
+    .option('--repair', 'instead: put back state.json.prev if state.json is damaged, saying what was restored and what is lost')
+    .action(async (options: { repair?: boolean }) => setExit(await (await import('./commands/init.js')).initCommand(await ctx(), options)));
 
   program
     .command('run')
