@@ -2,7 +2,7 @@
 // See man/dopq.1, section SPOOL.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { SpoolError } from '../core/errors.js';
 import { ancestorProblem, ancestorsOf, configProblem, entryProblem, formatMode, type ModeRule, type Observed } from '../core/spool-modes.js';
@@ -17,6 +17,8 @@ export interface SpoolPaths {
   state: string;
   /** Which image IDs dopq built or loaded for whom (root only). */
   images: string;
+  /** What the daemon says when it cannot save the state (daemon-status.ts). */
+  daemonStatus: string;
   daemonLock: string;
   daemonPid: string;
   jobs: string;
@@ -36,6 +38,7 @@ export function spoolPaths(root: string): SpoolPaths {
     stateDir,
     state: path.join(stateDir, 'state.json'),
     images: path.join(stateDir, 'images.json'),
+    daemonStatus: path.join(stateDir, 'daemon.status'),
     daemonLock: path.join(stateDir, 'daemon'),
     daemonPid: path.join(stateDir, 'daemon.pid'),
     jobs: path.join(root, 'jobs'),
@@ -176,16 +179,18 @@ export const CONTEXT_SUFFIX = '.ctx';
 export class NameTakenError extends Error {}
 
 /**
- * Dot-temp name, then rename into place: the daemon never sees a half-written file. Never
- * replaces an existing name: a user who squats a future job number only costs a retry.
+ * Dot-temp name, then rename into place: the daemon never sees a half-written file, and a write
+ * that fails (a full disk) leaves nothing behind. Never replaces an existing name: a user who
+ * squats a future job number only costs a retry.
  */
 export async function publish(dir: string, name: string, data: string, mode = 0o600): Promise<string> {
   const temp = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}`);
   const final = path.join(dir, name);
   try {
-    await writeFile(temp, data, { mode, flag: 'wx' });
+    await writeWhole(temp, data, mode);
   } catch (error) {
-    throw new SpoolError(dir, `cannot write into the spool: ${(error as Error).message}`, { cause: error });
+    await rm(temp, { force: true });
+    throw spoolWriteError(final, describe(name), error);
   }
   try {
     if (await lstat(final).then(() => true, () => false)) throw new NameTakenError(final);
@@ -195,9 +200,38 @@ export async function publish(dir: string, name: string, data: string, mode = 0o
     const code = (error as NodeJS.ErrnoException).code;
     // The sticky bit refuses renaming over another user's file: that name is taken.
     if (error instanceof NameTakenError || code === 'EPERM' || code === 'EACCES') throw new NameTakenError(final);
-    throw new SpoolError(dir, `cannot write into the spool: ${(error as Error).message}`, { cause: error });
+    throw spoolWriteError(final, describe(name), error);
   }
   return final;
+}
+
+function describe(name: string): string {
+  return name.endsWith(INTAKE_SUFFIX) ? 'the job file' : name.endsWith(REQUEST_SUFFIX) ? 'the request' : name;
+}
+
+/** Written and synced, so a full disk shows here and not later, after the rename. */
+async function writeWhole(file: string, data: string, mode: number): Promise<void> {
+  const handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** No space left, or the user's quota used up: the disk is at fault, not what was written. */
+export function isNoRoom(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** A failed write into the spool, naming what could not be written (`what`) and why. */
+export function spoolWriteError(subject: string, what: string, error: unknown): SpoolError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason = code === 'ENOSPC' ? "no space left on the spool's disk" : code === 'EDQUOT' ? "the disk quota on the spool's disk is used up" : (error as Error).message;
+  const hint = code === 'ENOSPC' ? "ask an admin to free space on the spool's disk (old images: docker image prune)" : code === 'EDQUOT' ? 'remove some of your files on that disk, or ask an admin to raise your quota' : undefined;
+  return new SpoolError(subject, `cannot write ${what}: ${reason}`, { cause: error, ...(hint ? { hint } : {}) });
 }
 
 /** Names in a drop folder that are complete (no dot-temps) and have the suffix. */

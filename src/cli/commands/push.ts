@@ -1,5 +1,5 @@
 // `dopq push FILE`: validate here for fast feedback, take a job number, publish into the intake.
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { referenceRefusals } from '../../core/dockerfile-check.js';
 import { readDockerfile } from '../../core/dockerfile-refs.js';
@@ -13,10 +13,10 @@ import { assertDiskRoom } from '../../io/disk.js';
 import { ContextError, copyArchive, packContext } from '../../io/context-pack.js';
 import { maySubmit } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/pending.js';
-import { nextJobId } from '../../io/seq.js';
+import { withNextJobId } from '../../io/seq.js';
 import { readState } from '../../io/state-store.js';
 import { currentCaller } from '../../io/users.js';
-import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX, NameTakenError, publish } from '../../io/spool.js';
+import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX, NameTakenError, publish, spoolWriteError } from '../../io/spool.js';
 import type { CommandContext } from '../context.js';
 import { assertMountsAccessible } from '../mount-access-check.js';
 
@@ -64,56 +64,86 @@ async function pushManifest(ctx: CommandContext, file: string, text: string, sou
   return ExitCode.ok;
 }
 
+/** A packed build context or archive, and where it lies now (it moves with each number tried). */
+interface Packed {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
 /**
  * Take a number and publish; a number whose intake name is already taken is skipped. A build
  * context or archive is packed once, first, and renamed to `<id>.ctx` before the job file goes
- * in, so the daemon never sees a job without its context.
+ * in, so the daemon never sees a job without its context. Whatever fails (a full disk), nothing
+ * is left in the intake and the number is given back.
  */
 async function publishJob(ctx: CommandContext, manifest: string, source: string, parsed: Manifest): Promise<number> {
-  const packed = parsed.build || parsed.image_archive ? await packOnce(ctx, parsed, source) : undefined;
-  let current = packed?.temp;
+  if (parsed.build || parsed.image_archive) await assertDiskRoom(ctx);
+  let packed: Packed | undefined;
   try {
+    if (parsed.build || parsed.image_archive) packed = await packOnce(ctx, parsed, source);
+    const floor = () => highestIdInUse(ctx);
     for (let attempt = 0; attempt < 100; attempt++) {
-      const id = await nextJobId(ctx.spool.seq);
-      let context: PackedContextRef | undefined;
-      if (packed && current) {
-        const name = `${id}${CONTEXT_SUFFIX}`;
-        const target = path.join(ctx.spool.intake, name);
-        // Never over another user's file: the sticky intake refuses that rename, and so do we.
-        if (await stat(target).then(() => true, () => false)) continue;
-        try {
-          await rename(current, target);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'EPERM' || (error as NodeJS.ErrnoException).code === 'EACCES') continue;
-          throw error;
-        }
-        current = target;
-        context = { file: name, bytes: packed.bytes, sha256: packed.sha256 };
-      }
-      try {
-        await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), source, manifest, ...(context ? { context } : {}) }));
-        current = undefined; // the job owns it now
-        return id;
-      } catch (error) {
-        if (!(error instanceof NameTakenError)) throw error;
-      }
+      const id = await withNextJobId(ctx.spool.seq, (id) => publishAs(ctx, id, { manifest, source }, packed), { floor });
+      if (id === undefined) continue;
+      packed = undefined; // the job owns it now
+      return id;
     }
     throw new SpoolError(ctx.spool.intake, 'the next 100 job numbers are all taken by files in the intake', { hint: 'ask an admin to look at the intake folder' });
+  } catch (error) {
+    if (!(error instanceof SpoolError)) throw error;
+    throw new SpoolError(error.subject ?? ctx.spool.intake, `${error.message}; nothing was queued`, { cause: error.cause ?? error, ...(error.hint ? { hint: error.hint } : {}) });
   } finally {
-    if (current) await rm(current, { force: true });
+    if (packed) await rm(packed.file, { force: true });
   }
 }
 
+/** Publish job `id` with its context; undefined when a file already holds that number (it is skipped). */
+async function publishAs(ctx: CommandContext, id: number, job: { manifest: string; source: string }, packed: Packed | undefined): Promise<number | undefined> {
+  let context: PackedContextRef | undefined;
+  if (packed) {
+    const name = `${id}${CONTEXT_SUFFIX}`;
+    const target = path.join(ctx.spool.intake, name);
+    // Never over another user's file: the sticky intake refuses that rename, and so do we.
+    if (await stat(target).then(() => true, () => false)) return undefined;
+    try {
+      await rename(packed.file, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EPERM' || code === 'EACCES') return undefined;
+      throw spoolWriteError(target, 'the build context', error);
+    }
+    packed.file = target;
+    context = { file: name, bytes: packed.bytes, sha256: packed.sha256 };
+  }
+  try {
+    await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), ...job, ...(context ? { context } : {}) }));
+    return id;
+  } catch (error) {
+    if (error instanceof NameTakenError) return undefined; // the context moves on to the next number
+    // The number is given back: nothing may stay under it.
+    if (packed) await rm(packed.file, { force: true });
+    throw error;
+  }
+}
+
+/** The highest job id the state or the intake knows: an empty or damaged counter restarts past it. */
+async function highestIdInUse(ctx: CommandContext): Promise<number> {
+  const state = await readState(ctx.spool.state).catch(() => undefined);
+  const names = await readdir(ctx.spool.intake).catch(() => [] as string[]);
+  const ids = [...(state?.jobs ?? []).map((job) => job.id), ...names.map((name) => Number(/^(\d+)\.(?:job|ctx)$/.exec(name)?.[1] ?? 0))];
+  return ids.reduce((max, id) => Math.max(max, id), 0);
+}
+
 /** Pack the build context (or copy the archive) into the intake under a temp name. */
-async function packOnce(ctx: CommandContext, parsed: Manifest, source: string): Promise<{ temp: string; bytes: number; sha256: string }> {
+async function packOnce(ctx: CommandContext, parsed: Manifest, source: string): Promise<Packed> {
   const temp = path.join(ctx.spool.intake, `.push-${process.pid}-${Date.now()}${CONTEXT_SUFFIX}`);
   const here = path.dirname(source);
   try {
-    await assertDiskRoom(ctx);
     const packed = parsed.build
       ? await packContext(path.resolve(here, parsed.build.context), parsed.build.dockerfile, { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files }, temp)
       : await copyArchive(path.resolve(here, parsed.image_archive!), ctx.config.builds.archive_size, temp);
-    return { temp, bytes: (await stat(temp)).size, sha256: packed.sha256 };
+    return { file: temp, bytes: (await stat(temp)).size, sha256: packed.sha256 };
   } catch (error) {
     await rm(temp, { force: true });
     if (error instanceof ContextError) throw new InvalidDocumentError('manifest', source, error.problems.map((message) => ({ path: parsed.build ? 'build.context' : 'image_archive', message })));
