@@ -2,14 +2,20 @@
 # Make a Docker engine reachable, and build the local busybox image that tests and the demo use.
 # Every new machine (and CI) starts without an engine, and no registry can be reached, so the
 # project brings both itself. Idempotent: a reachable engine and an existing image are kept.
+# `--image-only`: only build the image, into whatever engine DOCKER_HOST names (scripts/chaos-engine.sh).
 set -euo pipefail
+
+image_only=false
+[ "${1:-}" = "--image-only" ] && image_only=true
 
 image=${DOPQ_BUSYBOX_IMAGE:-dopq-busybox:latest}
 log=${DOPQ_DOCKERD_LOG:-/var/log/dopq-dockerd.log}
 
 say() { echo "docker-engine: $*" >&2; }
 
-if ! docker info >/dev/null 2>&1; then
+if $image_only; then
+  docker info >/dev/null 2>&1 || { say "no Docker engine is reachable at ${DOCKER_HOST:-the default socket}"; exit 69; }
+elif ! docker info >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then
     say "no Docker engine is reachable and only root can start one; run this as root"
     exit 69

@@ -15,7 +15,7 @@ bash scripts/docker-engine.sh
 if ! runuser -u nobody -- test -r "$PWD/dist/src/cli.js" 2>/dev/null; then
   copy=$(mktemp -d /tmp/dopq-suite-XXXXXX)
   chmod 755 "$copy"
-  cp -a dist node_modules package.json etc examples "$copy"/
+  cp -a dist node_modules package.json etc examples scripts "$copy"/
   trap 'rm -rf "$copy"' EXIT
   cd "$copy"
   echo "test: running from $copy (the checkout is not readable by other users)" >&2

@@ -29,7 +29,8 @@ export interface Config {
   /** Absolute path of the file this came from (for messages and relative paths). */
   file: string;
   spool: string;
-  docker: { socket: string };
+  /** The engine's socket, and its pid file: its mtime is when the engine started (restarts show). */
+  docker: { socket: string; pidfile: string };
   gpus: 'auto' | string[];
   gpu_assignment: GpuAssignment;
   nvidia_smi: string;
@@ -61,6 +62,10 @@ export interface Config {
   reconcile_interval: number;
   gpu_poll_interval: number;
   history: { keep: number };
+  /** Starts that fail for the engine's or host's fault, in a row, before a job is held. */
+  start_retries: number;
+  /** Queue a job again when an engine restart killed its container (else it fails, engine-restart). */
+  requeue_on_engine_restart: boolean;
 }
 
 const size = (what: string) =>
@@ -108,7 +113,12 @@ const resources = z.strictObject({
 
 const configSchema = z.strictObject({
   spool: z.string({ error: 'expected a folder path' }).default('../spool'),
-  docker: z.strictObject({ socket: absolutePath('the Docker socket').default('/var/run/docker.sock') }).default({ socket: '/var/run/docker.sock' }),
+  docker: z
+    .strictObject({
+      socket: absolutePath('the Docker socket').default('/var/run/docker.sock'),
+      pidfile: absolutePath("the Docker engine's pid file").default('/var/run/docker.pid'),
+    })
+    .default({ socket: '/var/run/docker.sock', pidfile: '/var/run/docker.pid' }),
   gpus: z
     .union([z.literal('auto'), z.array(z.union([z.string().min(1), z.number().int().min(0)]))], {
       error: 'expected "auto" or a list of GPU indices or UUIDs',
@@ -186,6 +196,8 @@ const configSchema = z.strictObject({
   reconcile_interval: durationSchema('reconcile_interval').default(10),
   gpu_poll_interval: durationSchema('gpu_poll_interval').default(10),
   history: z.strictObject({ keep: durationSchema('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
+  start_retries: wholeCount('start retries').min(1, { error: 'at least 1' }).default(3),
+  requeue_on_engine_restart: z.boolean({ error: 'expected true or false' }).default(true),
 });
 
 const BUILTIN_DEFAULTS: ResourceSet = { gpus: 1, memory: 8 * 1024 ** 3, cpus: 4, shm: 64 * 1024 ** 2, time_limit: 24 * 3600 };
@@ -261,6 +273,8 @@ export function parseConfig(text: string, file: string): Config {
     reconcile_interval: raw.reconcile_interval,
     gpu_poll_interval: raw.gpu_poll_interval,
     history: raw.history,
+    start_retries: raw.start_retries,
+    requeue_on_engine_restart: raw.requeue_on_engine_restart,
   };
 }
 

@@ -5,7 +5,18 @@ import type { Manifest } from './manifest.js';
 export type JobState = 'queued' | 'building' | 'running' | 'done' | 'failed' | 'cancelled' | 'rejected';
 
 /** Why a job left the queue or the GPUs. `exited` covers both done (exit 0) and failed (non-zero). */
-export type EndReason = 'exited' | 'cancelled' | 'time-limit' | 'oom-killed' | 'start-failed' | 'build-failed' | 'rejected' | 'lost' | 'foreign-image' | 'mount-denied';
+export type EndReason =
+  | 'exited'
+  | 'cancelled'
+  | 'time-limit'
+  | 'oom-killed'
+  | 'start-failed'
+  | 'build-failed'
+  | 'rejected'
+  | 'lost'
+  | 'foreign-image'
+  | 'mount-denied'
+  | 'engine-restart';
 
 export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled', 'rejected'];
 
@@ -42,6 +53,14 @@ export interface JobRecord {
   /** Set when dopq asked the container to stop; the exit is then recorded with this reason. */
   stopping?: 'cancelled' | 'time-limit';
   stop_requested_at?: number;
+  /** Which run this is: 2 after an engine restart killed the first and dopq queued it again. Absent: 1. */
+  attempt?: number;
+  /** When the engine that runs its container started (ms): a later engine means a restart. */
+  engine_started_at?: number;
+  /** Starts in a row that failed for the engine's or host's fault (never the job's). */
+  start_failures?: number;
+  /** `requeue: false` in the manifest: an engine restart fails it rather than running it again. */
+  no_requeue?: true;
 }
 
 /** What the daemon keeps privately per job (0600): the whole manifest, env included. */
@@ -91,6 +110,28 @@ export function failToStart(job: JobRecord, message: string, now: number): JobRe
 export function refuseJob(job: JobRecord, reason: 'foreign-image' | 'mount-denied', message: string, now: number): JobRecord {
   const { stopping: _s, stop_requested_at: _a, build_started_at: _b, needs_image: _n, ...rest } = job;
   return { ...rest, state: 'rejected', reason, message, gpus: [], exit_code: null, finished_at: now };
+}
+
+/**
+ * An engine restart killed the job's container: it waits again for its turn as attempt N+1,
+ * holding no GPU, or, when it asked not to be run twice, fails with reason engine-restart.
+ */
+export function afterEngineRestart(job: JobRecord, requeue: boolean, exit: ContainerExit, now: number): JobRecord {
+  const { started_at: _s, container_id: _c, engine_started_at: _e, stopping: _st, stop_requested_at: _sa, ...rest } = job;
+  const attempt = (job.attempt ?? 1) + 1;
+  if (!requeue) {
+    return { ...job, state: 'failed', reason: 'engine-restart', message: 'an engine restart killed its container; not run again (requeue: false)', exit_code: exit.exitCode, gpus: [], finished_at: Math.max(exit.finishedAt, job.started_at ?? 0) };
+  }
+  return { ...rest, state: 'queued', gpus: [], attempt, message: `queued again: an engine restart killed its container (attempt ${attempt})` };
+}
+
+/** A start that failed for the engine's or host's fault: queued again, or held after `retries` in a row. */
+export function afterHostFault(job: JobRecord, message: string, retries: number): JobRecord {
+  const { started_at: _s, container_id: _c, engine_started_at: _e, ...rest } = job;
+  const failures = (job.start_failures ?? 0) + 1;
+  const queued = { ...rest, state: 'queued' as const, gpus: [], start_failures: failures };
+  if (failures < retries) return { ...queued, message: `could not start (${failures} of ${retries} tries): ${message}` };
+  return { ...queued, held_by: 'dopq', message: `held after ${failures} failed starts in a row, none its own fault: ${message}; an admin fixes the cause, then dopq release` };
 }
 
 export function cancelQueued(job: JobRecord, by: string, now: number): JobRecord {

@@ -42,6 +42,8 @@ export interface Manifest {
   mounts: Mount[];
   time_limit: number;
   network: string;
+  /** Run it again when an engine restart kills it (default); false: it fails (engine-restart). */
+  requeue: boolean;
 }
 
 export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
@@ -141,6 +143,7 @@ const manifestSchema = z.strictObject({
     })
     .optional(),
   network: z.string({ error: 'expected a network mode name' }).optional(),
+  requeue: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
 type RawManifest = z.output<typeof manifestSchema>;
@@ -190,6 +193,7 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
     mounts: raw.mounts ?? [],
     time_limit: raw.time_limit ?? config.defaults.time_limit,
     network: raw.network ?? config.network.default,
+    requeue: raw.requeue ?? true,
   };
 }
 

@@ -13,6 +13,14 @@ export interface DaemonInfo {
   started_at: number;
   host: string;
   heartbeat_at: number;
+  /** Whether the daemon can reach the Docker engine; since when not (ms), and why. */
+  engine?: EngineStatus;
+}
+
+export interface EngineStatus {
+  reachable: boolean;
+  since: number | null;
+  error: string | null;
 }
 
 export interface StateFile {
@@ -65,6 +73,8 @@ export interface JobView {
   image: string | null;
   time_limit: number | null;
   ingested: boolean;
+  /** Which run of the job this is: 2 or more after an engine restart killed an earlier one. */
+  attempt: number;
 }
 
 export interface UserView {
@@ -80,7 +90,16 @@ export interface UserView {
 }
 
 export interface QueueView {
-  daemon: { running: boolean; pid: number | null; since: string | null; host: string | null };
+  daemon: {
+    running: boolean;
+    pid: number | null;
+    since: string | null;
+    host: string | null;
+    /** Whether the daemon reaches the Docker engine; `since` (ISO) it could not, and why. */
+    engine: { reachable: boolean; since: string | null; error: string | null } | null;
+    /** Set while the daemon cannot save the state (a full disk): running jobs go on, none start. */
+    state_not_saved: { since: string; error: string } | null;
+  };
   policy: PolicyName;
   paused: { by: string; since: string } | null;
   /** The first job that does not fit, and the GPUs kept for it. */
@@ -100,6 +119,8 @@ export interface ViewOptions {
   shares: ReadonlyMap<string, number>;
   /** Whether the daemon that wrote `daemon` is alive (the caller checks the pid). */
   daemonAlive: boolean;
+  /** What the daemon's status file says (it can say it where the state cannot be saved). */
+  status?: { at: number; engine: EngineStatus; save_error: { since: number; error: string } | null };
   /** Show finished jobs of all time, not just the last `recentMs`. */
   all: boolean;
   recentMs?: number;
@@ -158,6 +179,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
       image: job.image === '' ? null : job.image,
       time_limit: job.time_limit > 0 && (known.has(job.id) || !pendingIds.has(job.id)) ? job.time_limit : null,
       ingested: !pendingIds.has(job.id) || known.has(job.id),
+      attempt: job.attempt ?? 1,
     }))
     .sort((a, b) => a.id - b.id);
 
@@ -195,6 +217,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
       pid: state.daemon?.pid ?? null,
       since: options.daemonAlive ? iso(state.daemon?.started_at) : null,
       host: state.daemon?.host ?? null,
+      ...daemonHealth(state, options),
     },
     policy: config.policy,
     paused: state.paused ? { by: state.paused.by, since: iso(state.paused.at)! } : null,
@@ -205,6 +228,18 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
     jobs,
     users: [...users.values()].sort((a, b) => (a.penalty ?? 0) - (b.penalty ?? 0) || a.user.localeCompare(b.user)),
     generated_at: new Date(now).toISOString(),
+  };
+}
+
+/** The engine and save status, from the status file when it is newer than the state. */
+function daemonHealth(state: StateFile, options: ViewOptions): Pick<QueueView['daemon'], 'engine' | 'state_not_saved'> {
+  if (!options.daemonAlive) return { engine: null, state_not_saved: null };
+  const fromStatus = options.status && options.status.at >= (state.daemon?.heartbeat_at ?? 0) ? options.status : undefined;
+  const engine = fromStatus?.engine ?? state.daemon?.engine;
+  const saveError = fromStatus?.save_error ?? null;
+  return {
+    engine: engine ? { reachable: engine.reachable, since: iso(engine.since ?? undefined), error: engine.error } : null,
+    state_not_saved: saveError ? { since: iso(saveError.since)!, error: saveError.error } : null,
   };
 }
 

@@ -40,6 +40,10 @@ function renderStatus(view: QueueView, c: ChalkInstance): string {
   const gpuList = view.gpus.map((gpu) => `${gpu.index}:${gpu.state === 'free' ? c.green('free') : gpu.state === 'held' ? c.yellow(`job ${gpu.job}`) : c.red('busy')}`);
   const lines = [
     `${c.bold('Daemon')}  ${daemon}`,
+    ...(view.daemon.engine && !view.daemon.engine.reachable
+      ? [`${c.bold('Engine')}  ${c.red(`unreachable since ${view.daemon.engine.since ?? '?'}`)}${view.daemon.engine.error ? ` (${view.daemon.engine.error})` : ''}: nothing starts; pushes are kept`]
+      : []),
+    ...(view.daemon.state_not_saved ? [`${c.bold('State')}   ${c.red(`not saved since ${view.daemon.state_not_saved.since}: ${view.daemon.state_not_saved.error}`)}; running jobs go on, none start`] : []),
     `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${view.paused.since}: no new jobs start`)}` : ''}`,
     `${c.bold('GPUs')}    ${view.gpus_free}/${view.gpus_total} free${gpuList.length ? `  [${gpuList.join(' ')}]` : ''}`,
   ];
@@ -57,7 +61,7 @@ function gpuLabels(view: QueueView, ids: string[]): string {
 function runningTable(view: QueueView, now: number, c: ChalkInstance): string {
   const rows = view.jobs
     .filter((job) => job.state === 'running')
-    .map((job) => [String(job.id), job.user, job.name, gpuLabels(view, job.gpus), since(job.started_at, now)]);
+    .map((job) => [String(job.id), job.user, nameOf(job), gpuLabels(view, job.gpus), since(job.started_at, now)]);
   return table(['id', 'user', 'name', 'gpus', 'runtime'], rows, c);
 }
 
@@ -88,12 +92,17 @@ function queuedTable(view: QueueView, now: number, c: ChalkInstance): string {
       String(job.position ?? '-'),
       String(job.id),
       job.user,
-      job.name,
+      nameOf(job),
       job.ingested || job.gpus_requested > 0 ? String(job.gpus_requested) : '?',
       since(job.submitted_at, now),
       startCell(job, now, c),
     ]);
   return table(['#', 'id', 'user', 'name', 'gpus', 'waiting', 'est. start'], rows, c);
+}
+
+/** A job's name, with its attempt when an engine restart made it run again. */
+function nameOf(job: JobView): string {
+  return job.attempt > 1 ? `${job.name} (attempt ${job.attempt})` : job.name;
 }
 
 function outcome(job: JobView, c: ChalkInstance): string {
@@ -108,7 +117,7 @@ function finishedTable(view: QueueView, _now: number, c: ChalkInstance): string 
     .map((job) => [
       String(job.id),
       job.user,
-      job.name,
+      nameOf(job),
       outcome(job, c),
       job.exit_code === null ? '-' : String(job.exit_code),
       job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',

@@ -9,6 +9,7 @@ import { imagesOf } from '../core/image-ownership.js';
 import { checkBuildReferences } from './build-check.js';
 import { loadArchive } from './image-load.js';
 import { checkNewImage, ImageRefused, recordImage } from './image-guard.js';
+import { noteEngineError } from './engine-health.js';
 import { dockerMessage } from '../io/docker.js';
 import { diskShortage } from '../io/disk.js';
 import { readTarEntry } from '../io/tar-entry.js';
@@ -26,6 +27,8 @@ interface BuildFailure {
   detail?: string;
   /** Another user's image: the job ends rejected (foreign-image), not failed. */
   foreign?: boolean;
+  /** The engine went away or restarted during the build: not the job's fault; build it again. */
+  retry?: boolean;
 }
 
 /** How many of the owner's newest images a build may take cached steps from. */
@@ -111,11 +114,15 @@ export class Builder {
       const detail = spec.manifest.build ? await this.runBuild(spec, job, output, controller.signal) : await loadArchive(ctx, spec, contextTarPath(ctx, job.id), output, controller.signal);
       await Promise.all(writes);
       // Docker's words can quote the Dockerfile's commands (and what they hold): the log only.
-      if (detail !== undefined) failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail };
+      if (detail !== undefined) failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail, retry: this.engineRestartedSince(job) };
     } catch (error) {
       if (error instanceof BuildRefused || error instanceof ImageRefused) failure = { message: `${what} failed: ${error.message}`, foreign: error instanceof ImageRefused && error.kind === 'foreign-image' };
       else if (controller.signal.aborted) failure = { message: `${what} failed: ${String((controller.signal.reason as Error)?.message ?? controller.signal.reason)}` };
-      else failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail: dockerMessage(error) };
+      else {
+        // An engine that went away mid-build is not the Dockerfile's fault: build it again later.
+        const unreachable = noteEngineError(ctx, error) === 'unreachable';
+        failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail: dockerMessage(error), retry: unreachable || this.engineRestartedSince(job) };
+      }
     } finally {
       clearTimeout(deadline);
       this.active.delete(job.id);
@@ -176,6 +183,13 @@ export class Builder {
     return undefined;
   }
 
+  /** Whether the engine was unreachable or restarted since the job's build began. */
+  private engineRestartedSince(job: JobRecord): boolean {
+    const health = this.ctx.health;
+    const began = job.build_started_at ?? 0;
+    return health.down !== null || health.outages.some((outage) => (outage.to ?? Number.POSITIVE_INFINITY) >= began) || (health.startedAt ?? 0) > began;
+  }
+
   private record(id: number, failure: BuildFailure | undefined): void {
     const { ctx } = this;
     const job = jobById(ctx, id);
@@ -185,6 +199,10 @@ export class Builder {
     if (failure === undefined) {
       replaceJob(ctx, { ...rest, state: 'queued' });
       ctx.log.info('image built; the job may start', id);
+    } else if (failure.retry) {
+      const { build_started_at: _bs, ...waiting } = job;
+      replaceJob(ctx, { ...waiting, state: 'queued' });
+      ctx.log.error(`${failure.message}: the engine went away during it (${failure.detail ?? ''}); it will be built again`, id);
     } else if (failure.foreign) {
       replaceJob(ctx, refuseJob(job, 'foreign-image', failure.message, ctx.now()));
       ctx.log.error(`refused: ${failure.message}`, id);

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../core/config.js';
 import type { ImageRecord } from '../core/image-ownership.js';
+import type { EngineHealth } from './engine-health.js';
 import type { JobRecord, JobSpec } from '../core/job.js';
 import type { StateFile } from '../core/queue-view.js';
 import type { DockerEngine } from '../io/docker.js';
@@ -25,6 +26,19 @@ export interface DaemonContext {
   specs: Map<number, JobSpec>;
   /** Which image IDs dopq built or loaded for whom (spool.images): ownership is decided on this. */
   images: ImageRecord;
+  /** Whether the engine is reachable, its outages and start time. */
+  health: EngineHealth;
+  /**
+   * Containers whose outcome is recorded in memory: removed only once the state holding that
+   * outcome is on disk, so no crash can leave a job whose container is gone and outcome unknown.
+   */
+  removals: Set<string>;
+  /** Containers being removed now (the engine takes a moment): not leftovers to remove again. */
+  removing: Set<string>;
+  /** Jobs whose container died by a signal nobody explained yet, since when (ms). */
+  suspects: Map<number, number>;
+  /** Intake files already in the state in memory, deleted once that state is on disk. */
+  unsaved: Set<string>;
 }
 
 export function instanceId(spoolRealPath: string): string {

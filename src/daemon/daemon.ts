@@ -13,12 +13,17 @@ import { createStateWriter, type StateWriter } from '../io/state-store.js';
 import { dockerMessage } from '../io/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import type { GpuSource } from './gpu-source.js';
-import { ingest } from './intake.js';
-import { createLogSavers, reap, startContainer, type LogSavers } from './lifecycle.js';
+import { ingest, type Consumed } from './intake.js';
+import { createJobContainer, createLogSavers, reap, startJobContainer, type LogSavers } from './lifecycle.js';
 import { reconcile } from './reconcile.js';
 import { handleRequests } from './requests.js';
 import { pruneHistory } from './history.js';
 import { createShareResolver, type ShareResolver } from '../io/shares.js';
+import { openStatusFile, type StatusWriter } from '../io/daemon-status.js';
+import { noteEngineError, probeEngine, refreshEngineStart } from './engine-health.js';
+
+/** How soon a state that could not be saved (a full disk) is tried again. */
+const SAVE_RETRY_MS = 2000;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -39,6 +44,15 @@ export class Daemon {
   private lastReservation = '';
   private readonly builder: Builder;
   private since: number | null = null;
+  private choresDue = true;
+  private afterPass: (() => void) | undefined;
+  /** Jobs whose container is created and recorded, to be started after the next save. */
+  private readonly toStart = new Set<number>();
+  /** Intake files taken in while the state could not be saved: dealt with after the next save. */
+  private unsavedConsumed: Consumed[] = [];
+  private saveError: { since: number; error: string } | null = null;
+  private status: StatusWriter | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   /** `onShutdown`: an admin ran `dopq shutdown`; the caller stops us as on SIGTERM. */
   constructor(
@@ -71,13 +85,20 @@ export class Daemon {
     const now = ctx.now();
     this.since = now;
     ctx.state.daemon = { pid: process.pid, started_at: now, host: hostname(), heartbeat_at: now };
+    this.status = await openStatusFile(ctx.spool.daemonStatus).catch((error: Error) => {
+      ctx.log.error(`cannot keep ${ctx.spool.daemonStatus}: ${error.message}`);
+      return undefined;
+    });
     this.stopEvents = ctx.engine.watchExits(
       ctx.instance,
       (containerId) => {
         this.exited.add(containerId);
         this.kick();
       },
-      (error) => ctx.log.error(`Docker events: ${dockerMessage(error)}; reconnecting`),
+      (error) => {
+        if (noteEngineError(ctx, error) !== 'unreachable') ctx.log.error(`Docker events: ${dockerMessage(error)}; reconnecting`);
+        this.kick();
+      },
     );
     this.watcher = watch([ctx.spool.intake, ctx.spool.requests], {
       depth: 0,
@@ -92,6 +113,7 @@ export class Daemon {
     every(ctx.config.rescan_interval, () => this.kick());
     every(ctx.config.reconcile_interval, () => {
       this.reconcileDue = true;
+      this.choresDue = true;
       this.kick();
     });
     if (ctx.config.gpus === 'auto') {
@@ -102,8 +124,11 @@ export class Daemon {
         ),
       );
     }
+    // Only the first pass: on a busy spool passes follow each other without a gap, and waiting
+    // for the loop to go idle would keep a shutdown request or a signal from being heard.
+    const first = new Promise<void>((resolve) => (this.afterPass = resolve));
     this.kick();
-    await this.idle();
+    await first;
   }
 
   /** Resolves once no pass is running or wanted. */
@@ -114,6 +139,7 @@ export class Daemon {
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.stopEvents?.();
     await this.watcher?.close();
@@ -121,7 +147,8 @@ export class Daemon {
     await this.builder.abortAll();
     this.logs.abortAll();
     this.ctx.state.daemon = null;
-    await this.writer.write(this.snapshot());
+    await this.writer.write(this.snapshot()).catch((error: Error) => this.ctx.log.error(`state not saved at exit: ${error.message}`));
+    await this.status?.close();
   }
 
   kick(): void {
@@ -135,6 +162,8 @@ export class Daemon {
         } catch (error) {
           this.ctx.log.error(`pass failed: ${(error as Error).stack ?? String(error)}`);
         }
+        this.afterPass?.();
+        this.afterPass = undefined;
       }
     })().finally(() => {
       this.loop = undefined;
@@ -149,53 +178,76 @@ export class Daemon {
 
   private async pass(): Promise<void> {
     const { ctx } = this;
+    // An engine that is away costs nothing that was pushed or asked: take it all in, save it,
+    // start nothing, and look again with backoff. When it is back, reconcile first.
+    const engine = await probeEngine(ctx);
+    if (engine === 'back') this.reconcileDue = true;
     const intakeFiles = await ingest(ctx);
     const requests = await handleRequests(ctx, this.since);
     const toStop = new Map<number, 'cancelled' | 'time-limit'>(requests.toStop.map((id) => [id, 'cancelled']));
 
-    // Engine trouble must not cost what was ingested: log it, save the state, retry later.
-    if (this.reconcileDue) {
+    if (this.reconcileDue && !ctx.health.down) {
       this.reconcileDue = false;
       try {
+        await refreshEngineStart(ctx);
         const result = await reconcile(ctx, this.logs, this.builder.busy);
         for (const id of result.toStop) toStop.set(id, jobById(ctx, id)?.stopping ?? 'cancelled');
-        pruneHistory(ctx);
-        if (await breakStaleSeqLock(ctx.spool.seq)) ctx.log.info('removed a stale lock on the job counter (a push died holding it)');
-        const orphans = await removeOrphanContexts(ctx.spool.intake, ctx.now());
-        if (orphans > 0) ctx.log.info(`removed ${orphans} build contexts whose push never finished`);
+        for (const id of result.toStart) this.toStart.add(id);
       } catch (error) {
         this.reconcileDue = true;
+        noteEngineError(ctx, error);
         ctx.log.error(`reconcile failed: ${dockerMessage(error)}; retrying on the next pass`);
       }
     }
-    await this.reapExited().catch((error: unknown) => {
-      this.reconcileDue = true; // the exit hints are spent: let the listing find those jobs
-      ctx.log.error(`reaping failed: ${dockerMessage(error)}`);
-    });
+    if (!ctx.health.down) {
+      await this.reapExited().catch((error: unknown) => {
+        this.reconcileDue = true; // the exit hints are spent: let the listing find those jobs
+        noteEngineError(ctx, error);
+        ctx.log.error(`reaping failed: ${dockerMessage(error)}`);
+      });
+    }
+    await this.housekeeping();
 
     for (const id of this.overTimeLimit()) toStop.set(id, 'time-limit');
 
     const now = ctx.now();
     ctx.state.gpus = this.gpus.current();
-    const active = ctx.state.jobs.filter((job) => job.state === 'queued' || job.state === 'running');
-    const shares = await this.shares.sharesOf(active.map((job) => job.user));
-    // Builds first, in start order: they never wait for a GPU, and a built job may start now.
-    this.builder.tick(buildOrder(ctx.state, ctx.config, { now, shares }));
-    const { starts: placements, reservation } = decide(schedulerInput(ctx.state, ctx.config, { now, shares }));
-    this.noteReservation(reservation);
-    // Record the placement before creating containers: a crash in between leaves a job that
-    // reconcile() queues again, never a GPU held twice.
+    let placements: { id: number; gpus: string[] }[] = [];
+    if (!ctx.health.down) {
+      const active = ctx.state.jobs.filter((job) => job.state === 'queued' || job.state === 'running');
+      const shares = await this.shares.sharesOf(active.map((job) => job.user));
+      // Builds first, in start order: they never wait for a GPU, and a built job may start now.
+      this.builder.tick(buildOrder(ctx.state, ctx.config, { now, shares }));
+      const decided = decide(schedulerInput(ctx.state, ctx.config, { now, shares }));
+      this.noteReservation(decided.reservation);
+      placements = decided.starts;
+    }
+    // Write-ahead: the placement is on disk before any container is created, so a crash in
+    // between leaves a job reconcile queues again, never a GPU held twice. If it cannot be
+    // saved (a full disk), nothing starts and nothing consumed is deleted.
     for (const placement of placements) {
       replaceJob(ctx, { ...jobById(ctx, placement.id)!, state: 'running', gpus: placement.gpus, started_at: now });
     }
-    await this.writer.write(this.snapshot());
+    if (!(await this.save())) {
+      for (const { file } of intakeFiles) ctx.unsaved.add(file);
+      this.unsavedConsumed.push(...intakeFiles);
+      for (const placement of placements) {
+        const { started_at: _s, ...job } = jobById(ctx, placement.id)!;
+        replaceJob(ctx, { ...job, state: 'queued', gpus: [] });
+      }
+      this.armRetry(SAVE_RETRY_MS);
+      return;
+    }
+    const consumed = [...intakeFiles, ...this.unsavedConsumed];
+    this.unsavedConsumed = [];
+    ctx.unsaved.clear();
     await Promise.all([
-      ...intakeFiles.map(({ file, keepAs }) => (keepAs ? rename(file, keepAs).catch(() => rm(file, { force: true })) : rm(file, { force: true }))),
-      ...intakeFiles.flatMap(({ also }) => also ?? []).map((file) => rm(file, { force: true })),
+      ...consumed.map(({ file, keepAs }) => (keepAs ? rename(file, keepAs).catch(() => rm(file, { force: true })) : rm(file, { force: true }))),
+      ...consumed.flatMap(({ also }) => also ?? []).map((file) => rm(file, { force: true })),
       ...requests.consumed.map((file) => rm(file, { force: true })),
     ]);
 
-    for (const [id, reason] of toStop) this.requestStop(id, reason);
+    if (!ctx.health.down) for (const [id, reason] of toStop) this.requestStop(id, reason);
 
     if (requests.shutdownBy !== null) {
       ctx.log.info(`shutdown requested by ${requests.shutdownBy}`);
@@ -203,15 +255,98 @@ export class Daemon {
     }
 
     if (placements.length > 0) {
-      const started = await Promise.all(placements.map((placement) => startContainer(ctx, jobById(ctx, placement.id)!)));
+      // Create, save the container IDs, then start: a crash at any point leaves a record that
+      // says what exists, so reconcile never has to guess whether a job ran.
+      const created = await Promise.all(placements.map((placement) => createJobContainer(ctx, jobById(ctx, placement.id)!)));
+      for (const job of created) {
+        replaceJob(ctx, job);
+        if (job.state === 'running' && job.container_id) this.toStart.add(job.id);
+      }
+      if (created.some((job) => job.state !== 'running')) this.dirty = true; // GPUs came back
+      if (!(await this.save())) {
+        this.armRetry(SAVE_RETRY_MS);
+        return;
+      }
+    }
+    if (this.toStart.size > 0 && !ctx.health.down) {
+      const ids = [...this.toStart];
+      this.toStart.clear();
+      const started = await Promise.all(ids.map((id) => jobById(ctx, id)).filter((job) => job?.state === 'running').map((job) => startJobContainer(ctx, job!)));
       for (const job of started) {
         replaceJob(ctx, job);
         if (job.state === 'running') void this.logs.ensure(ctx, job);
       }
-      await this.writer.write(this.snapshot());
-      if (started.some((job) => job.state !== 'running')) this.dirty = true; // GPUs came back
+      await this.save();
+      if (started.some((job) => job.state !== 'running')) this.dirty = true;
     }
+    if (ctx.health.down) this.armRetry(Math.max(50, ctx.health.nextProbe - ctx.now()));
+    if (ctx.suspects.size > 0) this.armRetry(1000);
     this.armDeadline();
+  }
+
+  /** Spool chores of the reconcile timer, which need no engine. */
+  private async housekeeping(): Promise<void> {
+    const { ctx } = this;
+    if (!this.choresDue) return;
+    this.choresDue = false;
+    pruneHistory(ctx);
+    if (await breakStaleSeqLock(ctx.spool.seq)) ctx.log.info('removed a stale lock on the job counter (a push died holding it)');
+    const orphans = await removeOrphanContexts(ctx.spool.intake, ctx.now());
+    if (orphans > 0) ctx.log.info(`removed ${orphans} build contexts whose push never finished`);
+  }
+
+  /**
+   * Save the state; once it is on disk, remove the containers whose outcome it records. On a
+   * failure (no space) the daemon carries on with what it has in memory and says so in q.
+   */
+  private async save(): Promise<boolean> {
+    const { ctx } = this;
+    ctx.state.daemon = ctx.state.daemon ? { ...ctx.state.daemon, heartbeat_at: ctx.now(), engine: this.engineInfo() } : null;
+    try {
+      await this.writer.write(this.snapshot());
+    } catch (error) {
+      const message = (error as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on the spool\'s disk' : (error as Error).message;
+      if (!this.saveError) ctx.log.error(`state not saved: ${message}; running jobs continue, nothing starts until it can be saved`);
+      this.saveError ??= { since: ctx.now(), error: message };
+      await this.writeStatus();
+      return false;
+    }
+    if (this.saveError) ctx.log.info(`state saved again after ${Math.round((ctx.now() - this.saveError.since) / 1000)}s`);
+    this.saveError = null;
+    await this.writeStatus();
+    const removals = [...ctx.removals];
+    ctx.removals.clear();
+    for (const id of removals) {
+      // Not awaited: the GPU is free already, and the next placement should not wait for it.
+      ctx.removing.add(id);
+      void ctx.engine
+        .remove(id)
+        .catch((error: Error) => {
+          ctx.removals.add(id); // tried again after the next save
+          noteEngineError(ctx, error);
+        })
+        .finally(() => ctx.removing.delete(id));
+    }
+    return true;
+  }
+
+  private engineInfo() {
+    const down = this.ctx.health.down;
+    return { reachable: down === null, since: down?.since ?? null, error: down?.error ?? null };
+  }
+
+  private async writeStatus(): Promise<void> {
+    if (!this.status) return;
+    await this.status.write({ pid: process.pid, at: this.ctx.now(), engine: this.engineInfo(), save_error: this.saveError });
+  }
+
+  /** Ask for another pass in `ms` (engine probe, a save to retry, a suspect to look at again). */
+  private armRetry(ms: number): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, ms);
   }
 
   /** Log a reservation when it first appears or moves, not on every pass. */
@@ -225,6 +360,12 @@ export class Daemon {
   }
 
   private async reapExited(): Promise<void> {
+    // Containers killed by a signal nobody explained yet are looked at again each pass.
+    for (const id of this.ctx.suspects.keys()) {
+      const containerId = jobById(this.ctx, id)?.container_id;
+      if (containerId) this.exited.add(containerId);
+      else this.ctx.suspects.delete(id);
+    }
     if (this.exited.size === 0) return;
     const containers = new Set(this.exited);
     this.exited.clear();

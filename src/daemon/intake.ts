@@ -28,6 +28,7 @@ export async function ingest(ctx: DaemonContext): Promise<Consumed[]> {
   const consumed: Consumed[] = [];
   for (const name of await listDropped(ctx.spool.intake, INTAKE_SUFFIX)) {
     const file = path.join(ctx.spool.intake, name);
+    if (ctx.unsaved.has(file)) continue; // taken in by a pass whose state is not on disk yet
     try {
       const outcome = await ingestFile(ctx, file, name);
       if (outcome) consumed.push(outcome);
@@ -63,9 +64,10 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
   }
   let renumbered = '';
   const known = jobById(ctx, id);
-  if (known && known.uid === owned.uid && known.state !== 'rejected') {
-    // Ingested by a pass that failed before it could delete the file: already ours.
-    return { file };
+  if (known && known.uid === owned.uid) {
+    // Ingested by a pass whose state could not be saved, or that died before it deleted the
+    // file: already ours (ids come from a counter that only goes up, so it is the same push).
+    return known.state === 'rejected' ? { file, keepAs: rejectedPath(ctx, id) } : { file };
   }
   if (known !== undefined) {
     // The counter went backwards (edited by hand, or a restored spool): keep both jobs.
@@ -113,6 +115,7 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string): Promi
     time_limit: parsed.manifest.time_limit,
     ...(parsed.manifest.build ? { needs_image: 'build' as const } : parsed.manifest.image_archive ? { needs_image: 'load' as const } : {}),
     ...(renumbered ? { message: renumbered.trim() } : {}),
+    ...(parsed.manifest.requeue ? {} : { no_requeue: true as const }),
   };
   ctx.state.jobs.push(job);
   ctx.log.info(`queued ${job.name} for ${user} (${job.gpus_requested} GPUs)${renumbered}`, id);

@@ -1,6 +1,9 @@
 // The truth about containers comes from the engine, not from the events we happened to see:
-// at start and on a timer, match running jobs against the labelled containers of this spool.
+// at start, on a timer and when the engine comes back, match running jobs against this spool's
+// containers, known by the names dopq gives them. No container is removed here: removals wait
+// until the state that records why is on disk (ctx.removals).
 import { imagesToRemove } from '../core/image-retention.js';
+import { cancelQueued } from '../core/job.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { reap, type LogSavers } from './lifecycle.js';
 import { forgetImages } from './image-guard.js';
@@ -9,10 +12,12 @@ export interface ReconcileResult {
   changed: boolean;
   /** Jobs whose stop request must be (re)issued. */
   toStop: number[];
+  /** Jobs whose container was created and recorded but never started (a daemon died between). */
+  toStart: number[];
 }
 
 export async function reconcile(ctx: DaemonContext, logs: LogSavers, buildsRunning = false): Promise<ReconcileResult> {
-  const result: ReconcileResult = { changed: false, toStop: [] };
+  const result: ReconcileResult = { changed: false, toStop: [], toStart: [] };
   const containers = await ctx.engine.list(ctx.instance);
   const byJob = new Map(containers.map((c) => [c.jobId, c]));
 
@@ -40,6 +45,14 @@ export async function reconcile(ctx: DaemonContext, logs: LogSavers, buildsRunni
     if (container.running) {
       void logs.ensure(ctx, jobById(ctx, job.id)!); // adopt: follow its output again
       if (job.stopping) result.toStop.push(job.id);
+    } else if (container.created) {
+      // Created and recorded, never started: the intent on disk says start it (once).
+      if (!job.stopping) result.toStart.push(job.id);
+      else {
+        replaceJob(ctx, cancelQueued({ ...job, gpus: [] }, job.message?.replace(/^cancelled by /, '') ?? 'dopq', ctx.now()));
+        ctx.removals.add(container.id);
+        result.changed = true;
+      }
     } else if (await reap(ctx, logs, job.id)) {
       result.changed = true;
     }
@@ -52,8 +65,9 @@ export async function reconcile(ctx: DaemonContext, logs: LogSavers, buildsRunni
     if (handled.has(container.jobId)) continue;
     const finishedAt = jobById(ctx, container.jobId)?.finished_at;
     if (!container.running && finishedAt !== undefined && now - finishedAt < ctx.config.keep_containers * 1000) continue;
-    ctx.log.info(`removing leftover container ${container.id.slice(0, 12)}`, container.jobId);
-    await ctx.engine.remove(container.id).catch(() => undefined);
+    if (ctx.removals.has(container.id) || ctx.removing.has(container.id)) continue;
+    ctx.log.info(`removing leftover container ${container.id.slice(0, 12)} (once the state is saved)`, container.jobId);
+    ctx.removals.add(container.id);
   }
   // Removing an image prunes its untagged parents, which a running build may be using as its
   // cache (the engine then fails that build): remove only while no build runs.

@@ -6,11 +6,12 @@ import { createDockerEngine, type DockerEngine } from '../io/docker.js';
 import { acquireDaemonLock } from '../io/daemon-lock.js';
 import { raiseSeq } from '../io/seq.js';
 import { createMissing, spoolPaths, spoolProblems } from '../io/spool.js';
-import { UnsafeSpoolError } from '../core/errors.js';
+import { SpoolError, UnsafeSpoolError } from '../core/errors.js';
 import { readState } from '../io/state-store.js';
 import { readImageRecord } from '../io/image-record.js';
 import { instanceId, stderrLogger, type DaemonContext, type Logger } from './context.js';
 import { Daemon } from './daemon.js';
+import { newEngineHealth, noteEngineError } from './engine-health.js';
 import { createGpuSource } from './gpu-source.js';
 
 export interface RunOptions {
@@ -28,19 +29,27 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
   const problems = await spoolProblems(spool, config.file);
   if (problems.length > 0) throw new UnsafeSpoolError(spool.root, problems);
   const engine = options.engine ?? createDockerEngine(config.docker.socket);
-  await engine.ping();
+  // An engine that is away (restarting, not up yet after a reboot) is waited for like one that
+  // goes away later: the daemon takes in pushes and starts jobs once it answers.
+  const engineError = await engine.ping().then(() => undefined, (error: unknown) => error);
   const gpus = await createGpuSource(config);
 
   const fatal = (error: Error) => {
     log.error(`lost a lock (${error.message}); exiting so that a supervisor restarts a clean daemon`);
     process.exit(70);
   };
-  const lock = await acquireDaemonLock(spool.daemonLock, spool.daemonPid, fatal);
+  const lock = await acquireDaemonLock(spool.daemonLock, spool.daemonPid, fatal).catch((error: NodeJS.ErrnoException) => {
+    // A clear exit for a supervisor's log, not an internal error: nothing was changed.
+    if (error.code === 'ENOSPC' || error.code === 'EDQUOT') throw new SpoolError(spool.stateDir, "cannot take the daemon lock: no space left on the spool's disk", { hint: 'free space; running jobs keep running meanwhile' });
+    throw error;
+  });
   try {
     const state = await readState(spool.state);
-    await raiseSeq(spool.seq, state.jobs.reduce((max, job) => Math.max(max, job.id), 0));
+    // A counter behind the state (edited, restored) is raised; on a full disk push does it later.
+    await raiseSeq(spool.seq, state.jobs.reduce((max, job) => Math.max(max, job.id), 0)).catch((error: Error) => log.error(`cannot raise the job counter: ${error.message}`));
     const images = await readImageRecord(spool.images);
-    const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map(), images };
+    const health = newEngineHealth();
+    const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map(), images, health, removals: new Set(), removing: new Set(), suspects: new Map(), unsaved: new Set() };
     let requestStop: (reason: string) => void = () => {};
     const stopRequested = new Promise<void>((resolve) => {
       requestStop = (by) => {
@@ -48,6 +57,7 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
         resolve();
       };
     });
+    if (engineError !== undefined && noteEngineError(ctx, engineError) !== 'unreachable') throw engineError;
     const daemon = new Daemon(ctx, gpus, fatal, (by) => requestStop(by));
     if (options.once) {
       await daemon.once();

@@ -12,6 +12,8 @@ export interface JobContainer {
   id: string;
   jobId: number;
   running: boolean;
+  /** Created but never started (a daemon stopped between the two). */
+  created: boolean;
 }
 
 export interface BuildOptions {
@@ -49,11 +51,13 @@ export interface JobImage {
 
 export interface DockerEngine {
   ping(): Promise<void>;
+  /** Create the job's container (not started), replacing a stopped one of its earlier tries. */
+  create(spec: ContainerSpec): Promise<string>;
   /**
-   * Create and start; on a failed start the error is thrown and the container removed, unless
-   * `keepOnFailure` (keep_containers: left for docker inspect, removed later by reconcile).
+   * Start a created container; on a failure the error is thrown and the container removed,
+   * unless `keepOnFailure` (keep_containers: left for docker inspect, removed later).
    */
-  start(spec: ContainerSpec, keepOnFailure?: boolean): Promise<string>;
+  startCreated(containerId: string, keepOnFailure?: boolean): Promise<void>;
   list(instance: string): Promise<JobContainer[]>;
   exitOf(containerId: string): Promise<ContainerExit | undefined>;
   stop(containerId: string, graceSeconds: number): Promise<void>;
@@ -139,16 +143,32 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       }
     },
 
-    async start(spec, keepOnFailure = false) {
+    async create(spec) {
       const { name, ...options } = spec;
-      const container = await docker.createContainer({ name, ...options });
+      let container;
+      try {
+        container = await docker.createContainer({ name, ...options });
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+        // The name is taken by an earlier try of this very job (a start the engine broke off,
+        // a container kept by keep_containers): never by another job, never while it runs.
+        const existing = await docker.getContainer(name).inspect();
+        if (existing.State.Running) throw new Error(`a container of this job (${name}) is still running`);
+        await docker.getContainer(name).remove({ force: true });
+        container = await docker.createContainer({ name, ...options });
+      }
+      return container.id;
+    },
+
+    async startCreated(containerId, keepOnFailure = false) {
+      const container = docker.getContainer(containerId);
       try {
         await container.start();
       } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 304) return; // started already
         if (!keepOnFailure) await container.remove({ force: true }).catch(() => undefined);
         throw error;
       }
-      return container.id;
     },
 
     async list(instance) {
@@ -158,7 +178,7 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       const containers = await docker.listContainers({ all: true, filters: { name: [prefix] } });
       return containers.flatMap((c) => {
         const jobId = (c.Names ?? []).map((name) => new RegExp(`^/${prefix}(\\d+)$`).exec(name)?.[1]).find((id) => id !== undefined);
-        return jobId === undefined ? [] : [{ id: c.Id, jobId: Number(jobId), running: c.State === 'running' }];
+        return jobId === undefined ? [] : [{ id: c.Id, jobId: Number(jobId), running: c.State === 'running', created: c.State === 'created' }];
       });
     },
 

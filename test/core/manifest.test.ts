@@ -40,6 +40,7 @@ time_limit: 90m
     ],
     time_limit: 5400,
     network: 'none',
+    requeue: true,
   });
 });
 

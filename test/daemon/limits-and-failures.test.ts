@@ -32,15 +32,19 @@ test('a missing image fails the job with Docker’s reason; the daemon carries o
   await daemon.stop();
 });
 
-test('without the NVIDIA runtime, device-requests jobs fail with a clear reason', async (t) => {
-  const spool = await makeSpool(t, { gpus: [0, 1], gpu_assignment: 'device-requests' });
+test("without the NVIDIA runtime, device-requests jobs are held with a clear reason: the host's fault, never the job's", async (t) => {
+  const spool = await makeSpool(t, { gpus: [0, 1], gpu_assignment: 'device-requests', start_retries: 2 });
   const daemon = spool.startDaemon();
   const gpu = await spool.push({ name: 'needs-driver', command: 'true', gpus: 1 });
   const cpu = await spool.push({ name: 'cpu-only', command: 'echo "nv=$NVIDIA_VISIBLE_DEVICES"', gpus: 0 });
-  const failed = await spool.waitForJob(gpu, ['failed', 'done']);
-  t.is(failed.state, 'failed');
-  t.is(failed.reason, 'start-failed');
-  t.regex(failed.message ?? '', /could not select device driver/);
+  const held = await spool.waitFor('the GPU job to be held', async () => {
+    const job = await spool.job(gpu);
+    return job?.held_by ? job : undefined;
+  });
+  t.is(held.state, 'queued', 'never failed: the driver is missing on the host');
+  t.is(held.held_by, 'dopq');
+  t.deepEqual(held.gpus, [], 'it holds no GPU while held');
+  t.regex(held.message ?? '', /held after 2 failed starts[\s\S]*could not select device driver "nvidia"/);
   t.is((await spool.waitForJob(cpu, ['done'])).state, 'done', 'a job without GPUs needs no driver');
   t.regex((await spool.cli(['log', String(cpu)])).stdout, /nv=void/, 'no GPU reachable through the runtime default');
   await daemon.stop();
@@ -60,10 +64,11 @@ test('a job over its memory limit is recorded as oom-killed', async (t) => {
 });
 
 test('keep_containers: finished and failed-to-start containers stay for docker inspect, then go', async (t) => {
-  const spool = await makeSpool(t, { gpus: ['GPU-x'], gpu_assignment: 'device-requests', keep_containers: '15s', reconcile_interval: '1s' });
+  const spool = await makeSpool(t, { gpus: ['GPU-x'], keep_containers: '15s', reconcile_interval: '1s' });
   const daemon = spool.startDaemon();
   const done = await spool.push({ name: 'done', command: 'true', gpus: 0 }, alice());
-  const failed = await spool.push({ name: 'no-runtime', command: 'true', gpus: 1 }, alice());
+  // The job's own fault at start (no such command): it fails, and its container is kept.
+  const failed = await spool.push({ name: 'no-command', command: ['/no/such/command'], gpus: 0 }, alice());
   const ended = await Promise.all([spool.waitForJob(done, ['done']), spool.waitForJob(failed, ['failed'])]);
   const containers = async (id: number) => docker.listContainers({ all: true, filters: { label: spool.labels(`dopq.job=${id}`) } });
   t.is((await containers(done)).length, 1, 'kept after it ended');

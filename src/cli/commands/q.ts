@@ -6,14 +6,15 @@ import { daemonAlive } from '../../io/daemon-lock.js';
 import { pendingJobs } from '../../io/pending.js';
 import { createShareResolver } from '../../io/shares.js';
 import { readState } from '../../io/state-store.js';
+import { readDaemonStatus } from '../../io/daemon-status.js';
 import type { CommandContext } from '../context.js';
 import { colorLevel } from '../color.js';
 
 export async function queueCommand(ctx: CommandContext, options: { json?: boolean; all?: boolean }): Promise<number> {
-  const [state, pending, alive] = await Promise.all([readState(ctx.spool.state), pendingJobs(ctx.spool.intake), daemonAlive(ctx.spool.daemonPid)]);
+  const [state, pending, alive, status] = await Promise.all([readState(ctx.spool.state), pendingJobs(ctx.spool.intake), daemonAlive(ctx.spool.daemonPid), readDaemonStatus(ctx.spool.daemonStatus)]);
   const shares = await createShareResolver(ctx.config).sharesOf([...state.jobs.map((job) => job.user), ...pending.map((job) => job.user)]);
   const now = Date.now();
-  const view = buildQueueView(state, pending, { now, config: ctx.config, shares, daemonAlive: alive, all: Boolean(options.all) });
+  const view = buildQueueView(state, pending, { now, config: ctx.config, shares, daemonAlive: alive, all: Boolean(options.all), ...(status ? { status } : {}) });
   if (options.json) ctx.io.out(`${JSON.stringify(view)}\n`);
   else ctx.io.out(renderQueue(view, { now, colorLevel: colorLevel(ctx.io.isTTY, ctx.env) }));
   return ExitCode.ok;
