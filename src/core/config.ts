@@ -5,6 +5,7 @@ import { InvalidDocumentError, type Issue } from './errors.js';
 import { PRINCIPAL } from './permissions.js';
 import { POLICIES, type PolicyName } from './policy.js';
 import { toIssues } from './schema-issues.js';
+import { resourceSize as checkResourceSize, cpusProblem, type SizeKind } from './resource-units.js';
 import { parseDuration, parseSize } from './units.js';
 import { readYaml } from './yaml-source.js';
 
@@ -42,7 +43,8 @@ export interface Config {
   submitters: string[] | null;
   admins: string[];
   defaults: ResourceSet;
-  limits: ResourceSet & { manifest_bytes: number; pids: number; per_user: PerUserLimits };
+  /** `log_size`: bytes of a job's output saved in the spool; the rest is drained unsaved. */
+  limits: ResourceSet & { manifest_bytes: number; pids: number; log_size: number; per_user: PerUserLimits };
   mounts: {
     allowed_roots: string[];
     /** DoPQ's /outdir/<user>: a folder per user, made and bound read-write into every job. */
@@ -103,11 +105,26 @@ const ROOT_GROUPS = ['root', 'docker', 'disk', 'sudo', 'wheel', 'shadow', 'adm',
 
 const principal = z.string({ error: 'expected a user name or %group' }).regex(PRINCIPAL, { error: 'expected a user name or %group' });
 
+// A default or limit the engine would read as "unlimited" (or refuse) is a config error.
+const resourceSize = (kind: SizeKind) =>
+  z.union([z.string(), z.number()], { error: `expected a size such as 512m or 32g for ${kind}` }).transform((value, ctx) => {
+    const checked = checkResourceSize(kind, value);
+    if ('problem' in checked) {
+      ctx.addIssue({ code: 'custom', message: checked.problem });
+      return z.NEVER;
+    }
+    return checked.bytes;
+  });
+const cpus = z.number({ error: 'expected a number of CPUs' }).superRefine((value, ctx) => {
+  const problem = cpusProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const resources = z.strictObject({
   gpus: wholeCount('GPUs').optional(),
-  memory: size('memory').optional(),
-  cpus: positive('CPUs').optional(),
-  shm: size('shared memory').optional(),
+  memory: resourceSize('memory').optional(),
+  cpus: cpus.optional(),
+  shm: resourceSize('shm').optional(),
   time_limit: durationSchema('time_limit').optional(),
 });
 
@@ -142,6 +159,10 @@ const configSchema = z.strictObject({
     .extend({
       manifest_size: size('manifest_size').optional(),
       pids: wholeCount('processes').optional(),
+      // The engine refuses a json-file max-size of 0; below 1k nothing useful would be kept.
+      log_size: size('limits.log_size')
+        .refine((bytes) => bytes >= 1024, { error: 'limits.log_size must be at least 1k' })
+        .optional(),
       per_user: z.strictObject({ gpus: wholeCount('GPUs').optional(), queued: wholeCount('jobs').optional() }).default({}),
     })
     .default({ per_user: {} }),
@@ -218,6 +239,7 @@ export function parseConfig(text: string, file: string): Config {
     time_limit: raw.limits.time_limit ?? BUILTIN_LIMITS.time_limit,
     manifest_bytes: raw.limits.manifest_size ?? BUILTIN_LIMITS.manifest_bytes,
     pids: raw.limits.pids ?? BUILTIN_LIMITS.pids,
+    log_size: raw.limits.log_size ?? 100 * 1024 ** 2,
     per_user: { gpus: raw.limits.per_user.gpus ?? null, queued: raw.limits.per_user.queued ?? null },
   };
   const defaults: ResourceSet = {

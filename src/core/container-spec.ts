@@ -45,7 +45,34 @@ export interface ContainerSpec {
     Binds: string[];
     DeviceRequests?: { Driver: string; Count: number; DeviceIDs: string[]; Capabilities: string[][]; Options: Record<string, string> }[];
     AutoRemove: false;
+    LogConfig: EngineLogConfig;
   };
+}
+
+/** The engine's own log of a container: json-file, so `docker logs` and dopq's follow work. */
+export interface EngineLogConfig {
+  Type: 'json-file';
+  Config: { 'max-size': string; 'max-file': string };
+}
+
+/** Files the engine keeps per container: the current one and one rotated away. */
+export const ENGINE_LOG_FILES = 2;
+
+// The engine writes every byte a job prints to its own file whatever dopq keeps: bounded here to
+// about twice the spool's cap (plus json-file's framing), the tail of it left for `docker logs`.
+export function engineLogConfig(logSize: number): EngineLogConfig {
+  return { Type: 'json-file', Config: { 'max-size': String(Math.max(1024, Math.floor(logSize))), 'max-file': String(ENGINE_LOG_FILES) } };
+}
+
+/** The line that ends a job's saved output once it reached limits.log_size. */
+export function outputCutMarker(logSize: number): string {
+  return `dopq: output cut at ${humanBytes(logSize)} (limits.log_size); the job goes on\n`;
+}
+
+function humanBytes(bytes: number): string {
+  const units: [number, string][] = [[1024 ** 3, 'GB'], [1024 ** 2, 'MB'], [1024, 'KB']];
+  for (const [factor, unit] of units) if (bytes >= factor) return `${Number((bytes / factor).toFixed(1))} ${unit}`;
+  return `${bytes} bytes`;
 }
 
 /** The name dopq gives a job's container: its identity for reconcile (never its labels). */
@@ -121,6 +148,7 @@ export function containerSpec(job: JobSpec, gpus: readonly string[], config: Con
       Binds: [...binds],
       ...(deviceRequests ? { DeviceRequests: deviceRequests } : {}),
       AutoRemove: false,
+      LogConfig: engineLogConfig(config.limits.log_size),
     },
   };
 }

@@ -18,6 +18,24 @@ export interface Envelope {
   context?: PackedContextRef;
 }
 
+/**
+ * Job ids run from 1 to 2^31-1: exact in JSON and JavaScript with room above (the counter's next
+ * id can never round onto an old one, as 2^53 did), a signed 32-bit int in shell and C tools,
+ * and more than 60 years of one push a second.
+ */
+export const MAX_JOB_ID = 2 ** 31 - 1;
+
+export function isJobId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_JOB_ID;
+}
+
+/** Why `value` is not a job id, or undefined when it is one. */
+export function jobIdProblem(value: unknown): string | undefined {
+  if (isJobId(value)) return undefined;
+  const shown = typeof value === 'number' ? String(value) : JSON.stringify(value)?.slice(0, 40) ?? String(value);
+  return `job id ${shown} is not a whole number from 1 to ${MAX_JOB_ID}`;
+}
+
 export function encodeEnvelope(envelope: Envelope): string {
   return `${JSON.stringify(envelope)}\n`;
 }
@@ -30,9 +48,11 @@ export function decodeEnvelope(text: string): Envelope | { error: string } {
     return { error: 'not a dopq job file (use `dopq push FILE` to submit a manifest)' };
   }
   const v = value as Partial<Envelope> | null;
-  if (!v || typeof v !== 'object' || !Number.isSafeInteger(v.id) || typeof v.manifest !== 'string' || typeof v.submitted_at !== 'number') {
+  if (!v || typeof v !== 'object' || !('id' in v) || typeof v.manifest !== 'string' || typeof v.submitted_at !== 'number') {
     return { error: 'not a dopq job file (use `dopq push FILE` to submit a manifest)' };
   }
+  const badId = jobIdProblem(v.id);
+  if (badId !== undefined) return { error: `the job file's ${badId}` };
   const c = v.context as Partial<PackedContextRef> | undefined;
   const context =
     c && typeof c === 'object' && typeof c.file === 'string' && /^\d+\.ctx$/.test(c.file) && Number.isSafeInteger(c.bytes) && typeof c.sha256 === 'string' && /^[a-f0-9]{64}$/.test(c.sha256)
@@ -70,7 +90,10 @@ export function decodeRequest(text: string): ControlRequest | { error: string } 
   const at = typeof v.at === 'number' && Number.isFinite(v.at) ? v.at : 0;
   const op = v.op;
   if ((JOB_OPS as readonly unknown[]).includes(op)) {
-    if (Array.isArray(v.ids) && v.ids.every((id) => Number.isSafeInteger(id))) return { op: op as JobOp, ids: v.ids as number[], at };
+    if (!Array.isArray(v.ids)) return { error: `not a dopq request (op ${JSON.stringify(op)} without a list of job ids)` };
+    const badId = v.ids.map(jobIdProblem).find((problem) => problem !== undefined);
+    if (badId !== undefined) return { error: `not a dopq request (op ${JSON.stringify(op)}: ${badId})` };
+    return { op: op as JobOp, ids: v.ids as number[], at };
   } else if (op === 'pause' || op === 'resume' || op === 'shutdown') {
     return { op, at };
   } else if (op === 'usage-reset') {

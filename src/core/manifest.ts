@@ -6,7 +6,8 @@ import type { Config } from './config.js';
 import type { Issue } from './errors.js';
 import { claimedJobOwner, namesForeignJobImage } from './image-names.js';
 import { toIssues } from './schema-issues.js';
-import { formatSize, parseDuration, parseSize } from './units.js';
+import { cpusProblem, resourceSize, type SizeKind } from './resource-units.js';
+import { formatSize, parseDuration } from './units.js';
 import { formatPath, readYaml, type YamlSource } from './yaml-source.js';
 
 export interface Mount {
@@ -55,15 +56,21 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Set by dopq itself, or (NVIDIA_*, CUDA_VISIBLE_DEVICES) a way to reach GPUs the job was not given.
 const RESERVED_ENV = /^(NVIDIA_|DOPQ_)|^CUDA_VISIBLE_DEVICES$/;
 
-const sizeField = (what: string) =>
+// Checked as the engine will see it: whole bytes, at least its minimum (0 would mean no limit).
+const sizeField = (what: SizeKind) =>
   z.union([z.string(), z.number()], { error: `expected a size such as 512m or 32g for ${what}` }).transform((value, ctx) => {
-    const bytes = parseSize(value);
-    if (bytes === undefined || bytes === 0) {
-      ctx.addIssue({ code: 'custom', message: `expected a size such as 512m or 32g for ${what}` });
+    const size = resourceSize(what, value);
+    if ('problem' in size) {
+      ctx.addIssue({ code: 'custom', message: size.problem });
       return z.NEVER;
     }
-    return bytes;
+    return size.bytes;
   });
+
+const cpusField = z.number({ error: 'expected a number of CPUs such as 4 or 0.5' }).superRefine((cpus, ctx) => {
+  const problem = cpusProblem(cpus);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const absolute = (what: string) =>
   z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
@@ -122,7 +129,7 @@ const manifestSchema = z.strictObject({
     .optional(),
   gpus: z.number({ error: 'expected a whole number of GPUs' }).int({ error: 'expected a whole number of GPUs' }).min(0, { error: 'cannot be negative' }).optional(),
   memory: sizeField('memory').optional(),
-  cpus: z.number({ error: 'expected a number of CPUs such as 4 or 0.5' }).positive({ error: 'must be more than 0' }).optional(),
+  cpus: cpusField.optional(),
   shm: sizeField('shm').optional(),
   env: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String), {

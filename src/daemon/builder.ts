@@ -170,6 +170,8 @@ export class Builder {
         // A build's RUN steps get the job's own memory and CPU limits.
         memory: spec.manifest.memory,
         cpus: spec.manifest.cpus,
+        shm: spec.manifest.shm,
+        pids: ctx.config.limits.pids,
         cacheFrom: imagesOf(ctx.images, job.uid).slice(0, CACHE_IMAGES).map((image) => image.id),
       },
       output,

@@ -1,9 +1,8 @@
 // The `dopq run` loop: gather (intake, requests, engine) -> decide (pure policy) -> act.
 // Passes never overlap; anything that happens during one (a push, a container exit) asks for
 // another, so a freed GPU is reused as soon as Docker reports the exit.
-import { rename, rm } from 'node:fs/promises';
 import { breakStaleSeqLock } from '../io/seq.js';
-import { removeOrphanContexts } from '../io/spool.js';
+import { discardEntry, removeOrphanContexts } from '../io/spool.js';
 import { hostname } from 'node:os';
 import { watch, type FSWatcher } from 'chokidar';
 import { buildOrder, schedulerInput } from '../core/schedule-input.js';
@@ -13,10 +12,10 @@ import { createStateWriter, type StateWriter } from '../io/state-store.js';
 import { dockerMessage } from '../io/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import type { GpuSource } from './gpu-source.js';
-import { ingest, type Consumed } from './intake.js';
+import { disposeConsumed, ingest, type Consumed } from './intake.js';
 import { createJobContainer, createLogSavers, reap, startJobContainer, type LogSavers } from './lifecycle.js';
 import { reconcile } from './reconcile.js';
-import { handleRequests } from './requests.js';
+import { handleRequests, noteOnce, type RequestOutcome } from './requests.js';
 import { pruneHistory } from './history.js';
 import { createShareResolver, type ShareResolver } from '../io/shares.js';
 import { openStatusFile, type StatusWriter } from '../io/daemon-status.js';
@@ -53,6 +52,9 @@ export class Daemon {
   private saveError: { since: number; error: string } | null = null;
   private status: StatusWriter | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Steps of a pass that failed, with their last error: logged when it first shows or changes. */
+  private readonly failing = new Map<string, string>();
+  private passes = 0;
 
   /** `onShutdown`: an admin ran `dopq shutdown`; the caller stops us as on SIGTERM. */
   constructor(
@@ -176,14 +178,44 @@ export class Daemon {
     return this.ctx.state;
   }
 
+  /** Whatever a step of the pass throws, the time limits stay armed. */
   private async pass(): Promise<void> {
+    const began = Date.now();
+    this.passes += 1;
+    try {
+      await this.passSteps();
+    } finally {
+      this.armDeadline();
+      const took = Date.now() - began;
+      if (took >= 2000) this.ctx.log.info(`pass ${this.passes} took ${took} ms`);
+    }
+  }
+
+  /** Run one step of a pass on its own: a throw is logged (again only if it changes) and the pass goes on with `fallback`. */
+  private async step<T>(name: string, fallback: T, action: () => Promise<T>): Promise<T> {
+    try {
+      const result = await action();
+      if (this.failing.delete(name)) this.ctx.log.info(`${name}: works again`);
+      return result;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (this.failing.get(name) !== message) this.ctx.log.error(`${name} failed: ${message}; the rest of the pass goes on`);
+      this.failing.set(name, message);
+      return fallback;
+    }
+  }
+
+  private async passSteps(): Promise<void> {
     const { ctx } = this;
     // An engine that is away costs nothing that was pushed or asked: take it all in, save it,
     // start nothing, and look again with backoff. When it is back, reconcile first.
-    const engine = await probeEngine(ctx);
+    const engine = await this.step('engine probe', 'down' as const, () => probeEngine(ctx));
     if (engine === 'back') this.reconcileDue = true;
-    const intakeFiles = await ingest(ctx);
-    const requests = await handleRequests(ctx, this.since);
+    // Each step on its own: a bad entry a user dropped, or a failing chore, stops no other step.
+    const intakeFiles = await this.step('intake', [] as Consumed[], () => ingest(ctx));
+    const noRequests: RequestOutcome = { consumed: [], toStop: [], shutdownBy: null };
+    const requests = await this.step('requests', noRequests, () => handleRequests(ctx, this.since));
+    if (requests.consumed.length >= 500) ctx.log.info(`pass ${this.passes}: handled ${requests.consumed.length} requests`);
     const toStop = new Map<number, 'cancelled' | 'time-limit'>(requests.toStop.map((id) => [id, 'cancelled']));
 
     if (this.reconcileDue && !ctx.health.down) {
@@ -206,7 +238,7 @@ export class Daemon {
         ctx.log.error(`reaping failed: ${dockerMessage(error)}`);
       });
     }
-    await this.housekeeping();
+    await this.step('housekeeping', undefined, () => this.housekeeping());
 
     for (const id of this.overTimeLimit()) toStop.set(id, 'time-limit');
 
@@ -214,13 +246,15 @@ export class Daemon {
     ctx.state.gpus = this.gpus.current();
     let placements: { id: number; gpus: string[] }[] = [];
     if (!ctx.health.down) {
-      const active = ctx.state.jobs.filter((job) => job.state === 'queued' || job.state === 'running');
-      const shares = await this.shares.sharesOf(active.map((job) => job.user));
-      // Builds first, in start order: they never wait for a GPU, and a built job may start now.
-      this.builder.tick(buildOrder(ctx.state, ctx.config, { now, shares }));
-      const decided = decide(schedulerInput(ctx.state, ctx.config, { now, shares }));
-      this.noteReservation(decided.reservation);
-      placements = decided.starts;
+      placements = await this.step('scheduling', [] as typeof placements, async () => {
+        const active = ctx.state.jobs.filter((job) => job.state === 'queued' || job.state === 'running');
+        const shares = await this.shares.sharesOf(active.map((job) => job.user));
+        // Builds first, in start order: they never wait for a GPU, and a built job may start now.
+        this.builder.tick(buildOrder(ctx.state, ctx.config, { now, shares }));
+        const decided = decide(schedulerInput(ctx.state, ctx.config, { now, shares }));
+        this.noteReservation(decided.reservation);
+        return decided.starts;
+      });
     }
     // Write-ahead: the placement is on disk before any container is created, so a crash in
     // between leaves a job reconcile queues again, never a GPU held twice. If it cannot be
@@ -235,19 +269,21 @@ export class Daemon {
         const { started_at: _s, ...job } = jobById(ctx, placement.id)!;
         replaceJob(ctx, { ...job, state: 'queued', gpus: [] });
       }
+      // Nothing starts, but running jobs still end at their time limit or when cancelled.
+      if (!ctx.health.down) for (const [id, reason] of toStop) this.requestStop(id, reason);
       this.armRetry(SAVE_RETRY_MS);
       return;
     }
     const consumed = [...intakeFiles, ...this.unsavedConsumed];
     this.unsavedConsumed = [];
     ctx.unsaved.clear();
-    await Promise.all([
-      ...consumed.map(({ file, keepAs }) => (keepAs ? rename(file, keepAs).catch(() => rm(file, { force: true })) : rm(file, { force: true }))),
-      ...consumed.flatMap(({ also }) => also ?? []).map((file) => rm(file, { force: true })),
-      ...requests.consumed.map((file) => rm(file, { force: true })),
-    ]);
-
     if (!ctx.health.down) for (const [id, reason] of toStop) this.requestStop(id, reason);
+    await this.step('clean-up of consumed files', undefined, async () => {
+      await Promise.all([
+        disposeConsumed(ctx, consumed),
+        ...requests.consumed.map((file) => discardEntry(file, ctx.spool.rejected).catch(() => undefined)),
+      ]);
+    });
 
     if (requests.shutdownBy !== null) {
       ctx.log.info(`shutdown requested by ${requests.shutdownBy}`);
@@ -281,7 +317,6 @@ export class Daemon {
     }
     if (ctx.health.down) this.armRetry(Math.max(50, ctx.health.nextProbe - ctx.now()));
     if (ctx.suspects.size > 0) this.armRetry(1000);
-    this.armDeadline();
   }
 
   /** Spool chores of the reconcile timer, which need no engine. */
@@ -291,8 +326,9 @@ export class Daemon {
     this.choresDue = false;
     pruneHistory(ctx);
     if (await breakStaleSeqLock(ctx.spool.seq)) ctx.log.info('removed a stale lock on the job counter (a push died holding it)');
-    const orphans = await removeOrphanContexts(ctx.spool.intake, ctx.now());
-    if (orphans > 0) ctx.log.info(`removed ${orphans} build contexts whose push never finished`);
+    const orphans = await removeOrphanContexts(ctx.spool.intake, ctx.now(), ctx.spool.rejected);
+    if (orphans.removed > 0) ctx.log.info(`removed ${orphans.removed} build contexts whose push never finished`);
+    for (const failure of orphans.failed) noteOnce(ctx, `orphan ${failure}`, `cannot remove an unfinished push's build context ${failure}`);
   }
 
   /**

@@ -1,7 +1,7 @@
 // Reading what users dropped into the intake: each file becomes a queued job or a rejected one
 // (with its reasons, shown to its owner in `dopq q`). A bad file never stops the others.
 import path from 'node:path';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { decodeEnvelope, type Envelope, type PackedContextRef } from '../core/envelope.js';
 import { formatIssues } from '../core/errors.js';
 import { jobImageTag, type JobRecord, type JobSpec } from '../core/job.js';
@@ -10,9 +10,10 @@ import { maySubmit } from '../core/permissions.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { copyOwnedFile, readOwnedFile, UnsafeFileError } from '../io/safe-read.js';
 import { nextJobId, raiseSeq } from '../io/seq.js';
-import { CONTEXT_SUFFIX, INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../io/spool.js';
+import { CONTEXT_SUFFIX, discardEntry, INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../io/spool.js';
 import { callerOf, userName } from '../io/users.js';
 import { jobById, type DaemonContext } from './context.js';
+import { noteOnce } from './requests.js';
 
 /** An intake file the state now accounts for: deleted once the state is saved, or kept for admins. */
 export interface Consumed {
@@ -33,10 +34,33 @@ export async function ingest(ctx: DaemonContext): Promise<Consumed[]> {
       const outcome = await ingestFile(ctx, file, name);
       if (outcome) consumed.push(outcome);
     } catch (error) {
-      ctx.log.error(`cannot ingest ${name}: ${(error as Error).message}`);
+      noteOnce(ctx, `intake ${name}`, `cannot ingest ${name}: ${(error as Error).message}; skipping it`);
     }
   }
   return consumed;
+}
+
+/**
+ * Once the state accounting for them is saved: refused files go to rejected/, the rest (and
+ * the contexts that came with them) are removed, each on its own, whatever lies there now.
+ */
+export async function disposeConsumed(ctx: DaemonContext, consumed: Consumed[]): Promise<void> {
+  const dispose = async (file: string, keepAs?: string) => {
+    try {
+      if (keepAs) {
+        try {
+          await rename(file, keepAs);
+          return;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        }
+      }
+      await discardEntry(file, ctx.spool.rejected);
+    } catch (error) {
+      noteOnce(ctx, `dispose ${file}`, `cannot remove ${path.basename(file)} from the intake: ${(error as Error).message}`);
+    }
+  };
+  await Promise.all(consumed.flatMap(({ file, keepAs, also }) => [dispose(file, keepAs), ...(also ?? []).map((other) => dispose(other))]));
 }
 
 async function ingestFile(ctx: DaemonContext, file: string, name: string): Promise<Consumed | undefined> {

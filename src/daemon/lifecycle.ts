@@ -125,7 +125,7 @@ export function createLogSavers(): LogSavers {
       if (existing) return existing;
       if (!job.container_id) return Promise.resolve();
       const saving = ctx.engine
-        .saveLogs(job.container_id, logFile(ctx, job.id), job.uid, controller.signal)
+        .saveLogs(job.container_id, logFile(ctx, job.id), job.uid, controller.signal, ctx.config.limits.log_size)
         .catch((error: Error) => {
           if (!controller.signal.aborted) ctx.log.error(`log capture ended: ${dockerMessage(error)}`, job.id);
         })

@@ -1,14 +1,13 @@
 // Control requests users drop into requests/ (`dopq rm`, `hold`, `pause`, ...). The requester is
 // the file's owner as the kernel reports it; permissions are checked here again, whatever the
 // CLI decided.
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeRequest, type ControlRequest, type JobOp } from '../core/envelope.js';
 import { cancelQueued } from '../core/job.js';
 import { isAdmin, mayActOnJob, type Caller } from '../core/permissions.js';
 import { readOwnedFile, UnsafeFileError } from '../io/safe-read.js';
-import { listDropped, REQUEST_SUFFIX } from '../io/spool.js';
-import { callerOf } from '../io/users.js';
+import { discardEntry, listDropped, REQUEST_SUFFIX } from '../io/spool.js';
+import { callerOf, userName } from '../io/users.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { forgetFinished } from './history.js';
 
@@ -23,44 +22,88 @@ export interface RequestOutcome {
 /** `daemonSince`: when this daemon started (ms); an older shutdown request was meant for another. */
 export async function handleRequests(ctx: DaemonContext, daemonSince: number | null): Promise<RequestOutcome> {
   const outcome: RequestOutcome = { consumed: [], toStop: [], shutdownBy: null };
+  const refusals = new Refusals();
   for (const name of (await listDropped(ctx.spool.requests, REQUEST_SUFFIX)).sort()) {
-    const file = path.join(ctx.spool.requests, name);
-    let owned;
+    // One entry at a time, each on its own: whatever lies there, the others are still handled.
     try {
-      owned = await readOwnedFile(file, 64 * 1024);
+      await handleRequestFile(ctx, name, daemonSince, outcome, refusals);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      if (error instanceof UnsafeFileError) {
-        ctx.log.error(`dropped request ${name}: ${error.message}`);
-        await rm(file, { force: true });
-        continue;
-      }
-      ctx.log.error(`cannot read request ${name}: ${(error as Error).message}`);
-      continue;
-    }
-    outcome.consumed.push(file);
-    const request = decodeRequest(owned.text);
-    if ('error' in request) {
-      ctx.log.error(`ignored request ${name}: ${request.error}`);
-      continue;
-    }
-    const caller = await callerOf(owned.uid);
-    if ('ids' in request) {
-      for (const id of request.ids) applyJobOp(ctx, request.op, id, caller, outcome);
-    } else if (!isAdmin(caller, ctx.config.admins)) {
-      ctx.log.error(`refused ${request.op} by ${caller.user}: admins only`);
-    } else {
-      applyAdminOp(ctx, request, caller, daemonSince, outcome);
+      noteOnce(ctx, `request ${name}`, `cannot handle request ${name}: ${(error as Error).message}; skipping it`);
     }
   }
+  refusals.flush(ctx);
   return outcome;
 }
 
-function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, outcome: RequestOutcome): void {
+async function handleRequestFile(ctx: DaemonContext, name: string, daemonSince: number | null, outcome: RequestOutcome, refusals: Refusals): Promise<void> {
+  const file = path.join(ctx.spool.requests, name);
+  let owned;
+  try {
+    owned = await readOwnedFile(file, 64 * 1024);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (!(error instanceof UnsafeFileError)) throw error;
+    // A folder, link, FIFO or device: never read; removed, or moved to rejected/ (a folder).
+    const done = await discardEntry(file, ctx.spool.rejected);
+    const where = done === 'moved' ? ' (moved to rejected/)' : '';
+    refusals.add(await userName(error.uid ?? 0), `dropped request ${name}: ${error.message}${where}`);
+    return;
+  }
+  outcome.consumed.push(file);
+  const request = decodeRequest(owned.text);
+  if ('error' in request) {
+    refusals.add(await userName(owned.uid), `ignored request ${name}: ${request.error}`);
+    return;
+  }
+  const caller = await callerOf(owned.uid);
+  if ('ids' in request) {
+    // A request may name one job many times; acting once is enough, and refusing once too.
+    for (const id of new Set(request.ids)) applyJobOp(ctx, request.op, id, caller, outcome, refusals);
+  } else if (!isAdmin(caller, ctx.config.admins)) {
+    refusals.add(caller.user, `refused ${request.op} by ${caller.user}: admins only`);
+  } else {
+    applyAdminOp(ctx, request, caller, daemonSince, outcome);
+  }
+}
+
+/**
+ * Refused and ignored requests, one log line per user per pass (the first reason and how many
+ * more), so a user cannot fill the log by naming other users' jobs many times.
+ */
+class Refusals {
+  private readonly byUser = new Map<string, { count: number; message: string; id: number | undefined }>();
+
+  add(user: string, message: string, id?: number): void {
+    const seen = this.byUser.get(user);
+    if (seen) seen.count += 1;
+    else this.byUser.set(user, { count: 1, message, id });
+  }
+
+  flush(ctx: DaemonContext): void {
+    for (const [user, { count, message, id }] of this.byUser) {
+      ctx.log.error(count === 1 ? message : `${message} (and ${count - 1} more refused or ignored requests from ${user} in this pass)`, id);
+    }
+    this.byUser.clear();
+  }
+}
+
+const noted = new WeakMap<DaemonContext, Set<string>>();
+
+/** Log `message` about `key` once per daemon, not on every pass that meets it again. */
+export function noteOnce(ctx: DaemonContext, key: string, message: string): void {
+  let keys = noted.get(ctx);
+  if (!keys) noted.set(ctx, (keys = new Set()));
+  if (keys.has(key)) return;
+  if (keys.size > 10_000) keys.clear();
+  keys.add(key);
+  ctx.log.error(message);
+}
+
+function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, outcome: RequestOutcome, refusals: Refusals): void {
   const job = jobById(ctx, id);
   if (!job) return; // still in the intake: its owner withdraws it by deleting the file
   if (!mayActOnJob(op, job, caller, ctx.config.admins)) {
-    ctx.log.error(`refused ${op} by ${caller.user}: not the owner (${job.user}) nor an admin`, id);
+    refusals.add(caller.user, `refused ${op} by ${caller.user}: not the owner (${job.user}) nor an admin`, id);
     return;
   }
   const now = ctx.now();
@@ -76,7 +119,7 @@ function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, o
     return;
   }
   if (job.state !== 'queued') {
-    ctx.log.error(`ignored ${op} by ${caller.user}: the job is ${job.state}`, id);
+    refusals.add(caller.user, `ignored ${op} by ${caller.user}: the job is ${job.state}`, id);
     return;
   }
   if (op === 'hold') {

@@ -4,7 +4,7 @@ import { open, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
 import type { ContainerSpec } from '../core/container-spec.js';
-import { containerNamePrefix, LABEL_INSTANCE } from '../core/container-spec.js';
+import { containerNamePrefix, LABEL_INSTANCE, outputCutMarker } from '../core/container-spec.js';
 import { UnavailableError } from '../core/errors.js';
 import type { ContainerExit } from '../core/job.js';
 
@@ -24,6 +24,13 @@ export interface BuildOptions {
   /** Limits of the build's containers: the job's own. */
   memory: number;
   cpus: number;
+  /** The job's /dev/shm size; without it the engine's default (64m). */
+  shm?: number;
+  /**
+   * RLIMIT_NPROC of RUN steps (limits.pids). The kernel counts it per host uid and never
+   * applies it to root: it bounds steps after a `USER` line, not the root ones (dopq.yaml(5)).
+   */
+  pids?: number;
   /**
    * The only images whose layers the build may reuse: the owner's own. Without it the legacy
    * builder reuses any local image's steps, so a step another user ran (fetching data, making a
@@ -81,8 +88,11 @@ export interface DockerEngine {
   listJobImages(instance: string): Promise<JobImage[]>;
   /** Remove an image; one still in use (or gone) is left alone. */
   removeImage(id: string): Promise<void>;
-  /** Follow the container's output into `file` (owned by `uid`, 0600); resolves when it ends. */
-  saveLogs(containerId: string, file: string, uid: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Follow the container's output into `file` (owned by `uid`, 0600); resolves when it ends.
+   * Past `limit` bytes (limits.log_size) one marker line is written and the rest drained unsaved.
+   */
+  saveLogs(containerId: string, file: string, uid: number, signal?: AbortSignal, limit?: number): Promise<void>;
   /** Calls `onDie` with container ids of this instance that exited; reconnects until stopped. */
   watchExits(instance: string, onDie: (containerId: string) => void, onError: (error: Error) => void): () => void;
 }
@@ -126,6 +136,31 @@ export function dockerMessage(error: unknown): string {
   const err = error as { json?: { message?: string }; message?: string; reason?: string };
   const text = err.json?.message ?? err.message ?? String(error);
   return text.replace(/^\(HTTP code \d+\)\s*[\w ]*-\s*/, '').trim();
+}
+
+// Writes go to `out` until `limit` bytes, cut after the last whole line that fits, then the
+// marker once; later output is still read (so the follow keeps up) and dropped.
+function cappedSink(out: NodeJS.WritableStream, limit: number): NodeJS.WritableStream {
+  let written = 0;
+  let endsLine = true;
+  let cut = false;
+  const write = (chunk: Buffer): boolean => {
+    if (cut) return true;
+    if (written + chunk.length <= limit) {
+      written += chunk.length;
+      if (chunk.length > 0) endsLine = chunk[chunk.length - 1] === 0x0a;
+      return out.write(chunk);
+    }
+    const room = chunk.subarray(0, limit - written);
+    const newline = room.lastIndexOf(0x0a);
+    // A line begun here is dropped whole; one begun in earlier chunks (or the only one) is cut.
+    const kept = newline >= 0 ? room.subarray(0, newline + 1) : endsLine && written > 0 ? room.subarray(0, 0) : room;
+    if (kept.length > 0) endsLine = kept[kept.length - 1] === 0x0a;
+    cut = true;
+    out.write(kept);
+    return out.write(`${endsLine ? '' : '\n'}${outputCutMarker(limit)}`);
+  };
+  return { write } as unknown as NodeJS.WritableStream;
 }
 
 export function createDockerEngine(socketPath: string): DockerEngine {
@@ -230,6 +265,8 @@ export function createDockerEngine(socketPath: string): DockerEngine {
         memswap: options.memory,
         cpuperiod: 100_000,
         cpuquota: Math.max(1000, Math.round(options.cpus * 100_000)),
+        ...(options.shm !== undefined ? { shmsize: options.shm } : {}),
+        ...(options.pids !== undefined ? { ulimits: JSON.stringify([{ Name: 'nproc', Soft: options.pids, Hard: options.pids }]) } : {}),
         rm: true,
         forcerm: true,
         abortSignal: signal,
@@ -313,7 +350,7 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       }
     },
 
-    async saveLogs(containerId, file, uid, signal) {
+    async saveLogs(containerId, file, uid, signal, limit = Number.POSITIVE_INFINITY) {
       // A new log is made the owner's under a temp name and renamed, so `dopq log -f` never
       // opens it while it is still root's; an adopted job's log is rewritten in place.
       const exists = await stat(file).then(() => true, () => false);
@@ -326,7 +363,8 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       const stream = (await docker.getContainer(containerId).logs({ follow: true, stdout: true, stderr: true, ...(signal ? { abortSignal: signal } : {}) })) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {
         // demuxStream never ends its outputs: end the file when the source ends.
-        docker.modem.demuxStream(stream, out, out);
+        const capped = cappedSink(out, limit);
+        docker.modem.demuxStream(stream, capped, capped);
         stream.on('end', () => out.end());
         stream.on('close', () => out.end());
         stream.on('error', (error: Error) => {

@@ -7,7 +7,9 @@ import lockfile from 'proper-lockfile';
 import { LockBusyError, SpoolError } from '../core/errors.js';
 import { isNoRoom, spoolWriteError } from './spool.js';
 
-const LOCK_OPTIONS = { stale: 10_000, retries: { retries: 50, minTimeout: 5, maxTimeout: 100, randomize: true }, realpath: false };
+// Push holds the lock while it publishes (a few fsyncs): on a loaded machine with many pushes
+// at once that queue is long, so a push waits up to about half a minute before it says busy.
+const LOCK_OPTIONS = { stale: 10_000, retries: { retries: 200, minTimeout: 5, maxTimeout: 200, randomize: true }, realpath: false };
 /** More than any counter holds: a longer file is damaged, and reading it all is not needed. */
 const READ_LIMIT = 64;
 

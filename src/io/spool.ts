@@ -2,8 +2,9 @@
 // See man/dopq.1, section SPOOL.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { isJobId } from '../core/envelope.js';
 import { SpoolError } from '../core/errors.js';
 import { ancestorProblem, ancestorsOf, configProblem, entryProblem, formatMode, type ModeRule, type Observed } from '../core/spool-modes.js';
 
@@ -250,27 +251,68 @@ function byLeadingNumber(a: string, b: string): number {
   return (parseInt(a, 10) || 0) - (parseInt(b, 10) || 0) || a.localeCompare(b);
 }
 
+/** `<id>.job`, as push names it (no leading zeros, so one id has one name); else undefined. */
 export function jobIdOfIntakeName(name: string): number | undefined {
-  const match = /^(\d+)\.job$/.exec(name);
-  return match ? Number(match[1]) : undefined;
+  const match = /^([1-9]\d{0,9})\.job$/.exec(name);
+  const id = match ? Number(match[1]) : undefined;
+  return isJobId(id) ? id : undefined;
 }
 
 /**
  * A context or archive push packed but never published (the push died in between): its job
- * file never came, so after an hour it is removed (as root: the intake is sticky).
+ * file never came, so after an hour it is removed (as root: the intake is sticky). Whatever
+ * lies under such a name (a folder, a link) is dealt with by `discardEntry`; one that cannot be
+ * is left and reported in `failed`, so a bad entry never stops the clean-up of the others.
  */
-export async function removeOrphanContexts(intake: string, now = Date.now()): Promise<number> {
+export async function removeOrphanContexts(intake: string, now = Date.now(), quarantine?: string): Promise<{ removed: number; failed: string[] }> {
   let removed = 0;
+  const failed: string[] = [];
   const names = await readdir(intake).catch(() => [] as string[]);
   const jobs = new Set(names.filter((n) => n.endsWith('.job')).map((n) => n.slice(0, -4)));
   for (const name of names) {
     const numbered = /^(\d+)\.ctx$/.exec(name);
     const temp = /^\.push-.*\.ctx$/.test(name);
     if (!temp && (!numbered || jobs.has(numbered[1]!))) continue;
-    const info = await lstat(`${intake}/${name}`).catch(() => undefined);
+    const info = await lstat(path.join(intake, name)).catch(() => undefined);
     if (!info || now - info.mtimeMs < 3600_000) continue;
-    await rm(`${intake}/${name}`, { force: true });
-    removed += 1;
+    try {
+      if ((await discardEntry(path.join(intake, name), quarantine)) !== 'gone') removed += 1;
+    } catch (error) {
+      failed.push(`${name}: ${(error as Error).message}`);
+    }
   }
-  return removed;
+  return { removed, failed };
+}
+
+/**
+ * Take an entry a user left in a drop folder out of their reach, as root: a file, link, FIFO or
+ * device is unlinked (never opened); a folder is moved into `quarantine` (root only), never
+ * walked, since a user could swap anything inside it for a link while root recursed. Without a
+ * quarantine folder a folder is left where it is (`'kept'`).
+ */
+export async function discardEntry(file: string, quarantine?: string): Promise<'removed' | 'moved' | 'kept' | 'gone'> {
+  const info = await lstat(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (!info) return 'gone';
+  if (!info.isDirectory()) {
+    try {
+      await unlink(file);
+      return 'removed';
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return 'gone';
+      if (code !== 'EISDIR' && code !== 'EPERM') throw error; // EISDIR/EPERM: swapped for a folder meanwhile
+    }
+  }
+  if (!quarantine) return 'kept';
+  const target = path.join(quarantine, `dropped-${path.basename(file).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${Date.now()}-${randomBytes(4).toString('hex')}`);
+  try {
+    await rename(file, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw error;
+  }
+  return 'moved';
 }

@@ -16,16 +16,31 @@ async function getent(db: 'passwd' | 'group', key?: string): Promise<string[]> {
   }
 }
 
-const nameCache = new Map<number, string>();
+/** How long a lookup is trusted: a flood of requests costs one `getent` per user, not per file. */
+const TTL_MS = 30_000;
+
+/** One shared answer per key for `TTL_MS`; callers at the same moment share one lookup. */
+function ttlCache<K, V>(lookup: (key: K) => Promise<V>): (key: K) => Promise<V> {
+  const entries = new Map<K, { at: number; value: Promise<V> }>();
+  return (key) => {
+    const now = Date.now();
+    const hit = entries.get(key);
+    if (hit && now - hit.at < TTL_MS) return hit.value;
+    if (entries.size > 10_000) entries.clear(); // uids are few; never let a cache grow unbounded
+    const value = lookup(key);
+    entries.set(key, { at: now, value });
+    return value;
+  };
+}
+
+const cachedPasswd = ttlCache(async (key: string) => (await getent('passwd', key))[0]);
+/** The whole group database, read once per `TTL_MS` whoever asks. */
+const cachedGroups = ttlCache(async (_key: 'all') => getent('group'));
 
 /** The login name of `uid`, or `uid<N>` when the system does not know it. */
 export async function userName(uid: number): Promise<string> {
-  const cached = nameCache.get(uid);
-  if (cached !== undefined) return cached;
-  const [entry] = await getent('passwd', String(uid));
-  const name = entry?.split(':')[0] || `uid${uid}`;
-  nameCache.set(uid, name);
-  return name;
+  const entry = await cachedPasswd(String(uid));
+  return entry?.split(':')[0] || `uid${uid}`;
 }
 
 /** Caller identity for permission checks on a uid (the owner of a request file, say). */
@@ -45,7 +60,7 @@ export async function currentCaller(): Promise<Caller> {
  * than one lookup per user; users the listing lacks (LDAP without enumeration) are asked singly.
  */
 export async function groupsOfUsers(users: readonly string[]): Promise<Map<string, string[]>> {
-  const [passwd, group] = await Promise.all([getent('passwd'), getent('group')]);
+  const [passwd, group] = await Promise.all([getent('passwd'), cachedGroups('all')]);
   const primaryGid = new Map<string, string>();
   for (const line of passwd) {
     const [name = '', , , gid = ''] = line.split(':');
@@ -78,12 +93,12 @@ export interface Account {
 
 /** The user database's view of `uid`, or undefined when it does not know it. */
 export async function accountOf(uid: number): Promise<Account | undefined> {
-  const [passwd] = await getent('passwd', String(uid));
+  const passwd = await cachedPasswd(String(uid));
   if (!passwd) return undefined;
   const [user = '', , , gidText = ''] = passwd.split(':');
   const gid = Number(gidText);
   const groups = new Map<string, number>();
-  for (const line of await getent('group')) {
+  for (const line of await cachedGroups('all')) {
     const [name = '', , groupGid = '', members = ''] = line.split(':');
     if (Number(groupGid) === gid || members.split(',').includes(user)) groups.set(name, Number(groupGid));
   }

@@ -32,7 +32,25 @@ const bad: [string, RegExp][] = [
   ['mounts: {allowed_roots: [data]}\n', /line 1: mounts.allowed_roots\[0\]: expected an absolute path/],
   ['colour: red\n', /line 1: colour: unknown field/],
   ['network: {default: host}\n', /network.default: must be one of network.allowed/],
+  // Defaults and limits in engine units: a value the engine reads as 0 or refuses is a config error.
+  ['limits: {cpus: 0.001}\n', /line 1: limits.cpus: at least 0.01 CPUs/],
+  ['defaults:\n  cpus: 0.0000000001\n', /line 2: defaults.cpus: at least 0.01 CPUs/],
+  ['limits: {cpus: 0}\n', /line 1: limits.cpus: must be more than 0/],
+  ['limits: {cpus: 1e300}\n', /line 1: limits.cpus: at most 9007199 CPUs/],
+  ['limits: {memory: 5m}\n', /line 1: limits.memory: at least 6m \(the engine's minimum memory limit\), got 5m/],
+  ['defaults: {memory: 1k}\n', /line 1: defaults.memory: at least 6m/],
+  ['limits: {memory: 0}\n', /line 1: limits.memory: at least 6m/],
+  ['limits: {memory: 1.1g}\n', /line 1: limits.memory: must be a whole number of bytes \(1.5k, not 1.1k\), got "1.1g"/],
+  ['limits: {shm: 0}\n', /line 1: limits.shm: at least 1m/],
+  ['defaults: {shm: 1}\n', /line 1: defaults.shm: at least 1m/],
+  ['defaults: {shm: 0.3k}\n', /line 1: defaults.shm: must be a whole number of bytes/],
 ];
+
+test('defaults and limits at exactly the engine minimums are accepted; built-in defaults follow a low limit', (t) => {
+  const config = parseConfig('limits: {cpus: 0.01, memory: 6m, shm: 1m}\n', '/etc/dopq/dopq.yaml');
+  t.like(config.limits, { cpus: 0.01, memory: 6 * 1024 ** 2, shm: 1024 ** 2 });
+  t.like(config.defaults, { cpus: 0.01, memory: 6 * 1024 ** 2, shm: 1024 ** 2 });
+});
 
 for (const [text, expected] of bad) {
   test(`config rejects ${JSON.stringify(text)}`, (t) => {

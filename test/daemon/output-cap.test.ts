@@ -1,0 +1,83 @@
+// Bounded output and bounded builds (issue: a job printing 400 MB filled the spool and the
+// engine's log; RUN steps had no process limit). Real engine, real daemon.
+import { readFile, stat } from 'node:fs/promises';
+import { execSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { docker, IMAGE, makeSpool } from '../helpers/spool.js';
+import { alice } from '../helpers/users.js';
+
+const MB = 1024 ** 2;
+const LINE = 'x'.repeat(99);
+const MARKER = 'dopq: output cut at 1 MB (limits.log_size); the job goes on\n';
+
+test('a job printing 30 MB under limits.log_size 1m: 1 MB and the marker saved, the job done, the engine log bounded', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0], limits: { log_size: '1m' } });
+  const daemon = spool.startDaemon();
+  // 30 MB of 100-byte lines, then more on stderr, then a last word the log never sees.
+  // The job prints once dopq follows its output: what the engine rotates away before that (two
+  // files of log_size) never reaches the spool (dopq.yaml(5), limits.log_size).
+  const gate = spool.gate('following');
+  const id = await spool.push({ name: 'chatty', gpus: 0, cpus: 1, mounts: gate.mounts, command: `${gate.wait}; yes ${LINE} | head -n 300000; yes ${LINE} | head -n 1000 >&2; echo finished` }, alice());
+  const file = path.join(spool.spoolDir, 'logs', `${id}.log`);
+  await spool.waitFor('dopq to follow the output', () => stat(file).then(() => true, () => false));
+  await gate.open();
+  const job = await spool.waitForJob(id, ['done', 'failed'], 240_000);
+  t.is(job.state, 'done', job.message ?? '');
+  t.is(job.exit_code, 0);
+
+  const log = await readFile(file, 'latin1');
+  t.log(`spool log: ${log.length} bytes`);
+  t.true(log.endsWith(MARKER), `ends with the marker: ${JSON.stringify(log.slice(-120))}`);
+  const kept = log.slice(0, -MARKER.length);
+  t.true(kept.length <= MB && kept.length > MB - 100, `${kept.length} bytes kept, whole lines up to 1 MB`);
+  t.regex(kept, /^(x{99}\n)+$/, 'only whole lines before the marker');
+  t.is(log.split(MARKER).length, 2, 'one marker');
+  t.false(log.includes('finished'));
+  t.is((await stat(file)).mode & 0o777, 0o600);
+
+  const [container] = await docker.listContainers({ all: true, filters: { label: spool.labels(`dopq.job=${id}`) } });
+  const info = await docker.getContainer(container!.Id).inspect();
+  t.deepEqual(info.HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': String(MB), 'max-file': '2' } });
+  const engineBytes = (await Promise.all([info.LogPath, `${info.LogPath}.1`].map((f) => stat(f).then((s) => s.size, () => 0)))).reduce((a, b) => a + b, 0);
+  t.log(`engine log: ${engineBytes} bytes`);
+  t.true(engineBytes <= 2 * MB + 64 * 1024, `engine keeps at most two 1 MB files, has ${engineBytes}`);
+  const tail = (await docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: 5 })).toString('latin1');
+  t.regex(tail, /finished/, 'docker logs still shows the tail');
+  await daemon.stop();
+});
+
+test('a build whose RUN forks 300 processes under limits.pids 64: nproc reaches the step; root is not bound by it, a USER step is', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0], limits: { pids: 64 } });
+  const a = alice();
+  const daemon = spool.startDaemon();
+  const root = path.join(spool.dir, 'forks');
+  await mkdir(root);
+  // 54321: a uid with no processes on the host, so its count starts at 0.
+  await writeFile(path.join(root, 'Dockerfile'), [
+    `FROM ${IMAGE}`,
+    'RUN echo "nproc=$(ulimit -u) shm=$(df -k /dev/shm | awk \'NR==2{print $2}\')k"',
+    // A shell that cannot fork exits: each loop runs in a subshell that says how it ended.
+    'RUN (for i in $(seq 300); do sleep 3 & done; echo "root-procs=$(ls -d /proc/[0-9]* | wc -l)") 2>/dev/null || echo root-bounded',
+    'USER 54321',
+    'RUN (for i in $(seq 300); do sleep 3 & done; echo user-unbounded) 2>/dev/null || echo user-bounded',
+    'CMD ["true"]',
+    '',
+  ].join('\n'));
+  await writeFile(path.join(root, 'job.yaml'), 'name: forks\ngpus: 0\nshm: 32m\nbuild: {context: .}\n');
+  execSync(`chown -R ${a.uid}:${a.gid} ${root}`);
+  const pushed = await spool.cli(['push', '--json', path.join(root, 'job.yaml')], { user: a });
+  t.is(pushed.code, 0, pushed.stderr);
+  const id = (JSON.parse(pushed.stdout) as { id: number }).id;
+  const job = await spool.waitForJob(id, ['done', 'failed'], 240_000);
+  const log = (await spool.cli(['log', String(id)], { user: a })).stdout;
+  t.log(log.split('\n').filter((line) => /nproc=|procs=|bounded/.test(line)).join('\n'));
+  t.is(job.state, 'done', log);
+  t.regex(log, /nproc=64 shm=32768k/, 'the step has limits.pids as RLIMIT_NPROC and the job shm');
+  const rootProcs = Number(/root-procs=(\d+)/.exec(log)?.[1]);
+  t.true(rootProcs > 300, `root: ${rootProcs} processes; RLIMIT_NPROC never applies to root (dopq.yaml(5) SECURITY)`);
+  t.regex(log, /^user-bounded$/m, 'a step after USER cannot fork past 64');
+  t.notRegex(log, /^user-unbounded$/m);
+  await daemon.stop();
+});
