@@ -180,19 +180,27 @@ export function createDockerEngine(socketPath: string): DockerEngine {
 
     async create(spec) {
       const { name, ...options } = spec;
-      let container;
-      try {
-        container = await docker.createContainer({ name, ...options });
-      } catch (error) {
-        if ((error as { statusCode?: number }).statusCode !== 409) throw error;
-        // The name is taken by an earlier try of this very job (a start the engine broke off,
-        // a container kept by keep_containers): never by another job, never while it runs.
-        const existing = await docker.getContainer(name).inspect();
-        if (existing.State.Running) throw new Error(`a container of this job (${name}) is still running`);
-        await docker.getContainer(name).remove({ force: true });
-        container = await docker.createContainer({ name, ...options });
+      // The name may be taken by an earlier try of this very job (a start the engine broke off,
+      // a container kept by keep_containers, one dopq is removing right now): never by another
+      // job, and never replaced while it runs.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return (await docker.createContainer({ name, ...options })).id;
+        } catch (error) {
+          if ((error as { statusCode?: number }).statusCode !== 409 || attempt >= 20) throw error;
+        }
+        const existing = await docker.getContainer(name).inspect().catch((error: { statusCode?: number }) => {
+          if (error.statusCode === 404) return undefined; // gone meanwhile: create again
+          throw error;
+        });
+        if (existing?.State.Running) throw new Error(`a container of this job (${name}) is still running`);
+        if (existing) {
+          await docker.getContainer(name).remove({ force: true }).catch((error: { statusCode?: number }) => {
+            if (error.statusCode !== 404 && error.statusCode !== 409) throw error; // 409: a removal already under way
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 + attempt * 50));
       }
-      return container.id;
     },
 
     async startCreated(containerId, keepOnFailure = false) {
