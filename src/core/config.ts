@@ -5,7 +5,7 @@ import { InvalidDocumentError, type Issue } from './errors.js';
 import { PRINCIPAL } from './permissions.js';
 import { POLICIES, type PolicyName } from './policy.js';
 import { toIssues } from './schema-issues.js';
-import { resourceSize as checkResourceSize, cpusProblem, type SizeKind } from './resource-units.js';
+import { cpusSchema, sizeSchema } from './resource-units.js';
 import { parseDuration, parseSize } from './units.js';
 import { readYaml } from './yaml-source.js';
 
@@ -105,26 +105,12 @@ const ROOT_GROUPS = ['root', 'docker', 'disk', 'sudo', 'wheel', 'shadow', 'adm',
 
 const principal = z.string({ error: 'expected a user name or %group' }).regex(PRINCIPAL, { error: 'expected a user name or %group' });
 
-// A default or limit the engine would read as "unlimited" (or refuse) is a config error.
-const resourceSize = (kind: SizeKind) =>
-  z.union([z.string(), z.number()], { error: `expected a size such as 512m or 32g for ${kind}` }).transform((value, ctx) => {
-    const checked = checkResourceSize(kind, value);
-    if ('problem' in checked) {
-      ctx.addIssue({ code: 'custom', message: checked.problem });
-      return z.NEVER;
-    }
-    return checked.bytes;
-  });
-const cpus = z.number({ error: 'expected a number of CPUs' }).superRefine((value, ctx) => {
-  const problem = cpusProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
 const resources = z.strictObject({
   gpus: wholeCount('GPUs').optional(),
-  memory: resourceSize('memory').optional(),
-  cpus: cpus.optional(),
-  shm: resourceSize('shm').optional(),
+  // A default or limit the engine would read as "unlimited" (or refuse) is a config error.
+  memory: sizeSchema('memory').optional(),
+  cpus: cpusSchema.optional(),
+  shm: sizeSchema('shm').optional(),
   time_limit: durationSchema('time_limit').optional(),
 });
 

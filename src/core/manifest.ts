@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { Issue } from './errors.js';
 import { claimedJobOwner, namesForeignJobImage } from './image-names.js';
 import { toIssues } from './schema-issues.js';
-import { cpusProblem, resourceSize, type SizeKind } from './resource-units.js';
+import { cpusSchema, sizeSchema } from './resource-units.js';
 import { formatSize, parseDuration } from './units.js';
 import { formatPath, readYaml, type YamlSource } from './yaml-source.js';
 
@@ -55,22 +55,6 @@ const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._-]*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-]
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Set by dopq itself, or (NVIDIA_*, CUDA_VISIBLE_DEVICES) a way to reach GPUs the job was not given.
 const RESERVED_ENV = /^(NVIDIA_|DOPQ_)|^CUDA_VISIBLE_DEVICES$/;
-
-// Checked as the engine will see it: whole bytes, at least its minimum (0 would mean no limit).
-const sizeField = (what: SizeKind) =>
-  z.union([z.string(), z.number()], { error: `expected a size such as 512m or 32g for ${what}` }).transform((value, ctx) => {
-    const size = resourceSize(what, value);
-    if ('problem' in size) {
-      ctx.addIssue({ code: 'custom', message: size.problem });
-      return z.NEVER;
-    }
-    return size.bytes;
-  });
-
-const cpusField = z.number({ error: 'expected a number of CPUs such as 4 or 0.5' }).superRefine((cpus, ctx) => {
-  const problem = cpusProblem(cpus);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
 
 const absolute = (what: string) =>
   z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
@@ -128,9 +112,10 @@ const manifestSchema = z.strictObject({
     .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1, { error: 'the command list is empty' })], { error: 'expected a command string or a non-empty list of arguments' })
     .optional(),
   gpus: z.number({ error: 'expected a whole number of GPUs' }).int({ error: 'expected a whole number of GPUs' }).min(0, { error: 'cannot be negative' }).optional(),
-  memory: sizeField('memory').optional(),
-  cpus: cpusField.optional(),
-  shm: sizeField('shm').optional(),
+  // Checked as the engine will see them (resource-units.ts): 0 would mean no limit.
+  memory: sizeSchema('memory').optional(),
+  cpus: cpusSchema.optional(),
+  shm: sizeSchema('shm').optional(),
   env: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String), {
       error: 'expected a map of NAME: value',

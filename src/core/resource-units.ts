@@ -1,6 +1,7 @@
 // Resource requests in the units the engine uses (Docker 20.10 HostConfig): NanoCpus, Memory and
 // ShmSize are whole numbers where 0 means "no limit" or "the default", so every value a manifest
 // or the config may give is checked here as the engine will see it, against the engine's minimum.
+import { z } from 'zod';
 import { formatSize, parseSize } from './units.js';
 
 /**
@@ -55,3 +56,20 @@ function isWholeBytes(value: string | number): boolean {
   const scale = 10n ** BigInt(fraction.length);
   return (BigInt(match[1]! + fraction) * BigInt(factor)) % scale === 0n;
 }
+
+/** A memory or shm field (manifest, config defaults and limits): checked as the engine will see it. */
+export const sizeSchema = (kind: SizeKind) =>
+  z.union([z.string(), z.number()], { error: `expected a size such as 512m or 32g for ${kind}` }).transform((value, ctx) => {
+    const size = resourceSize(kind, value);
+    if ('problem' in size) {
+      ctx.addIssue({ code: 'custom', message: size.problem });
+      return z.NEVER;
+    }
+    return size.bytes;
+  });
+
+/** A cpus field, at least the engine's smallest quota. */
+export const cpusSchema = z.number({ error: 'expected a number of CPUs such as 4 or 0.5' }).superRefine((cpus, ctx) => {
+  const problem = cpusProblem(cpus);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
