@@ -9,6 +9,8 @@ import type { DaemonContext } from './context.js';
 
 /** How far up a parent chain to look; local builds have one parent per Dockerfile step. */
 const MAX_ANCESTORS = 256;
+const ANCESTRY_CACHED = 1000;
+const ancestryById = new Map<string, string[]>();
 
 /**
  * A job dopq will not run or build as asked. `foreign-image`: another user's image (the job ends
@@ -28,10 +30,17 @@ export class ImageRefused extends Error {
 export async function imageFacts(ctx: DaemonContext, reference: string): Promise<{ image: EngineImage; facts: ImageFacts } | undefined> {
   const image = await ctx.engine.inspectImage(reference);
   if (!image) return undefined;
-  const ancestors: string[] = [];
-  for (let parent = image.parent; parent && ancestors.length < MAX_ANCESTORS && !ancestors.includes(parent); ) {
-    ancestors.push(parent);
-    parent = (await ctx.engine.inspectImage(parent))?.parent ?? '';
+  // An image's parents never change (its ID is its content): walk the chain once per ID, not
+  // once per start, which costs one inspect per Dockerfile step of a local build.
+  let ancestors = ancestryById.get(image.id);
+  if (!ancestors) {
+    ancestors = [];
+    for (let parent = image.parent; parent && ancestors.length < MAX_ANCESTORS && !ancestors.includes(parent); ) {
+      ancestors.push(parent);
+      parent = (await ctx.engine.inspectImage(parent))?.parent ?? '';
+    }
+    if (ancestryById.size >= ANCESTRY_CACHED) ancestryById.clear();
+    ancestryById.set(image.id, ancestors);
   }
   return { image, facts: { id: image.id, repoTags: image.repoTags, repoDigests: image.repoDigests, layers: image.layers, ancestors } };
 }
