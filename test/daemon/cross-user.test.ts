@@ -39,13 +39,15 @@ async function pushImage(spool: TestSpool, user: UnixUser, image: string) {
 async function alicesImage(spool: TestSpool, secret: string) {
   const a = alice();
   const pushed = await pushFile(spool, await buildContext(spool, a, `FROM ${IMAGE}\nCOPY secret.txt /secret.txt\nCMD ["cat", "/secret.txt"]\n`, '', secret), a);
-  const job = await spool.waitForJob(pushed.id!, ['done', 'failed', 'rejected']);
+  const job = await spool.waitForJob(pushed.id!, ['done', 'failed', 'rejected'], SETTLE);
   if (job.state !== 'done') throw new Error(`alice's build: ${job.state} ${job.message}`);
   const id = (await docker.getImage(job.image!).inspect()).Id;
   return { tag: job.image!, id, short: id.slice('sha256:'.length, 'sha256:'.length + 12), job };
 }
 
 const ended = ['done', 'failed', 'rejected', 'cancelled'];
+/** An upper bound, not a measure: builds under a full parallel suite on 2 cores can take a minute. */
+const SETTLE = 240_000;
 
 test('every spelling of another user\'s job image is refused; the owner keeps using and building on it', async (t) => {
   const spool = await makeSpool(t, { gpus: [0, 1], builds: { parallel: 2 } });
@@ -87,13 +89,13 @@ test('every spelling of another user\'s job image is refused; the owner keeps us
     else t.is(pushed.code, 77, `${what}: refused at push as another user's image: ${pushed.stderr}`);
   }
   for (const id of refusedAtStart) {
-    const job = await spool.waitForJob(id, ended);
+    const job = await spool.waitForJob(id, ended, SETTLE);
     t.is(job.state, 'rejected', `${id}: ${job.message}`);
     t.is(job.reason, 'foreign-image');
     t.regex(job.message ?? '', /another user's job image/);
   }
   for (const [what, id] of refusedBuilds) {
-    const job = await spool.waitForJob(id, ended);
+    const job = await spool.waitForJob(id, ended, SETTLE);
     t.is(job.state, 'rejected', `${what}: ${job.message}`);
     t.is(job.reason, 'foreign-image', `${what}: ${job.message}`);
   }
@@ -101,10 +103,10 @@ test('every spelling of another user\'s job image is refused; the owner keeps us
   // alice still runs and builds on her own image.
   const again = await pushImage(spool, a, mine.tag);
   t.is(again.code, 0, again.stderr);
-  t.is((await spool.waitForJob(again.id!, ended)).state, 'done');
+  t.is((await spool.waitForJob(again.id!, ended, SETTLE)).state, 'done');
   t.regex((await spool.cli(['log', String(again.id)], { user: a })).stdout, new RegExp(secret));
   const onTop = await pushFile(spool, await buildContext(spool, a, `FROM ${mine.tag}\nRUN cat /secret.txt\n`, 'command: [cat, /secret.txt]\n'), a);
-  t.is((await spool.waitForJob(onTop.id!, ended)).state, 'done');
+  t.is((await spool.waitForJob(onTop.id!, ended, SETTLE)).state, 'done');
 
   // The secret is in none of bob's logs or messages, and no container of his runs alice's image.
   const q = await spool.q(b);
@@ -140,7 +142,7 @@ with zipfile.ZipFile(sys.argv[1], 'w') as z:
   execSync(`chown ${b.uid}:${b.gid} ${zip}`);
   const pushed = await pushFile(spool, zip, b);
   t.is(pushed.code, 0, pushed.stderr);
-  const job = await spool.waitForJob(pushed.id!, ended);
+  const job = await spool.waitForJob(pushed.id!, ended, SETTLE);
   t.is(job.state, 'rejected', job.message ?? '');
   t.is(job.reason, 'foreign-image');
   await daemon.stop();
@@ -157,11 +159,11 @@ test("a build's labels cannot make it another user's job: reconcile goes by dopq
   // step outlives the start of alice's job, so a label-trusting reconcile sees two "job 2"s.
   const forged = await pushFile(spool, await buildContext(spool, b, `FROM ${IMAGE}\nLABEL dopq.instance=${instance} dopq.job=2 dopq.user=${a.name} dopq.uid=${a.uid}\nRUN sleep 10\n`), b);
   t.is(forged.id, 1, forged.stderr);
-  await spool.waitForJob(1, ['building']);
+  await spool.waitForJob(1, ['building'], SETTLE);
   const running = await spool.push({ name: 'long', command: `${gate.wait}; echo alice-finished`, mounts: gate.mounts, gpus: 1 }, a);
   t.is(running, 2);
-  await spool.waitForJob(running, ['running']);
-  const built = await spool.waitForJob(1, ['queued', 'running', 'done', 'failed', 'rejected'], 60_000);
+  await spool.waitForJob(running, ['running'], SETTLE);
+  const built = await spool.waitForJob(1, ['queued', 'running', 'done', 'failed', 'rejected'], SETTLE);
   t.not(built.reason, 'build-failed', "bob's build step was not removed as some job's leftover");
   await new Promise((resolve) => setTimeout(resolve, 9000)); // two reconcile passes after the step ended
   const alices = await spool.job(running);
@@ -169,7 +171,7 @@ test("a build's labels cannot make it another user's job: reconcile goes by dopq
   const containers = await docker.listContainers({ filters: { name: [`dopq-${instance}-${running}`] } });
   t.is(containers.length, 1, "alice's container was not removed as a leftover");
   await gate.open();
-  const done = await spool.waitForJob(running, ended);
+  const done = await spool.waitForJob(running, ended, SETTLE);
   t.is(done.state, 'done', done.message ?? '');
   t.regex((await spool.cli(['log', String(running)], { user: a })).stdout, /alice-finished/);
   await daemon.stop();
@@ -181,7 +183,7 @@ test("a failed build's command and Docker's error reach only its owner's log, ne
   const token = `tok-${process.pid}-${Date.now()}`;
   const daemon = spool.startDaemon();
   const pushed = await pushFile(spool, await buildContext(spool, a, `FROM ${IMAGE}\nRUN echo "Authorization: Bearer ${token}" > /dev/null && exit 3\n`), a);
-  const job = await spool.waitForJob(pushed.id!, ended);
+  const job = await spool.waitForJob(pushed.id!, ended, SETTLE);
   t.is(job.state, 'failed');
   t.is(job.reason, 'build-failed');
   const seenByBob = await spool.cli(['q', '--json', '--all'], { user: b });
@@ -198,7 +200,7 @@ test("builds reuse only their owner's cached steps: the same Dockerfile gives an
   const dockerfile = `FROM ${IMAGE}\nRUN head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n' > /key\nCMD ["cat", "/key"]\n`;
   const keyOf = async (user: UnixUser) => {
     const pushed = await pushFile(spool, await buildContext(spool, user, dockerfile), user);
-    const job = await spool.waitForJob(pushed.id!, ended);
+    const job = await spool.waitForJob(pushed.id!, ended, SETTLE);
     t.is(job.state, 'done', job.message ?? '');
     return /([0-9a-f]{32})\s*$/.exec((await spool.cli(['log', String(pushed.id)], { user })).stdout)?.[1];
   };
@@ -272,7 +274,7 @@ test("an archive cannot retag a shared image or claim a user's job image, whatev
     'command: [sh, -c, "echo loaded-by-bob"]\n',
   );
   t.is(forged.code, 0, forged.stderr);
-  const loaded = await spool.waitForJob(forged.id!, ended);
+  const loaded = await spool.waitForJob(forged.id!, ended, SETTLE);
   t.is(loaded.state, 'done', loaded.message ?? '');
   t.is((await docker.getImage(shared).inspect()).Id, sharedId, 'the shared tag did not move');
   t.is((await docker.getImage(mine.tag).inspect()).Id, mine.id, "alice's job tag did not move");
@@ -280,11 +282,11 @@ test("an archive cannot retag a shared image or claim a user's job image, whatev
   t.deepEqual(bobs.RepoTags, [loaded.image], 'the archive left no tag of its own');
   // alice's jobs that use the shared name and her own image run what they named.
   const onShared = await spool.push({ image: shared, command: 'env', gpus: 0 }, a);
-  t.is((await spool.waitForJob(onShared, ended)).state, 'done');
+  t.is((await spool.waitForJob(onShared, ended, SETTLE)).state, 'done');
   t.notRegex((await spool.cli(['log', String(onShared)], { user: a })).stdout, /PLANTED_BY/);
   // bob's archive claims alice's labels: it is still bob's, so alice may not use it by ID.
   const byId = await pushImage(spool, a, bobs.Id);
-  t.is((await spool.waitForJob(byId.id!, ended)).reason, 'foreign-image');
+  t.is((await spool.waitForJob(byId.id!, ended, SETTLE)).reason, 'foreign-image');
   await daemon.stop();
 });
 
@@ -295,11 +297,11 @@ test("a base image's ONBUILD trigger that copies from another user's image is re
   const mine = await alicesImage(spool, `onbuild-secret-${process.pid}`);
   const archived = await pushArchive(spool, b, (file) => craftArchive(file, { manifestName: 'manifest.json', repoTags: [], onBuild: [`COPY --from=${mine.short} /secret.txt /stolen`] }), 'command: ["true"]\n');
   t.is(archived.code, 0, archived.stderr);
-  const base = await spool.waitForJob(archived.id!, ended);
+  const base = await spool.waitForJob(archived.id!, ended, SETTLE);
   t.is(base.state, 'done', base.message ?? '');
   const onTop = await pushFile(spool, await buildContext(spool, b, `FROM ${base.image}\nCMD ["cat", "/stolen"]\n`), b);
   t.is(onTop.code, 0, onTop.stderr);
-  const job = await spool.waitForJob(onTop.id!, ended);
+  const job = await spool.waitForJob(onTop.id!, ended, SETTLE);
   t.is(job.state, 'rejected', job.message ?? '');
   t.is(job.reason, 'foreign-image');
   t.regex(job.message ?? '', /ONBUILD trigger/);
@@ -342,7 +344,7 @@ open('.${id}', 'w').write(json.dumps(env))
     ids.push([what, id]);
   }
   for (const [what, id] of ids) {
-    const job = await spool.waitForJob(id, ended);
+    const job = await spool.waitForJob(id, ended, SETTLE);
     t.not(job.state, 'done', `${what}: ${job.message}`);
     t.regex(job.message ?? '', /build context's entry/, what);
     t.notRegex((await spool.cli(['log', String(id)], { user: b })).stdout, /context-secret/, what);
