@@ -85,15 +85,20 @@ test('rename race: a file swapped with a link to another user\'s file while the 
   await writeFile(own, envelope(900, `image: ${IMAGE}\ncommand: "true"\n`), { mode: 0o644 });
   const daemon = spool.startDaemon();
   await spool.waitFor('the daemon', async () => (await spool.q()).daemon.running);
-  // bob flips 900.job between his own file and a link to alice's, as fast as the shell goes.
-  const race = await shellAs(
+  // bob flips 900.job between his own file and a link to alice's, as fast as the shell goes,
+  // until the daemon has read some flips: a count of what it consumed, not a length of time,
+  // so a slow machine races as many times as a fast one.
+  const stop = path.join(spool.dir, 'race-stop');
+  const racing = shellAs(
     b,
-    `cd ${intake}; end=$(( $(date +%s) + 4 ))
-     while [ $(date +%s) -lt $end ]; do
+    `cd ${intake}
+     while [ ! -e ${stop} ]; do
        cp ${own} .a && mv -f .a 900.job
        ln -sf ${secret} .l && mv -f .l 900.job
      done; rm -f 900.job .a .l; echo done`,
   );
+  await spool.waitFor('the daemon to read three flips', async () => (await spool.q()).jobs.length >= 3, 240_000).finally(() => writeFile(stop, ''));
+  const race = await racing;
   t.regex(race.stdout, /done/, race.stderr);
   await spool.waitFor('the intake to drain', async () => (await readdir(intake)).filter((f) => !f.startsWith('.')).length === 0);
   await spool.cli(['run', '--once']).catch(() => undefined);
