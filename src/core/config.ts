@@ -24,6 +24,12 @@ export interface PerUserLimits {
   gpus: number | null;
   /** Jobs one user may have waiting at once. */
   queued: number | null;
+  /** Files one user may have in intake/ and requests/ together, counted by owner before any is read. */
+  waiting_files: number;
+  /** Rejected records kept per user; past it the oldest go first. */
+  rejected: number;
+  /** Builds (and archive loads) one user may have running at once. */
+  builds: number;
 }
 
 export interface Config {
@@ -43,8 +49,12 @@ export interface Config {
   submitters: string[] | null;
   admins: string[];
   defaults: ResourceSet;
-  /** `log_size`: bytes of a job's output saved in the spool; the rest is drained unsaved. */
-  limits: ResourceSet & { manifest_bytes: number; pids: number; log_size: number; per_user: PerUserLimits };
+  /**
+   * `log_size`: bytes of a job's output saved in the spool; the rest is drained unsaved.
+   * `log_min_free`: below this much free on the spool's disk, job output is drained unsaved.
+   * `state_size`: the largest state.json; above it new job files wait in the intake.
+   */
+  limits: ResourceSet & { manifest_bytes: number; pids: number; log_size: number; log_min_free: number; state_size: number; per_user: PerUserLimits };
   mounts: {
     allowed_roots: string[];
     /** DoPQ's /outdir/<user>: a folder per user, made and bound read-write into every job. */
@@ -55,7 +65,8 @@ export interface Config {
   /** Groups a container may keep when its owner is a member (files shared by group). */
   container_groups: string[];
   /** Jobs that bring a build context: what push may pack. */
-  builds: { context_size: number; context_files: number; archive_size: number; min_free: number; parallel: number; deadline: number; keep_images: { per_user: number; max_age: number } };
+  /** `log_size`: bytes of a build's output kept in the job's log; the rest is counted, not kept. */
+  builds: { context_size: number; context_files: number; archive_size: number; min_free: number; parallel: number; deadline: number; log_size: number; keep_images: { per_user: number; max_age: number } };
   network: { default: string; allowed: string[] };
   stop_grace: number;
   /** Seconds a finished job's container is kept (for docker inspect/logs) before removal. */
@@ -149,7 +160,19 @@ const configSchema = z.strictObject({
       log_size: size('limits.log_size')
         .refine((bytes) => bytes >= 1024, { error: 'limits.log_size must be at least 1k' })
         .optional(),
-      per_user: z.strictObject({ gpus: wholeCount('GPUs').optional(), queued: wholeCount('jobs').optional() }).default({}),
+      log_min_free: size('limits.log_min_free').optional(),
+      state_size: size('limits.state_size')
+        .refine((bytes) => bytes >= 1024 ** 2, { error: 'limits.state_size must be at least 1m' })
+        .optional(),
+      per_user: z
+        .strictObject({
+          gpus: wholeCount('GPUs').optional(),
+          queued: wholeCount('jobs').optional(),
+          waiting_files: wholeCount('files').min(1, { error: 'at least 1 file' }).optional(),
+          rejected: wholeCount('rejected records').min(1, { error: 'at least 1 record' }).optional(),
+          builds: wholeCount('builds').min(1, { error: 'at least 1 build' }).optional(),
+        })
+        .default({}),
     })
     .default({ per_user: {} }),
   mounts: z
@@ -176,11 +199,14 @@ const configSchema = z.strictObject({
       min_free: size('builds.min_free').default(10 * 1024 ** 3),
       parallel: wholeCount('builds').min(1, { error: 'at least 1 build at a time' }).default(2),
       deadline: durationSchema('builds.deadline').default(3600),
+      log_size: size('builds.log_size')
+        .refine((bytes) => bytes >= 1024, { error: 'builds.log_size must be at least 1k' })
+        .default(10 * 1024 ** 2),
       keep_images: z
         .strictObject({ per_user: wholeCount('images').default(3), max_age: durationSchema('builds.keep_images.max_age').default(7 * 86400) })
         .default({ per_user: 3, max_age: 7 * 86400 }),
     })
-    .default({ context_size: 256 * 1024 ** 2, context_files: 10_000, archive_size: 20 * 1024 ** 3, min_free: 10 * 1024 ** 3, parallel: 2, deadline: 3600, keep_images: { per_user: 3, max_age: 7 * 86400 } }),
+    .default({ context_size: 256 * 1024 ** 2, context_files: 10_000, archive_size: 20 * 1024 ** 3, min_free: 10 * 1024 ** 3, parallel: 2, deadline: 3600, log_size: 10 * 1024 ** 2, keep_images: { per_user: 3, max_age: 7 * 86400 } }),
   container_groups: z
     .array(
       z
@@ -226,7 +252,15 @@ export function parseConfig(text: string, file: string): Config {
     manifest_bytes: raw.limits.manifest_size ?? BUILTIN_LIMITS.manifest_bytes,
     pids: raw.limits.pids ?? BUILTIN_LIMITS.pids,
     log_size: raw.limits.log_size ?? 100 * 1024 ** 2,
-    per_user: { gpus: raw.limits.per_user.gpus ?? null, queued: raw.limits.per_user.queued ?? null },
+    log_min_free: raw.limits.log_min_free ?? 1024 ** 3,
+    state_size: raw.limits.state_size ?? 64 * 1024 ** 2,
+    per_user: {
+      gpus: raw.limits.per_user.gpus ?? null,
+      queued: raw.limits.per_user.queued ?? null,
+      waiting_files: raw.limits.per_user.waiting_files ?? 1000,
+      rejected: raw.limits.per_user.rejected ?? 100,
+      builds: raw.limits.per_user.builds ?? 1,
+    },
   };
   const defaults: ResourceSet = {
     gpus: raw.defaults.gpus ?? BUILTIN_DEFAULTS.gpus,

@@ -128,7 +128,7 @@ test('weighted max-min split: small demands are met, the rest is shared by weigh
 
 test('trace: a job above the config\'s GPU limits is an error, not a job that never starts', (t) => {
   const capped = testConfig('');
-  const perUser = { ...capped, limits: { ...capped.limits, per_user: { gpus: 2, queued: null } } };
+  const perUser = { ...capped, limits: { ...capped.limits, per_user: { ...capped.limits.per_user, gpus: 2 } } };
   const error = t.throws(() => parseTrace('gpus: 8\njobs:\n  - {user: a, gpus: 3, duration: 1h}\n', 't.yaml', perUser));
   t.regex(error!.message, /line 3: jobs\[0\]\.gpus: at most 2 GPUs per user at once/);
   const perJob = t.throws(() => parseTrace('gpus: 8\njobs:\n  - {user: a, gpus: 5, duration: 1h}\n', 't.yaml', capped));
