@@ -1,5 +1,6 @@
 // QueueView -> the tables `dopq q` prints, in DoPQ's panes: status, running, queued, finished,
 // users. Colour level is a parameter (0 = none) so the caller decides about TTYs and NO_COLOR.
+import { createRequire } from 'node:module';
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { JobView, QueueView } from './queue-view.js';
@@ -8,7 +9,15 @@ import { formatDuration } from './units.js';
 export interface RenderOptions {
   now: number;
   colorLevel: 0 | 1 | 2 | 3;
+  /** Finished rows to draw, newest first; the older ones become one line. Absent: all. */
+  finishedLimit?: number;
 }
+
+// cli-table3's own cell width (ANSI-aware, wide characters), so measured widths match its padding.
+const { strlen } = createRequire(import.meta.url)('cli-table3/src/utils.js') as { strlen: (text: string) => number };
+
+/** Rows one cli-table3 Table draws at most: its layout step is quadratic in rows (20,000 took 38 s). */
+export const TABLE_CHUNK_ROWS = 100;
 
 export function renderQueue(view: QueueView, options: RenderOptions): string {
   const c = new Chalk({ level: options.colorLevel });
@@ -16,7 +25,7 @@ export function renderQueue(view: QueueView, options: RenderOptions): string {
     renderStatus(view, c),
     section(c, 'Running', runningTable(view, options.now, c)),
     section(c, 'Queued', queuedTable(view, options.now, c)),
-    section(c, 'Finished', finishedTable(view, options.now, c)),
+    section(c, 'Finished', finishedTable(view, options.finishedLimit, c)),
     section(c, 'Users', usersTable(view, c)),
   ];
   return `${sections.join('\n\n')}\n`;
@@ -27,10 +36,27 @@ function section(c: ChalkInstance, title: string, body: string): string {
 }
 
 function table(head: string[], rows: string[][], c: ChalkInstance): string {
-  if (rows.length === 0) return c.dim('  (none)');
-  const t = new Table({ head, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
-  t.push(...rows);
-  return t.toString();
+  return rows.length === 0 ? c.dim('  (none)') : drawTable(head, rows);
+}
+
+/**
+ * What one cli-table3 Table of all rows draws, in time linear in rows: widths are measured once
+ * over all cells, then chunks of rows are drawn at those fixed widths and joined without the
+ * borders between chunks.
+ */
+export function drawTable(head: string[], rows: string[][], chunkRows = TABLE_CHUNK_ROWS): string {
+  // As cli-table3 sizes a column: its widest cell plus one space of padding each side.
+  const colWidths = head.map((cell, i) => rows.reduce((width, row) => Math.max(width, strlen(row[i] ?? '') + 2), strlen(cell) + 2));
+  const lines: string[] = [];
+  for (let start = 0; start < rows.length; start += chunkRows) {
+    const first = start === 0;
+    const last = start + chunkRows >= rows.length;
+    const t = new Table({ head: first ? head : [], colWidths, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+    t.push(...rows.slice(start, start + chunkRows));
+    const drawn = t.toString().split('\n');
+    lines.push(...drawn.slice(first ? 0 : 1, last ? drawn.length : -1));
+  }
+  return lines.join('\n');
 }
 
 function renderStatus(view: QueueView, c: ChalkInstance): string {
@@ -110,10 +136,14 @@ function outcome(job: JobView, c: ChalkInstance): string {
   return job.state === 'done' ? c.green(text) : job.state === 'cancelled' ? c.yellow(text) : c.red(text);
 }
 
-function finishedTable(view: QueueView, _now: number, c: ChalkInstance): string {
-  const rows = view.jobs
+/** Newest first; past `limit`, one line counts the rest (`q --json` and `q --all` keep them all). */
+function finishedTable(view: QueueView, limit: number | undefined, c: ChalkInstance): string {
+  const finished = view.jobs
     .filter((job) => ['done', 'failed', 'cancelled', 'rejected'].includes(job.state))
-    .sort((a, b) => Date.parse(b.finished_at ?? '') - Date.parse(a.finished_at ?? '') || b.id - a.id)
+    .sort((a, b) => Date.parse(b.finished_at ?? '') - Date.parse(a.finished_at ?? '') || b.id - a.id);
+  const hidden = limit === undefined ? 0 : Math.max(0, finished.length - limit);
+  const rows = finished
+    .slice(0, finished.length - hidden)
     .map((job) => [
       String(job.id),
       job.user,
@@ -123,7 +153,8 @@ function finishedTable(view: QueueView, _now: number, c: ChalkInstance): string 
       job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
       truncate(job.message ?? '', 60),
     ]);
-  return table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'detail'], rows, c);
+  const drawn = table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'detail'], rows, c);
+  return hidden > 0 ? `${drawn}\n${c.dim(`  ... ${hidden} older not shown; dopq q --all shows them`)}` : drawn;
 }
 
 function usersTable(view: QueueView, c: ChalkInstance): string {
