@@ -9,4 +9,7 @@ node dist/bench/scheduler.js
 [ "${1:-}" = "--scheduler" ] && exit 0
 echo
 bash scripts/docker-engine.sh
-exec node dist/bench/bench.js
+node dist/bench/bench.js
+echo
+# Bounded inputs: the pass and `dopq q` with 20,000 rejected records and 3,000 waiting requests.
+exec node dist/bench/flood.js
