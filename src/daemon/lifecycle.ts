@@ -9,7 +9,7 @@ import { dockerMessage } from '../io/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { forbiddenPaths, MountDenied, StartRefused, outputBind, resolveBinds } from './mounts.js';
 import { accountOf } from '../io/users.js';
-import { appendToJobLog } from '../io/job-log.js';
+import { appendToJobLog, saveJobOutput, type OutputLimits } from '../io/job-log.js';
 import { ImageRefused, resolveForUser } from './image-guard.js';
 
 export async function loadSpec(ctx: DaemonContext, id: number): Promise<JobSpec | undefined> {
@@ -56,16 +56,27 @@ export async function createJobContainer(ctx: DaemonContext, job: JobRecord): Pr
   }
 }
 
-/** Start a job's container created (and recorded) earlier; returns the job as it now stands. */
+/**
+ * Start a job's container created (and recorded) earlier; returns the job as it now stands. Its
+ * output is attached first and saved from the first byte (LogSavers.ensure takes that on).
+ */
 export async function startJobContainer(ctx: DaemonContext, job: JobRecord): Promise<JobRecord> {
   if (!job.container_id) return job;
+  let output: Saving | undefined;
   try {
     const engineStartedAt = ctx.health.startedAt;
+    output = await attachOutput(ctx, job, job.container_id);
     await ctx.engine.startCreated(job.container_id, ctx.config.keep_containers > 0);
     ctx.log.info(`started ${job.name} on GPUs [${job.gpus.join(',')}] as ${job.container_id.slice(0, 12)}${(job.attempt ?? 1) > 1 ? ` (attempt ${job.attempt})` : ''}`, job.id);
     const { start_failures: _f, ...started } = job;
     return { ...started, ...(engineStartedAt !== undefined ? { engine_started_at: engineStartedAt } : {}) };
   } catch (error) {
+    if (output) {
+      // Done with the log before the failure is written into it.
+      attachedOf(ctx).delete(job.container_id);
+      output.abort();
+      await output.done;
+    }
     return startFailure(ctx, job, error);
   }
 }
@@ -111,26 +122,86 @@ function publicStartFailure(detail: string, id: number): string {
   return `Docker could not start the container; its error is in dopq log ${id}`;
 }
 
+/** A container's output being saved into its job's log. */
+interface Saving {
+  done: Promise<void>;
+  abort(): void;
+}
+
+// The daemon starts containers (startJobContainer) and then asks for their output to be saved
+// (LogSavers.ensure): what a start attached waits here, by container, until ensure takes it on.
+const attached = new WeakMap<DaemonContext, Map<string, Saving>>();
+
+function attachedOf(ctx: DaemonContext): Map<string, Saving> {
+  let map = attached.get(ctx);
+  if (!map) attached.set(ctx, (map = new Map()));
+  return map;
+}
+
+// Attached before the start: the engine's own log rotates at limits.log_size, so following it
+// after the start could miss the head of a job that prints fast. A failed attach falls back to
+// that follow.
+async function attachOutput(ctx: DaemonContext, job: JobRecord, containerId: string): Promise<Saving | undefined> {
+  const controller = new AbortController();
+  let stream;
+  try {
+    stream = await ctx.engine.attachOutput(containerId, controller.signal);
+  } catch (error) {
+    ctx.log.error(`could not attach to the output before the start (${dockerMessage(error)}); following the engine's log instead`, job.id);
+    return undefined;
+  }
+  const done = saveJobOutput(stream, logFile(ctx, job.id), job.uid, outputLimits(ctx, job.id)).catch((error: Error) => {
+    if (!controller.signal.aborted) ctx.log.error(`log capture ended: ${dockerMessage(error)}`, job.id);
+  });
+  const saving = { done, abort: () => controller.abort() };
+  attachedOf(ctx).set(containerId, saving);
+  return saving;
+}
+
+function outputLimits(ctx: DaemonContext, id: number): OutputLimits {
+  const { log_size: size, log_min_free: minFree } = ctx.config.limits;
+  return { size, minFree, root: ctx.spool.root, onChange: (message) => ctx.log.info(message, id) };
+}
+
 export interface LogSavers {
+  /** Save the output of a job's running container, once: attached at its start, else followed. */
   ensure(ctx: DaemonContext, job: JobRecord): Promise<void>;
   abortAll(): void;
 }
 
 export function createLogSavers(): LogSavers {
-  const running = new Map<number, Promise<void>>();
+  // By container, kept once saved to the end: a later ensure (reap's) must not follow the
+  // engine's log again and rewrite a whole log with its rotated tail. A requeued job's next
+  // attempt has a new container.
+  const savings = new Map<string, Promise<void>>();
   const controller = new AbortController();
   return {
     ensure(ctx, job) {
-      const existing = running.get(job.id);
+      const id = job.container_id;
+      if (!id) return Promise.resolve();
+      const existing = savings.get(id);
       if (existing) return existing;
-      if (!job.container_id) return Promise.resolve();
+      const handed = attachedOf(ctx).get(id);
+      if (handed) {
+        attachedOf(ctx).delete(id);
+        if (controller.signal.aborted) handed.abort();
+        else controller.signal.addEventListener('abort', handed.abort, { once: true });
+        savings.set(id, handed.done);
+        return handed.done;
+      }
+      // Adopted after a daemon restart: attaching is too late, the engine's log is what is left.
+      let failed = false;
       const saving = ctx.engine
-        .saveLogs(job.container_id, logFile(ctx, job.id), job.uid, controller.signal, ctx.config.limits.log_size)
+        .followOutput(id, controller.signal)
+        .then((stream) => saveJobOutput(stream, logFile(ctx, job.id), job.uid, outputLimits(ctx, job.id)))
         .catch((error: Error) => {
+          failed = true;
           if (!controller.signal.aborted) ctx.log.error(`log capture ended: ${dockerMessage(error)}`, job.id);
         })
-        .finally(() => running.delete(job.id));
-      running.set(job.id, saving);
+        .finally(() => {
+          if (failed) savings.delete(id); // followed again by the next ensure, as before
+        });
+      savings.set(id, saving);
       return saving;
     },
     abortAll() {

@@ -1,6 +1,7 @@
 // The disk guard (DoPQ's min.space): before push copies a context or archive into the spool and
 // before the daemon builds, the spool's file system must keep builds.min_free free. When short,
-// that push or build fails with a clear message; nothing already queued is touched.
+// that push or build fails with a clear message; nothing already queued is touched. Job output
+// has its own floor, limits.log_min_free (job-log.ts).
 import { statfs } from 'node:fs/promises';
 import { SpoolError } from '../core/errors.js';
 import { formatSize } from '../core/units.js';
@@ -8,6 +9,13 @@ import { formatSize } from '../core/units.js';
 export async function freeBytes(folder: string): Promise<number> {
   const info = await statfs(folder);
   return info.bavail * info.bsize;
+}
+
+/** Bytes as people read them in a log line: 800 MB, 1.5 GB. */
+export function readableSize(bytes: number): string {
+  const units: [number, string][] = [[1024 ** 4, 'TB'], [1024 ** 3, 'GB'], [1024 ** 2, 'MB'], [1024, 'KB']];
+  const [factor, unit] = units.find(([f]) => bytes >= f) ?? [1, 'bytes'];
+  return `${Number((bytes / factor).toFixed(1))} ${unit}`;
 }
 
 /** Why there is no room, or undefined. */

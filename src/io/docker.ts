@@ -1,10 +1,9 @@
 // The Docker engine, behind the few calls the daemon needs. Nothing else imports dockerode.
 import { createReadStream } from 'node:fs';
-import { open, rename, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type { ContainerSpec } from '../core/container-spec.js';
-import { containerNamePrefix, LABEL_INSTANCE, outputCutMarker } from '../core/container-spec.js';
+import { containerNamePrefix, LABEL_INSTANCE } from '../core/container-spec.js';
 import { UnavailableError } from '../core/errors.js';
 import type { ContainerExit } from '../core/job.js';
 
@@ -89,10 +88,16 @@ export interface DockerEngine {
   /** Remove an image; one still in use (or gone) is left alone. */
   removeImage(id: string): Promise<void>;
   /**
-   * Follow the container's output into `file` (owned by `uid`, 0600); resolves when it ends.
-   * Past `limit` bytes (limits.log_size) one marker line is written and the rest drained unsaved.
+   * The output (stdout and stderr, in order) of a created container not yet started, from its
+   * first byte: resolves once attached, so a start after it loses nothing. The stream ends when
+   * the container does; while attached the job's writes wait on this stream being read.
    */
-  saveLogs(containerId: string, file: string, uid: number, signal?: AbortSignal, limit?: number): Promise<void>;
+  attachOutput(containerId: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  /**
+   * A running container's output as the engine logged it (what its log rotated away is gone),
+   * then followed until the container ends. For containers started before this daemon.
+   */
+  followOutput(containerId: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
   /** Calls `onDie` with container ids of this instance that exited; reconnects until stopped. */
   watchExits(instance: string, onDie: (containerId: string) => void, onError: (error: Error) => void): () => void;
 }
@@ -138,29 +143,18 @@ export function dockerMessage(error: unknown): string {
   return text.replace(/^\(HTTP code \d+\)\s*[\w ]*-\s*/, '').trim();
 }
 
-// Writes go to `out` until `limit` bytes, cut after the last whole line that fits, then the
-// marker once; later output is still read (so the follow keeps up) and dropped.
-function cappedSink(out: NodeJS.WritableStream, limit: number): NodeJS.WritableStream {
-  let written = 0;
-  let endsLine = true;
-  let cut = false;
-  const write = (chunk: Buffer): boolean => {
-    if (cut) return true;
-    if (written + chunk.length <= limit) {
-      written += chunk.length;
-      if (chunk.length > 0) endsLine = chunk[chunk.length - 1] === 0x0a;
-      return out.write(chunk);
-    }
-    const room = chunk.subarray(0, limit - written);
-    const newline = room.lastIndexOf(0x0a);
-    // A line begun here is dropped whole; one begun in earlier chunks (or the only one) is cut.
-    const kept = newline >= 0 ? room.subarray(0, newline + 1) : endsLine && written > 0 ? room.subarray(0, 0) : room;
-    if (kept.length > 0) endsLine = kept[kept.length - 1] === 0x0a;
-    cut = true;
-    out.write(kept);
-    return out.write(`${endsLine ? '' : '\n'}${outputCutMarker(limit)}`);
+// One stream of a container's multiplexed stdout and stderr (no Tty), ended with its source:
+// demuxStream never ends its outputs.
+function demuxed(docker: Docker, source: NodeJS.ReadableStream): NodeJS.ReadableStream {
+  const out = new PassThrough();
+  docker.modem.demuxStream(source, out, out);
+  const end = () => {
+    if (!out.destroyed) out.end();
   };
-  return { write } as unknown as NodeJS.WritableStream;
+  source.on('end', end);
+  source.on('close', end);
+  source.on('error', (error: Error) => out.destroy(error));
+  return out;
 }
 
 export function createDockerEngine(socketPath: string): DockerEngine {
@@ -358,30 +352,15 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       }
     },
 
-    async saveLogs(containerId, file, uid, signal, limit = Number.POSITIVE_INFINITY) {
-      // A new log is made the owner's under a temp name and renamed, so `dopq log -f` never
-      // opens it while it is still root's; an adopted job's log is rewritten in place.
-      const exists = await stat(file).then(() => true, () => false);
-      const target = exists ? file : `${path.dirname(file)}/.${path.basename(file)}`;
-      const handle = await open(target, 'w', 0o600);
-      await handle.chown(uid, -1).catch(() => undefined);
-      await handle.chmod(0o600);
-      if (!exists) await rename(target, file);
-      const out = handle.createWriteStream(); // closes the handle when it finishes
-      const stream = (await docker.getContainer(containerId).logs({ follow: true, stdout: true, stderr: true, ...(signal ? { abortSignal: signal } : {}) })) as NodeJS.ReadableStream;
-      await new Promise<void>((resolve, reject) => {
-        // demuxStream never ends its outputs: end the file when the source ends.
-        const capped = cappedSink(out, limit);
-        docker.modem.demuxStream(stream, capped, capped);
-        stream.on('end', () => out.end());
-        stream.on('close', () => out.end());
-        stream.on('error', (error: Error) => {
-          out.end();
-          reject(error);
-        });
-        out.on('finish', resolve);
-        out.on('error', reject);
-      });
+    async attachOutput(containerId, signal) {
+      // As `docker run` does: attached before the start, so nothing is printed before dopq reads.
+      const stream = await docker.getContainer(containerId).attach({ stream: true, stdout: true, stderr: true, logs: false, abortSignal: signal } as Docker.ContainerAttachOptions);
+      return demuxed(docker, stream);
+    },
+
+    async followOutput(containerId, signal) {
+      const stream = (await docker.getContainer(containerId).logs({ follow: true, stdout: true, stderr: true, abortSignal: signal })) as NodeJS.ReadableStream;
+      return demuxed(docker, stream);
     },
 
     watchExits(instance, onDie, onError) {
