@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { execSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { docker, IMAGE, makeSpool } from '../helpers/spool.js';
 import { alice } from '../helpers/users.js';
 
@@ -79,5 +79,89 @@ test('a build whose RUN forks 300 processes under limits.pids 64: nproc reaches 
   t.true(rootProcs > 300, `root: ${rootProcs} processes; RLIMIT_NPROC never applies to root (dopq.yaml(5) SECURITY)`);
   t.regex(log, /^user-bounded$/m, 'a step after USER cannot fork past 64');
   t.notRegex(log, /^user-unbounded$/m);
+  await daemon.stop();
+});
+
+test('a job printing its first line and then 20 MB at once under limits.log_size 1m: the saved log starts with that first line', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0], limits: { log_size: '1m' } });
+  const daemon = spool.startDaemon();
+  // No gate: ten times what the engine's own log keeps (two files of 1 MB) before anyone could
+  // follow it; only an attach made before the start sees the first line.
+  const id = await spool.push({ name: 'headlong', gpus: 0, command: `echo first-line; yes ${LINE} | head -n 200000` }, alice());
+  const job = await spool.waitForJob(id, ['done', 'failed'], 240_000);
+  t.is(job.state, 'done', job.message ?? '');
+  const log = await readFile(path.join(spool.spoolDir, 'logs', `${id}.log`), 'latin1');
+  t.log(`first bytes of the log: ${JSON.stringify(log.slice(0, 24))}`);
+  t.true(log.startsWith(`first-line\n${LINE}\n`), 'the head is saved');
+  t.true(log.endsWith(MARKER), 'then cut at 1 MB');
+  t.regex(log.slice('first-line\n'.length, -MARKER.length), /^(x{99}\n)+$/);
+  await daemon.stop();
+});
+
+const LOW = /dopq: output not saved from here: only \d+(?:\.\d)? MB free on the spool's disk \(limits\.log_min_free 40 MB\); the job goes on\n/;
+const FULL = "dopq: output not saved from here: the spool's disk is full; the job goes on\n";
+const RESUMED = /dopq: output saved again from here; [\d.]+ (?:[KMGT]B|bytes) dropped while the spool's disk was low\n/;
+
+/**
+ * A job on a spool of its own small disk: prints a line and `megabytes` at once, waits while the
+ * test makes room (`roomy`), prints `back` until the test saw saving resume, then a last line.
+ * Saving resumes on output that comes after the room, whenever that is.
+ */
+async function fillTheSpool(t: ExecutionContext, config: Record<string, unknown>, size: string, megabytes: number) {
+  const spool = await makeSpool(t, { gpus: [0], ...config }, { tmpfs: size });
+  const daemon = spool.startDaemon();
+  const roomy = spool.gate('roomy');
+  const finish = spool.gate('finish');
+  const finished = path.join(spool.shared, 'gate-finish');
+  const command = `echo first-line; yes ${LINE} | head -n ${megabytes * 10_000}; ${roomy.wait}; while [ ! -e ${finished} ]; do echo back; sleep 0.2; done; echo last-line`;
+  const id = await spool.push({ name: 'filler', gpus: 0, mounts: roomy.mounts, command }, alice());
+  const file = path.join(spool.spoolDir, 'logs', `${id}.log`);
+  const logHas = (pattern: RegExp | string) => spool.waitFor(`the log to have ${String(pattern)}`, async () => {
+    const log = await readFile(file, 'latin1').catch(() => '');
+    return (typeof pattern === 'string' ? log.includes(pattern) : pattern.test(log)) && log;
+  }, 240_000);
+  // Room again, and the job prints on: saving resumes, and the job ends as any other.
+  const makeRoom = async () => {
+    execSync(`mount -o remount,size=256m ${spool.spoolDir}`);
+    await roomy.open();
+    await logHas(RESUMED);
+    await finish.open();
+    const job = await spool.waitForJob(id, ['done', 'failed'], 120_000);
+    t.is(job.state, 'done', job.message ?? '');
+    const log = await readFile(file, 'latin1');
+    t.true(log.startsWith(`first-line\n${LINE}\n`));
+    // Saved again to the end (the job may still have been in its flood when room came back).
+    t.regex(log, new RegExp(`${RESUMED.source}(?:(?:x{99}|back)\n)*last-line\n$`));
+    return log;
+  };
+  return { spool, daemon, id, logHas, makeRoom };
+}
+
+test("the spool's disk falls under limits.log_min_free while a job prints: its log marks it, the job is done, the daemon passes on and starts another job", async (t) => {
+  // 40 MB at once on a 64 MB disk that must keep 40 MB free: crossed after about 24 MB saved.
+  const { spool, daemon, logHas, makeRoom } = await fillTheSpool(t, { limits: { log_size: '100m', log_min_free: '40m' } }, '64m', 40);
+  const low = await logHas(LOW);
+  t.log(low.match(LOW)![0]);
+  t.true(low.length < 40 * MB, `${low.length} bytes saved of 40 MB`);
+  // The daemon still passes: it takes, starts and finishes another job, whose output is dropped too.
+  const other = await spool.push({ name: 'meanwhile', gpus: 0, command: 'echo meanwhile' }, alice());
+  t.is((await spool.waitForJob(other, ['done', 'failed'])).state, 'done');
+  t.regex(await readFile(path.join(spool.spoolDir, 'logs', `${other}.log`), 'latin1'), new RegExp(`^${LOW.source}$`));
+  const { daemon: status } = await spool.q();
+  t.true(status.running && status.state_not_saved === null, JSON.stringify(status));
+  const log = await makeRoom();
+  t.notRegex(daemon.output(), /pass failed|uncaught|unhandled/i);
+  t.is(log.split(LOW).length, 2, 'one marker');
+  await daemon.stop();
+});
+
+test('a log write the full disk refuses (ENOSPC) is dropped and marked: the job is done, the daemon goes on', async (t) => {
+  // No floor at all: the 16 MB disk fills up under the job's 30 MB.
+  const { daemon, logHas, makeRoom } = await fillTheSpool(t, { limits: { log_size: '100m', log_min_free: '0' } }, '16m', 30);
+  const full = await logHas(FULL);
+  t.log(`${full.length} bytes saved before the disk was full`);
+  const log = await makeRoom();
+  t.is(log.split(FULL).length, 2, 'one marker');
+  t.notRegex(daemon.output(), /pass failed|uncaught|unhandled/i);
   await daemon.stop();
 });

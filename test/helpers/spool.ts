@@ -1,5 +1,6 @@
 // A private spool and config per test, so test files run in parallel against one engine.
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,8 +42,13 @@ export interface TestSpool {
   labels(...more: string[]): string[];
 }
 
+export interface SpoolOptions {
+  /** The spool on a file system of its own, a tmpfs of this size (`64m`): a disk that fills up. */
+  tmpfs?: string;
+}
+
 /** `config` overrides the test defaults; a function gets the test's folder (for paths inside it). */
-export async function makeSpool(t: ExecutionContext, config: Record<string, unknown> | ((dir: string) => Record<string, unknown>) = {}): Promise<TestSpool> {
+export async function makeSpool(t: ExecutionContext, config: Record<string, unknown> | ((dir: string) => Record<string, unknown>) = {}, options: SpoolOptions = {}): Promise<TestSpool> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dopq-test-'));
   await chmod(dir, 0o755); // test users must reach the spool and their manifests
   const shared = path.join(dir, 'shared');
@@ -67,6 +73,10 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     builds: { min_free: '1m', ...(overrides['builds'] as Record<string, unknown> | undefined) },
   };
   await writeFile(configFile, stringify(full));
+  if (options.tmpfs) {
+    await mkdir(path.join(dir, 'spool'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${options.tmpfs},mode=0755`, 'dopq-test', path.join(dir, 'spool')]);
+  }
   // What an admin's `dopq init` does: lay out the spool with its modes.
   await initSpool(spoolPaths(path.join(dir, 'spool')));
   const daemons: DaemonProcess[] = [];
@@ -160,6 +170,7 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     // noprune: parents may be another test's build cache at this moment.
     await Promise.all(images.map((image) => docker.getImage(image.Id).remove({ force: true, noprune: true }).catch(() => undefined)));
     if (!t.passed) t.log(daemons.map((d) => d.output()).join('\n---\n'));
+    if (options.tmpfs) execFileSync('umount', ['-l', path.join(dir, 'spool')]);
     await rm(dir, { recursive: true, force: true });
     if (violations.length > 0) throw new Error(`containers without the hardening:\n${violations.join('\n')}`);
   });
