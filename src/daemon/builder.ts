@@ -1,11 +1,14 @@
 // Build ahead: while jobs wait, the daemon builds their images (`build:`) in the order they
-// will start, `builds.parallel` at a time, each with a deadline. A build never holds a GPU and
-// never blocks a pass: it runs beside the loop and asks for a pass when it ends.
+// will start, `builds.parallel` at a time and `limits.per_user.builds` per user, each with a
+// deadline. A build never holds a GPU and never blocks a pass: it runs beside the loop and
+// asks for a pass when it ends.
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { IMAGE_LABEL_INSTANCE, IMAGE_LABEL_JOB, IMAGE_LABEL_UID } from '../core/container-spec.js';
 import { refuseJob, type JobRecord, type JobSpec } from '../core/job.js';
 import { imagesOf } from '../core/image-ownership.js';
+import { chooseBuilds } from '../core/build-slots.js';
+import { buildOutputCutMarker, capOutput } from '../core/output-cap.js';
 import { checkBuildReferences } from './build-check.js';
 import { loadArchive } from './image-load.js';
 import { checkNewImage, ImageRefused, recordImage } from './image-guard.js';
@@ -13,6 +16,7 @@ import { noteEngineError } from './engine-health.js';
 import { dockerMessage } from '../io/docker.js';
 import { diskShortage } from '../io/disk.js';
 import { readTarEntry } from '../io/tar-entry.js';
+import { buildCgroupName, makeBuildCgroup, removeBuildCgroup, sweepBuildCgroups, type BuildCgroup } from '../io/build-cgroup.js';
 import { cleanBuildContext, ContextRefused } from '../io/context-clean.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { contextTarPath } from './intake.js';
@@ -39,9 +43,13 @@ export function buildLogFile(ctx: DaemonContext, id: number): string {
 }
 
 export class Builder {
-  private readonly active = new Map<number, AbortController>();
+  /** Builds under way, by job id, with their owner's uid (for limits.per_user.builds). */
+  private readonly active = new Map<number, { controller: AbortController; uid: number }>();
   private readonly running = new Set<Promise<void>>();
   private stopping = false;
+  private cgroupDriver?: string;
+  /** Cgroups an earlier daemon left, removed before this one makes its first. */
+  private swept?: Promise<void>;
 
   constructor(
     private readonly ctx: DaemonContext,
@@ -60,13 +68,14 @@ export class Builder {
 
   /** Stop builds whose job is no longer building (cancelled); start the next ones in `order`. */
   tick(order: readonly number[]): void {
-    for (const [id, controller] of this.active) {
+    for (const [id, { controller }] of this.active) {
       if (jobById(this.ctx, id)?.state !== 'building') controller.abort(new Error('the job was cancelled'));
     }
-    const slots = this.ctx.config.builds.parallel - this.active.size;
-    for (const id of order.slice(0, Math.max(0, slots))) {
-      const job = jobById(this.ctx, id);
-      if (!job || job.state !== 'queued' || job.needs_image === undefined || this.active.has(id)) continue;
+    const waiting = order.map((id) => jobById(this.ctx, id)).filter((job): job is JobRecord => job !== undefined && job.state === 'queued' && job.needs_image !== undefined && !this.active.has(job.id));
+    const runningUids = [...this.active.values()].map((build) => build.uid);
+    const limits = { parallel: this.ctx.config.builds.parallel, perUser: this.ctx.config.limits.per_user.builds };
+    for (const id of chooseBuilds(waiting, runningUids, limits)) {
+      const job = jobById(this.ctx, id)!;
       const started = { ...job, state: 'building' as const, build_started_at: this.ctx.now() };
       replaceJob(this.ctx, started);
       const building = this.build(started).finally(() => this.running.delete(building));
@@ -77,7 +86,7 @@ export class Builder {
   /** The daemon is stopping: builds are abandoned, and the next daemon builds those jobs again. */
   async abortAll(): Promise<void> {
     this.stopping = true;
-    for (const controller of this.active.values()) controller.abort(new Error('the daemon is stopping'));
+    for (const { controller } of this.active.values()) controller.abort(new Error('the daemon is stopping'));
     await this.idle();
   }
 
@@ -93,7 +102,7 @@ export class Builder {
   private async build(job: JobRecord): Promise<void> {
     const { ctx } = this;
     const controller = new AbortController();
-    this.active.set(job.id, controller);
+    this.active.set(job.id, { controller, uid: job.uid });
     const deadline = setTimeout(() => controller.abort(new Error(`the build took longer than builds.deadline (${ctx.config.builds.deadline}s)`)), ctx.config.builds.deadline * 1000);
     // Made the owner's under a temp name, then renamed: `dopq log -f` never finds it root's.
     const logFile = buildLogFile(ctx, job.id);
@@ -108,7 +117,11 @@ export class Builder {
       const spec = await loadSpec(ctx, job.id);
       if (!spec) throw new BuildRefused('the job file in the spool is missing');
       const writes: Promise<unknown>[] = [];
-      const output = (text: string) => writes.push(log.write(text));
+      // Past builds.log_size the output is still read (the build goes on) but no longer kept.
+      const cap = capOutput(ctx.config.builds.log_size, buildOutputCutMarker(ctx.config.builds.log_size));
+      const output = (text: string) => {
+        for (const bytes of cap.take(Buffer.from(text))) writes.push(log.write(bytes));
+      };
       const shortage = await diskShortage(ctx.spool.root, ctx.config.builds.min_free);
       if (shortage) throw new BuildRefused(shortage);
       const detail = spec.manifest.build ? await this.runBuild(spec, job, output, controller.signal) : await loadArchive(ctx, spec, contextTarPath(ctx, job.id), output, controller.signal);
@@ -158,6 +171,7 @@ export class Builder {
     if (dockerfile === undefined) throw new BuildRefused(`${build.dockerfile}: no such file in the build context`);
     const plan = await checkBuildReferences(ctx, job.uid, build.dockerfile, dockerfile, build.args);
     ctx.log.info(`building ${spec.image}`, job.id);
+    const cgroup = await this.pidsCgroup(job);
     const failure = await ctx.engine.buildImage(
       context,
       {
@@ -172,16 +186,28 @@ export class Builder {
         cpus: spec.manifest.cpus,
         shm: spec.manifest.shm,
         pids: ctx.config.limits.pids,
+        ...(cgroup ? { cgroupParent: cgroup.parent } : {}),
         cacheFrom: imagesOf(ctx.images, job.uid).slice(0, CACHE_IMAGES).map((image) => image.id),
       },
       output,
       signal,
-    );
+    ).finally(() => cgroup && removeBuildCgroup(buildCgroupName(ctx.instance, job.id)));
     if (failure !== undefined) return failure;
     const built = await ctx.engine.inspectImage(spec.image);
     if (!built) throw new BuildRefused('the engine has no image after the build');
     const image = await checkNewImage(ctx, job.uid, built.id, 'the built image');
     await recordImage(ctx, { id: image.id, uid: job.uid, job: job.id, layers: image.layers, base_layers: plan.baseLayers, at: ctx.now() });
+    return undefined;
+  }
+
+  /** The build's own pids cgroup (limits.pids, root steps too), or none and one log line why. */
+  private async pidsCgroup(job: JobRecord): Promise<BuildCgroup | undefined> {
+    const { ctx } = this;
+    await (this.swept ??= sweepBuildCgroups(ctx.instance));
+    this.cgroupDriver ??= await ctx.engine.cgroupDriver().catch(() => undefined);
+    const made = await makeBuildCgroup(buildCgroupName(ctx.instance, job.id), ctx.config.limits.pids, this.cgroupDriver ?? 'unknown (docker info failed)');
+    if ('cgroup' in made) return made.cgroup;
+    ctx.log.info(`the build runs without a pids limit (limits.pids): ${made.missing}`, job.id);
     return undefined;
   }
 

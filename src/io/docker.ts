@@ -30,6 +30,8 @@ export interface BuildOptions {
    * applies it to root: it bounds steps after a `USER` line, not the root ones (dopq.yaml(5)).
    */
   pids?: number;
+  /** The cgroup the build's containers go under (build-cgroup.ts): its pids.max binds root too. */
+  cgroupParent?: string;
   /**
    * The only images whose layers the build may reuse: the owner's own. Without it the legacy
    * builder reuses any local image's steps, so a step another user ran (fetching data, making a
@@ -73,6 +75,8 @@ export interface DockerEngine {
    * Resolves with the error Docker reported, if any: a failed build still "finishes".
    */
   buildImage(tar: string, options: BuildOptions, onOutput: (text: string) => void, signal: AbortSignal): Promise<string | undefined>;
+  /** The engine's cgroup driver (`cgroupfs`, `systemd`): what a build's cgroup parent must look like. */
+  cgroupDriver(): Promise<string>;
   /**
    * Load an image archive (already cleaned of every tag: image-archive.ts). Resolves with the
    * loaded image ID, or the error Docker reported.
@@ -269,6 +273,7 @@ export function createDockerEngine(socketPath: string): DockerEngine {
         cpuquota: Math.max(1000, Math.round(options.cpus * 100_000)),
         ...(options.shm !== undefined ? { shmsize: options.shm } : {}),
         ...(options.pids !== undefined ? { ulimits: JSON.stringify([{ Name: 'nproc', Soft: options.pids, Hard: options.pids }]) } : {}),
+        ...(options.cgroupParent !== undefined ? { cgroupparent: options.cgroupParent } : {}),
         rm: true,
         forcerm: true,
         abortSignal: signal,
@@ -283,6 +288,10 @@ export function createDockerEngine(socketPath: string): DockerEngine {
         }
       }, onOutput);
       return failure;
+    },
+
+    async cgroupDriver() {
+      return ((await docker.info()) as { CgroupDriver?: string }).CgroupDriver ?? '';
     },
 
     async loadImage(archive, onOutput, signal) {
