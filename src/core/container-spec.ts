@@ -2,6 +2,7 @@
 // testable without an engine. Nothing here comes from the manifest unchecked.
 import type { Config } from './config.js';
 import type { JobSpec } from './job.js';
+import { readableSize } from './units.js';
 
 export const LABEL_JOB = 'dopq.job';
 export const LABEL_USER = 'dopq.user';
@@ -66,13 +67,7 @@ export function engineLogConfig(logSize: number): EngineLogConfig {
 
 /** The line that ends a job's saved output once it reached limits.log_size. */
 export function outputCutMarker(logSize: number): string {
-  return `dopq: output cut at ${humanBytes(logSize)} (limits.log_size); the job goes on\n`;
-}
-
-function humanBytes(bytes: number): string {
-  const units: [number, string][] = [[1024 ** 3, 'GB'], [1024 ** 2, 'MB'], [1024, 'KB']];
-  for (const [factor, unit] of units) if (bytes >= factor) return `${Number((bytes / factor).toFixed(1))} ${unit}`;
-  return `${bytes} bytes`;
+  return `dopq: output cut at ${readableSize(logSize)} (limits.log_size); the job goes on\n`;
 }
 
 /** The name dopq gives a job's container: its identity for reconcile (never its labels). */

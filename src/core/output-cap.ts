@@ -1,7 +1,7 @@
 // Keep the first `limit` bytes of an output stream, then one marker line, then nothing: what a
 // log in the spool may hold. The caller keeps reading its stream (so the producer never
 // blocks) and writes only what `take` hands back.
-import { formatSize } from './units.js';
+import { readableSize } from './units.js';
 
 export interface OutputCap {
   /** The bytes of `chunk` to keep, with the marker line once the limit is reached. */
@@ -13,7 +13,7 @@ const NEWLINE = 0x0a;
 
 /** The line that ends a build's saved output once it reached builds.log_size. */
 export function buildOutputCutMarker(logSize: number): string {
-  return `dopq: build output cut at ${formatSize(logSize)} (builds.log_size); the build goes on\n`;
+  return `dopq: build output cut at ${readableSize(logSize)} (builds.log_size); the build goes on\n`;
 }
 
 /** Cut after the last whole line that fits; a line begun earlier (or the only one) is cut mid-line. */

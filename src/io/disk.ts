@@ -11,13 +11,6 @@ export async function freeBytes(folder: string): Promise<number> {
   return info.bavail * info.bsize;
 }
 
-/** Bytes as people read them in a log line: 800 MB, 1.5 GB. */
-export function readableSize(bytes: number): string {
-  const units: [number, string][] = [[1024 ** 4, 'TB'], [1024 ** 3, 'GB'], [1024 ** 2, 'MB'], [1024, 'KB']];
-  const [factor, unit] = units.find(([f]) => bytes >= f) ?? [1, 'bytes'];
-  return `${Number((bytes / factor).toFixed(1))} ${unit}`;
-}
-
 /** Why there is no room, or undefined. */
 export async function diskShortage(folder: string, minFree: number): Promise<string | undefined> {
   const free = await freeBytes(folder);

@@ -6,7 +6,8 @@ import { constants } from 'node:fs';
 import { open, rename, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { outputCutMarker } from '../core/container-spec.js';
-import { freeBytes, readableSize } from './disk.js';
+import { freeBytes } from './disk.js';
+import { readableSize } from '../core/units.js';
 
 /** Append `text` to `file`, creating it as `uid`'s (0600) under a temp name first if missing. */
 export async function appendToJobLog(file: string, uid: number, text: string): Promise<void> {

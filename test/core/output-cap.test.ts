@@ -21,7 +21,7 @@ test('one long line is cut mid-line and the marker starts a line of its own', (t
 });
 
 test('the marker names the size as the config writes it', (t) => {
-  t.is(buildOutputCutMarker(10 * 1024 ** 2), 'dopq: build output cut at 10m (builds.log_size); the build goes on\n');
+  t.is(buildOutputCutMarker(10 * 1024 ** 2), 'dopq: build output cut at 10 MB (builds.log_size); the build goes on\n');
 });
 
 test('property: the kept bytes are a prefix of the input, at most the limit, then the marker once', (t) => {

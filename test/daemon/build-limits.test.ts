@@ -10,7 +10,7 @@ import { alice, bob, type UnixUser } from '../helpers/users.js';
 
 const MB = 1024 ** 2;
 const LINE = 'x'.repeat(99);
-const MARKER = 'dopq: build output cut at 1m (builds.log_size); the build goes on\n';
+const MARKER = 'dopq: build output cut at 1 MB (builds.log_size); the build goes on\n';
 
 /** Push a job built from `dockerfile` in a context folder owned by `user`. */
 async function pushBuild(spool: TestSpool, user: UnixUser, name: string, dockerfile: string): Promise<number> {

@@ -138,7 +138,12 @@ async function fillTheSpool(t: ExecutionContext, config: Record<string, unknown>
     const log = await readFile(file, 'latin1');
     t.true(log.startsWith(`first-line\n${LINE}\n`));
     // Saved again to the end (the job may still have been in its flood when room came back).
-    t.regex(log, new RegExp(`${RESUMED.source}(?:(?:x{99}|back)\n)*last-line\n$`));
+    // Line by line, not one regular expression: megabytes of lines overflow the regex engine's stack.
+    const resumed = RESUMED.exec(log);
+    t.truthy(resumed, 'saving resumed');
+    const after = log.slice(resumed!.index + resumed![0].length).split('\n');
+    t.deepEqual(after.slice(-2), ['last-line', ''], 'the last line saved');
+    t.true(after.slice(0, -2).every((line) => line === LINE || line === 'back'), 'nothing but whole lines after the resume');
     return log;
   };
   return { spool, daemon, id, logHas, makeRoom };
