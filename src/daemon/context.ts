@@ -39,6 +39,8 @@ export interface DaemonContext {
   suspects: Map<number, number>;
   /** Intake files already in the state in memory, deleted once that state is on disk. */
   unsaved: Set<string>;
+  /** The job-number floor last written to seq/seq: pushes take numbers above it. */
+  idFloor: number;
 }
 
 export function instanceId(spoolRealPath: string): string {

@@ -1,7 +1,7 @@
 // The `dopq run` loop: gather (intake, requests, engine) -> decide (pure policy) -> act.
 // Passes never overlap; anything that happens during one (a push, a container exit) asks for
 // another, so a freed GPU is reused as soon as Docker reports the exit.
-import { breakStaleSeqLock } from '../io/seq.js';
+import { readIdFloor, writeIdFloor } from '../io/seq.js';
 import { discardEntry, removeOrphanContexts } from '../io/spool.js';
 import { hostname } from 'node:os';
 import { watch, type FSWatcher } from 'chokidar';
@@ -278,9 +278,13 @@ export class Daemon {
     this.unsavedConsumed = [];
     ctx.unsaved.clear();
     if (!ctx.health.down) for (const [id, reason] of toStop) this.requestStop(id, reason);
+    // The floor goes up before the intake files it covers go: a push lists the intake, then
+    // reads the floor, so it sees each number either way. Not written, the files stay (the
+    // next pass finds them in the state and removes them then).
+    const floored = await this.step('job-number floor', false, () => this.raiseIdFloor());
     await this.step('clean-up of consumed files', undefined, async () => {
       await Promise.all([
-        disposeConsumed(ctx, consumed),
+        floored ? disposeConsumed(ctx, consumed) : Promise.resolve(),
         ...requests.consumed.map((file) => discardEntry(file, ctx.spool.rejected).catch(() => undefined)),
       ]);
     });
@@ -319,13 +323,23 @@ export class Daemon {
     if (ctx.suspects.size > 0) this.armRetry(1000);
   }
 
+  /** seq/seq raised to the highest job number in the state; true once it is on disk. */
+  private async raiseIdFloor(): Promise<boolean> {
+    const { ctx } = this;
+    const highest = ctx.state.jobs.reduce((max, job) => Math.max(max, job.id), ctx.idFloor);
+    if (highest > ctx.idFloor || (await readIdFloor(ctx.spool.seq)) !== ctx.idFloor) {
+      await writeIdFloor(ctx.spool.seq, highest);
+      ctx.idFloor = highest;
+    }
+    return true;
+  }
+
   /** Spool chores of the reconcile timer, which need no engine. */
   private async housekeeping(): Promise<void> {
     const { ctx } = this;
     if (!this.choresDue) return;
     this.choresDue = false;
     pruneHistory(ctx);
-    if (await breakStaleSeqLock(ctx.spool.seq)) ctx.log.info('removed a stale lock on the job counter (a push died holding it)');
     const orphans = await removeOrphanContexts(ctx.spool.intake, ctx.now(), ctx.spool.rejected);
     if (orphans.removed > 0) ctx.log.info(`removed ${orphans.removed} build contexts whose push never finished`);
     for (const failure of orphans.failed) noteOnce(ctx, `orphan ${failure}`, `cannot remove an unfinished push's build context ${failure}`);

@@ -10,6 +10,7 @@ import { discardEntry, listDropped, REQUEST_SUFFIX } from '../io/spool.js';
 import { callerOf, userName } from '../io/users.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import { forgetFinished } from './history.js';
+import { RefusalSummary } from './refusal-summary.js';
 
 export interface RequestOutcome {
   consumed: string[];
@@ -22,7 +23,7 @@ export interface RequestOutcome {
 /** `daemonSince`: when this daemon started (ms); an older shutdown request was meant for another. */
 export async function handleRequests(ctx: DaemonContext, daemonSince: number | null): Promise<RequestOutcome> {
   const outcome: RequestOutcome = { consumed: [], toStop: [], shutdownBy: null };
-  const refusals = new Refusals();
+  const refusals = new RefusalSummary('refused or ignored requests');
   for (const name of (await listDropped(ctx.spool.requests, REQUEST_SUFFIX)).sort()) {
     // One entry at a time, each on its own: whatever lies there, the others are still handled.
     try {
@@ -35,7 +36,7 @@ export async function handleRequests(ctx: DaemonContext, daemonSince: number | n
   return outcome;
 }
 
-async function handleRequestFile(ctx: DaemonContext, name: string, daemonSince: number | null, outcome: RequestOutcome, refusals: Refusals): Promise<void> {
+async function handleRequestFile(ctx: DaemonContext, name: string, daemonSince: number | null, outcome: RequestOutcome, refusals: RefusalSummary): Promise<void> {
   const file = path.join(ctx.spool.requests, name);
   let owned;
   try {
@@ -66,27 +67,6 @@ async function handleRequestFile(ctx: DaemonContext, name: string, daemonSince: 
   }
 }
 
-/**
- * Refused and ignored requests, one log line per user per pass (the first reason and how many
- * more), so a user cannot fill the log by naming other users' jobs many times.
- */
-class Refusals {
-  private readonly byUser = new Map<string, { count: number; message: string; id: number | undefined }>();
-
-  add(user: string, message: string, id?: number): void {
-    const seen = this.byUser.get(user);
-    if (seen) seen.count += 1;
-    else this.byUser.set(user, { count: 1, message, id });
-  }
-
-  flush(ctx: DaemonContext): void {
-    for (const [user, { count, message, id }] of this.byUser) {
-      ctx.log.error(count === 1 ? message : `${message} (and ${count - 1} more refused or ignored requests from ${user} in this pass)`, id);
-    }
-    this.byUser.clear();
-  }
-}
-
 const noted = new WeakMap<DaemonContext, Set<string>>();
 
 /** Log `message` about `key` once per daemon, not on every pass that meets it again. */
@@ -99,7 +79,7 @@ export function noteOnce(ctx: DaemonContext, key: string, message: string): void
   ctx.log.error(message);
 }
 
-function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, outcome: RequestOutcome, refusals: Refusals): void {
+function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, outcome: RequestOutcome, refusals: RefusalSummary): void {
   const job = jobById(ctx, id);
   if (!job) return; // still in the intake: its owner withdraws it by deleting the file
   if (!mayActOnJob(op, job, caller, ctx.config.admins)) {

@@ -4,7 +4,7 @@ import { realpath } from 'node:fs/promises';
 import type { Config } from '../core/config.js';
 import { createDockerEngine, type DockerEngine } from '../io/docker.js';
 import { acquireDaemonLock } from '../io/daemon-lock.js';
-import { raiseSeq } from '../io/seq.js';
+import { readIdFloor } from '../io/seq.js';
 import { createMissing, spoolPaths, spoolProblems } from '../io/spool.js';
 import { SpoolError, UnsafeSpoolError } from '../core/errors.js';
 import { readState } from '../io/state-store.js';
@@ -45,11 +45,11 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
   });
   try {
     const state = await readState(spool.state);
-    // A counter behind the state (edited, restored) is raised; on a full disk push does it later.
-    await raiseSeq(spool.seq, state.jobs.reduce((max, job) => Math.max(max, job.id), 0)).catch((error: Error) => log.error(`cannot raise the job counter: ${error.message}`));
+    // The floor never goes back below a number in the state; a higher one (records pruned since) stays.
+    const idFloor = Math.max((await readIdFloor(spool.seq)) ?? 0, state.jobs.reduce((max, job) => Math.max(max, job.id), 0));
     const images = await readImageRecord(spool.images);
     const health = newEngineHealth();
-    const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map(), images, health, removals: new Set(), removing: new Set(), suspects: new Map(), unsaved: new Set() };
+    const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map(), images, health, removals: new Set(), removing: new Set(), suspects: new Map(), unsaved: new Set(), idFloor };
     let requestStop: (reason: string) => void = () => {};
     const stopRequested = new Promise<void>((resolve) => {
       requestStop = (by) => {

@@ -22,6 +22,8 @@ export class UnsafeFileError extends Error {
     message: string,
     /** Who owns what lies there (a symlink's own owner for a link), when known: whom to tell. */
     readonly uid?: number,
+    /** 'hard-links': a plain file with more than one name (push's own, for a moment, as it publishes). */
+    readonly kind?: 'hard-links',
   ) {
     super(message);
     this.name = 'UnsafeFileError';
@@ -52,7 +54,7 @@ async function openOwned(file: string, maxBytes: number): Promise<{ handle: File
     if (!stat.isFile()) throw new UnsafeFileError(file, 'was replaced by something other than a regular file while being read', stat.uid);
     if (stat.ino !== before.ino || stat.dev !== before.dev) throw new UnsafeFileError(file, 'was replaced by another file while being read', stat.uid);
     if (stat.nlink === 0) throw new UnsafeFileError(file, 'was replaced or removed while being read', stat.uid);
-    if (stat.nlink !== 1) throw new UnsafeFileError(file, `has ${stat.nlink} hard links; a job file must have exactly one, so its owner is the user who wrote it`, stat.uid);
+    if (stat.nlink !== 1) throw new UnsafeFileError(file, `has ${stat.nlink} hard links; a job file must have exactly one, so its owner is the user who wrote it`, stat.uid, 'hard-links');
     if (stat.size > maxBytes) throw new UnsafeFileError(file, `is ${stat.size} bytes; the limit is ${maxBytes}`, stat.uid);
     return { handle, stat };
   } catch (error) {

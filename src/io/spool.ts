@@ -2,7 +2,7 @@
 // See man/dopq.1, section SPOOL.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { isJobId } from '../core/envelope.js';
 import { SpoolError } from '../core/errors.js';
@@ -49,15 +49,15 @@ export function spoolPaths(root: string): SpoolPaths {
   };
 }
 
-// Who may do what (lpd's and cron's spools): users drop files into intake/ and requests/ and take
-// numbers in seq/ (all sticky: nobody removes or renames another's file), read state/ and their
-// own logs; jobs/ (env values) and rejected/ (files the daemon refused) are root's alone.
+// Who may do what (lpd's and cron's spools): users drop files into intake/ and requests/ (sticky:
+// nobody removes or renames another's file), read seq/, state/ and their own logs; jobs/ (env
+// values) and rejected/ (files the daemon refused) are root's alone.
 const LAYOUT: [keyof SpoolPaths, ModeRule][] = [
   ['root', { kind: 'dir', mode: 0o755, why: 'users read the state and their logs below it' }],
   ['intake', { kind: 'dir', mode: 0o1777, why: 'any user drops jobs; sticky, so nobody removes or replaces another\'s' }],
   ['requests', { kind: 'dir', mode: 0o1777, why: 'any user drops requests; sticky, so nobody removes another\'s' }],
-  ['seqDir', { kind: 'dir', mode: 0o1777, why: 'push locks the job counter here; sticky, so nobody removes another\'s lock' }],
-  ['seq', { kind: 'file', mode: 0o666, why: 'every push takes the next job number' }],
+  ['seqDir', { kind: 'dir', mode: 0o755, why: 'only the daemon writes the job-number floor' }],
+  ['seq', { kind: 'file', mode: 0o644, why: 'the daemon writes the job-number floor; pushes read it' }],
   ['stateDir', { kind: 'dir', mode: 0o755, why: 'only the daemon writes the state; everyone reads it' }],
   ['jobs', { kind: 'dir', mode: 0o700, why: 'job files hold environment values: root only' }],
   ['logs', { kind: 'dir', mode: 0o755, why: 'each log belongs to its job\'s owner, mode 0600' }],
@@ -180,11 +180,14 @@ export const CONTEXT_SUFFIX = '.ctx';
 export class NameTakenError extends Error {}
 
 /**
- * Dot-temp name, then rename into place: the daemon never sees a half-written file, and a write
- * that fails (a full disk) leaves nothing behind. Never replaces an existing name: a user who
- * squats a future job number only costs a retry.
+ * Dot-temp name, then into place: the daemon never sees a half-written file, and a write that
+ * fails (a full disk) leaves nothing behind. Never replaces an existing name: a user who squats
+ * a future job number only costs a retry. `exclusive` (job files, whose names are job numbers
+ * that concurrent pushes may both pick) links instead of renaming, so that of two pushes of one
+ * user only one gets the name; the file then has two links until the temp is removed a moment
+ * later, which the daemon waits out (intake.ts).
  */
-export async function publish(dir: string, name: string, data: string, mode = 0o600): Promise<string> {
+export async function publish(dir: string, name: string, data: string, mode = 0o600, exclusive = false): Promise<string> {
   const temp = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}`);
   const final = path.join(dir, name);
   try {
@@ -194,13 +197,18 @@ export async function publish(dir: string, name: string, data: string, mode = 0o
     throw spoolWriteError(final, describe(name), error);
   }
   try {
-    if (await lstat(final).then(() => true, () => false)) throw new NameTakenError(final);
-    await rename(temp, final);
+    if (exclusive) {
+      await link(temp, final);
+      await rm(temp, { force: true });
+    } else {
+      if (await lstat(final).then(() => true, () => false)) throw new NameTakenError(final);
+      await rename(temp, final);
+    }
   } catch (error) {
     await rm(temp, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
     // The sticky bit refuses renaming over another user's file: that name is taken.
-    if (error instanceof NameTakenError || code === 'EPERM' || code === 'EACCES') throw new NameTakenError(final);
+    if (error instanceof NameTakenError || code === 'EEXIST' || code === 'EPERM' || code === 'EACCES') throw new NameTakenError(final);
     throw spoolWriteError(final, describe(name), error);
   }
   return final;
@@ -306,6 +314,8 @@ export async function discardEntry(file: string, quarantine?: string): Promise<'
       if (code !== 'EISDIR' && code !== 'EPERM') throw error; // EISDIR/EPERM: swapped for a folder meanwhile
     }
   }
+  // An empty folder (a squatted name) just goes: no walk, and nothing piles up in rejected/.
+  if (await rmdir(file).then(() => true, () => false)) return 'removed';
   if (!quarantine) return 'kept';
   const target = path.join(quarantine, `dropped-${path.basename(file).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${Date.now()}-${randomBytes(4).toString('hex')}`);
   try {

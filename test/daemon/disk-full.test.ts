@@ -1,12 +1,12 @@
 // Disk full, push side: with the spool's file system full, push exits 73 saying nothing was
-// queued and what could not be written, leaves no file behind and keeps the job counter; once
-// space is freed the next number follows, and a daemon started later takes only whole jobs.
+// queued and what could not be written, and leaves no file behind; once space is freed the
+// next number follows (none burnt), and a daemon started later takes only whole jobs.
 // The spool lies on a real 2 MiB tmpfs (or, where tmpfs cannot be mounted, a loop-mounted ext4).
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { parseCounter } from '../../src/io/seq.js';
+import { parseIdFloor } from '../../src/core/job-ids.js';
 import { initSpool, spoolPaths } from '../../src/io/spool.js';
 import { IMAGE, makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice, type UnixUser } from '../helpers/users.js';
@@ -68,8 +68,6 @@ function mountSmallDisk(t: ExecutionContext, dir: string, target: string): void 
   });
 }
 
-// ext4 needs a block for the lock folder, so there push stops one step earlier (tmpfs does not).
-const NO_LOCK = "seq/seq: cannot write the lock on the job counter: no space left on the spool's disk; nothing was queued";
 
 /** Every name under the spool, dot-files and locks included, except the fillers. */
 async function spoolFiles(spool: TestSpool): Promise<string[]> {
@@ -94,7 +92,7 @@ async function pushedId(spool: TestSpool, manifest: string, user: UnixUser): Pro
   return (JSON.parse(result.stdout) as { id: number }).id;
 }
 
-test('on a full disk every push exits 73, queues nothing and keeps the counter; after freeing space the next number follows and the daemon runs only whole jobs', async (t) => {
+test('on a full disk every push exits 73 and queues nothing; after freeing space the next number follows and the daemon runs only whole jobs', async (t) => {
   const spool = await smallDiskSpool(t);
   const a = alice();
   const first = await spool.push({ name: 'before', command: 'true' }, a);
@@ -111,7 +109,7 @@ test('on a full disk every push exits 73, queues nothing and keeps the counter; 
   await spool.fill();
   const before = await spoolFiles(spool);
   const cases: [string, string, RegExp][] = [
-    ['a plain push', plain, new RegExp(`${NO_LOCK}|intake/2\\.job: cannot write the job file: no space left on the spool's disk; nothing was queued`)],
+    ['a plain push', plain, /intake\/2\.job: cannot write the job file: no space left on the spool's disk; nothing was queued/],
     ['a build push', path.join(build, 'job.yaml'), /intake: cannot write the build context: no space left on the spool's disk; nothing was queued/],
     ['an image_archive push', path.join(archive, 'job.yaml'), /intake: cannot write the copy of the image archive: no space left on the spool's disk; nothing was queued/],
   ];
@@ -122,7 +120,7 @@ test('on a full disk every push exits 73, queues nothing and keeps the counter; 
     t.regex(refused.stderr, /hint: ask an admin to free space/, what);
     t.is(refused.stdout, '', `${what}: no job number printed`);
     t.deepEqual(await spoolFiles(spool), before, `${what}: no file left anywhere in the spool`);
-    t.is(await spool.seq(), '1\n', `${what}: the counter kept its number`);
+    t.is(await spool.seq(), '', `${what}: push never writes the floor (only the daemon does)`);
   }
 
   // Room for part of them: the context and the archive are cut off half-way, and still nothing stays.
@@ -132,7 +130,6 @@ test('on a full disk every push exits 73, queues nothing and keeps the counter; 
     t.is(refused.code, 73, `${what}, half-way: ${refused.stderr}`);
     t.regex(refused.stderr, message, `${what}, half-way`);
     t.deepEqual(await spoolFiles(spool), before, `${what}, half-way: no half .ctx or temp left`);
-    t.is(await spool.seq(), '1\n', `${what}, half-way: the counter kept its number`);
   }
 
   await spool.free();
@@ -148,50 +145,43 @@ test('on a full disk every push exits 73, queues nothing and keeps the counter; 
   await daemon.stop();
 });
 
-test('an empty counter on a full disk stays as it was; an empty or damaged counter never goes back below the jobs in use', async (t) => {
-  const spool = await smallDiskSpool(t);
+test('a missing or damaged floor never makes push go back below the jobs in use; the daemon writes it back', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
   const a = alice();
   const plain = path.join(await writeManifest(spool, 'plain', `image: ${IMAGE}\ncommand: 'true'\n`), 'job.yaml');
   execSync(`chown -R ${a.uid}:${a.gid} ${path.dirname(plain)}`);
-
-  t.is(await spool.seq(), '', 'a new spool starts with an empty counter');
-  await spool.fill();
-  const before = await spoolFiles(spool);
-  const refused = await pushAs(spool, plain, a);
-  t.is(refused.code, 73, refused.stderr);
-  t.regex(refused.stderr, new RegExp(`${NO_LOCK}|seq/seq: cannot write the job counter: no space left on the spool's disk; nothing was queued`));
-  t.deepEqual(await spoolFiles(spool), before);
-  t.is(await spool.seq(), '');
-  await spool.free();
-
   const seqFile = spoolPaths(spool.spoolDir).seq;
-  t.is(await pushedId(spool, plain, a), 1);
-  await writeFile(seqFile, 'garbage');
-  t.is(await pushedId(spool, plain, a), 2, 'past the job in the intake');
-  await writeFile(seqFile, '');
-  t.is(await pushedId(spool, plain, a), 3);
-  t.is(await spool.seq(), '3\n', 'repaired');
+  const seq = () => readFile(seqFile, 'latin1');
 
-  // Once the daemon has taken the jobs, the state still knows their ids.
+  t.is(await seq(), '', 'a new spool starts with an empty floor');
+  t.is(await pushedId(spool, plain, a), 1);
+  t.is(await pushedId(spool, plain, a), 2, 'past the job in the intake');
   const daemon = spool.startDaemon();
-  await spool.waitForJob(3, ['done']);
+  await spool.waitForJob(2, ['done']);
   await spool.waitFor('the intake to empty', async () => (await readdir(path.join(spool.spoolDir, 'intake'))).length === 0);
+  t.is(await seq(), '2\n', 'the daemon wrote the floor before it removed the files');
   await daemon.stop();
   await writeFile(seqFile, '');
-  t.is(await pushedId(spool, plain, a), 4, 'past the jobs in the state');
+  t.is(await pushedId(spool, plain, a), 3, 'an empty floor: past the jobs in the state');
   await writeFile(seqFile, '2\n7');
-  t.is(await pushedId(spool, plain, a), 5, 'a damaged counter: past the state, not its leading 2');
+  t.is(await pushedId(spool, plain, a), 4, 'a damaged floor: past the state and the intake');
+  const again = spool.startDaemon();
+  await spool.waitForJob(4, ['done']);
+  await spool.waitFor('the floor to be written again', async () => (await seq()) === '4\n');
+  await again.stop();
 });
 
-test('parseCounter: a clean counter, and what counts as damaged', (t) => {
-  const cases: [string, { value: number; clean: boolean }][] = [
-    ['12\n', { value: 12, clean: true }],
-    ['12', { value: 12, clean: true }],
-    ['', { value: 0, clean: false }],
-    ['garbage', { value: 0, clean: false }],
-    ['12\n\n', { value: 12, clean: false }],
-    ['12x', { value: 12, clean: false }],
-    ['9'.repeat(80), { value: 999_999_999_999_999, clean: false }],
+test('parseIdFloor: what the daemon writes, and what counts as damaged', (t) => {
+  const cases: [string, number | undefined][] = [
+    ['12\n', 12],
+    ['12', 12],
+    ['0\n', 0],
+    ['', undefined],
+    ['garbage', undefined],
+    ['12\n\n', undefined],
+    ['12x', undefined],
+    ['9007199254740991\n', undefined],
+    [`${2 ** 31}\n`, undefined],
   ];
-  for (const [text, expected] of cases) t.deepEqual(parseCounter(text), expected, JSON.stringify(text));
+  for (const [text, expected] of cases) t.is(parseIdFloor(text), expected, JSON.stringify(text));
 });

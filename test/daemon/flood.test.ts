@@ -19,7 +19,7 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   const envelope = { id: 78, submitted_at: Date.now(), source: 'x.yaml', manifest: 'name: ctx\nbuild: {context: .}\ngpus: 0\n', context: { file: '78.ctx', bytes: 10, sha256: 'a'.repeat(64) } };
   const dropped = await shellAs(
     b,
-    `cd ${spool.spoolDir} && mkdir requests/x.req intake/77.job intake/78.ctx intake/79.ctx intake/.push-old.ctx && mkfifo requests/y.req && ` +
+    `cd ${spool.spoolDir} && mkdir requests/x.req intake/77.job intake/78.ctx intake/79.ctx intake/.push-old.ctx && touch requests/x.req/inside && mkfifo requests/y.req && ` +
       `printf '%s' '${JSON.stringify(envelope)}' > intake/.t && mv intake/.t intake/78.job`,
   );
   t.is(dropped.code, 0, dropped.stderr);
@@ -28,8 +28,8 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   for (const name of ['79.ctx', '.push-old.ctx']) await utimes(path.join(spool.spoolDir, 'intake', name), old, old);
 
   const after = await spool.push({ name: 'after', command: 'echo after' }, alice());
-  t.is((await spool.waitForJob(after, ['done'], 20_000)).state, 'done', "alice's job still starts");
-  const stopped = await spool.waitForJob(limited, ['failed', 'done', 'cancelled'], 20_000);
+  t.is((await spool.waitForJob(after, ['done'], 120_000)).state, 'done', "alice's job still starts");
+  const stopped = await spool.waitForJob(limited, ['failed', 'done', 'cancelled'], 120_000);
   // Stopped by dopq for its limit (the command alone would sleep 300 s); no wall-clock bound
   // here, since a loaded machine may take a few passes to get to it.
   t.is(stopped.reason, 'time-limit');
@@ -37,7 +37,7 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   await spool.waitFor('the odd entries to be gone', async () => {
     const [intake, requests] = await Promise.all([readdir(path.join(spool.spoolDir, 'intake')), readdir(path.join(spool.spoolDir, 'requests'))]);
     return intake.length === 0 && requests.length === 0;
-  }, 20_000);
+  }, 120_000);
   await sleep(3000); // several more passes and one more round of chores
   t.is(daemon.child.exitCode, null, 'the daemon keeps running');
   const log = daemon.output();
@@ -49,7 +49,7 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   t.is(count(log, /78\.ctx/), 1, 'the job whose context is a folder: one line');
   t.regex(log, /removed 2 build contexts whose push never finished/);
   const rejected = (await readdir(path.join(spool.spoolDir, 'rejected'))).join(' ');
-  t.regex(rejected, /dropped-x\.req-/, 'a folder is moved out of the user\'s reach, never walked');
+  t.regex(rejected, /dropped-x\.req-/, 'a folder with something in it is moved out of the user\'s reach, never walked');
   t.is((await spool.q(b)).jobs.filter((job) => job.user === 'dopq-bob' && job.state === 'rejected').length, 2, 'bob sees his two refused job files');
   await daemon.stop();
 });

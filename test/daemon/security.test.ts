@@ -85,23 +85,23 @@ test('rename race: a file swapped with a link to another user\'s file while the 
   await writeFile(own, envelope(900, `image: ${IMAGE}\ncommand: "true"\n`), { mode: 0o644 });
   const daemon = spool.startDaemon();
   await spool.waitFor('the daemon', async () => (await spool.q()).daemon.running);
-  // bob flips 900.job between his own file and a link to alice's, as fast as the shell goes,
-  // until the daemon has read some flips: a count of what it consumed, not a length of time,
-  // so a slow machine races as many times as a fast one.
+  // bob publishes his own file under a name and at once swaps it for a link to alice's, as
+  // fast as the shell goes, each time under the next number, until the daemon has read some of
+  // them: a count of what it took in, not a length of time, so a slow machine races as often.
   const stop = path.join(spool.dir, 'race-stop');
   const racing = shellAs(
     b,
-    `cd ${intake}
+    `cd ${intake}; i=1
      while [ ! -e ${stop} ]; do
-       cp ${own} .a && mv -f .a 900.job
-       ln -sf ${secret} .l && mv -f .l 900.job
-     done; rm -f 900.job .a .l; echo done`,
+       cp ${own} .a && mv -f .a $i.job
+       ln -sf ${secret} .l && mv -f .l $i.job
+       i=$((i + 1))
+     done; rm -f .a .l; echo done`,
   );
   await spool.waitFor('the daemon to read three flips', async () => (await spool.q()).jobs.length >= 3, 240_000).finally(() => writeFile(stop, ''));
   const race = await racing;
   t.regex(race.stdout, /done/, race.stderr);
-  await spool.waitFor('the intake to drain', async () => (await readdir(intake)).filter((f) => !f.startsWith('.')).length === 0);
-  await spool.cli(['run', '--once']).catch(() => undefined);
+  await spool.waitFor('the intake to drain', async () => (await readdir(intake)).filter((f) => !f.startsWith('.')).length === 0, 240_000);
   const jobs = (await spool.q()).jobs;
   const reasons = new Map<string, number>();
   for (const job of jobs) {
@@ -216,30 +216,32 @@ test('mounts: a symlink out of the allowed roots and the Docker socket under an 
   await daemon.stop();
 });
 
-test('a user who squats the next job numbers only costs the others a retry; a stale counter lock is cleared by the daemon', async (t) => {
+test('a user who squats job numbers holds only those: the floor is out of reach, far numbers are dropped unread, nobody waits on a lock', async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });
   const [a, b] = [alice(), bob()];
   const intake = path.join(spool.spoolDir, 'intake');
-  const seq = Number((await readFile(path.join(spool.spoolDir, 'seq', 'seq'), 'utf8').catch(() => '0')) || 0);
-  await shellAs(b, `cd ${intake}; for i in $(seq ${seq + 1} ${seq + 5}); do echo junk > $i.job; done`);
+  const seqFile = path.join(spool.spoolDir, 'seq', 'seq');
+  // The issue's attacks on the old shared counter: poison it, hold its lock. Both refused now.
+  const poison = await shellAs(b, `echo 9007199254740991 > ${seqFile}; mkdir ${seqFile}.lock`);
+  t.regex(poison.stderr, /Permission denied[\s\S]*Permission denied/, "seq/ and seq/seq are root's");
+  await shellAs(b, `cd ${intake}; for i in 1 2 3 4 5; do echo junk > $i.job; done; echo junk > 2147483000.job; echo junk > 900.ctx`);
   const id = await spool.push({ name: 'mine', command: 'true' }, a);
-  t.true(id > seq + 5, `alice got ${id}, past bob's squatted ${seq + 1}..${seq + 5}`);
+  t.is(id, 6, "alice got the lowest number bob's files do not hold");
 
-  // bob leaves a lock on the counter that nobody else may remove (seq/ is sticky).
-  const lock = path.join(spool.spoolDir, 'seq', 'seq.lock');
-  await shellAs(b, `mkdir ${lock} && touch -d '2 minutes ago' ${lock}`);
-  t.is((await lstat(lock)).uid, b.uid);
   const daemon = spool.startDaemon();
-  await spool.waitFor('the daemon to clear the lock', async () => !(await lstat(lock).then(() => true, () => false)));
-  const later = await spool.push({ name: 'after', command: 'true' }, a);
-  t.is((await spool.waitForJob(later, ['done'])).user, 'dopq-alice');
   t.is((await spool.waitForJob(id, ['done'])).user, 'dopq-alice');
-  // bob's squatted files are his own rejected jobs (under fresh ids), blamed on him.
+  const later = await spool.push({ name: 'after', command: 'true' }, a);
+  t.is(later, 7, 'the far number moved nothing: the next push follows on');
+  t.is((await spool.waitForJob(later, ['done'])).user, 'dopq-alice');
+  // bob's squatted files are his own rejected jobs under the numbers he took, blamed on him.
   const junk = (await spool.q()).jobs.filter((j) => j.state === 'rejected');
-  t.is(junk.length, 5);
+  t.deepEqual(junk.map((job) => job.id).sort((x, y) => x - y), [1, 2, 3, 4, 5]);
   for (const job of junk) {
     t.is(job.user, 'dopq-bob');
     t.regex(job.message ?? '', /^\d+\.job: not a dopq job file/);
   }
+  await spool.waitFor('the far file to go', async () => !(await readdir(intake)).includes('2147483000.job'));
+  t.regex(daemon.output(), /dropped 2147483000\.job of dopq-bob unread: job number 2147483000 is far past the last one taken/);
+  t.is(await readFile(seqFile, 'utf8'), '7\n', 'the floor is the highest number taken in');
   await daemon.stop();
 });

@@ -1,5 +1,5 @@
 // `dopq push FILE`: validate here for fast feedback, take a job number, publish into the intake.
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { referenceRefusals } from '../../core/dockerfile-check.js';
 import { readDockerfile } from '../../core/dockerfile-refs.js';
@@ -13,7 +13,9 @@ import { assertDiskRoom } from '../../io/disk.js';
 import { ContextError, copyArchive, packContext } from '../../io/context-pack.js';
 import { maySubmit } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/pending.js';
-import { withNextJobId } from '../../io/seq.js';
+import { readIdFloor } from '../../io/seq.js';
+import { readableSize } from '../../core/units.js';
+import { freeJobId, idOfIntakeEntry } from '../../core/job-ids.js';
 import { readState } from '../../io/state-store.js';
 import { currentCaller } from '../../io/users.js';
 import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX, NameTakenError, publish, spoolWriteError } from '../../io/spool.js';
@@ -72,24 +74,30 @@ interface Packed {
 }
 
 /**
- * Take a number and publish; a number whose intake name is already taken is skipped. A build
- * context or archive is packed once, first, and renamed to `<id>.ctx` before the job file goes
- * in, so the daemon never sees a job without its context. Whatever fails (a full disk), nothing
- * is left in the intake and the number is given back.
+ * Claim the lowest free job number and publish under it; a number whose name is taken meanwhile
+ * is skipped. A build context or archive is packed once, first, and linked to `<id>.ctx` before
+ * the job file goes in, so the daemon never sees a job without its context. Whatever fails (a
+ * full disk), nothing is left in the intake.
  */
 async function publishJob(ctx: CommandContext, manifest: string, source: string, parsed: Manifest): Promise<number> {
   if (parsed.build || parsed.image_archive) await assertDiskRoom(ctx);
   let packed: Packed | undefined;
   try {
     if (parsed.build || parsed.image_archive) packed = await packOnce(ctx, parsed, source);
-    const floor = () => highestIdInUse(ctx);
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const id = await withNextJobId(ctx.spool.seq, (id) => publishAs(ctx, id, { manifest, source }, packed), { floor });
-      if (id === undefined) continue;
-      packed = undefined; // the job owns it now
-      return id;
+    const { floor, taken } = await numbersInUse(ctx);
+    // Every miss adds a name to `taken`, so this ends; the bound only keeps a pathological
+    // intake (another user's flood) from holding a push for long.
+    for (let attempt = 0; attempt < 10_000; attempt++) {
+      const id = freeJobId(floor, taken);
+      if (id === undefined) break;
+      const published = await publishAs(ctx, id, { manifest, source }, packed);
+      if (published) {
+        packed = undefined; // the job owns it now
+        return id;
+      }
+      taken.add(id);
     }
-    throw new SpoolError(ctx.spool.intake, 'the next 100 job numbers are all taken by files in the intake', { hint: 'ask an admin to look at the intake folder' });
+    throw new SpoolError(ctx.spool.intake, 'no free job number: the intake is full of files holding them', { hint: 'push again in a moment; if it lasts, ask an admin to look at the intake folder' });
   } catch (error) {
     if (!(error instanceof SpoolError)) throw error;
     throw new SpoolError(error.subject ?? ctx.spool.intake, `${error.message}; nothing was queued`, { cause: error.cause ?? error, ...(error.hint ? { hint: error.hint } : {}) });
@@ -98,41 +106,54 @@ async function publishJob(ctx: CommandContext, manifest: string, source: string,
   }
 }
 
-/** Publish job `id` with its context; undefined when a file already holds that number (it is skipped). */
-async function publishAs(ctx: CommandContext, id: number, job: { manifest: string; source: string }, packed: Packed | undefined): Promise<number | undefined> {
+/** Publish job `id` with its context; false when a file already holds that number (it is skipped). */
+async function publishAs(ctx: CommandContext, id: number, job: { manifest: string; source: string }, packed: Packed | undefined): Promise<boolean> {
   let context: PackedContextRef | undefined;
   if (packed) {
     const name = `${id}${CONTEXT_SUFFIX}`;
     const target = path.join(ctx.spool.intake, name);
-    // Never over another user's file: the sticky intake refuses that rename, and so do we.
-    if (await stat(target).then(() => true, () => false)) return undefined;
+    // A link is exclusive: never over another file, whoever's. The old name goes at once, so
+    // the daemon finds one link when it reads the context.
     try {
-      await rename(packed.file, target);
+      await link(packed.file, target);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EPERM' || code === 'EACCES') return undefined;
+      if (code === 'EEXIST' || code === 'EPERM' || code === 'EACCES') return false;
       throw spoolWriteError(target, 'the build context', error);
     }
+    await rm(packed.file, { force: true });
     packed.file = target;
     context = { file: name, bytes: packed.bytes, sha256: packed.sha256 };
   }
   try {
-    await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), ...job, ...(context ? { context } : {}) }));
-    return id;
+    await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), ...job, ...(context ? { context } : {}) }), 0o600, true);
+    return true;
   } catch (error) {
-    if (error instanceof NameTakenError) return undefined; // the context moves on to the next number
-    // The number is given back: nothing may stay under it.
-    if (packed) await rm(packed.file, { force: true });
+    if (error instanceof NameTakenError) return false; // the context moves on to the next number
     throw error;
   }
 }
 
-/** The highest job id the state or the intake knows: an empty or damaged counter restarts past it. */
-async function highestIdInUse(ctx: CommandContext): Promise<number> {
-  const state = await readState(ctx.spool.state).catch(() => undefined);
+/**
+ * The floor the daemon wrote and the numbers intake files hold above it. The intake is listed
+ * before the floor is read: the daemon raises the floor before it removes the files it took,
+ * so a number is either still listed or already below the floor, never missed.
+ */
+async function numbersInUse(ctx: CommandContext): Promise<{ floor: number; taken: Set<number> }> {
   const names = await readdir(ctx.spool.intake).catch(() => [] as string[]);
-  const ids = [...(state?.jobs ?? []).map((job) => job.id), ...names.map((name) => Number(/^(\d+)\.(?:job|ctx)$/.exec(name)?.[1] ?? 0))];
-  return ids.reduce((max, id) => Math.max(max, id), 0);
+  const floor = (await readIdFloor(ctx.spool.seq)) ?? (await highestIdInState(ctx));
+  const taken = new Set<number>();
+  for (const name of names) {
+    const id = idOfIntakeEntry(name);
+    if (id !== undefined && id > floor) taken.add(id);
+  }
+  return { floor, taken };
+}
+
+/** A spool whose daemon never wrote the floor (new, or the file damaged): the state's highest id. */
+async function highestIdInState(ctx: CommandContext): Promise<number> {
+  const state = await readState(ctx.spool.state).catch(() => undefined);
+  return (state?.jobs ?? []).reduce((max, job) => Math.max(max, job.id), 0);
 }
 
 /** Pack the build context (or copy the archive) into the intake under a temp name. */
@@ -174,6 +195,13 @@ async function checkAdmission(ctx: CommandContext): Promise<void> {
     if (!maySubmit(caller, submitters, admins)) {
       throw new PermissionError('push', `${caller.user} may not submit jobs here`, { hint: `the config's submitters are: ${submitters.join(', ')}; ask an admin to add you` });
     }
+  }
+  // The daemon reads nothing new above the ceiling: say so now rather than leave the job waiting.
+  const stateBytes = (await stat(ctx.spool.state).catch(() => undefined))?.size ?? 0;
+  if (stateBytes > limits.state_size) {
+    throw new DopqError('queue-full', ExitCode.tempFail, `the queue's state is ${readableSize(stateBytes)}, over limits.state_size (${readableSize(limits.state_size)}); nothing was queued`, 'push', {
+      hint: 'push again once finished jobs have aged out (history.keep), or ask an admin',
+    });
   }
   const cap = limits.per_user.queued;
   if (cap === null) return;
