@@ -25,7 +25,8 @@ test('bad corpus dropped into the intake: each rejected with its reason for its 
   // Each file as alice's, straight into the intake, in push's envelope; bob pushes good jobs meanwhile.
   const dropping = Promise.all(
     files.map(async ({ file, text }, index) => {
-      const id = 5000 + index;
+      // Numbers push could have taken (within 1000 of the floor), clear of bob's lowest ones.
+      const id = 500 + index;
       const target = path.join(spool.spoolDir, 'intake', `${id}.job`);
       const temp = path.join(spool.spoolDir, 'intake', `.${id}.tmp`);
       await writeFile(temp, JSON.stringify({ id, submitted_at: Date.now(), source: `/home/dopq-alice/${file}`, manifest: text }), { mode: 0o600 });
