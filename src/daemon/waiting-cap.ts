@@ -22,27 +22,31 @@ export async function enforceWaitingCap(ctx: DaemonContext): Promise<{ intakeEnt
   // Nobody can be over the cap when all entries together are not: the usual case costs no lstat.
   if (folders.reduce((sum, { names }) => sum + names.length, 0) <= cap) return { intakeEntries };
   const byUid = new Map<number, Entry[]>();
-  for (const { dir, names } of folders) {
-    for (const name of names) {
-      const file = path.join(dir, name);
-      const info = await lstat(file).catch(() => undefined);
-      if (!info || info.uid === 0) continue; // gone meanwhile; root's own are trusted
-      let entries = byUid.get(info.uid);
-      if (!entries) byUid.set(info.uid, (entries = []));
-      entries.push({ file, uid: info.uid, mtimeMs: info.mtimeMs });
-    }
-  }
+  const paths = folders.flatMap(({ dir, names }) => names.map((name) => path.join(dir, name)));
+  // In parallel batches: one at a time, thousands of lstats queue behind the watcher's events.
+  const infos = await inBatches(paths, (file) => lstat(file).catch(() => undefined));
+  paths.forEach((file, i) => {
+    const info = infos[i];
+    if (!info || info.uid === 0) return; // gone meanwhile; root's own are trusted
+    let entries = byUid.get(info.uid);
+    if (!entries) byUid.set(info.uid, (entries = []));
+    entries.push({ file, uid: info.uid, mtimeMs: info.mtimeMs });
+  });
   for (const [uid, entries] of byUid) {
     if (entries.length <= cap) continue;
     // The newest go: the oldest were pushed first and are read first.
     const excess = entries.sort((a, b) => a.mtimeMs - b.mtimeMs || a.file.localeCompare(b.file)).slice(cap);
-    let removed = 0;
-    for (const entry of excess) {
-      const done = await discardEntry(entry.file, ctx.spool.rejected).catch(() => 'kept' as const);
-      if (done !== 'kept' && done !== 'gone') removed += 1;
-      if (entry.file.startsWith(`${ctx.spool.intake}/`) && done !== 'kept') intakeEntries -= 1;
-    }
+    const done = await inBatches(excess, (entry) => discardEntry(entry.file, ctx.spool.rejected).catch(() => 'kept' as const));
+    const removed = done.filter((outcome) => outcome === 'removed' || outcome === 'moved').length;
+    intakeEntries -= excess.filter((entry, i) => entry.file.startsWith(`${ctx.spool.intake}/`) && done[i] !== 'kept').length;
     ctx.log.error(`removed ${removed} of ${await userName(uid)}'s ${entries.length} files in intake/ and requests/ unread: at most ${cap} per user (limits.per_user.waiting_files)`);
   }
   return { intakeEntries };
+}
+
+/** `action` over `items`, 64 at a time, results in order. */
+async function inBatches<T, R>(items: readonly T[], action: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += 64) results.push(...(await Promise.all(items.slice(i, i + 64).map(action))));
+  return results;
 }

@@ -13,7 +13,12 @@ test("a lighter user's job starts before a heavier user's earlier job", async (t
   await new Promise((r) => setTimeout(r, 50)); // b1 is pushed strictly later than a2
   const b1 = await spool.push({ name: 'b1', command: 'true' }, bob());
 
-  const queued = await spool.q();
+  // Both taken in by the daemon before a1 ends: otherwise the pass that frees the GPU may have
+  // read the intake before b1 arrived, and a2 would start for want of b1, not by penalty.
+  const queued = await spool.waitFor('a2 and b1 in the state', async () => {
+    const view = await spool.q();
+    return [a2, b1].every((id) => view.jobs.find((j) => j.id === id)?.ingested === true) && view;
+  });
   const position = (id: number) => queued.jobs.find((j) => j.id === id)!.position;
   t.true(position(b1)! < position(a2)!, 'bob (no usage) is ahead of alice (running a1) in the queue');
   const alicePenalty = queued.users.find((u) => u.user === 'dopq-alice')!.penalty;
