@@ -122,16 +122,18 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     async job(id) {
       return (await spool.q()).jobs.find((job) => job.id === id);
     },
-    async waitFor(what, probe, timeoutMs = 60_000) {
+    async waitFor(what, probe, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
-      for (;;) {
+      // Quick at first, then backing off to a second: most probes run a CLI process, and dozens
+      // of tests polling every 100 ms made the machine the bottleneck (load 20 on 2 cores).
+      for (let pause = 100; ; pause = Math.min(1000, pause * 1.5)) {
         const value = await probe();
         if (value !== undefined && value !== false) return value as never;
         if (Date.now() > deadline) {
           const logs = daemons.map((d) => d.output()).join('\n---\n');
           throw new Error(`timed out waiting for ${what}\ndaemon output:\n${logs}`);
         }
-        await sleep(100);
+        await sleep(pause);
       }
     },
     waitForJob(id, states, timeoutMs) {
