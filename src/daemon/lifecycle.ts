@@ -62,11 +62,12 @@ export async function createJobContainer(ctx: DaemonContext, job: JobRecord): Pr
  */
 export async function startJobContainer(ctx: DaemonContext, job: JobRecord): Promise<JobRecord> {
   if (!job.container_id) return job;
-  let output: Saving | undefined;
+  let output: Awaited<ReturnType<typeof attachOutput>> | undefined;
   try {
     const engineStartedAt = ctx.health.startedAt;
     output = await attachOutput(ctx, job, job.container_id);
     await ctx.engine.startCreated(job.container_id, ctx.config.keep_containers > 0);
+    output.settle(true);
     ctx.log.info(`started ${job.name} on GPUs [${job.gpus.join(',')}] as ${job.container_id.slice(0, 12)}${(job.attempt ?? 1) > 1 ? ` (attempt ${job.attempt})` : ''}`, job.id);
     const { start_failures: _f, ...started } = job;
     return { ...started, ...(engineStartedAt !== undefined ? { engine_started_at: engineStartedAt } : {}) };
@@ -74,6 +75,7 @@ export async function startJobContainer(ctx: DaemonContext, job: JobRecord): Pro
     if (output) {
       // Done with the log before the failure is written into it.
       attachedOf(ctx).delete(job.container_id);
+      output.settle(false);
       output.abort();
       await output.done;
     }
@@ -139,22 +141,33 @@ function attachedOf(ctx: DaemonContext): Map<string, Saving> {
 }
 
 // Attached before the start: the engine's own log rotates at limits.log_size, so following it
-// after the start could miss the head of a job that prints fast. A failed attach falls back to
-// that follow.
-async function attachOutput(ctx: DaemonContext, job: JobRecord, containerId: string): Promise<Saving | undefined> {
+// after the start could miss the head of a job that prints fast. The saving is registered before
+// the first await, so a reconcile that runs meanwhile hands it on instead of following the same
+// container's log into the same file. A failed attach falls back to that follow, once started.
+async function attachOutput(ctx: DaemonContext, job: JobRecord, containerId: string): Promise<Saving & { settle(follow: boolean): void }> {
   const controller = new AbortController();
-  let stream;
+  let resolveDone!: (saving: Promise<void>) => void;
+  const done = new Promise<Promise<void>>((resolve) => (resolveDone = resolve)).then((saving) => saving);
+  const save = (stream: Promise<NodeJS.ReadableStream>) =>
+    stream
+      .then((source) => saveJobOutput(source, logFile(ctx, job.id), job.uid, outputLimits(ctx, job.id)))
+      .catch((error: Error) => {
+        if (!controller.signal.aborted) ctx.log.error(`log capture ended: ${dockerMessage(error)}`, job.id);
+      });
+  const saving = {
+    done,
+    abort: () => controller.abort(),
+    // Called after the start (or its failure) when the attach did not work: follow, or nothing.
+    settle: (follow: boolean) => resolveDone(follow ? save(ctx.engine.followOutput(containerId, controller.signal)) : Promise.resolve()),
+  };
+  attachedOf(ctx).set(containerId, saving);
   try {
-    stream = await ctx.engine.attachOutput(containerId, controller.signal);
+    const stream = await ctx.engine.attachOutput(containerId, controller.signal);
+    resolveDone(save(Promise.resolve(stream)));
+    saving.settle = () => {};
   } catch (error) {
     ctx.log.error(`could not attach to the output before the start (${dockerMessage(error)}); following the engine's log instead`, job.id);
-    return undefined;
   }
-  const done = saveJobOutput(stream, logFile(ctx, job.id), job.uid, outputLimits(ctx, job.id)).catch((error: Error) => {
-    if (!controller.signal.aborted) ctx.log.error(`log capture ended: ${dockerMessage(error)}`, job.id);
-  });
-  const saving = { done, abort: () => controller.abort() };
-  attachedOf(ctx).set(containerId, saving);
   return saving;
 }
 
