@@ -9,9 +9,9 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { stringify } from 'yaml';
 import { instanceId } from '../src/daemon/context.js';
-import { initSpool, spoolPaths } from '../src/io/spool.js';
-import { writeFileAtomic } from '../src/io/atomic-write.js';
-import type { StateFile } from '../src/core/queue-view.js';
+import { initSpool, spoolPaths } from '../src/io/spool/spool.js';
+import { writeFileAtomic } from '../src/io/files/atomic-write.js';
+import type { StateFile } from '../src/core/state.js';
 import { runCli, startDaemonProcess } from '../test/helpers/cli.js';
 
 const run = promisify(execFile);

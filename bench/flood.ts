@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { encodeRequest } from '../src/core/envelope.js';
-import type { JobRecord } from '../src/core/job.js';
-import type { StateFile } from '../src/core/queue-view.js';
-import { writeFileAtomic } from '../src/io/atomic-write.js';
-import { initSpool, publish, REQUEST_SUFFIX, spoolPaths, type SpoolPaths } from '../src/io/spool.js';
+import { encodeRequest } from '../src/core/job/envelope.js';
+import type { JobRecord } from '../src/core/job/job.js';
+import type { StateFile } from '../src/core/state.js';
+import { writeFileAtomic } from '../src/io/files/atomic-write.js';
+import { initSpool, publish, REQUEST_SUFFIX, spoolPaths, type SpoolPaths } from '../src/io/spool/spool.js';
 import { runCli, startDaemonProcess } from '../test/helpers/cli.js';
 
 const ROUNDS = Number(process.env['BENCH_FLOOD_ROUNDS'] ?? 5);
@@ -101,7 +101,7 @@ async function clearFlood(b: Bench): Promise<{ cleared: number; cancelled: numbe
   await dropRequests(b);
   while ((await readdir(b.spool.requests)).some((name) => name.endsWith(REQUEST_SUFFIX))) await sleep(5);
   const cleared = performance.now() - t0;
-  let cancelled = 0;
+  let cancelled: number;
   while ((cancelled = (await state(b)).jobs.filter((job) => job.state === 'cancelled').length) < REQUESTS && performance.now() - t0 < 60_000) await sleep(20);
   await daemon.stop();
   const log = daemon.output().split('\n').filter((line) => /pass \d+ took|handled \d+ requests/.test(line));

@@ -1,7 +1,7 @@
 // What every command gets: the loaded config, its spool paths, and where to write.
-import type { Config } from '../core/config.js';
-import { configPath, loadConfig } from '../io/config-file.js';
-import { spoolPaths, type SpoolPaths } from '../io/spool.js';
+import type { Config } from '../core/config/config.js';
+import { configPath, loadConfig } from '../io/files/config-file.js';
+import { spoolPaths, type SpoolPaths } from '../io/spool/spool.js';
 
 export interface Output {
   out(text: string): void;

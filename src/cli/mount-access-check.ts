@@ -4,9 +4,9 @@
 import { constants } from 'node:fs';
 import { access, lstat, readlink, stat } from 'node:fs/promises';
 import { PermissionError } from '../core/errors.js';
-import type { Mount } from '../core/manifest.js';
-import { classify, isPermissionDenial, mountDenialMessage, type AccessProbe } from '../core/mount-access.js';
-import { currentCaller } from '../io/users.js';
+import type { Mount } from '../core/job/manifest.js';
+import { classify, isPermissionDenial, mountDenialMessage, type AccessProbe } from '../core/job/mount-access.js';
+import { currentCaller } from '../io/host/users.js';
 
 const MODE = { r: constants.R_OK, w: constants.W_OK, x: constants.X_OK } as const;
 

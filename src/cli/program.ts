@@ -1,8 +1,9 @@
 // Commander setup and the one place that turns errors into `dopq: <subject>: <reason>` and an
 // exit code. Commands return data or throw DopqError; they never print errors or exit.
 import { Command, CommanderError, Option } from 'commander';
-import { DopqError, ExitCode } from '../core/errors.js';
+import { ExitCode } from '../core/errors.js';
 import { commandContext, type GlobalOptions, type Output } from './context.js';
+import { reportError } from './report.js';
 import type { SimOptions } from './commands/sim.js';
 
 // Commands are imported when run: `dopq push` need not load dockerode or chokidar.
@@ -130,21 +131,6 @@ export async function main(argv: string[], io: Output = processOutput(), env: No
     }
     return reportError(error, io, Boolean(program.opts<GlobalOptions>().debug));
   }
-}
-
-export function reportError(error: unknown, io: Output, debug: boolean): number {
-  if (error instanceof DopqError) {
-    const lines = error.message.split('\n');
-    const head = error.subject ? `dopq: ${error.subject}: ` : 'dopq: ';
-    io.err(lines.length > 1 ? `${head}\n${lines.map((l) => `  ${l}`).join('\n')}\n` : `${head}${lines[0]}\n`);
-    if (error.hint) io.err(`hint: ${error.hint}\n`);
-    if (debug && error.stack) io.err(`${error.stack}\n`);
-    return error.exitCode;
-  }
-  io.err(`dopq: internal error: ${(error as Error)?.message ?? String(error)}\n`);
-  if (debug && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
-  else io.err('hint: run again with --debug for the stack trace\n');
-  return ExitCode.internal;
 }
 
 function processOutput(): Output {

@@ -1,8 +1,8 @@
 // How the CLI asks the daemon for something: a request file in requests/, owned by the caller.
 // The daemon takes the requester from the file's uid and checks permissions again.
 import { randomBytes } from 'node:crypto';
-import { encodeRequest, type ControlRequest } from '../core/envelope.js';
-import { NameTakenError, publish, REQUEST_SUFFIX } from '../io/spool.js';
+import { encodeRequest, type ControlRequest } from '../core/job/envelope.js';
+import { NameTakenError, publish, REQUEST_SUFFIX } from '../io/spool/spool.js';
 import type { CommandContext } from './context.js';
 
 type WithoutTime<T> = T extends unknown ? Omit<T, 'at'> : never;

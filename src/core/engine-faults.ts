@@ -2,7 +2,7 @@
 // waits and is tried again; dopq never blames a job for them), or an engine that cannot be
 // reached at all (nothing starts until it is back). And was an exited container killed by an
 // engine restart rather than by its own doing? Pure: the daemon passes what it observed.
-import type { ContainerExit } from './job.js';
+import type { ContainerExit } from './job/job.js';
 
 export type FaultKind = 'unreachable' | 'host' | 'job';
 
@@ -57,4 +57,16 @@ export function killedByEngineRestart(job: { started_at?: number; engine_started
     if (outage.from + ENGINE_SHUTDOWN_WINDOW_MS >= startedAt && exit.finishedAt >= outage.from - ENGINE_SHUTDOWN_WINDOW_MS && exit.finishedAt <= to) return true;
   }
   return 'unsure';
+}
+
+/** What the daemon knows of the engine now: down since when, its outages, when to probe again. */
+export interface EngineHealth extends EngineHistory {
+  down: { since: number; error: string } | null;
+  outages: { from: number; to: number | null }[];
+  nextProbe: number;
+  backoff: number;
+}
+
+export function newEngineHealth(): EngineHealth {
+  return { down: null, outages: [], nextProbe: 0, backoff: 250 };
 }

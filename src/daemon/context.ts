@@ -1,13 +1,13 @@
 // What every part of the daemon shares: config, spool paths, the engine, the clock, the log, and
 // the in-memory state that the daemon alone writes back to the spool.
 import { createHash } from 'node:crypto';
-import type { Config } from '../core/config.js';
-import type { ImageRecord } from '../core/image-ownership.js';
-import type { EngineHealth } from './engine-health.js';
-import type { JobRecord, JobSpec } from '../core/job.js';
-import type { StateFile } from '../core/queue-view.js';
-import type { DockerEngine } from '../io/docker.js';
-import type { SpoolPaths } from '../io/spool.js';
+import type { Config } from '../core/config/config.js';
+import type { ImageRecord } from '../core/job/image-ownership.js';
+import type { EngineHealth } from '../core/engine-faults.js';
+import type { JobRecord, JobSpec } from '../core/job/job.js';
+import type { StateFile } from '../core/state.js';
+import type { DockerEngine } from '../io/docker/docker.js';
+import type { SpoolPaths } from '../io/spool/spool.js';
 
 export interface Logger {
   info(message: string, jobId?: number): void;

@@ -1,24 +1,24 @@
 // The `dopq run` loop: gather (intake, requests, engine) -> decide (pure policy) -> act.
 // Passes never overlap; anything that happens during one (a push, a container exit) asks for
 // another, so a freed GPU is reused as soon as Docker reports the exit.
-import { readIdFloor, writeIdFloor } from '../io/seq.js';
-import { discardEntry, removeOrphanContexts } from '../io/spool.js';
+import { readIdFloor, writeIdFloor } from '../io/spool/seq.js';
+import { discardEntry, removeOrphanContexts } from '../io/spool/spool.js';
 import { hostname } from 'node:os';
 import { watch, type FSWatcher } from 'chokidar';
-import { buildOrder, schedulerInput } from '../core/schedule-input.js';
-import { Builder } from './builder.js';
-import { decide, type Reservation } from '../core/scheduler.js';
-import { createStateWriter, type StateWriter } from '../io/state-store.js';
-import { dockerMessage } from '../io/docker.js';
+import { buildOrder, schedulerInput } from '../core/schedule/schedule-input.js';
+import { Builder } from './images/builder.js';
+import { decide, type Reservation } from '../core/schedule/scheduler.js';
+import { createStateWriter, type StateWriter } from '../io/spool/state-store.js';
+import { dockerMessage } from '../io/docker/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import type { GpuSource } from './gpu-source.js';
-import { disposeConsumed, ingest, type Consumed } from './intake.js';
-import { createJobContainer, createLogSavers, reap, startJobContainer, type LogSavers } from './lifecycle.js';
-import { reconcile } from './reconcile.js';
-import { handleRequests, noteOnce, type RequestOutcome } from './requests.js';
-import { pruneHistory } from './history.js';
-import { createShareResolver, type ShareResolver } from '../io/shares.js';
-import { openStatusFile, type StatusWriter } from '../io/daemon-status.js';
+import { disposeConsumed, ingest, type Consumed } from './intake/intake.js';
+import { createJobContainer, createLogSavers, reap, startJobContainer, type LogSavers } from './jobs/lifecycle.js';
+import { reconcile } from './jobs/reconcile.js';
+import { handleRequests, noteOnce, type RequestOutcome } from './intake/requests.js';
+import { pruneHistory } from './jobs/history.js';
+import { createShareResolver, type ShareResolver } from '../io/host/shares.js';
+import { openStatusFile, type StatusWriter } from '../io/spool/daemon-status.js';
 import { noteEngineError, probeEngine, refreshEngineStart } from './engine-health.js';
 
 /** How soon a state that could not be saved (a full disk) is tried again. */

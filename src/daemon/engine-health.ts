@@ -2,24 +2,13 @@
 // engine that is down is not a job failure: the daemon starts nothing, keeps taking pushes and
 // requests, probes again with backoff (at most 5 s apart), and reconciles once it is back.
 import { stat } from 'node:fs/promises';
-import { classifyEngineError, type EngineHistory, type FaultKind } from '../core/engine-faults.js';
-import { dockerMessage } from '../io/docker.js';
+import { classifyEngineError, type FaultKind } from '../core/engine-faults.js';
+import { dockerMessage } from '../io/docker/docker.js';
 import type { DaemonContext } from './context.js';
 
 const MAX_BACKOFF_MS = 5000;
 /** Outages remembered to explain containers killed meanwhile (a few hours' worth is plenty). */
 const OUTAGES_KEPT = 50;
-
-export interface EngineHealth extends EngineHistory {
-  down: { since: number; error: string } | null;
-  outages: { from: number; to: number | null }[];
-  nextProbe: number;
-  backoff: number;
-}
-
-export function newEngineHealth(): EngineHealth {
-  return { down: null, outages: [], nextProbe: 0, backoff: 250 };
-}
 
 /** Classify an engine error; one that says the engine cannot be reached marks it down. */
 export function noteEngineError(ctx: DaemonContext, error: unknown): FaultKind {

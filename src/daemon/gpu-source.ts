@@ -1,8 +1,8 @@
 // The GPU inventory: a static list from the config, or nvidia-smi polled off the scheduling path
 // (the scheduler only ever reads the latest snapshot).
-import type { Config } from '../core/config.js';
-import { staticInventory, type GpuInfo } from '../core/gpus.js';
-import { queryGpus } from '../io/nvidia-smi.js';
+import type { Config } from '../core/config/config.js';
+import { staticInventory, type GpuInfo } from '../core/schedule/gpus.js';
+import { queryGpus } from '../io/host/nvidia-smi.js';
 
 export interface GpuSource {
   current(): GpuInfo[];

@@ -1,17 +1,18 @@
 // `dopq run`: check everything that can be wrong before taking the spool (config, engine, GPUs),
 // then hold the single-instance lock and loop until a signal.
 import { realpath } from 'node:fs/promises';
-import type { Config } from '../core/config.js';
-import { createDockerEngine, type DockerEngine } from '../io/docker.js';
-import { acquireDaemonLock } from '../io/daemon-lock.js';
-import { readIdFloor } from '../io/seq.js';
-import { createMissing, spoolPaths, spoolProblems } from '../io/spool.js';
+import type { Config } from '../core/config/config.js';
+import { createDockerEngine, type DockerEngine } from '../io/docker/docker.js';
+import { acquireDaemonLock } from '../io/spool/daemon-lock.js';
+import { readIdFloor } from '../io/spool/seq.js';
+import { createMissing, spoolPaths, spoolProblems } from '../io/spool/spool.js';
 import { SpoolError, UnsafeSpoolError } from '../core/errors.js';
-import { readState } from '../io/state-store.js';
-import { readImageRecord } from '../io/image-record.js';
+import { readState } from '../io/spool/state-store.js';
+import { readImageRecord } from '../io/spool/image-record.js';
 import { instanceId, stderrLogger, type DaemonContext, type Logger } from './context.js';
 import { Daemon } from './daemon.js';
-import { newEngineHealth, noteEngineError } from './engine-health.js';
+import { newEngineHealth } from '../core/engine-faults.js';
+import { noteEngineError } from './engine-health.js';
 import { createGpuSource } from './gpu-source.js';
 
 export interface RunOptions {

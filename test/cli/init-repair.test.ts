@@ -2,9 +2,9 @@
 import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import type { JobRecord } from '../../src/core/job.js';
-import type { StateFile } from '../../src/core/queue-view.js';
-import { createStateWriter, emptyState } from '../../src/io/state-store.js';
+import type { JobRecord } from '../../src/core/job/job.js';
+import type { StateFile } from '../../src/core/state.js';
+import { createStateWriter, emptyState } from '../../src/io/spool/state-store.js';
 import { makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice } from '../helpers/users.js';
 

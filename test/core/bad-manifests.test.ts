@@ -4,9 +4,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { stringify } from 'yaml';
-import { parseConfig } from '../../src/core/config.js';
+import { parseConfig } from '../../src/core/config/config.js';
 import { formatIssues } from '../../src/core/errors.js';
-import { parseManifest } from '../../src/core/manifest.js';
+import { parseManifest } from '../../src/core/job/manifest.js';
 import { CORPUS_DIR as CORPUS, corpusConfig, expectedReason } from '../corpus/corpus-config.js';
 
 const files = readdirSync(CORPUS).filter((f) => f.endsWith('.yaml')).sort();

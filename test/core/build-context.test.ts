@@ -1,5 +1,5 @@
 import test from 'ava';
-import { planContext, type ContextEntry } from '../../src/core/build-context.js';
+import { planContext, type ContextEntry } from '../../src/core/job/build-context.js';
 
 const file = (path: string, size = 10): ContextEntry => ({ path, kind: 'file', size });
 const dir = (path: string): ContextEntry => ({ path, kind: 'dir', size: 0 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { chooseBuilds, type BuildCandidate } from '../../src/core/build-slots.js';
+import { chooseBuilds, type BuildCandidate } from '../../src/core/schedule/build-slots.js';
 
 const ALICE = 1001;
 const BOB = 1002;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { configKeys, parseConfig } from '../../src/core/config.js';
+import { configKeys, parseConfig } from '../../src/core/config/config.js';
 import { InvalidDocumentError } from '../../src/core/errors.js';
 import { testConfig } from './fixtures.js';
 

@@ -1,11 +1,11 @@
 // limits.log_size: the engine's own log of every container is bounded, and the marker that ends
 // a cut spool log says where and why.
 import test from 'ava';
-import { containerSpec, engineLogConfig, outputCutMarker } from '../../src/core/container-spec.js';
-import { parseConfig } from '../../src/core/config.js';
+import { containerSpec, engineLogConfig, outputCutMarker } from '../../src/core/job/container-spec.js';
+import { parseConfig } from '../../src/core/config/config.js';
 import { InvalidDocumentError } from '../../src/core/errors.js';
-import { parseManifest } from '../../src/core/manifest.js';
-import type { JobSpec } from '../../src/core/job.js';
+import { parseManifest } from '../../src/core/job/manifest.js';
+import type { JobSpec } from '../../src/core/job/job.js';
 
 const FILE = '/etc/dopq/dopq.yaml';
 const host = { gid: 1001, groups: [], binds: [] };

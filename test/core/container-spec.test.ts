@@ -1,10 +1,10 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { containerSpec } from '../../src/core/container-spec.js';
-import type { JobSpec } from '../../src/core/job.js';
-import { parseManifest } from '../../src/core/manifest.js';
-import { parseConfig } from '../../src/core/config.js';
+import { containerSpec } from '../../src/core/job/container-spec.js';
+import type { JobSpec } from '../../src/core/job/job.js';
+import { parseManifest } from '../../src/core/job/manifest.js';
+import { parseConfig } from '../../src/core/config/config.js';
 import { testConfig } from './fixtures.js';
 
 const host = (binds: string[] = [], groups: number[] = []) => ({ gid: 1001, groups, binds });

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { baseImageRefusals, referenceRefusals } from '../../src/core/dockerfile-check.js';
-import { readDockerfile } from '../../src/core/dockerfile-refs.js';
+import { baseImageRefusals, referenceRefusals } from '../../src/core/job/dockerfile-check.js';
+import { readDockerfile } from '../../src/core/job/dockerfile-refs.js';
 
 const rules = { uid: 1001, allowed: null };
 

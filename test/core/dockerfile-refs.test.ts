@@ -2,7 +2,7 @@
 // does with the same text: each row's expectation is the engine's reading, quirks included.
 import test from 'ava';
 import fc from 'fast-check';
-import { readDockerfile, readTrigger, type DockerfileReading } from '../../src/core/dockerfile-refs.js';
+import { readDockerfile, readTrigger, type DockerfileReading } from '../../src/core/job/dockerfile-refs.js';
 
 /** `line kind name`, plus ` onbuild` for trigger references: short enough to read in a table. */
 const refsOf = (reading: DockerfileReading) => reading.refs.map((r) => `${r.line} ${r.kind} ${r.name}${r.viaOnbuild ? ' onbuild' : ''}`);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { classifyEngineError, killedByEngineRestart, type FaultKind } from '../../src/core/engine-faults.js';
-import { afterEngineRestart, afterHostFault, type JobRecord } from '../../src/core/job.js';
+import { afterEngineRestart, afterHostFault, type JobRecord } from '../../src/core/job/job.js';
 
 const cases: [string, { code?: string; statusCode?: number; message: string }, FaultKind][] = [
   ['socket missing', { code: 'ENOENT', message: 'connect ENOENT /var/run/docker.sock' }, 'unreachable'],

@@ -1,7 +1,7 @@
 // Job ids read from user files (job envelopes, requests) are whole numbers from 1 to 2^31-1.
 import test from 'ava';
 import fc from 'fast-check';
-import { decodeEnvelope, decodeRequest, encodeEnvelope, encodeRequest, isJobId, jobIdProblem, MAX_JOB_ID } from '../../src/core/envelope.js';
+import { decodeEnvelope, decodeRequest, encodeEnvelope, encodeRequest, isJobId, jobIdProblem, MAX_JOB_ID } from '../../src/core/job/envelope.js';
 
 const envelope = (id: unknown) => JSON.stringify({ id, submitted_at: 1, source: 'x.yaml', manifest: 'image: a\n' });
 

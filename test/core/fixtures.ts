@@ -1,5 +1,5 @@
 // A config for core tests, built by the real parser from a small YAML text.
-import { parseConfig, type Config } from '../../src/core/config.js';
+import { parseConfig, type Config } from '../../src/core/config/config.js';
 
 export function testConfig(extra = ''): Config {
   return parseConfig(

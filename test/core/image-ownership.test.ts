@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { claimedJobOwner, namesForeignJobImage, repositoryOf } from '../../src/core/image-names.js';
-import { emptyImageRecord, judgeImage, withImage, type ImageFacts, type OwnedImage } from '../../src/core/image-ownership.js';
+import { claimedJobOwner, namesForeignJobImage, repositoryOf } from '../../src/core/job/image-names.js';
+import { emptyImageRecord, judgeImage, withImage, type ImageFacts, type OwnedImage } from '../../src/core/job/image-ownership.js';
 
 const ALICE = 1001;
 const BOB = 1002;

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { imagesToRemove } from '../../src/core/image-retention.js';
-import type { JobRecord } from '../../src/core/job.js';
+import { imagesToRemove } from '../../src/core/job/image-retention.js';
+import type { JobRecord } from '../../src/core/job/job.js';
 
 const job = (id: number, uid: number, state: JobRecord['state'], finished_at?: number): JobRecord => ({
   id, uid, user: `u${uid}`, name: 'j', image: '', gpus_requested: 0, gpus: [], state, submitted_at: 0, time_limit: 60, ...(finished_at !== undefined ? { finished_at } : {}),

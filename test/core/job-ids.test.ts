@@ -1,8 +1,8 @@
 // Job numbers without a shared counter: what push picks, and what the daemon accepts as pushed.
 import test from 'ava';
 import fc from 'fast-check';
-import { MAX_JOB_ID } from '../../src/core/envelope.js';
-import { freeJobId, highestPushedId, idOfIntakeEntry, ID_SLACK } from '../../src/core/job-ids.js';
+import { MAX_JOB_ID } from '../../src/core/job/envelope.js';
+import { freeJobId, highestPushedId, idOfIntakeEntry, ID_SLACK } from '../../src/core/job/job-ids.js';
 
 test('push takes the lowest number above the floor that no intake name holds', (t) => {
   t.is(freeJobId(0, new Set()), 1);

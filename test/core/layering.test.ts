@@ -7,7 +7,7 @@ import test from 'ava';
 const coreDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/core');
 
 test('core/ imports no io, daemon, cli, fs, child_process, dockerode or chokidar', async (t) => {
-  const files = (await readdir(coreDir)).filter((f) => f.endsWith('.js'));
+  const files = (await readdir(coreDir, { recursive: true })).filter((f) => f.endsWith('.js'));
   t.true(files.length > 5);
   for (const file of files) {
     const text = await readFile(path.join(coreDir, file), 'utf8');

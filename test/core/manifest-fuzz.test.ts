@@ -5,9 +5,9 @@ import path from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { parseConfig } from '../../src/core/config.js';
-import { decodeEnvelope } from '../../src/core/envelope.js';
-import { parseManifest, type ManifestResult } from '../../src/core/manifest.js';
+import { parseConfig } from '../../src/core/config/config.js';
+import { decodeEnvelope } from '../../src/core/job/envelope.js';
+import { parseManifest, type ManifestResult } from '../../src/core/job/manifest.js';
 import { CORPUS_DIR as CORPUS, corpusConfig } from '../corpus/corpus-config.js';
 
 const config = parseConfig(stringify(corpusConfig('/srv/jobs')), '/etc/dopq/dopq.yaml');

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { formatIssues } from '../../src/core/errors.js';
-import { imageAllowed, parseManifest } from '../../src/core/manifest.js';
+import { imageAllowed, parseManifest } from '../../src/core/job/manifest.js';
 import { testConfig } from './fixtures.js';
 
 const config = testConfig();

@@ -13,7 +13,7 @@ import {
   prefixes,
   type AccessProbe,
   type Denial,
-} from '../../src/core/mount-access.js';
+} from '../../src/core/job/mount-access.js';
 
 const bob = { user: 'dopq-bob', uid: 1002, gid: 1002, groups: [1002, 1003, 1002] };
 

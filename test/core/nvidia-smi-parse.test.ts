@@ -1,5 +1,5 @@
 import test from 'ava';
-import { containerOfCgroup, parseAppsQuery, parseGpuQuery } from '../../src/core/nvidia-smi-parse.js';
+import { containerOfCgroup, parseAppsQuery, parseGpuQuery } from '../../src/core/schedule/nvidia-smi-parse.js';
 
 // As printed by `nvidia-smi --query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu --format=csv,nounits`.
 const GPUS = `index, uuid, name, memory.total [MiB], memory.used [MiB], utilization.gpu [%]

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { buildOutputCutMarker, capOutput } from '../../src/core/output-cap.js';
+import { buildOutputCutMarker, capOutput } from '../../src/core/job/output-cap.js';
 
 const text = (parts: Uint8Array[]) => parts.map((p) => Buffer.from(p).toString('latin1')).join('');
 const feed = (limit: number, chunks: string[]) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { decayedGpuSeconds, penalties } from '../../src/core/penalty.js';
+import { decayedGpuSeconds, penalties } from '../../src/core/schedule/penalty.js';
 
 const H = 3600;
 

@@ -1,8 +1,9 @@
 import test from 'ava';
-import type { JobRecord } from '../../src/core/job.js';
-import { buildQueueView, type StateFile, type ViewOptions } from '../../src/core/queue-view.js';
-import { renderQueue } from '../../src/core/render.js';
-import { staticInventory } from '../../src/core/gpus.js';
+import type { JobRecord } from '../../src/core/job/job.js';
+import { buildQueueView, type ViewOptions } from '../../src/core/view/queue-view.js';
+import type { StateFile } from '../../src/core/state.js';
+import { renderQueue } from '../../src/core/view/render.js';
+import { staticInventory } from '../../src/core/schedule/gpus.js';
 import { testConfig } from './fixtures.js';
 
 const now = Date.parse('2026-11-28T12:00:00Z');

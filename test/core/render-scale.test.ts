@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import test from 'ava';
 import Table from 'cli-table3';
 import fc from 'fast-check';
-import type { JobView, QueueView } from '../../src/core/queue-view.js';
-import { drawTable, renderQueue, TABLE_CHUNK_ROWS } from '../../src/core/render.js';
+import type { JobView, QueueView } from '../../src/core/view/queue-view.js';
+import { drawTable, renderQueue, TABLE_CHUNK_ROWS } from '../../src/core/view/render.js';
 
 const { strlen } = createRequire(import.meta.url)('cli-table3/src/utils.js') as { strlen: (text: string) => number };
 const head = ['id', 'user', 'name', 'outcome', 'detail'];

@@ -3,10 +3,10 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import { parseConfig, type Config } from '../../src/core/config.js';
-import { containerSpec } from '../../src/core/container-spec.js';
-import { parseManifest } from '../../src/core/manifest.js';
-import { cpusProblem, MIN_MEMORY, MIN_NANO_CPUS, MIN_SHM, nanoCpus, resourceSize } from '../../src/core/resource-units.js';
+import { parseConfig, type Config } from '../../src/core/config/config.js';
+import { containerSpec } from '../../src/core/job/container-spec.js';
+import { parseManifest } from '../../src/core/job/manifest.js';
+import { cpusProblem, MIN_MEMORY, MIN_NANO_CPUS, MIN_SHM, nanoCpus, resourceSize } from '../../src/core/document/resource-units.js';
 import { testConfig } from './fixtures.js';
 
 const host = { gid: 1001, groups: [], binds: [] };

@@ -1,8 +1,8 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { classicPenalties, shareOf } from '../../src/core/policy.js';
-import { groupQueues, type QueuedJob } from '../../src/core/queue-order.js';
-import { blockerOf, decide, heldByUser, type RunningJob, type SchedulerInput } from '../../src/core/scheduler.js';
+import { classicPenalties, shareOf } from '../../src/core/schedule/policy.js';
+import { groupQueues, type QueuedJob } from '../../src/core/schedule/queue-order.js';
+import { blockerOf, decide, heldByUser, type RunningJob, type SchedulerInput } from '../../src/core/schedule/scheduler.js';
 
 const now = 1_000_000_000;
 const H = 3600 * 1000;

@@ -1,9 +1,9 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { DopqError } from '../../src/core/errors.js';
-import { jain, maxMinShares, waitStats } from '../../src/core/sim-metrics.js';
-import { parseTrace, type Trace } from '../../src/core/sim-trace.js';
-import { simulate, type SimSettings } from '../../src/core/simulate.js';
+import { jain, maxMinShares, waitStats } from '../../src/core/sim/metrics.js';
+import { parseTrace, type Trace } from '../../src/core/sim/trace.js';
+import { simulate, type SimSettings } from '../../src/core/sim/simulate.js';
 import { testConfig } from './fixtures.js';
 
 const config = testConfig();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ancestorProblem, ancestorsOf, configProblem, entryProblem, type ModeRule } from '../../src/core/spool-modes.js';
+import { ancestorProblem, ancestorsOf, configProblem, entryProblem, type ModeRule } from '../../src/core/config/spool-modes.js';
 
 const drop: ModeRule = { kind: 'dir', mode: 0o1777, why: 'drop' };
 const priv: ModeRule = { kind: 'dir', mode: 0o700, why: 'private' };

@@ -4,8 +4,8 @@
 import { chown, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import type { StateFile } from '../../src/core/queue-view.js';
-import { writeFileAtomic } from '../../src/io/atomic-write.js';
+import type { StateFile } from '../../src/core/state.js';
+import { writeFileAtomic } from '../../src/io/files/atomic-write.js';
 import { IMAGE, makeSpool } from '../helpers/spool.js';
 import { alice, bob } from '../helpers/users.js';
 

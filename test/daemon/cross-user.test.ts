@@ -7,7 +7,7 @@ import path from 'node:path';
 import test from 'ava';
 import { docker, IMAGE, makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice, bob, type UnixUser } from '../helpers/users.js';
-import type { JobView } from '../../src/core/queue-view.js';
+import type { JobView } from '../../src/core/view/queue-view.js';
 
 let contexts = 0;
 

@@ -6,8 +6,8 @@ import { execFileSync, execSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { parseIdFloor } from '../../src/core/job-ids.js';
-import { initSpool, spoolPaths } from '../../src/io/spool.js';
+import { parseIdFloor } from '../../src/core/job/job-ids.js';
+import { initSpool, spoolPaths } from '../../src/io/spool/spool.js';
 import { IMAGE, makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice, type UnixUser } from '../helpers/users.js';
 
@@ -56,7 +56,7 @@ function mountSmallDisk(t: ExecutionContext, dir: string, target: string): void 
       execFileSync('mount', ['-o', 'loop', image, target], { stdio: 'pipe' });
       execFileSync('chmod', ['0755', target]);
     } catch (loopError) {
-      throw new Error(`cannot mount a small file system here (tmpfs: ${(tmpfsError as Error).message}; loop ext4: ${(loopError as Error).message})`);
+      throw new Error(`cannot mount a small file system here (tmpfs: ${(tmpfsError as Error).message}; loop ext4: ${(loopError as Error).message})`, { cause: loopError });
     }
   }
   t.teardown(() => {

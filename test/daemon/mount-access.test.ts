@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { stringify } from 'yaml';
-import { checkAccessAs } from '../../src/io/user-access.js';
+import { checkAccessAs } from '../../src/io/host/user-access.js';
 import { IMAGE, makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice, bob, ensureGroup, shellAs, type UnixUser } from '../helpers/users.js';
 

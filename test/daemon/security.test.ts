@@ -1,5 +1,5 @@
 // Attacks by one real Unix user on another's jobs and on the root daemon, through the spool.
-import { chmod, chown, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import test from 'ava';

@@ -7,13 +7,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import type { ExecutionContext } from 'ava';
 import { stringify } from 'yaml';
-import type { QueueView, JobView } from '../../src/core/queue-view.js';
+import type { QueueView, JobView } from '../../src/core/view/queue-view.js';
 import { runCli, startDaemonProcess, type CliOptions, type CliResult, type DaemonProcess } from './cli.js';
 import type { UnixUser } from './users.js';
 import { hardeningViolations } from './hardening.js';
 import { realpathSync } from 'node:fs';
 import { instanceId } from '../../src/daemon/context.js';
-import { initSpool, spoolPaths } from '../../src/io/spool.js';
+import { initSpool, spoolPaths } from '../../src/io/spool/spool.js';
 
 export const IMAGE = process.env['DOPQ_BUSYBOX_IMAGE'] ?? 'dopq-busybox:latest';
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });

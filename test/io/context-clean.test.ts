@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import tar from 'tar-stream';
-import { cleanBuildContext, contextNameProblem, ContextRefused } from '../../src/io/context-clean.js';
-import { readTarEntry } from '../../src/io/tar-entry.js';
+import { cleanBuildContext, contextNameProblem, ContextRefused } from '../../src/io/docker/context-clean.js';
+import { readTarEntry } from '../../src/io/files/tar-entry.js';
 
 type Entry = { name: string; body?: string; type?: 'file' | 'directory' | 'symlink' | 'link'; linkname?: string; mode?: number };
 

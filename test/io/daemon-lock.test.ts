@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { LockBusyError } from '../../src/core/errors.js';
-import { acquireDaemonLock, daemonAlive, readDaemonPid } from '../../src/io/daemon-lock.js';
+import { acquireDaemonLock, daemonAlive, readDaemonPid } from '../../src/io/spool/daemon-lock.js';
 
 const MODULE = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/io/daemon-lock.js')).href;
 

@@ -25,7 +25,7 @@ import {
   type ArchiveEntry,
   type ArchiveIndex,
   type EntryDigest,
-} from '../../src/io/image-archive.js';
+} from '../../src/io/docker/image-archive.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const SHARED = process.env['DOPQ_BUSYBOX_IMAGE'] ?? 'dopq-busybox:latest';

@@ -1,7 +1,7 @@
 // The intake file name carries the job id: `<id>.job`, 1 to 2^31-1, as push writes it.
 import test from 'ava';
-import { MAX_JOB_ID } from '../../src/core/envelope.js';
-import { jobIdOfIntakeName } from '../../src/io/spool.js';
+import { MAX_JOB_ID } from '../../src/core/job/envelope.js';
+import { jobIdOfIntakeName } from '../../src/io/spool/spool.js';
 
 test('job ids from intake file names', (t) => {
   t.is(jobIdOfIntakeName('1.job'), 1);

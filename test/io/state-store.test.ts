@@ -2,9 +2,9 @@ import { link, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import type { JobRecord } from '../../src/core/job.js';
-import type { StateFile } from '../../src/core/queue-view.js';
-import { checkStateFile, createStateWriter, DamagedStateError, emptyState, readState, restoreState } from '../../src/io/state-store.js';
+import type { JobRecord } from '../../src/core/job/job.js';
+import type { StateFile } from '../../src/core/state.js';
+import { checkStateFile, createStateWriter, DamagedStateError, emptyState, readState, restoreState } from '../../src/io/spool/state-store.js';
 
 async function stateDir(t: ExecutionContext): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dopq-state-'));

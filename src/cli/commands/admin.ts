@@ -2,9 +2,9 @@
 // The CLI refuses non-admins at once (exit 77); the daemon checks again on the request file.
 import { DopqError, ExitCode, PermissionError, UsageError } from '../../core/errors.js';
 import { isAdmin, USER_NAME } from '../../core/permissions.js';
-import { daemonAlive, isProcessAlive, readDaemonPid } from '../../io/daemon-lock.js';
-import { assertSpoolReady } from '../../io/spool.js';
-import { currentCaller } from '../../io/users.js';
+import { daemonAlive, isProcessAlive, readDaemonPid } from '../../io/spool/daemon-lock.js';
+import { assertSpoolReady } from '../../io/spool/spool.js';
+import { currentCaller } from '../../io/host/users.js';
 import type { CommandContext } from '../context.js';
 import { sendRequest } from '../requests.js';
 

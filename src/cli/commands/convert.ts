@@ -3,9 +3,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { convertDopqConfig } from '../../core/dopq-compat.js';
+import { convertDopqConfig } from '../../core/job/dopq-compat.js';
 import { DopqError, ExitCode, InvalidDocumentError } from '../../core/errors.js';
-import { currentCaller } from '../../io/users.js';
+import { currentCaller } from '../../io/host/users.js';
 import type { CommandContext } from '../context.js';
 
 export async function convertCommand(ctx: CommandContext, file: string): Promise<number> {

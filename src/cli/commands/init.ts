@@ -4,11 +4,11 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, LockBusyError, PermissionError, UnsafeSpoolError } from '../../core/errors.js';
-import type { JobRecord } from '../../core/job.js';
-import type { StateFile } from '../../core/queue-view.js';
-import { acquireDaemonLock, type DaemonLock } from '../../io/daemon-lock.js';
-import { initSpool, spoolProblems } from '../../io/spool.js';
-import { checkStateFile, DamagedStateError, previousPath, restoreState, type StateCheck } from '../../io/state-store.js';
+import type { JobRecord } from '../../core/job/job.js';
+import type { StateFile } from '../../core/state.js';
+import { acquireDaemonLock, type DaemonLock } from '../../io/spool/daemon-lock.js';
+import { initSpool, spoolProblems } from '../../io/spool/spool.js';
+import { checkStateFile, DamagedStateError, previousPath, restoreState, type StateCheck } from '../../io/spool/state-store.js';
 import type { CommandContext } from '../context.js';
 
 export interface InitOptions {

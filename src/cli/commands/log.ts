@@ -3,10 +3,10 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
-import { isFinished } from '../../core/job.js';
-import { readState } from '../../io/state-store.js';
+import { isFinished } from '../../core/job/job.js';
+import { readState } from '../../io/spool/state-store.js';
 import { mayActOnJob } from '../../core/permissions.js';
-import { currentCaller } from '../../io/users.js';
+import { currentCaller } from '../../io/host/users.js';
 import type { CommandContext } from '../context.js';
 
 export async function logCommand(ctx: CommandContext, rawId: string, options: { follow?: boolean }): Promise<number> {

@@ -1,24 +1,24 @@
 // `dopq push FILE`: validate here for fast feedback, take a job number, publish into the intake.
 import { link, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import { referenceRefusals } from '../../core/dockerfile-check.js';
-import { readDockerfile } from '../../core/dockerfile-refs.js';
-import { convertDopqConfig } from '../../core/dopq-compat.js';
-import { openDopqBundle } from '../../io/dopq-bundle.js';
+import { referenceRefusals } from '../../core/job/dockerfile-check.js';
+import { readDockerfile } from '../../core/job/dockerfile-refs.js';
+import { convertDopqConfig } from '../../core/job/dopq-compat.js';
+import { openDopqBundle } from '../../io/files/dopq-bundle.js';
 import path from 'node:path';
-import { encodeEnvelope, type PackedContextRef } from '../../core/envelope.js';
+import { encodeEnvelope, type PackedContextRef } from '../../core/job/envelope.js';
 import { DopqError, ExitCode, formatIssues, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
-import { parseManifest, type BuildSpec, type Manifest } from '../../core/manifest.js';
-import { assertDiskRoom } from '../../io/disk.js';
-import { ContextError, copyArchive, packContext } from '../../io/context-pack.js';
+import { parseManifest, type BuildSpec, type Manifest } from '../../core/job/manifest.js';
+import { assertDiskRoom } from '../../io/files/disk.js';
+import { ContextError, copyArchive, packContext } from '../../io/files/context-pack.js';
 import { maySubmit } from '../../core/permissions.js';
-import { pendingJobs } from '../../io/pending.js';
-import { readIdFloor } from '../../io/seq.js';
+import { pendingJobs } from '../../io/spool/pending.js';
+import { readIdFloor } from '../../io/spool/seq.js';
 import { readableSize } from '../../core/units.js';
-import { freeJobId, idOfIntakeEntry } from '../../core/job-ids.js';
-import { readState } from '../../io/state-store.js';
-import { currentCaller } from '../../io/users.js';
-import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX, NameTakenError, publish, spoolWriteError } from '../../io/spool.js';
+import { freeJobId, idOfIntakeEntry } from '../../core/job/job-ids.js';
+import { readState } from '../../io/spool/state-store.js';
+import { currentCaller } from '../../io/host/users.js';
+import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX, NameTakenError, publish, spoolWriteError } from '../../io/spool/spool.js';
 import type { CommandContext } from '../context.js';
 import { assertMountsAccessible } from '../mount-access-check.js';
 

@@ -1,12 +1,12 @@
 // `dopq q`: the queue as tables, or as one JSON object for scripts.
 import { ExitCode } from '../../core/errors.js';
-import { buildQueueView } from '../../core/queue-view.js';
-import { renderQueue } from '../../core/render.js';
-import { daemonAlive } from '../../io/daemon-lock.js';
-import { pendingJobs } from '../../io/pending.js';
-import { createShareResolver } from '../../io/shares.js';
-import { readState } from '../../io/state-store.js';
-import { readDaemonStatus } from '../../io/daemon-status.js';
+import { buildQueueView } from '../../core/view/queue-view.js';
+import { renderQueue } from '../../core/view/render.js';
+import { daemonAlive } from '../../io/spool/daemon-lock.js';
+import { pendingJobs } from '../../io/spool/pending.js';
+import { createShareResolver } from '../../io/host/shares.js';
+import { readState } from '../../io/spool/state-store.js';
+import { readDaemonStatus } from '../../io/spool/daemon-status.js';
 import type { CommandContext } from '../context.js';
 import { colorLevel } from '../color.js';
 

@@ -1,10 +1,10 @@
 // `dopq sim TRACE`: the daemon's scheduler on a trace, with a virtual clock and no Docker.
 import { readFile } from 'node:fs/promises';
 import { DopqError, ExitCode } from '../../core/errors.js';
-import { POLICIES, type PolicyName } from '../../core/policy.js';
-import { renderJobs, renderSummaries, renderUsers } from '../../core/sim-render.js';
-import { parseTrace } from '../../core/sim-trace.js';
-import { simulate, type SimSettings } from '../../core/simulate.js';
+import { POLICIES, type PolicyName } from '../../core/schedule/policy.js';
+import { renderJobs, renderSummaries, renderUsers } from '../../core/sim/render.js';
+import { parseTrace } from '../../core/sim/trace.js';
+import { simulate, type SimSettings } from '../../core/sim/simulate.js';
 import type { CommandContext } from '../context.js';
 
 export interface SimOptions {

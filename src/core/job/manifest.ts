@@ -1,0 +1,252 @@
+// A job manifest: YAML text -> a validated Manifest, or every problem with its field and line.
+// Defaults and maxima come from the config; nothing here trusts who the manifest says it is from.
+import path from 'node:path';
+import { z } from 'zod';
+import type { Config } from '../config/config.js';
+import type { Issue } from '../errors.js';
+import { claimedJobOwner, namesForeignJobImage } from './image-names.js';
+import { toIssues } from '../document/schema-issues.js';
+import { cpusSchema, sizeSchema } from '../document/resource-units.js';
+import { formatSize, parseDuration } from '../units.js';
+import { formatPath, readYaml, type YamlSource } from '../document/yaml-source.js';
+
+export interface Mount {
+  src: string;
+  dst: string;
+  readOnly: boolean;
+}
+
+/** `build:`: a Docker build of a folder next to the manifest, packed by push at push time. */
+export interface BuildSpec {
+  /** The context folder, relative to the manifest (push resolves it; the daemon never reads it). */
+  context: string;
+  /** Dockerfile path inside the context. */
+  dockerfile: string;
+  args: Record<string, string>;
+}
+
+export interface Manifest {
+  name: string;
+  /** The image to run; null when the job brings its own (`build` or `image_archive`). */
+  image: string | null;
+  build?: BuildSpec;
+  /** A `docker save` tar, relative to the manifest (DoPQ's load.suffix). */
+  image_archive?: string;
+  /** Exec form; a string command becomes `/bin/sh -c <string>`. Undefined runs the image's CMD. */
+  command?: string[];
+  gpus: number;
+  memory: number;
+  cpus: number;
+  shm: number;
+  env: Record<string, string>;
+  workdir?: string;
+  mounts: Mount[];
+  time_limit: number;
+  network: string;
+  /** Run it again when an engine restart kills it (default); false: it fails (engine-restart). */
+  requeue: boolean;
+}
+
+export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+// A Docker reference: [registry[:port]/]path[:tag][@digest]; printable, so it is safe in tables.
+const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._-]*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+:[a-f0-9]{32,})?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Set by dopq itself, or (NVIDIA_*, CUDA_VISIBLE_DEVICES) a way to reach GPUs the job was not given.
+const RESERVED_ENV = /^(NVIDIA_|DOPQ_)|^CUDA_VISIBLE_DEVICES$/;
+
+const absolute = (what: string) =>
+  z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
+    error: `expected an absolute path without .. for ${what}`,
+  });
+
+/** A path on the user's side, relative to the manifest's folder. */
+const relative = (what: string) =>
+  z.string({ error: `expected a path relative to the manifest for ${what}` }).min(1, { error: `expected a path relative to the manifest for ${what}` }).refine((p) => !path.posix.isAbsolute(p), {
+    error: `expected a path relative to the manifest for ${what}, not an absolute one`,
+  });
+
+/** A path inside a folder: relative, and never leaving it. */
+const insideRelative = (what: string) =>
+  z.string({ error: `expected a path inside the context for ${what}` }).refine((p) => p !== '' && !path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
+    error: `expected a path inside the context for ${what} (relative, without ..)`,
+  });
+
+const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transform((text, ctx): Mount => {
+  const parts = text.split(':');
+  const mode = parts.length === 3 ? parts[2] : 'rw';
+  if (parts.length < 2 || parts.length > 3 || (mode !== 'ro' && mode !== 'rw')) {
+    ctx.addIssue({ code: 'custom', message: `expected src:dst or src:dst:ro, got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  const [src = '', dst = ''] = parts;
+  for (const [label, p] of [['source', src], ['destination', dst]] as const) {
+    if (!path.posix.isAbsolute(p) || p.split('/').includes('..')) {
+      ctx.addIssue({ code: 'custom', message: `the ${label} ${JSON.stringify(p)} must be an absolute path without ..` });
+      return z.NEVER;
+    }
+  }
+  return { src: path.posix.normalize(src), dst: path.posix.normalize(dst), readOnly: mode === 'ro' };
+});
+
+const manifestSchema = z.strictObject({
+  name: z.string({ error: 'expected a job name' }).regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' }).optional(),
+  image: z
+    .string({ error: 'expected an image name such as pytorch/pytorch:2.3' })
+    .min(1, { error: 'is required' })
+    .refine((image) => image === '' || IMAGE_REF.test(image), { error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...' })
+    .optional(),
+  build: z
+    .strictObject(
+      {
+        context: relative('the build context folder'),
+        dockerfile: insideRelative('the Dockerfile').optional(),
+        args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String), { error: 'expected a map of NAME: value' }).optional(),
+      },
+      { error: 'expected {context: folder, dockerfile: path, args: {NAME: value}}' },
+    )
+    .optional(),
+  image_archive: relative('the image archive (a docker save tar)').optional(),
+  command: z
+    .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1, { error: 'the command list is empty' })], { error: 'expected a command string or a non-empty list of arguments' })
+    .optional(),
+  gpus: z.number({ error: 'expected a whole number of GPUs' }).int({ error: 'expected a whole number of GPUs' }).min(0, { error: 'cannot be negative' }).optional(),
+  // Checked as the engine will see them (resource-units.ts): 0 would mean no limit.
+  memory: sizeSchema('memory').optional(),
+  cpus: cpusSchema.optional(),
+  shm: sizeSchema('shm').optional(),
+  env: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String), {
+      error: 'expected a map of NAME: value',
+    })
+    .optional(),
+  workdir: absolute('workdir').optional(),
+  mounts: z.array(mountSchema, { error: 'expected a list of src:dst[:ro]' }).optional(),
+  time_limit: z
+    .union([z.string(), z.number()], { error: 'expected a duration such as 90m, 48h or 7d' })
+    .transform((value, ctx) => {
+      const seconds = parseDuration(value);
+      if (seconds === undefined || seconds <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 90m, 48h or 7d' });
+        return z.NEVER;
+      }
+      return seconds;
+    })
+    .optional(),
+  network: z.string({ error: 'expected a network mode name' }).optional(),
+  requeue: z.boolean({ error: 'expected true or false' }).optional(),
+});
+
+type RawManifest = z.output<typeof manifestSchema>;
+
+/**
+ * Validate manifest text against the config. `fallbackName` (the file's stem) names a job whose
+ * manifest has no `name`; `ownerUid`, when known, refuses another user's job image by name.
+ */
+export function parseManifest(text: string, config: Config, fallbackName = 'job', ownerUid?: number): ManifestResult {
+  // Before parsing: the size cap is what keeps a hostile file from costing the daemon memory.
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > config.limits.manifest_bytes) {
+    return { ok: false, issues: [{ path: '', message: `the manifest is ${bytes} bytes; the limit is ${config.limits.manifest_bytes} (limits.manifest_size)` }] };
+  }
+  const yaml = readYaml(text);
+  if (!yaml.ok) return yaml;
+  const value = yaml.source.value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, issues: [{ path: '', line: yaml.source.lineOf([]) ?? 1, message: 'a manifest is a YAML map of fields (name, image, command, ...)' }] };
+  }
+  const parsed = manifestSchema.safeParse(value);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, yaml.source) };
+  const issues = checkAgainstConfig(parsed.data, config, yaml.source);
+  if (ownerUid !== undefined && parsed.data.image !== undefined && namesForeignJobImage(parsed.data.image, ownerUid)) {
+    // Early, on the name alone; the daemon judges the image ID the engine resolves at the start.
+    issues.push({ path: 'image', line: yaml.source.lineOf(['image']), message: `${parsed.data.image} is another user's job image`, denied: true });
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, manifest: applyDefaults(parsed.data, config, fallbackName) };
+}
+
+function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): Manifest {
+  const command = raw.command === undefined ? undefined : typeof raw.command === 'string' ? ['/bin/sh', '-c', raw.command] : raw.command;
+  const name = raw.name ?? (NAME.test(fallbackName) ? fallbackName : 'job');
+  return {
+    name,
+    image: raw.image ?? null,
+    ...(raw.build ? { build: { context: raw.build.context, dockerfile: raw.build.dockerfile ?? 'Dockerfile', args: raw.build.args ?? {} } } : {}),
+    ...(raw.image_archive ? { image_archive: raw.image_archive } : {}),
+    ...(command ? { command } : {}),
+    gpus: raw.gpus ?? config.defaults.gpus,
+    memory: raw.memory ?? config.defaults.memory,
+    cpus: raw.cpus ?? config.defaults.cpus,
+    shm: raw.shm ?? config.defaults.shm,
+    env: raw.env ?? {},
+    ...(raw.workdir ? { workdir: raw.workdir } : {}),
+    mounts: raw.mounts ?? [],
+    time_limit: raw.time_limit ?? config.defaults.time_limit,
+    network: raw.network ?? config.network.default,
+    requeue: raw.requeue ?? true,
+  };
+}
+
+function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource): Issue[] {
+  const issues: Issue[] = [];
+  const at = (p: (string | number)[], message: string) => issues.push({ path: formatPath(p), line: source.lineOf(p), message });
+  const { limits } = config;
+  if (raw.gpus !== undefined && raw.gpus > limits.gpus) at(['gpus'], `at most ${limits.gpus} GPUs per job on this server, got ${raw.gpus}`);
+  else if (raw.gpus !== undefined && limits.per_user.gpus !== null && raw.gpus > limits.per_user.gpus) {
+    at(['gpus'], `at most ${limits.per_user.gpus} GPUs per user at once on this server, got ${raw.gpus}`);
+  } else if (config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
+    at(['gpus'], `this server has ${config.gpus.length} GPUs, got ${raw.gpus}`);
+  }
+  if (raw.memory !== undefined && raw.memory > limits.memory) at(['memory'], `at most ${formatSize(limits.memory)}, got ${formatSize(raw.memory)}`);
+  if (raw.shm !== undefined && raw.shm > limits.shm) at(['shm'], `at most ${formatSize(limits.shm)}, got ${formatSize(raw.shm)}`);
+  if (raw.cpus !== undefined && raw.cpus > limits.cpus) at(['cpus'], `at most ${limits.cpus} CPUs, got ${raw.cpus}`);
+  if (raw.time_limit !== undefined && raw.time_limit > limits.time_limit) {
+    at(['time_limit'], `at most ${limits.time_limit}s (${Math.round(limits.time_limit / 3600)}h) on this server, got ${raw.time_limit}s`);
+  }
+  for (const key of Object.keys(raw.env ?? {})) {
+    if (!ENV_NAME.test(key)) at(['env', key], 'an environment variable name has only letters, digits and _, and does not start with a digit');
+    else if (RESERVED_ENV.test(key)) at(['env', key], 'is set by dopq (GPU assignment and job identity) and cannot be set by a manifest');
+  }
+  for (const key of Object.keys(raw.build?.args ?? {})) {
+    if (!ENV_NAME.test(key)) at(['build', 'args', key], 'a build argument name has only letters, digits and _, and does not start with a digit');
+  }
+  (raw.mounts ?? []).forEach((mount, index) => {
+    if (!isUnderRoots(mount.src, config.mounts.allowed_roots)) {
+      const roots = config.mounts.allowed_roots;
+      at(['mounts', index], roots.length === 0 ? 'this server allows no mounts' : `the source must be under ${roots.join(' or ')}, got ${mount.src}`);
+    }
+  });
+  const output = config.mounts.output;
+  if (output) {
+    (raw.mounts ?? []).forEach((mount, index) => {
+      if (mount.dst === output.container) at(['mounts', index], `${output.container} is where every job gets its owner's output folder`);
+    });
+  }
+  const sources = (['image', 'build', 'image_archive'] as const).filter((key) => raw[key] !== undefined);
+  if (sources.length === 0) at([], 'image: is required (or build: to build one, or image_archive: to load one)');
+  if (sources.length > 1) at([sources[1]!], `give one of image, build or image_archive, not ${sources.join(' and ')}`);
+  // dopq's job images are the owner's own builds on allowed bases; whose they are is checked with the uid.
+  if (raw.image !== undefined && config.images.allowed !== null && claimedJobOwner(raw.image) === undefined && !imageAllowed(raw.image, config.images.allowed)) {
+    at(['image'], `this server runs only these images: ${config.images.allowed.join(', ')}; got ${raw.image}`);
+  }
+  if (raw.network !== undefined && !config.network.allowed.includes(raw.network)) {
+    at(['network'], `allowed here: ${config.network.allowed.join(', ')}; got ${JSON.stringify(raw.network)}`);
+  }
+  return issues;
+}
+
+/** Lexical check; the daemon repeats it on the realpath so symlinks cannot escape. */
+export function isUnderRoots(candidate: string, roots: readonly string[]): boolean {
+  const normal = path.posix.normalize(candidate);
+  return roots.some((root) => normal === root || normal.startsWith(root.endsWith('/') ? root : `${root}/`));
+}
+
+/** `*` in a pattern matches any run of characters (slashes included); the rest matches itself. */
+export function imageAllowed(image: string, patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => {
+    const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`);
+    return regex.test(image);
+  });
+}

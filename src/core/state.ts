@@ -1,0 +1,43 @@
+// The saved state's format (state/state.json): what the daemon writes and every reader reads.
+// Its own file, so the store, the daemon and the views depend on the format, not on each other.
+import type { GpuInfo } from './schedule/gpus.js';
+import type { JobRecord } from './job/job.js';
+import type { CarriedUsage } from './schedule/penalty.js';
+
+export interface DaemonInfo {
+  pid: number;
+  started_at: number;
+  host: string;
+  heartbeat_at: number;
+  /** Whether the daemon can reach the Docker engine; since when not (ms), and why. */
+  engine?: EngineStatus;
+}
+
+export interface EngineStatus {
+  reachable: boolean;
+  since: number | null;
+  error: string | null;
+}
+
+export interface StateFile {
+  version: 1;
+  jobs: JobRecord[];
+  gpus: GpuInfo[];
+  daemon: DaemonInfo | null;
+  /** Usage of jobs pruned from history, per user, so forgetting old jobs keeps penalties right. */
+  carried_usage?: CarriedUsage[];
+  /** `dopq usage reset`: per user (or `*` for all), usage before this time (ms) no longer counts. */
+  usage_resets?: Record<string, number>;
+  /** `dopq pause`: no job starts until `dopq resume`. */
+  paused?: { by: string; at: number } | null;
+}
+
+/** A job file in the intake that the daemon has not read yet (owner from the file's uid). */
+export interface PendingJob {
+  id: number;
+  user: string;
+  uid: number;
+  submitted_at: number;
+  name?: string;
+  gpus_requested?: number;
+}
