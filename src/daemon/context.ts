@@ -6,7 +6,7 @@ import type { ImageRecord } from '../core/job/image-ownership.js';
 import type { EngineHealth } from '../core/engine-faults.js';
 import type { JobRecord, JobSpec } from '../core/job/job.js';
 import type { StateFile } from '../core/state.js';
-import type { DockerEngine } from '../io/docker/docker.js';
+import type { DockerEngine } from '../io/docker/engine.js';
 import type { SpoolPaths } from '../io/spool/spool.js';
 
 export interface Logger {

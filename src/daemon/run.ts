@@ -2,7 +2,8 @@
 // then hold the single-instance lock and loop until a signal.
 import { realpath } from 'node:fs/promises';
 import type { Config } from '../core/config/config.js';
-import { createDockerEngine, type DockerEngine } from '../io/docker/docker.js';
+import { createDockerEngine } from '../io/docker/docker.js';
+import type { DockerEngine } from '../io/docker/engine.js';
 import { acquireDaemonLock } from '../io/spool/daemon-lock.js';
 import { readIdFloor } from '../io/spool/seq.js';
 import { createMissing, spoolPaths, spoolProblems } from '../io/spool/spool.js';

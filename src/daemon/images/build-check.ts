@@ -3,7 +3,7 @@
 // judged for the job's owner. Returns how many of the result's layers come from its base.
 import { describeReference, referenceRefusals } from '../../core/job/dockerfile-check.js';
 import { readDockerfile, readTrigger, type DockerfileReading } from '../../core/job/dockerfile-refs.js';
-import type { EngineImage } from '../../io/docker/docker.js';
+import type { EngineImage } from '../../io/docker/engine.js';
 import type { DaemonContext } from '../context.js';
 import { ImageRefused, resolveForUser } from './image-guard.js';
 

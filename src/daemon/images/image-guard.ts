@@ -3,7 +3,7 @@
 // ID or a short ID of another user's job image all end at the same refusal.
 import { judgeImage, withImage, withoutImages, type ImageFacts, type ImageRecord, type OwnedImage } from '../../core/job/image-ownership.js';
 import { namesForeignJobImage } from '../../core/job/image-names.js';
-import type { EngineImage } from '../../io/docker/docker.js';
+import type { EngineImage } from '../../io/docker/engine.js';
 import { writeImageRecord } from '../../io/spool/image-record.js';
 import type { DaemonContext } from '../context.js';
 
