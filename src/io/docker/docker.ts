@@ -2,11 +2,9 @@
 import { createReadStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import type { ContainerSpec } from '../../core/job/container-spec.js';
 import { containerNamePrefix, LABEL_INSTANCE } from '../../core/job/container-spec.js';
 import { UnavailableError } from '../../core/errors.js';
-import type { ContainerExit } from '../../core/job/job.js';
-import type { JobContainer, BuildOptions, EngineImage, JobImage, DockerEngine } from './engine.js';
+import type { DockerEngine } from './engine.js';
 
 interface ProgressItem {
   stream?: string;
