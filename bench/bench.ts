@@ -19,12 +19,19 @@ const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const IMAGE = process.env['DOPQ_BUSYBOX_IMAGE'] ?? 'dopq-busybox:latest';
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
 
-interface DockerEvent { id: string; status: string; timeNano: number; Actor: { Attributes: Record<string, string> } }
+interface DockerEvent {
+  id: string;
+  status: string;
+  timeNano: number;
+  Actor: { Attributes: Record<string, string> };
+}
 
 /** Collect container start/die events with nanosecond times, as the engine stamps them. */
 async function recordEvents(label: string): Promise<{ events: DockerEvent[]; stop(): void }> {
   const events: DockerEvent[] = [];
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die'], label: [label] } })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+  const stream = (await docker.getEvents({
+    filters: { type: ['container'], event: ['start', 'die'], label: [label] },
+  })) as unknown as NodeJS.ReadableStream & { destroy(): void };
   let buffer = '';
   stream.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
@@ -62,10 +69,18 @@ async function makeSpool(gpus: number) {
   const dir = await mkdtemp(path.join(tmpdir(), 'dopq-bench-'));
   await chmod(dir, 0o755);
   const configFile = path.join(dir, 'dopq.yaml');
-  await writeFile(configFile, stringify({
-    spool: './spool', gpus: Array.from({ length: gpus }, (_, i) => i), gpu_assignment: 'env',
-    defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' }, rescan_interval: '5s', reconcile_interval: '30s', builds: { min_free: '1m' },
-  }));
+  await writeFile(
+    configFile,
+    stringify({
+      spool: './spool',
+      gpus: Array.from({ length: gpus }, (_, i) => i),
+      gpu_assignment: 'env',
+      defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' },
+      rescan_interval: '5s',
+      reconcile_interval: '30s',
+      builds: { min_free: '1m' },
+    }),
+  );
   const spool = spoolPaths(path.join(dir, 'spool'));
   await initSpool(spool);
   const manifest = async (name: string, command: string) => {
@@ -81,7 +96,9 @@ async function waitAllFinished(stateFile: string, count: number): Promise<void> 
     try {
       const state = JSON.parse(await readFile(stateFile, 'utf8')) as StateFile;
       if (state.jobs.filter((j) => ['done', 'failed'].includes(j.state)).length >= count) return;
-    } catch { /* not written yet */ }
+    } catch {
+      /* not written yet */
+    }
     await sleep(50);
   }
 }
@@ -100,7 +117,8 @@ async function benchDispatch() {
 
   // Raw: `docker run` of the same image back to back, the next one started as soon as the last exits.
   const raw = await recordEvents('bench=raw-docker-run');
-  for (let i = 0; i < ROUNDS; i++) await run('docker', ['run', '--rm', '--network', 'none', '--label', 'bench=raw-docker-run', IMAGE, 'sleep', '0.3']);
+  for (let i = 0; i < ROUNDS; i++)
+    await run('docker', ['run', '--rm', '--network', 'none', '--label', 'bench=raw-docker-run', IMAGE, 'sleep', '0.3']);
   await sleep(200);
   raw.stop();
   const rawGaps = handoffGaps(raw.events);
@@ -121,11 +139,16 @@ async function benchEightJobs() {
   const lastStart = Math.max(...rec.events.filter((e) => e.status === 'start').map((e) => e.timeNano / 1e6));
   rec.stop();
   await daemon.stop();
-  for (const c of await docker.listContainers({ all: true, filters: { label: [s.label] } })) await docker.getContainer(c.Id).remove({ force: true });
+  for (const c of await docker.listContainers({ all: true, filters: { label: [s.label] } }))
+    await docker.getContainer(c.Id).remove({ force: true });
 
   const raw = await recordEvents('bench=raw-eight');
   const r0 = Date.now();
-  await Promise.all(Array.from({ length: 8 }, () => run('docker', ['run', '-d', '--rm', '--network', 'none', '--label', 'bench=raw-eight', IMAGE, 'sleep', '3'])));
+  await Promise.all(
+    Array.from({ length: 8 }, () =>
+      run('docker', ['run', '-d', '--rm', '--network', 'none', '--label', 'bench=raw-eight', IMAGE, 'sleep', '3']),
+    ),
+  );
   while (raw.events.filter((e) => e.status === 'start').length < 8) await sleep(10);
   const rawLast = Math.max(...raw.events.filter((e) => e.status === 'start').map((e) => e.timeNano / 1e6));
   raw.stop();
@@ -154,7 +177,8 @@ async function benchIntake() {
     queuedTimes.push(performance.now() - t0);
   }
   await daemon.stop();
-  for (const c of await docker.listContainers({ all: true, filters: { label: [s.label] } })) await docker.getContainer(c.Id).remove({ force: true });
+  for (const c of await docker.listContainers({ all: true, filters: { label: [s.label] } }))
+    await docker.getContainer(c.Id).remove({ force: true });
   await rm(s.dir, { recursive: true, force: true });
   return { pushTimes, queuedTimes };
 }
@@ -163,8 +187,16 @@ async function benchQueue10k() {
   const s = await makeSpool(8);
   const now = Date.now();
   const jobs = Array.from({ length: 10_000 }, (_, i) => ({
-    id: i + 1, user: `user${i % 50}`, uid: 2000 + (i % 50), name: `job-${i}`, image: IMAGE, gpus_requested: 1 + (i % 4), gpus: [],
-    state: 'queued', submitted_at: now - i * 1000, time_limit: 3600,
+    id: i + 1,
+    user: `user${i % 50}`,
+    uid: 2000 + (i % 50),
+    name: `job-${i}`,
+    image: IMAGE,
+    gpus_requested: 1 + (i % 4),
+    gpus: [],
+    state: 'queued',
+    submitted_at: now - i * 1000,
+    time_limit: 3600,
   }));
   await writeFileAtomic(s.spool.state, JSON.stringify({ version: 1, jobs, gpus: [], daemon: null }));
   const times: number[] = [];
@@ -221,7 +253,10 @@ async function benchBuild() {
     raw.push(performance.now() - rawStart);
   }
   await daemon.stop();
-  await run('sh', ['-c', `docker rmi -f $(docker images -q 'dopq-bench-raw') $(docker images -q 'dopq-${instanceId(s.spool.root)}/*') >/dev/null 2>&1 || true`]);
+  await run('sh', [
+    '-c',
+    `docker rmi -f $(docker images -q 'dopq-bench-raw') $(docker images -q 'dopq-${instanceId(s.spool.root)}/*') >/dev/null 2>&1 || true`,
+  ]);
   await rm(s.dir, { recursive: true, force: true });
   return { dopq, raw };
 }
@@ -232,16 +267,24 @@ console.log(`  dopq (push -> image built, job ready):  median ${fmt(quantile(bui
 console.log(`  docker build of the same folder:        median ${fmt(quantile(build.raw, 0.5))}, max ${fmt(Math.max(...build.raw))}`);
 const dispatch = await benchDispatch();
 console.log(`dispatch latency (a job exits -> the next queued job's container starts), ${ROUNDS} rounds, Docker event times:`);
-console.log(`  dopq:            median ${fmt(quantile(dispatch.dopq, 0.5))}, p95 ${fmt(quantile(dispatch.dopq, 0.95))}  (n=${dispatch.dopq.length})`);
-console.log(`  raw docker run:  median ${fmt(quantile(dispatch.raw, 0.5))}, p95 ${fmt(quantile(dispatch.raw, 0.95))}  (n=${dispatch.raw.length}, sequential CLI loop)`);
+console.log(
+  `  dopq:            median ${fmt(quantile(dispatch.dopq, 0.5))}, p95 ${fmt(quantile(dispatch.dopq, 0.95))}  (n=${dispatch.dopq.length})`,
+);
+console.log(
+  `  raw docker run:  median ${fmt(quantile(dispatch.raw, 0.5))}, p95 ${fmt(quantile(dispatch.raw, 0.95))}  (n=${dispatch.raw.length}, sequential CLI loop)`,
+);
 const eight = await benchEightJobs();
 console.log('8 one-GPU jobs on 8 free GPUs, from the first push until all 8 containers run:');
 console.log(`  dopq:            ${fmt(eight.dopqAllRunning)} (the 8 parallel pushes returned after ${fmt(eight.pushesDone)})`);
 console.log(`  raw docker run:  ${fmt(eight.rawAllRunning)} (8 parallel docker run -d)`);
 const intake = await benchIntake();
 console.log('intake latency, 10 pushes to a running daemon:');
-console.log(`  dopq push (CLI wall time):        median ${fmt(quantile(intake.pushTimes, 0.5))}, p95 ${fmt(quantile(intake.pushTimes, 0.95))}`);
-console.log(`  push started -> queued in state:  median ${fmt(quantile(intake.queuedTimes, 0.5))}, p95 ${fmt(quantile(intake.queuedTimes, 0.95))}`);
+console.log(
+  `  dopq push (CLI wall time):        median ${fmt(quantile(intake.pushTimes, 0.5))}, p95 ${fmt(quantile(intake.pushTimes, 0.95))}`,
+);
+console.log(
+  `  push started -> queued in state:  median ${fmt(quantile(intake.queuedTimes, 0.5))}, p95 ${fmt(quantile(intake.queuedTimes, 0.95))}`,
+);
 const q = await benchQueue10k();
 console.log('dopq q --json with 10,000 queued jobs (wall time of the CLI):');
 console.log(`  dopq q --json:   median ${fmt(quantile(q.times, 0.5))}, max ${fmt(Math.max(...q.times))}`);

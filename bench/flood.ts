@@ -21,36 +21,70 @@ const REJECTED_USERS = 200;
 const REJECTED_CAP = REJECTED;
 const REQUESTS = 3_000;
 
-interface Bench { dir: string; configFile: string; spool: SpoolPaths }
+interface Bench {
+  dir: string;
+  configFile: string;
+  spool: SpoolPaths;
+}
 
 async function makeBench(): Promise<Bench> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dopq-flood-'));
   await chmod(dir, 0o755);
   const configFile = path.join(dir, 'dopq.yaml');
-  await writeFile(configFile, stringify({
-    spool: './spool', gpus: [0], gpu_assignment: 'env', builds: { min_free: '1m' },
-    defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' }, limits: { per_user: { rejected: REJECTED_CAP } },
-  }));
+  await writeFile(
+    configFile,
+    stringify({
+      spool: './spool',
+      gpus: [0],
+      gpu_assignment: 'env',
+      builds: { min_free: '1m' },
+      defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' },
+      limits: { per_user: { rejected: REJECTED_CAP } },
+    }),
+  );
   const spool = spoolPaths(path.join(dir, 'spool'));
   await initSpool(spool);
   return { dir, configFile, spool };
 }
 
 const seedState = (b: Bench, jobs: JobRecord[], paused = false) =>
-  writeFileAtomic(b.spool.state, JSON.stringify({ version: 1, jobs, gpus: [], daemon: null, ...(paused ? { paused: { by: 'root', at: Date.now() } } : {}) }));
+  writeFileAtomic(
+    b.spool.state,
+    JSON.stringify({ version: 1, jobs, gpus: [], daemon: null, ...(paused ? { paused: { by: 'root', at: Date.now() } } : {}) }),
+  );
 
 /** Records as intake.ts writes a job it refused, spread over many users, all of the last hour. */
 function rejectedJobs(now: number): JobRecord[] {
   return Array.from({ length: REJECTED }, (_, i) => ({
-    id: i + 1, user: `flood${i % REJECTED_USERS}`, uid: 3000 + (i % REJECTED_USERS), name: `bad-${i}`, image: '', gpus_requested: 0, gpus: [],
-    state: 'rejected', reason: 'rejected', message: 'gpus: expected a whole number, got "lots" (line 3)', submitted_at: now - 3_600_000 + i, finished_at: now - 3_600_000 + i, time_limit: 0,
+    id: i + 1,
+    user: `flood${i % REJECTED_USERS}`,
+    uid: 3000 + (i % REJECTED_USERS),
+    name: `bad-${i}`,
+    image: '',
+    gpus_requested: 0,
+    gpus: [],
+    state: 'rejected',
+    reason: 'rejected',
+    message: 'gpus: expected a whole number, got "lots" (line 3)',
+    submitted_at: now - 3_600_000 + i,
+    finished_at: now - 3_600_000 + i,
+    time_limit: 0,
   }));
 }
 
 /** Queued jobs of a paused queue (nothing starts), each to be cancelled by one request. */
 function queuedJobs(now: number): JobRecord[] {
   return Array.from({ length: REQUESTS }, (_, i) => ({
-    id: i + 1, user: 'root', uid: 0, name: `q-${i}`, image: 'dopq-busybox:latest', gpus_requested: 1, gpus: [], state: 'queued', submitted_at: now - 60_000 + i, time_limit: 600,
+    id: i + 1,
+    user: 'root',
+    uid: 0,
+    name: `q-${i}`,
+    image: 'dopq-busybox:latest',
+    gpus_requested: 1,
+    gpus: [],
+    state: 'queued',
+    submitted_at: now - 60_000 + i,
+    time_limit: 600,
   }));
 }
 
@@ -74,7 +108,13 @@ async function timed(b: Bench, args: string[]): Promise<number> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const state = async (b: Bench) => JSON.parse(await readFile(b.spool.state, 'utf8')) as StateFile;
 
-interface Row { scenario: string; pass: number; q: number; qJson: number; qAll: number }
+interface Row {
+  scenario: string;
+  pass: number;
+  q: number;
+  qJson: number;
+  qAll: number;
+}
 
 /** `run --once` (one full pass, process start included) and the three ways to read the queue. */
 async function measure(b: Bench, scenario: string, before: () => Promise<void> = async () => {}): Promise<Row> {
@@ -102,9 +142,16 @@ async function clearFlood(b: Bench): Promise<{ cleared: number; cancelled: numbe
   while ((await readdir(b.spool.requests)).some((name) => name.endsWith(REQUEST_SUFFIX))) await sleep(5);
   const cleared = performance.now() - t0;
   let cancelled: number;
-  while ((cancelled = (await state(b)).jobs.filter((job) => job.state === 'cancelled').length) < REQUESTS && performance.now() - t0 < 60_000) await sleep(20);
+  while (
+    (cancelled = (await state(b)).jobs.filter((job) => job.state === 'cancelled').length) < REQUESTS &&
+    performance.now() - t0 < 60_000
+  )
+    await sleep(20);
   await daemon.stop();
-  const log = daemon.output().split('\n').filter((line) => /pass \d+ took|handled \d+ requests/.test(line));
+  const log = daemon
+    .output()
+    .split('\n')
+    .filter((line) => /pass \d+ took|handled \d+ requests/.test(line));
   return { cleared, cancelled, log };
 }
 
@@ -117,22 +164,37 @@ try {
   await seedState(b, rejectedJobs(Date.now()));
   rows.push(await measure(b, `${REJECTED.toLocaleString('en')} rejected records`));
   const kept = (await state(b)).jobs.filter((job) => job.state === 'rejected').length;
-  rows.push(await measure(b, `${REQUESTS.toLocaleString('en')} request files`, async () => {
-    await seedState(b, queuedJobs(Date.now()), true);
-    await dropRequests(b);
-  }));
+  rows.push(
+    await measure(b, `${REQUESTS.toLocaleString('en')} request files`, async () => {
+      await seedState(b, queuedJobs(Date.now()), true);
+      await dropRequests(b);
+    }),
+  );
   const flood = await clearFlood(b);
   const start: number[] = [];
   for (let i = 0; i < ROUNDS; i++) start.push(await timed(b, ['--version']));
 
   console.log(`bounded inputs: median of ${ROUNDS} rounds, wall time of each CLI process (process start included)`);
-  console.log(`  (limits.per_user.rejected raised from 100 to ${REJECTED_CAP} so the daemon keeps all ${REJECTED} records, ${REJECTED / REJECTED_USERS} per user over ${REJECTED_USERS} users; ${kept} kept after the passes)`);
-  console.log(`  ${'scenario'.padEnd(24)} ${'run --once'.padStart(10)} ${'q'.padStart(9)} ${'q --json'.padStart(9)} ${'q --all'.padStart(9)}`);
-  for (const row of rows) console.log(`  ${row.scenario.padEnd(24)} ${ms(row.pass).padStart(10)} ${ms(row.q)} ${ms(row.qJson)} ${ms(row.qAll)}`);
+  console.log(
+    `  (limits.per_user.rejected raised from 100 to ${REJECTED_CAP} so the daemon keeps all ${REJECTED} records, ${REJECTED / REJECTED_USERS} per user over ${REJECTED_USERS} users; ${kept} kept after the passes)`,
+  );
+  console.log(
+    `  ${'scenario'.padEnd(24)} ${'run --once'.padStart(10)} ${'q'.padStart(9)} ${'q --json'.padStart(9)} ${'q --all'.padStart(9)}`,
+  );
+  for (const row of rows)
+    console.log(`  ${row.scenario.padEnd(24)} ${ms(row.pass).padStart(10)} ${ms(row.q)} ${ms(row.qJson)} ${ms(row.qAll)}`);
   console.log(`  ${'dopq --version'.padEnd(24)} ${ms(median(start)).padStart(10)}  (process start alone, for scale)`);
-  console.log(`  run --once with ${REQUESTS} request files: one pass that handles them all (root's rm of ${REQUESTS} queued jobs of a paused queue).`);
-  console.log(`running daemon, ${REQUESTS} rm requests dropped at once: all handled after ${ms(flood.cleared).trim()} (first drop to empty requests/), ${flood.cancelled} jobs cancelled`);
-  console.log(flood.log.length ? flood.log.map((line) => `  daemon: ${line.trim()}`).join('\n') : '  daemon: no pass took 2 s or more (it logs only those)');
+  console.log(
+    `  run --once with ${REQUESTS} request files: one pass that handles them all (root's rm of ${REQUESTS} queued jobs of a paused queue).`,
+  );
+  console.log(
+    `running daemon, ${REQUESTS} rm requests dropped at once: all handled after ${ms(flood.cleared).trim()} (first drop to empty requests/), ${flood.cancelled} jobs cancelled`,
+  );
+  console.log(
+    flood.log.length
+      ? flood.log.map((line) => `  daemon: ${line.trim()}`).join('\n')
+      : '  daemon: no pass took 2 s or more (it logs only those)',
+  );
 } finally {
   await rm(b.dir, { recursive: true, force: true });
 }

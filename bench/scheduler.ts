@@ -39,9 +39,14 @@ function bigPass(freeCount: number, policy: PolicyName): SchedulerInput {
   const now = 1_800_000_000_000;
   const gpus = Array.from({ length: 64 }, (_, i) => `GPU-${i}`);
   const running: RunningJob[] = [];
-  for (let next = freeCount; next < 64; ) {
+  for (let next = freeCount; next < 64;) {
     const n = Math.min(pickGpus(rand()), 64 - next);
-    running.push({ id: 100_000 + next, user: `u${Math.floor(rand() * 500)}`, gpus: gpus.slice(next, next + n), ends_at: now + rand() * 86_400_000 });
+    running.push({
+      id: 100_000 + next,
+      user: `u${Math.floor(rand() * 500)}`,
+      gpus: gpus.slice(next, next + n),
+      ends_at: now + rand() * 86_400_000,
+    });
     next += n;
   }
   const queued: QueuedJob[] = Array.from({ length: 10_000 }, (_, i) => ({
@@ -87,13 +92,49 @@ for (const free of [4, 64]) {
   const input = bigPass(4, 'fairshare');
   const jobs: JobRecord[] = [];
   for (const run of input.running) {
-    jobs.push({ id: run.id, user: run.user, uid: 1000, name: 'r', image: 'i', gpus_requested: run.gpus.length, gpus: [...run.gpus], state: 'running', submitted_at: input.now - 7_200_000, started_at: input.now - 3_600_000, time_limit: 86_400 });
+    jobs.push({
+      id: run.id,
+      user: run.user,
+      uid: 1000,
+      name: 'r',
+      image: 'i',
+      gpus_requested: run.gpus.length,
+      gpus: [...run.gpus],
+      state: 'running',
+      submitted_at: input.now - 7_200_000,
+      started_at: input.now - 3_600_000,
+      time_limit: 86_400,
+    });
   }
   for (const q of [...input.queues.values()].flat()) {
-    jobs.push({ id: q.id, user: q.user, uid: 1000, name: 'q', image: 'i', gpus_requested: q.gpus, gpus: [], state: 'queued', submitted_at: q.submitted_at, time_limit: q.time_limit });
+    jobs.push({
+      id: q.id,
+      user: q.user,
+      uid: 1000,
+      name: 'q',
+      image: 'i',
+      gpus_requested: q.gpus,
+      gpus: [],
+      state: 'queued',
+      submitted_at: q.submitted_at,
+      time_limit: q.time_limit,
+    });
   }
   for (let i = 0; i < 5000; i++) {
-    jobs.push({ id: 200_000 + i, user: `u${i % 500}`, uid: 1000, name: 'f', image: 'i', gpus_requested: 1, gpus: ['GPU-1'], state: 'done', submitted_at: input.now - 9e6, started_at: input.now - 8e6, finished_at: input.now - 7e6 + i, time_limit: 86_400 });
+    jobs.push({
+      id: 200_000 + i,
+      user: `u${i % 500}`,
+      uid: 1000,
+      name: 'f',
+      image: 'i',
+      gpus_requested: 1,
+      gpus: ['GPU-1'],
+      state: 'done',
+      submitted_at: input.now - 9e6,
+      started_at: input.now - 8e6,
+      finished_at: input.now - 7e6 + i,
+      time_limit: 86_400,
+    });
   }
   const state: StateFile = { version: 1, jobs, gpus: staticInventory(Array.from({ length: 64 }, (_, i) => `GPU-${i}`)), daemon: null };
   const shares = new Map<string, number>();
@@ -109,7 +150,14 @@ function bigTrace(): Trace {
   for (let id = 1; id <= 100_000; id++) {
     at += Math.round(-Math.log(1 - rand()) * 190);
     const duration = 600 + Math.round(rand() * 3 * 3600);
-    jobs.push({ id, user: `u${Math.floor(rand() * 50)}`, gpus: pickGpus(rand()), at, duration, time_limit: Math.round(duration * (1.2 + 0.8 * rand())) });
+    jobs.push({
+      id,
+      user: `u${Math.floor(rand() * 50)}`,
+      gpus: pickGpus(rand()),
+      at,
+      duration,
+      time_limit: Math.round(duration * (1.2 + 0.8 * rand())),
+    });
   }
   return { gpus: 64, shares: new Map(), half_life: 7 * 86400, jobs };
 }
@@ -123,11 +171,17 @@ for (const policy of POLICIES) {
   const start = performance.now();
   const result = simulate(trace, { policy, running_weight: 3600, classic_history: 100, max_gpus_per_user: null });
   const ms = performance.now() - start;
-  console.log(`  ${policy.padEnd(12)} ${(ms / 1000).toFixed(2)} s, ${result.passes} scheduler passes (${((result.passes / ms) * 1000).toFixed(0)}/s), mean wait ${(result.summary.wait.mean / 60).toFixed(0)} min`);
+  console.log(
+    `  ${policy.padEnd(12)} ${(ms / 1000).toFixed(2)} s, ${result.passes} scheduler passes (${((result.passes / ms) * 1000).toFixed(0)}/s), mean wait ${(result.summary.wait.mean / 60).toFixed(0)} min`,
+  );
 }
 console.log(`  baseline: sorting the ${sorted.length} arrivals once: ${baselineMs.toFixed(1)} ms`);
 
-const settings: Omit<SimSettings, 'policy'> = { running_weight: config.penalty.running_weight, classic_history: config.penalty.classic_history, max_gpus_per_user: config.limits.per_user.gpus };
+const settings: Omit<SimSettings, 'policy'> = {
+  running_weight: config.penalty.running_weight,
+  classic_history: config.penalty.classic_history,
+  max_gpus_per_user: config.limits.per_user.gpus,
+};
 const compare = (trace: Trace) => POLICIES.map((policy) => simulate(trace, { policy, ...settings }).summary);
 
 for (const scenario of SCENARIOS) {
@@ -146,14 +200,32 @@ console.log(`\nfairshare ahead of or level with both fifo and dopq-classic, over
 for (const scenario of SCENARIOS) {
   const counts = { jain: 0, multi: 0, util: 0, all: 0 };
   for (let seed = 1000; seed < 1000 + SEEDS; seed++) {
-    const [f, ...others] = compare(parseTrace(scenarioYaml(scenario, seed), `${scenario.name}@${seed}`, config)) as [SimSummary, SimSummary, SimSummary];
-    const jain = ahead(f.jain_fairness, others.map((o) => o.jain_fairness), 'higher');
-    const multi = ahead(f.multi_gpu_max_wait, others.map((o) => o.multi_gpu_max_wait), 'lower');
-    const util = ahead(f.utilization_while_waiting, others.map((o) => o.utilization_while_waiting), 'higher');
+    const [f, ...others] = compare(parseTrace(scenarioYaml(scenario, seed), `${scenario.name}@${seed}`, config)) as [
+      SimSummary,
+      SimSummary,
+      SimSummary,
+    ];
+    const jain = ahead(
+      f.jain_fairness,
+      others.map((o) => o.jain_fairness),
+      'higher',
+    );
+    const multi = ahead(
+      f.multi_gpu_max_wait,
+      others.map((o) => o.multi_gpu_max_wait),
+      'lower',
+    );
+    const util = ahead(
+      f.utilization_while_waiting,
+      others.map((o) => o.utilization_while_waiting),
+      'higher',
+    );
     counts.jain += Number(jain);
     counts.multi += Number(multi);
     counts.util += Number(util);
     counts.all += Number(jain && multi && util);
   }
-  console.log(`  ${scenario.name.padEnd(14)} fairness ${counts.jain}/${SEEDS}, multi-GPU max wait ${counts.multi}/${SEEDS}, utilization while waiting ${counts.util}/${SEEDS}, all three ${counts.all}/${SEEDS}`);
+  console.log(
+    `  ${scenario.name.padEnd(14)} fairness ${counts.jain}/${SEEDS}, multi-GPU max wait ${counts.multi}/${SEEDS}, utilization while waiting ${counts.util}/${SEEDS}, all three ${counts.all}/${SEEDS}`,
+  );
 }

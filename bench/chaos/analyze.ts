@@ -127,20 +127,25 @@ export function analyze(facts: ChaosFacts): ChaosCounts {
     states[record.state as keyof typeof states] += 1;
     if (record.reason === 'lost') lost.push({ id, why: 'reason lost' });
     const own = record.state === 'failed' && record.reason === 'exited' && record.exit_code === 3 && job.exits3;
-    if (record.state !== 'done' && !own) foreignFaults.push({ id, state: record.state, reason: record.reason, exit_code: record.exit_code });
+    if (record.state !== 'done' && !own)
+      foreignFaults.push({ id, state: record.state, reason: record.reason, exit_code: record.exit_code });
     const endedOnItsOwn = record.reason === 'exited' && (record.exit_code === 0 || record.exit_code === 3);
     if (endedOnItsOwn && !ranToEnd.has(id)) cutShort.push({ id, state: record.state, exit_code: record.exit_code });
   }
   const runTwice = [...startsOf]
     .filter(([id, starts]) => starts > attemptsOf(records.get(id)))
     .map(([id, starts]) => ({ id, starts, attempts: attemptsOf(records.get(id)) }));
-  const requeued = [...records.values()].filter((job) => planned.has(job.id) && attemptsOf(job) > 1).map((job) => ({ id: job.id, attempts: attemptsOf(job) }));
+  const requeued = [...records.values()]
+    .filter((job) => planned.has(job.id) && attemptsOf(job) > 1)
+    .map((job) => ({ id: job.id, attempts: attemptsOf(job) }));
   const unasked = [...records.keys()].filter((id) => !planned.has(id));
 
   return {
     pushed: pushed.length,
     refused: facts.pushes.filter((p) => p.code === 73).length,
-    pushErrors: facts.pushes.filter((p) => p.code !== 0 && p.code !== 73).map((p) => ({ seq: p.job.seq, code: p.code, stderr: p.stderr.trim() })),
+    pushErrors: facts.pushes
+      .filter((p) => p.code !== 0 && p.code !== 73)
+      .map((p) => ({ seq: p.job.seq, code: p.code, stderr: p.stderr.trim() })),
     states,
     lost,
     runTwice,
@@ -152,7 +157,10 @@ export function analyze(facts: ChaosFacts): ChaosCounts {
     unasked,
     recoveryMs: facts.outages.map((outage) => recovery(outage, intervals)),
     containers: new Set(intervals.map((i) => i.container)).size,
-    killedByEngine: intervals.filter((i) => i.exitCode !== 0 && i.exitCode !== 3 && facts.outages.some((o) => i.start < o.stopAt && i.end >= o.stopAt && i.end <= o.goneAt)).length,
+    killedByEngine: intervals.filter(
+      (i) =>
+        i.exitCode !== 0 && i.exitCode !== 3 && facts.outages.some((o) => i.start < o.stopAt && i.end >= o.stopAt && i.end <= o.goneAt),
+    ).length,
     unknownGpus: intervals.filter((i) => i.gpus === null).length,
     openIntervals: intervals.filter((i) => i.open).length,
   };
@@ -178,7 +186,15 @@ export function containerIntervals(facts: ChaosFacts, records: ReadonlyMap<numbe
     const record = records.get(job);
     const onlyContainer = containersOf.get(job)!.size === 1 && record && record.gpus.length > 0;
     const exitCode = die?.action === 'die' ? die.exitCode : undefined;
-    intervals.push({ job, container: e.container, start: e.timeMs, end, gpus: marker ?? (onlyContainer ? record.gpus : null), open: die?.action !== 'die', ...(exitCode !== undefined ? { exitCode } : {}) });
+    intervals.push({
+      job,
+      container: e.container,
+      start: e.timeMs,
+      end,
+      gpus: marker ?? (onlyContainer ? record.gpus : null),
+      open: die?.action !== 'die',
+      ...(exitCode !== undefined ? { exitCode } : {}),
+    });
   }
   return intervals;
 }

@@ -26,7 +26,14 @@ export function dopq(app: Dopq, args: string[], user?: UnixUser, timeoutMs = 30_
     execFile(
       process.execPath,
       [app.cli, '--config', app.config, ...args],
-      { cwd: '/', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env: cliEnv(user), ...(user ? { uid: user.uid, gid: user.gid } : {}) },
+      {
+        cwd: '/',
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 * 1024 * 1024,
+        env: cliEnv(user),
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
         resolve({ code, stdout, stderr: error?.killed ? `${stderr}\n(killed after ${timeoutMs} ms)` : stderr });
@@ -60,7 +67,11 @@ export interface DaemonProcess {
 }
 
 export function startDaemon(app: Dopq): DaemonProcess {
-  const child = spawn(process.execPath, [app.cli, '--config', app.config, 'run'], { cwd: '/', env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [app.cli, '--config', app.config, 'run'], {
+    cwd: '/',
+    env: cliEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -13,9 +13,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** scripts/chaos-engine.sh of this checkout (from dist/bench/chaos or bench/chaos). */
 export function engineScript(): string {
-  const candidates = [process.env['DOPQ_CHAOS_ENGINE_SCRIPT'], path.resolve(here, '../../../scripts/chaos-engine.sh'), path.resolve(here, '../../scripts/chaos-engine.sh')];
+  const candidates = [
+    process.env['DOPQ_CHAOS_ENGINE_SCRIPT'],
+    path.resolve(here, '../../../scripts/chaos-engine.sh'),
+    path.resolve(here, '../../scripts/chaos-engine.sh'),
+  ];
   const found = candidates.find((file): file is string => file !== undefined && existsSync(file));
-  if (!found) throw new Error(`scripts/chaos-engine.sh not found (looked at ${candidates.filter(Boolean).join(', ')}); set DOPQ_CHAOS_ENGINE_SCRIPT`);
+  if (!found)
+    throw new Error(`scripts/chaos-engine.sh not found (looked at ${candidates.filter(Boolean).join(', ')}); set DOPQ_CHAOS_ENGINE_SCRIPT`);
   return found;
 }
 
@@ -34,7 +39,13 @@ export function privateEngine(dir: string, timeoutMs = 90_000): PrivateEngine {
       throw new Error(`chaos-engine.sh ${action} failed: ${error.stderr?.trim() || error.message}`);
     });
   };
-  return { dir, socket: path.join(dir, 'docker.sock'), pidfile: path.join(dir, 'docker.pid'), start: () => call('start'), stop: () => call('stop') };
+  return {
+    dir,
+    socket: path.join(dir, 'docker.sock'),
+    pidfile: path.join(dir, 'docker.pid'),
+    start: () => call('start'),
+    stop: () => call('stop'),
+  };
 }
 
 interface RawEvent {
@@ -58,7 +69,13 @@ export function parseEventLine(line: string): EngineEvent | undefined {
   const action = raw.Action ?? raw.status;
   if (raw.Type !== 'container' || !container || !action || raw.timeNano === undefined) return undefined;
   const exit = raw.Actor?.Attributes?.['exitCode'];
-  return { container, action, name: raw.Actor?.Attributes?.['name'] ?? '', timeMs: raw.timeNano / 1e6, ...(exit !== undefined ? { exitCode: Number(exit) } : {}) };
+  return {
+    container,
+    action,
+    name: raw.Actor?.Attributes?.['name'] ?? '',
+    timeMs: raw.timeNano / 1e6,
+    ...(exit !== undefined ? { exitCode: Number(exit) } : {}),
+  };
 }
 
 export interface EventRecorder {
@@ -76,7 +93,17 @@ export function recordEvents(socket: string, sinceMs: number): EventRecorder {
   let since = sinceMs;
   const follow = async () => {
     while (!stopped) {
-      const args = ['-H', `unix://${socket}`, 'events', '--format', '{{json .}}', '--filter', 'type=container', '--since', (since / 1000).toFixed(3)];
+      const args = [
+        '-H',
+        `unix://${socket}`,
+        'events',
+        '--format',
+        '{{json .}}',
+        '--filter',
+        'type=container',
+        '--since',
+        (since / 1000).toFixed(3),
+      ];
       child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'ignore'] });
       let buffer = '';
       child.stdout!.on('data', (chunk: Buffer) => {

@@ -52,7 +52,8 @@ export function parseChaosArgs(argv: readonly string[], seed: number): ChaosOpti
     if (!key) throw new ChaosUsageError(`unknown option ${flag}`);
     const text = inline ?? argv[++i];
     const value = Number(text);
-    if (text === undefined || !Number.isInteger(value) || value < 0) throw new ChaosUsageError(`${flag} expects a whole number >= 0, got ${text === undefined ? 'nothing' : JSON.stringify(text)}`);
+    if (text === undefined || !Number.isInteger(value) || value < 0)
+      throw new ChaosUsageError(`${flag} expects a whole number >= 0, got ${text === undefined ? 'nothing' : JSON.stringify(text)}`);
     options[key] = value;
   }
   if (options.jobs < 1) throw new ChaosUsageError('--jobs must be at least 1');

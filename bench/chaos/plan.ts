@@ -53,7 +53,10 @@ export function makePlan(options: ChaosOptions): ChaosPlan {
     faults.push({ kind: 'kill', at: Math.round(between(FIRST_FAULT_MS, windowEnd)), restartAfterMs: Math.round(between(200, 1000)) });
   }
   // Phases: one slot each, in a shuffled order, starting in the first half of their slot.
-  const phases: ('engine-restart' | 'disk-full')[] = [...Array<'engine-restart'>(options.engineRestarts).fill('engine-restart'), ...Array<'disk-full'>(options.diskFull).fill('disk-full')];
+  const phases: ('engine-restart' | 'disk-full')[] = [
+    ...Array<'engine-restart'>(options.engineRestarts).fill('engine-restart'),
+    ...Array<'disk-full'>(options.diskFull).fill('disk-full'),
+  ];
   for (let i = phases.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [phases[i], phases[j]] = [phases[j]!, phases[i]!];
@@ -61,7 +64,11 @@ export function makePlan(options: ChaosOptions): ChaosPlan {
   const slot = (windowEnd - FIRST_FAULT_MS) / Math.max(1, phases.length);
   phases.forEach((kind, i) => {
     const at = Math.round(FIRST_FAULT_MS + slot * i + rand() * slot * 0.5);
-    faults.push(kind === 'engine-restart' ? { kind, at, downMs: Math.round(between(2000, 4000)) } : { kind, at, fullMs: Math.round(between(3000, 5000)) });
+    faults.push(
+      kind === 'engine-restart'
+        ? { kind, at, downMs: Math.round(between(2000, 4000)) }
+        : { kind, at, fullMs: Math.round(between(3000, 5000)) },
+    );
   });
   faults.sort((a, b) => a.at - b.at);
   return { jobs, faults, pushEnd };

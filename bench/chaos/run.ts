@@ -68,12 +68,19 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
     recorder = recordEvents(engine.socket, Date.now() - 1000);
     supervisor = new DaemonSupervisor(app);
     supervisor.start();
-    await waitFor('the daemon to run', async () => {
-      const q = await queue(app);
-      return typeof q !== 'string' && q.daemonRunning;
-    }, 30_000, abort.signal);
+    await waitFor(
+      'the daemon to run',
+      async () => {
+        const q = await queue(app);
+        return typeof q !== 'string' && q.daemonRunning;
+      },
+      30_000,
+      abort.signal,
+    );
 
-    say(`pushing ${plan.jobs.length} jobs over ${(plan.pushEnd / 1000).toFixed(0)} s with ${options.kills} kills, ${options.engineRestarts} engine restarts, ${options.diskFull} disk-full phases (seed ${options.seed})`);
+    say(
+      `pushing ${plan.jobs.length} jobs over ${(plan.pushEnd / 1000).toFixed(0)} s with ${options.kills} kills, ${options.engineRestarts} engine restarts, ${options.diskFull} disk-full phases (seed ${options.seed})`,
+    );
     for (const f of plan.faults) say(`  at ${(f.at / 1000).toFixed(1)} s: ${f.kind}`);
     const t0 = Date.now();
     const faultLog: FaultLog = { kills: [], outages: [], fullPhases: [], errors: [] };
@@ -82,10 +89,19 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
     await faults;
     const ids = pushes.flatMap((p) => (p.id === undefined ? [] : [p.id]));
     say(`pushed ${ids.length}; waiting up to ${(options.settleMs / 1000).toFixed(0)} s for them to end`);
-    await waitFor('every pushed job to end', async () => {
-      const q = await queue(app);
-      return typeof q !== 'string' && ids.every((id) => ['done', 'failed', 'cancelled', 'rejected'].includes(q.jobs.find((j) => j.id === id)?.state ?? ''));
-    }, options.settleMs, abort.signal, 2000).catch((error: Error) => {
+    await waitFor(
+      'every pushed job to end',
+      async () => {
+        const q = await queue(app);
+        return (
+          typeof q !== 'string' &&
+          ids.every((id) => ['done', 'failed', 'cancelled', 'rejected'].includes(q.jobs.find((j) => j.id === id)?.state ?? ''))
+        );
+      },
+      options.settleMs,
+      abort.signal,
+      2000,
+    ).catch((error: Error) => {
       if (abort.signal.aborted) throw error;
     });
     await sleep(1500); // the last events
@@ -104,7 +120,17 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
       namePrefix: setup.namePrefix,
       endAt,
     });
-    return { options, plan, counts, faults: faultLog, lives: supervisor.lives, daemonLog: supervisor.output(), events: recorder.events, notes, durationMs: Date.now() - began };
+    return {
+      options,
+      plan,
+      counts,
+      faults: faultLog,
+      lives: supervisor.lives,
+      daemonLog: supervisor.output(),
+      events: recorder.events,
+      notes,
+      durationMs: Date.now() - began,
+    };
   } finally {
     abort.abort();
     hooks.signal?.removeEventListener('abort', onAbort);
@@ -154,18 +180,30 @@ async function prepare(dir: string, engine: PrivateEngine, cli: string): Promise
   const probe = await dopq(app, ['q', '--json']);
   if (probe.code !== 0) {
     if (!/pidfile/.test(probe.stderr)) throw new Error(`dopq refuses the chaos config: ${probe.stderr.trim()}`);
-    notes.push('this build\'s config refuses docker.pidfile: the run left it out');
+    notes.push("this build's config refuses docker.pidfile: the run left it out");
     await writeFile(configFile, config({ socket: engine.socket }), { mode: 0o644 });
   }
   const namePrefix = containerNamePrefix(instanceId(await realpath(spoolDir)));
   return { app, fsDir, markers, manifests, namePrefix, notes };
 }
 
-async function pushAll(jobs: readonly PlannedJob[], t0: number, setup: Setup, users: Record<'alice' | 'bob', UnixUser>, signal: AbortSignal): Promise<PushOutcome[]> {
+async function pushAll(
+  jobs: readonly PlannedJob[],
+  t0: number,
+  setup: Setup,
+  users: Record<'alice' | 'bob', UnixUser>,
+  signal: AbortSignal,
+): Promise<PushOutcome[]> {
   const files = await Promise.all(
     jobs.map(async (job) => {
       const file = path.join(setup.manifests, `job-${job.seq}.yaml`);
-      const manifest = { name: `chaos-${job.seq}`, image: IMAGE, command: jobCommand(job, '/markers'), gpus: job.gpus, mounts: [`${setup.markers}:/markers`] };
+      const manifest = {
+        name: `chaos-${job.seq}`,
+        image: IMAGE,
+        command: jobCommand(job, '/markers'),
+        gpus: job.gpus,
+        mounts: [`${setup.markers}:/markers`],
+      };
       await writeFile(file, stringify(manifest), { mode: 0o644 });
       return file;
     }),
@@ -192,8 +230,12 @@ async function pushAll(jobs: readonly PlannedJob[], t0: number, setup: Setup, us
 
 /** A refusal (73) outside every disk-full phase is worth a line: the disk was not full then. */
 function pushNotes(pushes: readonly PushOutcome[], faults: FaultLog): string[] {
-  const outside = pushes.filter((p) => p.code === 73 && !faults.fullPhases.some((f) => p.endedAt >= f.from && p.startedAt <= (f.to ?? Infinity) + 1000));
-  return outside.length > 0 ? [`${outside.length} pushes refused (73) outside the disk-full phases: #${outside.map((p) => p.job.seq).join(', #')}`] : [];
+  const outside = pushes.filter(
+    (p) => p.code === 73 && !faults.fullPhases.some((f) => p.endedAt >= f.from && p.startedAt <= (f.to ?? Infinity) + 1000),
+  );
+  return outside.length > 0
+    ? [`${outside.length} pushes refused (73) outside the disk-full phases: #${outside.map((p) => p.job.seq).join(', #')}`]
+    : [];
 }
 
 /** `<job>.<container>` files hold the GPUs a container saw; `<job>.<container>.end` says it ran to its end. */

@@ -19,7 +19,7 @@ export async function fillUp(file: string): Promise<void> {
   const handle = await open(file, 'a', 0o600);
   const chunk = Buffer.alloc(1024 * 1024, 0x61);
   try {
-    for (let size = chunk.length; size >= 512; ) {
+    for (let size = chunk.length; size >= 512;) {
       try {
         await handle.write(chunk.subarray(0, size));
       } catch (error) {

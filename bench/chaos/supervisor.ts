@@ -95,7 +95,10 @@ export class DaemonSupervisor {
     return this.lives
       .map((life) => {
         const text = this.lifeOutput(life);
-        const end = life.endedAt === undefined ? 'running' : `ended ${new Date(life.endedAt).toISOString()} code ${life.code ?? '-'} signal ${life.signal ?? '-'}${life.ours ? ' (by the harness)' : ''}`;
+        const end =
+          life.endedAt === undefined
+            ? 'running'
+            : `ended ${new Date(life.endedAt).toISOString()} code ${life.code ?? '-'} signal ${life.signal ?? '-'}${life.ours ? ' (by the harness)' : ''}`;
         return `--- daemon life ${life.n}: started ${new Date(life.startedAt).toISOString()}, ${end}\n${text}`;
       })
       .join('');

@@ -34,7 +34,10 @@ export async function sweepDeadRuns(): Promise<string[]> {
     const file = path.join(dir, OWNER);
     const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
     if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
-    const fresh = await stat(file).then((info) => Date.now() - info.mtimeMs < STALE_MS, () => true);
+    const fresh = await stat(file).then(
+      (info) => Date.now() - info.mtimeMs < STALE_MS,
+      () => true,
+    );
     if (fresh) continue;
     for (const pid of await processesUsing(dir)) process.kill(pid, 'SIGKILL');
     await privateEngine(path.join(dir, 'engine'))

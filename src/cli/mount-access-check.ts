@@ -11,10 +11,26 @@ import { currentCaller } from '../io/host/users.js';
 const MODE = { r: constants.R_OK, w: constants.W_OK, x: constants.X_OK } as const;
 
 const ownProbe: AccessProbe = {
-  exists: (p) => access(p, constants.F_OK).then(() => true, () => false),
-  isLink: (p) => lstat(p).then((s) => s.isSymbolicLink(), () => false),
-  isFolder: (p) => stat(p).then((s) => s.isDirectory(), () => false),
-  may: (p, what) => access(p, MODE[what]).then(() => true, () => false),
+  exists: (p) =>
+    access(p, constants.F_OK).then(
+      () => true,
+      () => false,
+    ),
+  isLink: (p) =>
+    lstat(p).then(
+      (s) => s.isSymbolicLink(),
+      () => false,
+    ),
+  isFolder: (p) =>
+    stat(p).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ),
+  may: (p, what) =>
+    access(p, MODE[what]).then(
+      () => true,
+      () => false,
+    ),
   readLink: (p) => readlink(p).catch(() => undefined),
 };
 

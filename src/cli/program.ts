@@ -23,7 +23,9 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .description('validate a job manifest and queue it; prints the job id')
     .argument('<file>', 'YAML manifest (see dopq-manifest(5)), or a DoPQ zip or folder')
     .option('--json', 'print {"id": N}')
-    .action(async (file: string, options: { json?: boolean }) => setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), file, options)));
+    .action(async (file: string, options: { json?: boolean }) =>
+      setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), file, options)),
+    );
 
   program
     .command('init')
@@ -43,7 +45,9 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .description('show running, queued and finished jobs, GPUs and user penalties')
     .option('--json', 'print one JSON object (fields in dopq(1))')
     .option('-a, --all', 'include all finished jobs, not only the last 24 hours')
-    .action(async (options: { json?: boolean; all?: boolean }) => setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)));
+    .action(async (options: { json?: boolean; all?: boolean }) =>
+      setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)),
+    );
 
   program
     .command('rm')
@@ -100,11 +104,13 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .option('--compare', 'run every policy and print their summaries side by side')
     .option('--json', 'print {"jobs": [...], "summary": {...}} (with --compare: one per policy)')
     .option('--jobs', 'also print a table of every job')
-    .action(async (trace: string, options: SimOptions) => setExit(await (await import('./commands/sim.js')).simCommand(await ctx(), trace, options)));
+    .action(async (trace: string, options: SimOptions) =>
+      setExit(await (await import('./commands/sim.js')).simCommand(await ctx(), trace, options)),
+    );
 
   program
     .command('convert')
-    .description("print the dopq manifest for a DoPQ container_config.json (with the Dockerfile beside it)")
+    .description('print the dopq manifest for a DoPQ container_config.json (with the Dockerfile beside it)')
     .argument('<file>', 'container_config.json')
     .action(async (file: string) => setExit(await (await import('./commands/convert.js')).convertCommand(await ctx(), file)));
 
@@ -113,7 +119,9 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .description("print a job's output")
     .argument('<id>', 'job id')
     .option('-f, --follow', 'keep printing output until the job ends')
-    .action(async (id: string, options: { follow?: boolean }) => setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)));
+    .action(async (id: string, options: { follow?: boolean }) =>
+      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)),
+    );
 
   return program;
 }
@@ -126,7 +134,8 @@ export async function main(argv: string[], io: Output = processOutput(), env: No
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help')
+        return ExitCode.ok;
       return ExitCode.usage; // commander already printed the message
     }
     return reportError(error, io, Boolean(program.opts<GlobalOptions>().debug));

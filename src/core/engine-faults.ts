@@ -14,13 +14,27 @@ export interface EngineErrorFacts {
   message: string;
 }
 
-const UNREACHABLE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN', 'ECONNABORTED', 'EAI_AGAIN', 'ERR_SOCKET_CLOSED']);
+const UNREACHABLE_CODES = new Set([
+  'ENOENT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTCONN',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ERR_SOCKET_CLOSED',
+]);
 // An engine going down refuses work with these before its socket closes.
-const UNREACHABLE_TEXT = /socket hang up|connect (ENOENT|ECONNREFUSED)|cannot connect to the docker daemon|engine is not reachable|aborted|shutting down|failed to update store for object type \*libnetwork/i;
+const UNREACHABLE_TEXT =
+  /socket hang up|connect (ENOENT|ECONNREFUSED)|cannot connect to the docker daemon|engine is not reachable|aborted|shutting down|failed to update store for object type \*libnetwork/i;
 // The job asked for something that cannot work: a command, file or mount of its own.
-const JOB_TEXT = /executable file not found|no such file or directory|exec format error|permission denied|not a directory|invalid (argument|mount|reference|volume|reference format)|no such image|manifest unknown|unable to find user/i;
+const JOB_TEXT =
+  /executable file not found|no such file or directory|exec format error|permission denied|not a directory|invalid (argument|mount|reference|volume|reference format)|no such image|manifest unknown|unable to find user/i;
 // The engine or the host is short of something, or misconfigured: not the job's doing.
-const HOST_TEXT = /could not select device driver|no space left on device|cannot allocate memory|too many open files|resource temporarily unavailable|device or resource busy|nvidia-container-cli|is restarting|is not running|context deadline exceeded|timeout/i;
+const HOST_TEXT =
+  /could not select device driver|no space left on device|cannot allocate memory|too many open files|resource temporarily unavailable|device or resource busy|nvidia-container-cli|is restarting|is not running|context deadline exceeded|timeout/i;
 
 export function classifyEngineError(error: EngineErrorFacts): FaultKind {
   if ((error.code && UNREACHABLE_CODES.has(error.code)) || UNREACHABLE_TEXT.test(error.message)) return 'unreachable';
@@ -46,15 +60,30 @@ export interface EngineHistory {
  * engine-restart, never blamed on the job); `false`: the job's own exit; `unsure`: killed by a
  * signal nobody explains yet (the engine may be shutting down this very moment): wait a little.
  */
-export function killedByEngineRestart(job: { started_at?: number; engine_started_at?: number; stopping?: string }, exit: ContainerExit, engine: EngineHistory): boolean | 'unsure' {
+export function killedByEngineRestart(
+  job: { started_at?: number; engine_started_at?: number; stopping?: string },
+  exit: ContainerExit,
+  engine: EngineHistory,
+): boolean | 'unsure' {
   if (job.stopping) return false; // dopq stopped it
   const bySignal = !exit.oomKilled && (exit.exitCode === 137 || exit.exitCode === 143 || exit.exitCode === null || exit.exitCode === -1);
   if (!bySignal) return false;
-  if (engine.startedAt !== undefined && job.engine_started_at !== undefined && engine.startedAt > job.engine_started_at + 1000 && exit.finishedAt <= engine.startedAt + 1000) return true;
+  if (
+    engine.startedAt !== undefined &&
+    job.engine_started_at !== undefined &&
+    engine.startedAt > job.engine_started_at + 1000 &&
+    exit.finishedAt <= engine.startedAt + 1000
+  )
+    return true;
   const startedAt = job.started_at ?? 0;
   for (const outage of engine.outages) {
     const to = outage.to ?? Number.POSITIVE_INFINITY;
-    if (outage.from + ENGINE_SHUTDOWN_WINDOW_MS >= startedAt && exit.finishedAt >= outage.from - ENGINE_SHUTDOWN_WINDOW_MS && exit.finishedAt <= to) return true;
+    if (
+      outage.from + ENGINE_SHUTDOWN_WINDOW_MS >= startedAt &&
+      exit.finishedAt >= outage.from - ENGINE_SHUTDOWN_WINDOW_MS &&
+      exit.finishedAt <= to
+    )
+      return true;
   }
   return 'unsure';
 }

@@ -56,13 +56,7 @@ export class UsageError extends DopqError {
 export class InvalidDocumentError extends DopqError {
   readonly issues: Issue[];
   constructor(kind: 'manifest' | 'config' | 'trace', file: string, issues: Issue[], options?: DopqErrorOptions) {
-    super(
-      `bad-${kind}`,
-      kind === 'config' ? ExitCode.config : ExitCode.badInput,
-      formatIssues(issues),
-      file,
-      options,
-    );
+    super(`bad-${kind}`, kind === 'config' ? ExitCode.config : ExitCode.badInput, formatIssues(issues), file, options);
     this.issues = issues;
   }
 }
@@ -94,9 +88,15 @@ export class SpoolError extends DopqError {
 /** A spool or config that users could write where they must not: the daemon will not trust it. */
 export class UnsafeSpoolError extends DopqError {
   constructor(spoolRoot: string, problems: { path: string; problem: string }[]) {
-    super('unsafe-spool', ExitCode.config, `refusing to trust the spool or config:\n${problems.map((p) => `${p.path}: ${p.problem}`).join('\n')}`, spoolRoot, {
-      hint: 'as root, `dopq init` gives the spool its owners and modes; folders above it and the config you fix yourself',
-    });
+    super(
+      'unsafe-spool',
+      ExitCode.config,
+      `refusing to trust the spool or config:\n${problems.map((p) => `${p.path}: ${p.problem}`).join('\n')}`,
+      spoolRoot,
+      {
+        hint: 'as root, `dopq init` gives the spool its owners and modes; folders above it and the config you fix yourself',
+      },
+    );
   }
 }
 

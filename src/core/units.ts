@@ -60,7 +60,12 @@ export function formatSize(bytes: number): string {
 
 /** Bytes as people read them in a message: 800 MB, 1.5 GB (formatSize is the config's spelling). */
 export function readableSize(bytes: number): string {
-  const units: [number, string][] = [[1024 ** 4, 'TB'], [1024 ** 3, 'GB'], [1024 ** 2, 'MB'], [1024, 'KB']];
+  const units: [number, string][] = [
+    [1024 ** 4, 'TB'],
+    [1024 ** 3, 'GB'],
+    [1024 ** 2, 'MB'],
+    [1024, 'KB'],
+  ];
   const [factor, unit] = units.find(([f]) => bytes >= f) ?? [1, 'bytes'];
   return `${Number((bytes / factor).toFixed(1))} ${unit}`;
 }

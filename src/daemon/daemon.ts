@@ -119,11 +119,13 @@ export class Daemon {
       this.kick();
     });
     if (ctx.config.gpus === 'auto') {
-      every(ctx.config.gpu_poll_interval, () =>
-        void this.gpus.refresh().then(
-          () => this.kick(),
-          (error: Error) => ctx.log.error(`GPU poll: ${error.message}; keeping the last snapshot`),
-        ),
+      every(
+        ctx.config.gpu_poll_interval,
+        () =>
+          void this.gpus.refresh().then(
+            () => this.kick(),
+            (error: Error) => ctx.log.error(`GPU poll: ${error.message}; keeping the last snapshot`),
+          ),
       );
     }
     // Only the first pass: on a busy spool passes follow each other without a gap, and waiting
@@ -311,7 +313,12 @@ export class Daemon {
     if (this.toStart.size > 0 && !ctx.health.down) {
       const ids = [...this.toStart];
       this.toStart.clear();
-      const started = await Promise.all(ids.map((id) => jobById(ctx, id)).filter((job) => job?.state === 'running').map((job) => startJobContainer(ctx, job!)));
+      const started = await Promise.all(
+        ids
+          .map((id) => jobById(ctx, id))
+          .filter((job) => job?.state === 'running')
+          .map((job) => startJobContainer(ctx, job!)),
+      );
       for (const job of started) {
         replaceJob(ctx, job);
         if (job.state === 'running') void this.logs.ensure(ctx, job);
@@ -355,7 +362,7 @@ export class Daemon {
     try {
       await this.writer.write(this.snapshot());
     } catch (error) {
-      const message = (error as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on the spool\'s disk' : (error as Error).message;
+      const message = (error as NodeJS.ErrnoException).code === 'ENOSPC' ? "no space left on the spool's disk" : (error as Error).message;
       if (!this.saveError) ctx.log.error(`state not saved: ${message}; running jobs continue, nothing starts until it can be saved`);
       this.saveError ??= { since: ctx.now(), error: message };
       await this.writeStatus();
@@ -405,7 +412,10 @@ export class Daemon {
     if (key === this.lastReservation) return;
     this.lastReservation = key;
     if (reservation) {
-      this.ctx.log.info(`reserved GPUs ${reservation.gpus.join(',')} from ${new Date(reservation.at).toISOString()}; only jobs that leave them free until then may start first`, reservation.id);
+      this.ctx.log.info(
+        `reserved GPUs ${reservation.gpus.join(',')} from ${new Date(reservation.at).toISOString()}; only jobs that leave them free until then may start first`,
+        reservation.id,
+      );
     }
   }
 
@@ -426,7 +436,9 @@ export class Daemon {
   private overTimeLimit(): number[] {
     const now = this.ctx.now();
     return this.ctx.state.jobs
-      .filter((job) => job.state === 'running' && !job.stopping && job.started_at !== undefined && job.started_at + job.time_limit * 1000 <= now)
+      .filter(
+        (job) => job.state === 'running' && !job.stopping && job.started_at !== undefined && job.started_at + job.time_limit * 1000 <= now,
+      )
       .map((job) => job.id);
   }
 

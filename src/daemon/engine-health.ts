@@ -14,7 +14,11 @@ const OUTAGES_KEPT = 50;
 export function noteEngineError(ctx: DaemonContext, error: unknown): FaultKind {
   const err = error as { code?: string; statusCode?: number };
   const message = dockerMessage(error);
-  const kind = classifyEngineError({ ...(err.code ? { code: err.code } : {}), ...(err.statusCode ? { statusCode: err.statusCode } : {}), message });
+  const kind = classifyEngineError({
+    ...(err.code ? { code: err.code } : {}),
+    ...(err.statusCode ? { statusCode: err.statusCode } : {}),
+    message,
+  });
   const health = ctx.health;
   if (kind === 'unreachable' && !health.down) {
     const now = ctx.now();
@@ -29,7 +33,10 @@ export function noteEngineError(ctx: DaemonContext, error: unknown): FaultKind {
 
 /** The engine's start time, from its pid file's mtime (undefined when there is none). */
 export async function refreshEngineStart(ctx: DaemonContext): Promise<number | undefined> {
-  const started = await stat(ctx.config.docker.pidfile).then((info) => info.mtimeMs, () => undefined);
+  const started = await stat(ctx.config.docker.pidfile).then(
+    (info) => info.mtimeMs,
+    () => undefined,
+  );
   if (started !== undefined) ctx.health.startedAt = started;
   return started;
 }

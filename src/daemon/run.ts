@@ -33,7 +33,10 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
   const engine = options.engine ?? createDockerEngine(config.docker.socket);
   // An engine that is away (restarting, not up yet after a reboot) is waited for like one that
   // goes away later: the daemon takes in pushes and starts jobs once it answers.
-  const engineError = await engine.ping().then(() => undefined, (error: unknown) => error);
+  const engineError = await engine.ping().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   const gpus = await createGpuSource(config);
 
   const fatal = (error: Error) => {
@@ -42,16 +45,38 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
   };
   const lock = await acquireDaemonLock(spool.daemonLock, spool.daemonPid, fatal).catch((error: NodeJS.ErrnoException) => {
     // A clear exit for a supervisor's log, not an internal error: nothing was changed.
-    if (error.code === 'ENOSPC' || error.code === 'EDQUOT') throw new SpoolError(spool.stateDir, "cannot take the daemon lock: no space left on the spool's disk", { hint: 'free space; running jobs keep running meanwhile' });
+    if (error.code === 'ENOSPC' || error.code === 'EDQUOT')
+      throw new SpoolError(spool.stateDir, "cannot take the daemon lock: no space left on the spool's disk", {
+        hint: 'free space; running jobs keep running meanwhile',
+      });
     throw error;
   });
   try {
     const state = await readState(spool.state);
     // The floor never goes back below a number in the state; a higher one (records pruned since) stays.
-    const idFloor = Math.max((await readIdFloor(spool.seq)) ?? 0, state.jobs.reduce((max, job) => Math.max(max, job.id), 0));
+    const idFloor = Math.max(
+      (await readIdFloor(spool.seq)) ?? 0,
+      state.jobs.reduce((max, job) => Math.max(max, job.id), 0),
+    );
     const images = await readImageRecord(spool.images);
     const health = newEngineHealth();
-    const ctx: DaemonContext = { config, spool, engine, instance: instanceId(await realpath(spool.root)), now: Date.now, log, state, specs: new Map(), images, health, removals: new Set(), removing: new Set(), suspects: new Map(), unsaved: new Set(), idFloor };
+    const ctx: DaemonContext = {
+      config,
+      spool,
+      engine,
+      instance: instanceId(await realpath(spool.root)),
+      now: Date.now,
+      log,
+      state,
+      specs: new Map(),
+      images,
+      health,
+      removals: new Set(),
+      removing: new Set(),
+      suspects: new Map(),
+      unsaved: new Set(),
+      idFloor,
+    };
     let requestStop: (reason: string) => void = () => {};
     const stopRequested = new Promise<void>((resolve) => {
       requestStop = (by) => {

@@ -63,11 +63,26 @@ test('q shows tables without colour when not a TTY; --json has the documented fi
   const tables = await spool.cli(['q'], { env: { FORCE_COLOR: '' } });
   t.is(tables.code, 0);
   t.notRegex(tables.stdout, /\u001b\[/, 'no escape codes');
-  for (const heading of ['Daemon', 'GPUs', 'Running', 'Queued', 'Finished', 'Users']) t.regex(tables.stdout, new RegExp(`^${heading}`, 'm'));
+  for (const heading of ['Daemon', 'GPUs', 'Running', 'Queued', 'Finished', 'Users'])
+    t.regex(tables.stdout, new RegExp(`^${heading}`, 'm'));
   t.regex(tables.stdout, /dopq-alice/);
   const view = await spool.q(bob());
   const job = view.jobs.find((j) => j.id === id)!;
-  for (const field of ['id', 'name', 'user', 'state', 'gpus', 'gpus_requested', 'penalty', 'position', 'submitted_at', 'started_at', 'finished_at', 'exit_code', 'reason']) {
+  for (const field of [
+    'id',
+    'name',
+    'user',
+    'state',
+    'gpus',
+    'gpus_requested',
+    'penalty',
+    'position',
+    'submitted_at',
+    'started_at',
+    'finished_at',
+    'exit_code',
+    'reason',
+  ]) {
     t.true(field in job, `job has ${field}`);
   }
   t.is(job.user, 'dopq-alice', 'owner from the file, as another user sees it');
@@ -83,7 +98,10 @@ test('the daemon rejects a forged job file and keeps running the others', async 
   const good = await spool.push({ name: 'good', command: 'true' }, alice());
   // Dropped by hand, bypassing push: the daemon validates again and records a rejection.
   const forged = path.join(spool.spoolDir, 'intake', '900.job');
-  await writeFile(forged, JSON.stringify({ id: 900, submitted_at: Date.now(), source: '/x/evil.yaml', manifest: 'image: x\nprivileged: true\n' }));
+  await writeFile(
+    forged,
+    JSON.stringify({ id: 900, submitted_at: Date.now(), source: '/x/evil.yaml', manifest: 'image: x\nprivileged: true\n' }),
+  );
   const rejected = await spool.waitForJob(900, ['rejected']);
   t.regex(rejected.message ?? '', /line 2: privileged: unknown field/);
   t.is((await spool.waitForJob(good, ['done'])).state, 'done');

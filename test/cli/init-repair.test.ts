@@ -9,7 +9,18 @@ import { makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice } from '../helpers/users.js';
 
 function job(id: number, state: JobRecord['state'], at: number): JobRecord {
-  return { id, user: 'root', uid: 0, name: `job-${id}`, image: 'busybox', gpus_requested: 1, gpus: [], state, submitted_at: at, time_limit: 600 };
+  return {
+    id,
+    user: 'root',
+    uid: 0,
+    name: `job-${id}`,
+    image: 'busybox',
+    gpus_requested: 1,
+    gpus: [],
+    state,
+    submitted_at: at,
+    time_limit: 600,
+  };
 }
 
 const stateFile = (spool: TestSpool) => path.join(spool.spoolDir, 'state', 'state.json');
@@ -31,7 +42,9 @@ async function twoGenerations(spool: TestSpool): Promise<{ first: string; second
 
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const names = (await readdir(dir)).sort();
-  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await readFile(path.join(dir, name), 'utf8').catch(() => '<folder>')])));
+  return Object.fromEntries(
+    await Promise.all(names.map(async (name) => [name, await readFile(path.join(dir, name), 'utf8').catch(() => '<folder>')])),
+  );
 }
 
 test('dopq q on a truncated state names the file and the repair, exits 78, no stack trace', async (t) => {

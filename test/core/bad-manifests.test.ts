@@ -9,7 +9,9 @@ import { formatIssues } from '../../src/core/errors.js';
 import { parseManifest } from '../../src/core/job/manifest.js';
 import { CORPUS_DIR as CORPUS, corpusConfig, expectedReason } from '../corpus/corpus-config.js';
 
-const files = readdirSync(CORPUS).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(CORPUS)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const config = parseConfig(stringify(corpusConfig('/srv/jobs')), '/etc/dopq/dopq.yaml');
 
 test('the corpus has at least 40 bad manifests, each saying what its rejection must contain', (t) => {

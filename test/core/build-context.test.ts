@@ -12,12 +12,27 @@ test('a plain context is packed whole', (t) => {
 });
 
 test('.dockerignore drops paths before the checks, as Docker does, but never the Dockerfile', (t) => {
-  const entries = [file('Dockerfile'), dir('data'), file('data/huge.bin', 10_000), { path: 'data/link', kind: 'symlink' as const, size: 0 }, file('keep.txt'), file('x.log')];
+  const entries = [
+    file('Dockerfile'),
+    dir('data'),
+    file('data/huge.bin', 10_000),
+    { path: 'data/link', kind: 'symlink' as const, size: 0 },
+    file('keep.txt'),
+    file('x.log'),
+  ];
   const plan = planContext(entries, 'data\n*.log\nDockerfile\n', 'Dockerfile', limits);
   t.true(plan.ok);
-  if (plan.ok) t.deepEqual(plan.files.map((f) => f.path), ['Dockerfile', 'keep.txt']);
+  if (plan.ok)
+    t.deepEqual(
+      plan.files.map((f) => f.path),
+      ['Dockerfile', 'keep.txt'],
+    );
   const negated = planContext([file('Dockerfile'), file('a.log'), file('b.log')], '*.log\n!b.log\n', 'Dockerfile', limits);
-  if (negated.ok) t.deepEqual(negated.files.map((f) => f.path), ['Dockerfile', 'b.log']);
+  if (negated.ok)
+    t.deepEqual(
+      negated.files.map((f) => f.path),
+      ['Dockerfile', 'b.log'],
+    );
   else t.fail(negated.problems.join());
 });
 

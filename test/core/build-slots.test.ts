@@ -7,13 +7,48 @@ const BOB = 1002;
 const job = (id: number, uid: number): BuildCandidate => ({ id, uid });
 
 const cases: { title: string; order: BuildCandidate[]; running: number[]; parallel: number; perUser: number; chosen: number[] }[] = [
-  { title: 'one user with three builds gets one slot; the next user in line gets the other', order: [job(1, ALICE), job(2, ALICE), job(3, ALICE), job(4, BOB)], running: [], parallel: 2, perUser: 1, chosen: [1, 4] },
-  { title: 'a user whose build runs waits; others take the free slots', order: [job(2, ALICE), job(4, BOB)], running: [ALICE], parallel: 2, perUser: 1, chosen: [4] },
+  {
+    title: 'one user with three builds gets one slot; the next user in line gets the other',
+    order: [job(1, ALICE), job(2, ALICE), job(3, ALICE), job(4, BOB)],
+    running: [],
+    parallel: 2,
+    perUser: 1,
+    chosen: [1, 4],
+  },
+  {
+    title: 'a user whose build runs waits; others take the free slots',
+    order: [job(2, ALICE), job(4, BOB)],
+    running: [ALICE],
+    parallel: 2,
+    perUser: 1,
+    chosen: [4],
+  },
   { title: 'no free global slot: nothing starts', order: [job(4, BOB)], running: [ALICE, ALICE], parallel: 2, perUser: 2, chosen: [] },
-  { title: 'per-user above parallel: parallel bounds it', order: [job(1, ALICE), job(2, ALICE), job(3, ALICE)], running: [], parallel: 2, perUser: 5, chosen: [1, 2] },
-  { title: 'per-user 2: two of a user, in order', order: [job(1, ALICE), job(2, ALICE), job(3, ALICE), job(4, BOB)], running: [], parallel: 4, perUser: 2, chosen: [1, 2, 4] },
+  {
+    title: 'per-user above parallel: parallel bounds it',
+    order: [job(1, ALICE), job(2, ALICE), job(3, ALICE)],
+    running: [],
+    parallel: 2,
+    perUser: 5,
+    chosen: [1, 2],
+  },
+  {
+    title: 'per-user 2: two of a user, in order',
+    order: [job(1, ALICE), job(2, ALICE), job(3, ALICE), job(4, BOB)],
+    running: [],
+    parallel: 4,
+    perUser: 2,
+    chosen: [1, 2, 4],
+  },
   { title: 'nothing waiting: nothing starts', order: [], running: [], parallel: 2, perUser: 1, chosen: [] },
-  { title: 'more running than parallel (config lowered): nothing starts', order: [job(5, BOB)], running: [ALICE, ALICE, ALICE], parallel: 2, perUser: 1, chosen: [] },
+  {
+    title: 'more running than parallel (config lowered): nothing starts',
+    order: [job(5, BOB)],
+    running: [ALICE, ALICE, ALICE],
+    parallel: 2,
+    perUser: 1,
+    chosen: [],
+  },
 ];
 
 for (const c of cases) {

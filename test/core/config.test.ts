@@ -74,11 +74,17 @@ test('security keys: image allow-list, container groups, output folder template,
   t.is(defaults.mounts.output, null);
   t.is(defaults.keep_containers, 0);
   const bad = (text: string) => t.throws(() => parseConfig(text, '/etc/dopq/dopq.yaml')).message;
-  t.regex(bad('mounts: {output: {host: /srv/out}}\n'), /line 1: mounts.output.host: expected an absolute path whose last part holds \{user\}/);
+  t.regex(
+    bad('mounts: {output: {host: /srv/out}}\n'),
+    /line 1: mounts.output.host: expected an absolute path whose last part holds \{user\}/,
+  );
   t.regex(bad('mounts: {output: {host: "/srv/{user}/out"}}\n'), /last part holds \{user\}/);
   t.regex(bad('network: {allowed: [none, "container:abc"]}\n'), /container:... is never allowed/);
   t.regex(bad('container_groups: ["bad group"]\n'), /expected a group name/);
-  t.regex(bad('container_groups: [video, docker]\n'), /line 1: container_groups\[1\]: groups that grant root on the host are never given to jobs/);
+  t.regex(
+    bad('container_groups: [video, docker]\n'),
+    /line 1: container_groups\[1\]: groups that grant root on the host are never given to jobs/,
+  );
 });
 
 test('dopq.yaml(5) documents every config key', async (t) => {
@@ -90,7 +96,10 @@ test('dopq.yaml(5) documents every config key', async (t) => {
   for (const key of keys) {
     // Written in full, or as a sibling of its parent (".B defaults.gpus\fR, \fB.memory").
     const parent = key.slice(0, key.lastIndexOf('.') + 1);
-    const documented = page.includes(`.B ${key}`) || page.includes(`\\fB${key}`) || (parent !== '' && page.includes(parent) && page.includes(`\\fB.${key.slice(parent.length)}`));
+    const documented =
+      page.includes(`.B ${key}`) ||
+      page.includes(`\\fB${key}`) ||
+      (parent !== '' && page.includes(parent) && page.includes(`\\fB.${key.slice(parent.length)}`));
     t.true(documented, key);
   }
 });

@@ -32,7 +32,10 @@ test('every container gets a bounded json-file log: max-size limits.log_size, tw
 test('limits.log_size below 1k or not a size is refused with its path', (t) => {
   for (const bad of ['0', '512', 'lots', '-1m']) {
     const error = t.throws(() => parseConfig(`limits: {log_size: ${bad}}\n`, FILE), { instanceOf: InvalidDocumentError }, bad);
-    t.true(error!.issues.some((issue) => issue.path === 'limits.log_size'), `${bad}: ${JSON.stringify(error!.issues)}`);
+    t.true(
+      error!.issues.some((issue) => issue.path === 'limits.log_size'),
+      `${bad}: ${JSON.stringify(error!.issues)}`,
+    );
   }
   t.is(parseConfig('limits: {log_size: 1k}\n', FILE).limits.log_size, 1024);
 });

@@ -25,7 +25,9 @@ test('env mode: NVIDIA_VISIBLE_DEVICES and DOPQ_GPUS name the host GPUs; no CUDA
 test('device-requests mode: what docker run --gpus device=... sends', (t) => {
   const config = parseConfig('gpus: [GPU-a, GPU-b]\n', '/etc/dopq/dopq.yaml');
   const options = containerSpec(spec('image: a\ngpus: 1\n', config), ['GPU-b'], config, 'inst', host([]));
-  t.deepEqual(options.HostConfig.DeviceRequests, [{ Driver: 'nvidia', Count: 0, DeviceIDs: ['GPU-b'], Capabilities: [['gpu']], Options: {} }]);
+  t.deepEqual(options.HostConfig.DeviceRequests, [
+    { Driver: 'nvidia', Count: 0, DeviceIDs: ['GPU-b'], Capabilities: [['gpu']], Options: {} },
+  ]);
   t.false(options.Env.some((e) => e.startsWith('NVIDIA_VISIBLE_DEVICES')));
 });
 
@@ -50,7 +52,17 @@ test('hardening and limits are always set; labels carry job and owner', (t) => {
     Binds: ['/data/x:/x:ro'],
   });
   t.deepEqual(options.HostConfig.CapDrop, ['ALL']);
-  t.like(options.HostConfig, { CapAdd: [], Devices: [], DeviceCgroupRules: [], GroupAdd: [], IpcMode: 'private', PidMode: '', UTSMode: '', UsernsMode: '', CgroupnsMode: 'private' });
+  t.like(options.HostConfig, {
+    CapAdd: [],
+    Devices: [],
+    DeviceCgroupRules: [],
+    GroupAdd: [],
+    IpcMode: 'private',
+    PidMode: '',
+    UTSMode: '',
+    UsernsMode: '',
+    CgroupnsMode: 'private',
+  });
   t.deepEqual(options.HostConfig.SecurityOpt, ['no-new-privileges']);
   t.true(options.HostConfig.PidsLimit > 0);
   t.is(options.User, '1001:1001');
@@ -92,7 +104,13 @@ test('property: whatever a valid manifest says, the container spec keeps every h
       if (!parsed.ok) return true; // refused: nothing reaches Docker
       accepted += 1;
       const gpus = ['0', '1', '2', '3'].slice(0, parsed.manifest.gpus);
-      const options = containerSpec({ id: 1, uid, user: 'u', manifest: parsed.manifest, image: parsed.manifest.image ?? 'built' }, gpus, config, 'inst', host([], [44]));
+      const options = containerSpec(
+        { id: 1, uid, user: 'u', manifest: parsed.manifest, image: parsed.manifest.image ?? 'built' },
+        gpus,
+        config,
+        'inst',
+        host([], [44]),
+      );
       const h = options.HostConfig;
       const env = options.Env;
       return (
@@ -111,7 +129,8 @@ test('property: whatever a valid manifest says, the container spec keeps every h
         ['none', 'bridge'].includes(h.NetworkMode) &&
         options.User === `${uid}:1001` &&
         !env.some((e) => e.startsWith('CUDA_VISIBLE_DEVICES=')) &&
-        env.filter((e) => e.startsWith('NVIDIA_')).join() === (gpus.length === 0 ? 'NVIDIA_VISIBLE_DEVICES=void' : `NVIDIA_VISIBLE_DEVICES=${gpus.join(',')}`)
+        env.filter((e) => e.startsWith('NVIDIA_')).join() ===
+          (gpus.length === 0 ? 'NVIDIA_VISIBLE_DEVICES=void' : `NVIDIA_VISIBLE_DEVICES=${gpus.join(',')}`)
       );
     }),
     { numRuns: 3000 },

@@ -5,7 +5,8 @@ import { readDockerfile } from '../../src/core/job/dockerfile-refs.js';
 const rules = { uid: 1001, allowed: null };
 
 test('a Dockerfile may build on public images, its own job images and its own stages', (t) => {
-  const text = 'FROM pytorch/pytorch:2.3 AS base\nFROM --platform=linux/amd64 dopq-abc/u1001:job-4\nCOPY --from=base /x /x\nCOPY --from=0 /y /y\nFROM scratch\n';
+  const text =
+    'FROM pytorch/pytorch:2.3 AS base\nFROM --platform=linux/amd64 dopq-abc/u1001:job-4\nCOPY --from=base /x /x\nCOPY --from=0 /y /y\nFROM scratch\n';
   t.deepEqual(baseImageRefusals(text, rules), []);
 });
 
@@ -29,13 +30,21 @@ test("another user's job image, image IDs and unresolvable variables are refused
 test('an ARG before FROM is substituted as Docker does, build args first: the name it makes is checked', (t) => {
   const text = 'ARG OWNER=u1001\nFROM dopq-abc/${OWNER}:job-1\n';
   t.deepEqual(baseImageRefusals(text, rules), []);
-  t.deepEqual(baseImageRefusals(text, { ...rules, args: { OWNER: 'u1002' } }), ["line 2: FROM dopq-abc/u1002:job-1: another user's job image"]);
+  t.deepEqual(baseImageRefusals(text, { ...rules, args: { OWNER: 'u1002' } }), [
+    "line 2: FROM dopq-abc/u1002:job-1: another user's job image",
+  ]);
 });
 
-test('only the name-based refusals of other users\' images are permission refusals', (t) => {
+test("only the name-based refusals of other users' images are permission refusals", (t) => {
   const reading = readDockerfile('FROM docker.io/dopq-x/u7:job-1\nFROM ubuntu\n', {});
   const refusals = referenceRefusals(reading, { uid: 1001, allowed: ['pytorch/*'] });
-  t.deepEqual(refusals.map((r) => [r.line, r.foreign]), [[1, true], [2, false]]);
+  t.deepEqual(
+    refusals.map((r) => [r.line, r.foreign]),
+    [
+      [1, true],
+      [2, false],
+    ],
+  );
 });
 
 test('images.allowed applies to base images too', (t) => {

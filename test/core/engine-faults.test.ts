@@ -8,11 +8,22 @@ const cases: [string, { code?: string; statusCode?: number; message: string }, F
   ['reset', { code: 'ECONNRESET', message: 'read ECONNRESET' }, 'unreachable'],
   ['hang up', { message: 'socket hang up' }, 'unreachable'],
   ['a gateway', { statusCode: 502, message: 'bad gateway' }, 'unreachable'],
-  ['an engine stopping', { statusCode: 500, message: 'failed to update store for object type *libnetwork.endpoint: open : no such file or directory' }, 'unreachable'],
+  [
+    'an engine stopping',
+    { statusCode: 500, message: 'failed to update store for object type *libnetwork.endpoint: open : no such file or directory' },
+    'unreachable',
+  ],
   ['no nvidia runtime', { statusCode: 500, message: 'could not select device driver "nvidia" with capabilities: [[gpu]]' }, 'host'],
   ['disk full', { statusCode: 500, message: 'mkdir /var/lib/docker/overlay2/x: no space left on device' }, 'host'],
   ['an unexplained 500', { statusCode: 500, message: 'something odd happened' }, 'host'],
-  ['a missing command', { statusCode: 400, message: 'failed to create shim: OCI runtime create failed: exec: "trian.py": executable file not found in $PATH: unknown' }, 'job'],
+  [
+    'a missing command',
+    {
+      statusCode: 400,
+      message: 'failed to create shim: OCI runtime create failed: exec: "trian.py": executable file not found in $PATH: unknown',
+    },
+    'job',
+  ],
   ['a bad spec', { statusCode: 400, message: 'invalid mount config for type "bind": bind source path does not exist' }, 'job'],
   ['no such image', { statusCode: 404, message: 'No such image: x:1' }, 'job'],
 ];
@@ -26,7 +37,7 @@ test('a container killed by a signal before a newer engine started was killed by
   t.true(killedByEngineRestart(job, killed(1_050_000, 137), { startedAt: 1_060_000, outages: [] }));
 });
 
-test('an exit of its own, an OOM kill or dopq\'s own stop is never the restart\'s', (t) => {
+test("an exit of its own, an OOM kill or dopq's own stop is never the restart's", (t) => {
   const engine = { startedAt: 1_060_000, outages: [] };
   t.false(killedByEngineRestart(job, killed(1_050_000, 0), engine));
   t.false(killedByEngineRestart(job, killed(1_050_000, 3), engine));
@@ -38,11 +49,33 @@ test('an outage this daemon saw explains a kill without a pid file; an unexplain
   const noPidfile = { started_at: 1_000_000 };
   t.true(killedByEngineRestart(noPidfile, killed(1_050_000), { outages: [{ from: 1_055_000, to: 1_070_000 }] }));
   t.is(killedByEngineRestart(noPidfile, killed(1_050_000), { outages: [] }), 'unsure');
-  t.is(killedByEngineRestart(job, killed(1_050_000), { startedAt: 900_000, outages: [] }), 'unsure', 'the same engine: maybe someone ran docker kill');
-  t.is(killedByEngineRestart(noPidfile, killed(1_050_000), { outages: [{ from: 500_000, to: 600_000 }] }), 'unsure', 'an old outage explains nothing');
+  t.is(
+    killedByEngineRestart(job, killed(1_050_000), { startedAt: 900_000, outages: [] }),
+    'unsure',
+    'the same engine: maybe someone ran docker kill',
+  );
+  t.is(
+    killedByEngineRestart(noPidfile, killed(1_050_000), { outages: [{ from: 500_000, to: 600_000 }] }),
+    'unsure',
+    'an old outage explains nothing',
+  );
 });
 
-const running: JobRecord = { id: 7, user: 'a', uid: 1, name: 'n', image: 'i', gpus_requested: 1, gpus: ['0'], state: 'running', submitted_at: 1, started_at: 1_000_000, time_limit: 60, container_id: 'c1', engine_started_at: 900_000 };
+const running: JobRecord = {
+  id: 7,
+  user: 'a',
+  uid: 1,
+  name: 'n',
+  image: 'i',
+  gpus_requested: 1,
+  gpus: ['0'],
+  state: 'running',
+  submitted_at: 1,
+  started_at: 1_000_000,
+  time_limit: 60,
+  container_id: 'c1',
+  engine_started_at: 900_000,
+};
 
 test('after an engine restart the job is queued again as its next attempt, holding nothing, or fails when it opted out', (t) => {
   const again = afterEngineRestart(running, true, killed(1_050_000), 1_070_000);

@@ -1,14 +1,23 @@
 // Job ids read from user files (job envelopes, requests) are whole numbers from 1 to 2^31-1.
 import test from 'ava';
 import fc from 'fast-check';
-import { decodeEnvelope, decodeRequest, encodeEnvelope, encodeRequest, isJobId, jobIdProblem, MAX_JOB_ID } from '../../src/core/job/envelope.js';
+import {
+  decodeEnvelope,
+  decodeRequest,
+  encodeEnvelope,
+  encodeRequest,
+  isJobId,
+  jobIdProblem,
+  MAX_JOB_ID,
+} from '../../src/core/job/envelope.js';
 
 const envelope = (id: unknown) => JSON.stringify({ id, submitted_at: 1, source: 'x.yaml', manifest: 'image: a\n' });
 
 test('job ids: 1 to 2^31-1', (t) => {
   t.is(MAX_JOB_ID, 2147483647);
   for (const id of [1, 2, 5000, MAX_JOB_ID]) t.true(isJobId(id), String(id));
-  for (const id of [0, -1, 1.5, MAX_JOB_ID + 1, 2 ** 53 - 1, 2 ** 53, Number.NaN, Infinity, '1', null, undefined, [1]]) t.false(isJobId(id), String(id));
+  for (const id of [0, -1, 1.5, MAX_JOB_ID + 1, 2 ** 53 - 1, 2 ** 53, Number.NaN, Infinity, '1', null, undefined, [1]])
+    t.false(isJobId(id), String(id));
   t.is(jobIdProblem(2 ** 53), 'job id 9007199254740992 is not a whole number from 1 to 2147483647');
   t.is(jobIdProblem('7'), 'job id "7" is not a whole number from 1 to 2147483647');
   t.is(jobIdProblem(undefined), 'job id undefined is not a whole number from 1 to 2147483647');

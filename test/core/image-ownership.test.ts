@@ -7,7 +7,7 @@ const ALICE = 1001;
 const BOB = 1002;
 const hex = (c: string) => `sha256:${c.repeat(64)}`;
 
-test('every spelling of another user\'s job image name is refused by name; the owner\'s own is not', (t) => {
+test("every spelling of another user's job image name is refused by name; the owner's own is not", (t) => {
   const spellings = [
     'dopq-abc/u1001:job-5',
     'docker.io/dopq-abc/u1001:job-5',
@@ -31,27 +31,42 @@ test('every spelling of another user\'s job image name is refused by name; the o
   t.deepEqual(claimedJobOwner('dopq-x1/u7:job-2'), { instance: 'x1', uid: '7' });
 });
 
-const owned = (over: Partial<OwnedImage>): OwnedImage => ({ id: hex('a'), uid: ALICE, job: 5, layers: ['l1', 'l2'], base_layers: 1, at: 0, ...over });
-const facts = (over: Partial<ImageFacts>): ImageFacts => ({ id: hex('f'), repoTags: ['busybox:latest'], repoDigests: [], layers: ['l1'], ancestors: [], ...over });
+const owned = (over: Partial<OwnedImage>): OwnedImage => ({
+  id: hex('a'),
+  uid: ALICE,
+  job: 5,
+  layers: ['l1', 'l2'],
+  base_layers: 1,
+  at: 0,
+  ...over,
+});
+const facts = (over: Partial<ImageFacts>): ImageFacts => ({
+  id: hex('f'),
+  repoTags: ['busybox:latest'],
+  repoDigests: [],
+  layers: ['l1'],
+  ancestors: [],
+  ...over,
+});
 
-test('an image ID in the record is its owner\'s alone, whatever name or tag points at it', (t) => {
+test("an image ID in the record is its owner's alone, whatever name or tag points at it", (t) => {
   const record = withImage(emptyImageRecord(), owned({}));
   const alices = facts({ id: hex('a'), repoTags: ['dopq-abc/u1001:job-5', 'shared:1'], layers: ['l1', 'l2'] });
   t.deepEqual(judgeImage(alices, ALICE, record), { ok: true, own: true });
   t.deepEqual(judgeImage(alices, BOB, record), { ok: false, why: "is another user's job image" });
 });
 
-test('an image built on another user\'s job image is refused, by layers or by parent', (t) => {
+test("an image built on another user's job image is refused, by layers or by parent", (t) => {
   const record = withImage(emptyImageRecord(), owned({}));
-  t.false(judgeImage(facts({ layers: ['l1', 'l2', 'l3'] }), BOB, record).ok, 'layers start with alice\'s');
+  t.false(judgeImage(facts({ layers: ['l1', 'l2', 'l3'] }), BOB, record).ok, "layers start with alice's");
   t.true(judgeImage(facts({ layers: ['l1', 'l3'] }), BOB, record).ok, 'shares only the public base');
-  t.false(judgeImage(facts({ ancestors: [hex('b'), hex('a')] }), BOB, record).ok, 'alice\'s image among its parents');
+  t.false(judgeImage(facts({ ancestors: [hex('b'), hex('a')] }), BOB, record).ok, "alice's image among its parents");
   // An image of alice's that added no layers shares its base's: only the parent chain counts.
   const configOnly = withImage(emptyImageRecord(), owned({ layers: ['l1'], base_layers: 1 }));
   t.true(judgeImage(facts({ layers: ['l1'] }), BOB, configOnly).ok, 'the public base stays usable');
 });
 
-test('untagged images and bare job tags that nobody recorded are nobody\'s to use', (t) => {
+test("untagged images and bare job tags that nobody recorded are nobody's to use", (t) => {
   const record = emptyImageRecord();
   t.false(judgeImage(facts({ repoTags: [] }), BOB, record).ok);
   t.false(judgeImage(facts({ repoTags: ['<none>:<none>'] }), BOB, record).ok);
@@ -62,12 +77,18 @@ test('untagged images and bare job tags that nobody recorded are nobody\'s to us
 test('property: no image that is or descends from a foreign recorded image passes for another user', (t) => {
   const layer = fc.constantFrom('l1', 'l2', 'l3', 'l4', 'l5');
   fc.assert(
-    fc.property(fc.array(layer, { minLength: 1, maxLength: 4 }), fc.nat(3), fc.array(layer, { maxLength: 3 }), fc.boolean(), (layers, baseCut, extra, viaParent) => {
-      const base_layers = Math.min(baseCut, layers.length - 1);
-      const record = withImage(emptyImageRecord(), owned({ layers, base_layers }));
-      const child = facts({ layers: [...layers, ...extra], ancestors: viaParent ? [hex('a')] : [], repoTags: ['x:1'] });
-      return !judgeImage(child, BOB, record).ok;
-    }),
+    fc.property(
+      fc.array(layer, { minLength: 1, maxLength: 4 }),
+      fc.nat(3),
+      fc.array(layer, { maxLength: 3 }),
+      fc.boolean(),
+      (layers, baseCut, extra, viaParent) => {
+        const base_layers = Math.min(baseCut, layers.length - 1);
+        const record = withImage(emptyImageRecord(), owned({ layers, base_layers }));
+        const child = facts({ layers: [...layers, ...extra], ancestors: viaParent ? [hex('a')] : [], repoTags: ['x:1'] });
+        return !judgeImage(child, BOB, record).ok;
+      },
+    ),
     { numRuns: 2000 },
   );
   t.pass();

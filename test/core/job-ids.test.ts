@@ -12,12 +12,16 @@ test('push takes the lowest number above the floor that no intake name holds', (
 
 test('property: whatever a user squats, the number push picks is one the daemon takes as pushed', (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.uniqueArray(fc.integer({ min: 1, max: 5000 }), { maxLength: 300 }), (floor, offsets) => {
-      const taken = new Set(offsets.map((offset) => floor + offset));
-      const id = freeJobId(floor, taken)!;
-      // The daemon counts at least the entries push saw above the floor (the names in `taken`).
-      return id > floor && !taken.has(id) && id <= highestPushedId(floor, taken.size);
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 1_000_000 }),
+      fc.uniqueArray(fc.integer({ min: 1, max: 5000 }), { maxLength: 300 }),
+      (floor, offsets) => {
+        const taken = new Set(offsets.map((offset) => floor + offset));
+        const id = freeJobId(floor, taken)!;
+        // The daemon counts at least the entries push saw above the floor (the names in `taken`).
+        return id > floor && !taken.has(id) && id <= highestPushedId(floor, taken.size);
+      },
+    ),
   );
   t.pass();
 });
@@ -35,5 +39,6 @@ test('property: the floor moves per pass by at most the entries waiting plus the
 test('intake names: only what push writes holds a number', (t) => {
   t.is(idOfIntakeEntry('12.job'), 12);
   t.is(idOfIntakeEntry('12.ctx'), 12);
-  for (const name of ['012.job', '12.req', '.12.job', '12.job.tmp', 'x.job', `${2 ** 31}.job`, '99999999999.ctx']) t.is(idOfIntakeEntry(name), undefined, name);
+  for (const name of ['012.job', '12.req', '.12.job', '12.job.tmp', 'x.job', `${2 ** 31}.job`, '99999999999.ctx'])
+    t.is(idOfIntakeEntry(name), undefined, name);
 });

@@ -13,7 +13,12 @@ test('core/ imports no io, daemon, cli, fs, child_process, dockerode or chokidar
     const text = await readFile(path.join(coreDir, file), 'utf8');
     const imports = [...text.matchAll(/from\s+['"]([^'"]+)['"]/g)].map((m) => m[1]!);
     for (const spec of imports) {
-      t.false(/\/(io|daemon|cli)\//.test(spec) || /^(node:)?(fs|fs\/promises|child_process|net|http)$/.test(spec) || /dockerode|chokidar|proper-lockfile/.test(spec), `${file} imports ${spec}`);
+      t.false(
+        /\/(io|daemon|cli)\//.test(spec) ||
+          /^(node:)?(fs|fs\/promises|child_process|net|http)$/.test(spec) ||
+          /dockerode|chokidar|proper-lockfile/.test(spec),
+        `${file} imports ${spec}`,
+      );
     }
   }
 });

@@ -22,17 +22,38 @@ function wellFormed(result: ManifestResult): boolean {
     Array.isArray(result.issues) &&
     result.issues.length > 0 &&
     result.issues.every(
-      (issue) => typeof issue.path === 'string' && typeof issue.message === 'string' && issue.message.length > 0 && (issue.line === undefined || (Number.isInteger(issue.line) && issue.line >= 1)),
+      (issue) =>
+        typeof issue.path === 'string' &&
+        typeof issue.message === 'string' &&
+        issue.message.length > 0 &&
+        (issue.line === undefined || (Number.isInteger(issue.line) && issue.line >= 1)),
     )
   );
 }
 
 // YAML's own punctuation, so mutations hit the parser's corners (anchors, tags, flow, blocks).
 const yamlChar = fc.constantFrom(...': -[]{},&*!|>\'"#%@`?\n\t\\0.eE~'.split(''), '\u0000', '\uFEFF', '\u2028');
-const mutation = fc.record({ at: fc.nat(), remove: fc.nat({ max: 8 }), insert: fc.oneof(fc.string(), fc.array(yamlChar, { maxLength: 6 }).map((c) => c.join(''))) });
+const mutation = fc.record({
+  at: fc.nat(),
+  remove: fc.nat({ max: 8 }),
+  insert: fc.oneof(
+    fc.string(),
+    fc.array(yamlChar, { maxLength: 6 }).map((c) => c.join('')),
+  ),
+});
 
 test('property: random text never throws', (t) => {
-  fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.array(yamlChar, { maxLength: 200 }).map((c) => c.join(''))), (text) => wellFormed(parseManifest(text, config))), { numRuns: 2000 });
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.string({ unit: 'binary' }),
+        fc.array(yamlChar, { maxLength: 200 }).map((c) => c.join('')),
+      ),
+      (text) => wellFormed(parseManifest(text, config)),
+    ),
+    { numRuns: 2000 },
+  );
   t.pass();
 });
 
@@ -69,9 +90,24 @@ test('property: mutations of good and bad manifests never throw', (t) => {
 });
 
 test('property: manifest fields with random values never throw', (t) => {
-  const field = fc.constantFrom('name', 'image', 'command', 'gpus', 'memory', 'cpus', 'shm', 'env', 'workdir', 'mounts', 'time_limit', 'network');
+  const field = fc.constantFrom(
+    'name',
+    'image',
+    'command',
+    'gpus',
+    'memory',
+    'cpus',
+    'shm',
+    'env',
+    'workdir',
+    'mounts',
+    'time_limit',
+    'network',
+  );
   fc.assert(
-    fc.property(fc.dictionary(field, fc.jsonValue()), (fields) => wellFormed(parseManifest(stringify({ image: 'dopq-busybox:latest', ...fields }), config))),
+    fc.property(fc.dictionary(field, fc.jsonValue()), (fields) =>
+      wellFormed(parseManifest(stringify({ image: 'dopq-busybox:latest', ...fields }), config)),
+    ),
     { numRuns: 2000 },
   );
   t.pass();
@@ -79,10 +115,19 @@ test('property: manifest fields with random values never throw', (t) => {
 
 test('property: the envelope decoder returns an envelope or an error for any text', (t) => {
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
-      const result = decodeEnvelope(text);
-      return 'error' in result ? typeof result.error === 'string' : Number.isSafeInteger(result.id) && typeof result.manifest === 'string';
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.json(),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+      ),
+      (text) => {
+        const result = decodeEnvelope(text);
+        return 'error' in result
+          ? typeof result.error === 'string'
+          : Number.isSafeInteger(result.id) && typeof result.manifest === 'string';
+      },
+    ),
     { numRuns: 2000 },
   );
   t.pass();

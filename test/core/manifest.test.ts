@@ -65,14 +65,22 @@ const bad: [string, string, RegExp][] = [
   ['memory unit', 'image: a\nmemory: 32q\n', /^line 2: memory: expected a size such as 512m or 32g/],
   ['memory over the limit', 'image: a\nmemory: 64g\n', /^line 2: memory: at most 8g, got 64g$/],
   // Engine units: nothing the engine would read as 0 ("unlimited", "the default") or refuse.
-  ['cpus that round to 0 nano CPUs', 'image: a\ncpus: 0.0000000001\n', /^line 2: cpus: at least 0\.01 CPUs \(the engine's finest CPU limit\), got 1e-10$/],
+  [
+    'cpus that round to 0 nano CPUs',
+    'image: a\ncpus: 0.0000000001\n',
+    /^line 2: cpus: at least 0\.01 CPUs \(the engine's finest CPU limit\), got 1e-10$/,
+  ],
   ['cpus under 0.01', 'image: a\ncpus: 0.009\n', /^line 2: cpus: at least 0\.01 CPUs/],
   ['cpus zero', 'image: a\ncpus: 0\n', /^line 2: cpus: must be more than 0, got 0$/],
   ['cpus infinite', 'image: a\ncpus: .inf\n', /^line 2: cpus: /],
   ['memory under 6m', 'image: a\nmemory: 1k\n', /^line 2: memory: at least 6m \(the engine's minimum memory limit\), got 1k$/],
   ['memory as a bare small number (bytes)', 'image: a\nmemory: 4096\n', /^line 2: memory: at least 6m .*got 4k$/],
   ['memory zero', 'image: a\nmemory: 0\n', /^line 2: memory: at least 6m/],
-  ['memory not whole bytes', 'image: a\nmemory: 1.1g\n', /^line 2: memory: must be a whole number of bytes \(1\.5k, not 1\.1k\), got "1\.1g"$/],
+  [
+    'memory not whole bytes',
+    'image: a\nmemory: 1.1g\n',
+    /^line 2: memory: must be a whole number of bytes \(1\.5k, not 1\.1k\), got "1\.1g"$/,
+  ],
   ['shm zero', 'image: a\nshm: 0\n', /^line 2: shm: at least 1m \(less is a unit slip, and 0 is the engine's 64m default\), got 0b$/],
   ['shm one byte', 'image: a\nshm: 1b\n', /^line 2: shm: at least 1m/],
   ['shm not whole bytes', 'image: a\nshm: 1.5\n', /^line 2: shm: must be a whole number of bytes .*, got 1\.5$/],
@@ -83,7 +91,11 @@ const bad: [string, string, RegExp][] = [
   ['bad env name', 'image: a\nenv:\n  1X: y\n', /^line 3: env.1X: an environment variable name/],
   ['env value a map', 'image: a\nenv:\n  X: {a: 1}\n', /^line 3: env.X: expected a string, number or boolean value/],
   ['mount outside roots', 'image: a\nmounts: ["/etc:/etc"]\n', /^line 2: mounts\[0\]: the source must be under \/data, got \/etc$/],
-  ['mount with ..', 'image: a\nmounts: ["/data/../etc:/x"]\n', /^line 2: mounts\[0\]: the source "\/data\/..\/etc" must be an absolute path without \.\./],
+  [
+    'mount with ..',
+    'image: a\nmounts: ["/data/../etc:/x"]\n',
+    /^line 2: mounts\[0\]: the source "\/data\/..\/etc" must be an absolute path without \.\./,
+  ],
   ['mount relative', 'image: a\nmounts: ["data:/x"]\n', /must be an absolute path/],
   ['mount mode', 'image: a\nmounts: ["/data:/x:rwx"]\n', /expected src:dst or src:dst:ro/],
   ['network not allowed', 'image: a\nnetwork: host\n', /^line 2: network: allowed here: none; got "host"$/],
@@ -101,8 +113,13 @@ for (const [title, text, expected] of bad) {
     const result = parseManifest(text, config);
     t.false(result.ok);
     if (result.ok) return;
-    const lines = result.issues.map((issue) => `${issue.line === undefined ? '' : `line ${issue.line}: `}${issue.path ? `${issue.path}: ` : ''}${issue.message}`);
-    t.true(lines.some((line) => expected.test(line)), lines.join('\n'));
+    const lines = result.issues.map(
+      (issue) => `${issue.line === undefined ? '' : `line ${issue.line}: `}${issue.path ? `${issue.path}: ` : ''}${issue.message}`,
+    );
+    t.true(
+      lines.some((line) => expected.test(line)),
+      lines.join('\n'),
+    );
   });
 }
 
@@ -148,7 +165,11 @@ test('build: and image_archive: instead of image:, exactly one of the three', (t
   const config = testConfig();
   const built = parseManifest('build: {context: ., args: {PY: 3.11, DEBUG: true}}\n', config);
   t.true(built.ok);
-  if (built.ok) t.deepEqual([built.manifest.image, built.manifest.build], [null, { context: '.', dockerfile: 'Dockerfile', args: { PY: '3.11', DEBUG: 'true' } }]);
+  if (built.ok)
+    t.deepEqual(
+      [built.manifest.image, built.manifest.build],
+      [null, { context: '.', dockerfile: 'Dockerfile', args: { PY: '3.11', DEBUG: 'true' } }],
+    );
   const archived = parseManifest('image_archive: images/train.tar\n', config);
   t.true(archived.ok && archived.manifest.image_archive === 'images/train.tar');
   const issues = (text: string) => {
@@ -157,8 +178,17 @@ test('build: and image_archive: instead of image:, exactly one of the three', (t
   };
   t.is(issues('image: a\nbuild: {context: .}\n'), 'line 2: build: give one of image, build or image_archive, not image and build');
   t.regex(issues('name: x\n'), /^line 1: image: is required \(or build: to build one, or image_archive: to load one\)$/);
-  t.regex(issues('build: {context: /srv/code}\n'), /^line 1: build.context: expected a path relative to the manifest for the build context folder, not an absolute one/);
-  t.regex(issues('build: {context: ., dockerfile: ../Dockerfile}\n'), /build.dockerfile: expected a path inside the context for the Dockerfile \(relative, without \.\.\)/);
-  t.regex(issues('build: {context: ., args: {"bad name": 1}}\n'), /build.args.bad name: a build argument name has only letters, digits and _/);
+  t.regex(
+    issues('build: {context: /srv/code}\n'),
+    /^line 1: build.context: expected a path relative to the manifest for the build context folder, not an absolute one/,
+  );
+  t.regex(
+    issues('build: {context: ., dockerfile: ../Dockerfile}\n'),
+    /build.dockerfile: expected a path inside the context for the Dockerfile \(relative, without \.\.\)/,
+  );
+  t.regex(
+    issues('build: {context: ., args: {"bad name": 1}}\n'),
+    /build.args.bad name: a build argument name has only letters, digits and _/,
+  );
   t.regex(issues('build: {context: ., network: host}\n'), /build.network: unknown field/);
 });

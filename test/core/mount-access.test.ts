@@ -18,14 +18,36 @@ import {
 const bob = { user: 'dopq-bob', uid: 1002, gid: 1002, groups: [1002, 1003, 1002] };
 
 test('paths are normalized without a trailing slash; prefixes are the folders on the way and the path', (t) => {
-  for (const [input, want] of [['/a/b/', '/a/b'], ['/a//b/./c', '/a/b/c'], ['/', '/'], ['/a/../b', '/b']] as const) t.is(checkPath(input), want);
+  for (const [input, want] of [
+    ['/a/b/', '/a/b'],
+    ['/a//b/./c', '/a/b/c'],
+    ['/', '/'],
+    ['/a/../b', '/b'],
+  ] as const)
+    t.is(checkPath(input), want);
   t.deepEqual(prefixes('/R/alice-private/sub'), ['/R', '/R/alice-private', '/R/alice-private/sub']);
   t.deepEqual(prefixes('/'), []);
 });
 
-test('helper args: the user\'s ids and deduplicated groups, the fixed script, then mode/path pairs', (t) => {
-  const args = helperArgs(bob, [{ path: '/R/x/', write: false }, { path: '/R/y', write: true }]);
-  t.deepEqual(args, ['--reuid=1002', '--regid=1002', '--groups=1002,1003', '--', '/bin/sh', '-c', HELPER_SCRIPT, 'sh', 'ro', '/R/x', 'rw', '/R/y']);
+test("helper args: the user's ids and deduplicated groups, the fixed script, then mode/path pairs", (t) => {
+  const args = helperArgs(bob, [
+    { path: '/R/x/', write: false },
+    { path: '/R/y', write: true },
+  ]);
+  t.deepEqual(args, [
+    '--reuid=1002',
+    '--regid=1002',
+    '--groups=1002,1003',
+    '--',
+    '/bin/sh',
+    '-c',
+    HELPER_SCRIPT,
+    'sh',
+    'ro',
+    '/R/x',
+    'rw',
+    '/R/y',
+  ]);
   t.is(helperArgs({ ...bob, groups: [] }, [])[2], '--clear-groups');
   t.throws(() => helperArgs({ ...bob, uid: -1 }, []), { message: /uid must be a non-negative integer/ });
   t.throws(() => helperArgs({ ...bob, groups: [1.5] }, []), { message: /group id/ });
@@ -33,17 +55,33 @@ test('helper args: the user\'s ids and deduplicated groups, the fixed script, th
 
 test('property: no path ever reaches the script text; each goes through as one argument', (t) => {
   fc.assert(
-    fc.property(fc.array(fc.string({ minLength: 1 }).map((s) => `/${s}`), { maxLength: 5 }), fc.boolean(), (paths, write) => {
-      const args = helperArgs(bob, paths.map((p) => ({ path: p, write })));
-      t.is(args[6], HELPER_SCRIPT);
-      t.deepEqual(args.slice(8), paths.flatMap((p) => [write ? 'rw' : 'ro', checkPath(p)]));
-    }),
+    fc.property(
+      fc.array(
+        fc.string({ minLength: 1 }).map((s) => `/${s}`),
+        { maxLength: 5 },
+      ),
+      fc.boolean(),
+      (paths, write) => {
+        const args = helperArgs(
+          bob,
+          paths.map((p) => ({ path: p, write })),
+        );
+        t.is(args[6], HELPER_SCRIPT);
+        t.deepEqual(
+          args.slice(8),
+          paths.flatMap((p) => [write ? 'rw' : 'ro', checkPath(p)]),
+        );
+      },
+    ),
   );
   t.notRegex(HELPER_SCRIPT, /\$\{/, 'no template interpolation slipped into the script');
 });
 
 test('helper output: each answer becomes a denial naming the folder at component k', (t) => {
-  const checks = ['/R/alice-private/sub', '/R/a/f', '/R/d', '/R/w', '/R/link/x', '/R/gone/y', '/R/q', '/top'].map((p) => ({ path: p, write: false }));
+  const checks = ['/R/alice-private/sub', '/R/a/f', '/R/d', '/R/w', '/R/link/x', '/R/gone/y', '/R/q', '/top'].map((p) => ({
+    path: p,
+    write: false,
+  }));
   const out = '0 search 2\n1 read\n2 enter\n3 write\n4 link 2\n5 missing 2\n6 ok\n7 search 0\n';
   t.deepEqual(parseHelperOutput(out, checks), [
     { kind: 'search', folder: '/R/alice-private' },
@@ -58,20 +96,34 @@ test('helper output: each answer becomes a denial naming the folder at component
 });
 
 test('helper output that is short, out of order, unknown or points past the path is refused', (t) => {
-  const checks = [{ path: '/R/x', write: false }, { path: '/R/y', write: false }];
+  const checks = [
+    { path: '/R/x', write: false },
+    { path: '/R/y', write: false },
+  ];
   for (const out of ['0 ok\n', '1 ok\n0 ok\n', '0 ok\n1 maybe\n', '0 ok\n1 search 9\n', '0 ok\n1 ok\n2 ok\n', 'setpriv: oops\n1 ok\n']) {
     t.throws(() => parseHelperOutput(out, checks), undefined, JSON.stringify(out));
   }
 });
 
-test('messages say the path and why, in the user\'s name', (t) => {
+test("messages say the path and why, in the user's name", (t) => {
   const say = (d: Denial, real?: string) => mountDenialMessage('/R/alice-private/sub', real, 'dopq-bob', d);
-  t.is(say({ kind: 'search', folder: '/R/alice-private' }), 'mount source /R/alice-private/sub: dopq-bob cannot pass through /R/alice-private (no search permission)');
+  t.is(
+    say({ kind: 'search', folder: '/R/alice-private' }),
+    'mount source /R/alice-private/sub: dopq-bob cannot pass through /R/alice-private (no search permission)',
+  );
   t.is(say({ kind: 'write' }), 'mount source /R/alice-private/sub: dopq-bob cannot write it (read-write mount; add :ro?)');
   t.is(say({ kind: 'read' }), 'mount source /R/alice-private/sub: dopq-bob cannot read it');
-  t.is(say({ kind: 'read' }, '/R/alice-private/sub/'), 'mount source /R/alice-private/sub: dopq-bob cannot read it', 'same path: no "resolves to"');
-  t.is(mountDenialMessage('/R/link', '/R/p/s', 'dopq-bob', { kind: 'enter' }), 'mount source /R/link (resolves to /R/p/s): dopq-bob cannot enter it (no search permission on the folder)');
-  for (const d of [{ kind: 'unreachable' }, { kind: 'link', at: '/R/l' }, { kind: 'missing', at: '/R/m' }] as Denial[]) t.regex(describeDenial('u', d), /\S/);
+  t.is(
+    say({ kind: 'read' }, '/R/alice-private/sub/'),
+    'mount source /R/alice-private/sub: dopq-bob cannot read it',
+    'same path: no "resolves to"',
+  );
+  t.is(
+    mountDenialMessage('/R/link', '/R/p/s', 'dopq-bob', { kind: 'enter' }),
+    'mount source /R/link (resolves to /R/p/s): dopq-bob cannot enter it (no search permission on the folder)',
+  );
+  for (const d of [{ kind: 'unreachable' }, { kind: 'link', at: '/R/l' }, { kind: 'missing', at: '/R/m' }] as Denial[])
+    t.regex(describeDenial('u', d), /\S/);
   t.false(isPermissionDenial({ kind: 'missing', at: '/x' }));
   t.true(isPermissionDenial({ kind: 'link', at: '/x' }));
 });
@@ -149,7 +201,11 @@ test('classify: the same decisions as the helper script, naming where the user i
 });
 
 test('classify: a link loop or an unreadable link is named as the link', async (t) => {
-  const loop = fakeProbe({ '/R': dir(true, false, true), '/R/a': { kind: 'link', target: '/R/b' }, '/R/b': { kind: 'link', target: '/R/a' } });
+  const loop = fakeProbe({
+    '/R': dir(true, false, true),
+    '/R/a': { kind: 'link', target: '/R/b' },
+    '/R/b': { kind: 'link', target: '/R/a' },
+  });
   t.is((await classify({ path: '/R/a', write: false }, loop))?.kind, 'link');
   const opaque: AccessProbe = { ...tree, readLink: undefined };
   t.deepEqual(await classify({ path: '/R/bob-link', write: false }, opaque), { kind: 'link', at: '/R/bob-link' });

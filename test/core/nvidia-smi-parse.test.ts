@@ -9,8 +9,22 @@ const GPUS = `index, uuid, name, memory.total [MiB], memory.used [MiB], utilizat
 
 test('GPU query parsed by header; [N/A] becomes null', (t) => {
   t.deepEqual(parseGpuQuery(GPUS), [
-    { index: 0, uuid: 'GPU-5c1a2b3c-1111-2222-3333-444455556666', name: 'NVIDIA A100-SXM4-80GB', memory_total_mib: 81920, memory_used_mib: 1024, utilization: 37 },
-    { index: 1, uuid: 'GPU-6d2b3c4d-1111-2222-3333-444455556666', name: 'NVIDIA A100-SXM4-80GB', memory_total_mib: 81920, memory_used_mib: 0, utilization: null },
+    {
+      index: 0,
+      uuid: 'GPU-5c1a2b3c-1111-2222-3333-444455556666',
+      name: 'NVIDIA A100-SXM4-80GB',
+      memory_total_mib: 81920,
+      memory_used_mib: 1024,
+      utilization: 37,
+    },
+    {
+      index: 1,
+      uuid: 'GPU-6d2b3c4d-1111-2222-3333-444455556666',
+      name: 'NVIDIA A100-SXM4-80GB',
+      memory_total_mib: 81920,
+      memory_used_mib: 0,
+      utilization: null,
+    },
   ]);
 });
 
@@ -20,7 +34,9 @@ test('columns in another order still parse', (t) => {
 });
 
 test('compute apps, and no apps at all', (t) => {
-  t.deepEqual(parseAppsQuery('gpu_uuid, pid, used_gpu_memory [MiB]\nGPU-x, 4242, 1000\n'), [{ gpu_uuid: 'GPU-x', pid: 4242, used_memory_mib: 1000 }]);
+  t.deepEqual(parseAppsQuery('gpu_uuid, pid, used_gpu_memory [MiB]\nGPU-x, 4242, 1000\n'), [
+    { gpu_uuid: 'GPU-x', pid: 4242, used_memory_mib: 1000 },
+  ]);
   t.deepEqual(parseAppsQuery('gpu_uuid, pid, used_gpu_memory [MiB]\n'), []);
   t.deepEqual(parseAppsQuery(''), []);
 });

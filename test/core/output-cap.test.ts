@@ -34,7 +34,12 @@ test('property: the kept bytes are a prefix of the input, at most the limit, the
       const before = out.slice(0, at);
       // The line before the marker may end with a newline the cap added.
       const prefix = (kept: string) => input.startsWith(kept) && kept.length <= limit;
-      return at >= 0 && out.endsWith('CUT\n') && out.split('CUT\n').length === 2 && (prefix(before) || (before.endsWith('\n') && prefix(before.slice(0, -1))));
+      return (
+        at >= 0 &&
+        out.endsWith('CUT\n') &&
+        out.split('CUT\n').length === 2 &&
+        (prefix(before) || (before.endsWith('\n') && prefix(before.slice(0, -1))))
+      );
     }),
   );
   t.pass();

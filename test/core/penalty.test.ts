@@ -34,15 +34,21 @@ test('running jobs count up to now; queued and unstarted jobs do not', (t) => {
 
 test('property: penalty grows with GPUs and duration, and never exceeds raw GPU-seconds', (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 1e7 }), fc.integer({ min: 1, max: 1e7 }), fc.integer({ min: 60, max: 1e7 }), (gpus, ago, length, halfLife) => {
-      const now = 2e10;
-      const end = now - ago;
-      const start = end - length;
-      const value = decayedGpuSeconds(gpus, start, end, now, halfLife);
-      const more = decayedGpuSeconds(gpus + 1, start, end, now, halfLife);
-      const longer = decayedGpuSeconds(gpus, start - 1000, end, now, halfLife);
-      return value >= 0 && value <= (gpus * length) / 1000 + 1e-6 && more > value && longer >= value;
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 0, max: 1e7 }),
+      fc.integer({ min: 1, max: 1e7 }),
+      fc.integer({ min: 60, max: 1e7 }),
+      (gpus, ago, length, halfLife) => {
+        const now = 2e10;
+        const end = now - ago;
+        const start = end - length;
+        const value = decayedGpuSeconds(gpus, start, end, now, halfLife);
+        const more = decayedGpuSeconds(gpus + 1, start, end, now, halfLife);
+        const longer = decayedGpuSeconds(gpus, start - 1000, end, now, halfLife);
+        return value >= 0 && value <= (gpus * length) / 1000 + 1e-6 && more > value && longer >= value;
+      },
+    ),
   );
   t.pass();
 });

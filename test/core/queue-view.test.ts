@@ -9,14 +9,62 @@ import { testConfig } from './fixtures.js';
 const now = Date.parse('2026-11-28T12:00:00Z');
 const base = { uid: 1000, image: 'img', gpus: [] as string[], time_limit: 3600 };
 const jobs: JobRecord[] = [
-  { ...base, id: 1, user: 'alice', name: 'train', gpus_requested: 2, gpus: ['0', '1'], state: 'running', submitted_at: now - 7200_000, started_at: now - 3600_000 },
+  {
+    ...base,
+    id: 1,
+    user: 'alice',
+    name: 'train',
+    gpus_requested: 2,
+    gpus: ['0', '1'],
+    state: 'running',
+    submitted_at: now - 7200_000,
+    started_at: now - 3600_000,
+  },
   { ...base, id: 2, user: 'alice', name: 'eval', gpus_requested: 1, state: 'queued', submitted_at: now - 600_000 },
   { ...base, id: 3, user: 'bob', name: 'sweep', gpus_requested: 1, state: 'queued', submitted_at: now - 300_000 },
-  { ...base, id: 4, user: 'bob', name: 'old', gpus_requested: 1, gpus: ['2'], state: 'done', submitted_at: now - 3 * 86400_000, started_at: now - 2 * 86400_000 - 600_000, finished_at: now - 2 * 86400_000, exit_code: 0, reason: 'exited' },
-  { ...base, id: 5, user: 'carol', name: 'oops', gpus_requested: 1, gpus: ['2'], state: 'failed', submitted_at: now - 100_000, started_at: now - 90_000, finished_at: now - 80_000, exit_code: 137, reason: 'time-limit' },
+  {
+    ...base,
+    id: 4,
+    user: 'bob',
+    name: 'old',
+    gpus_requested: 1,
+    gpus: ['2'],
+    state: 'done',
+    submitted_at: now - 3 * 86400_000,
+    started_at: now - 2 * 86400_000 - 600_000,
+    finished_at: now - 2 * 86400_000,
+    exit_code: 0,
+    reason: 'exited',
+  },
+  {
+    ...base,
+    id: 5,
+    user: 'carol',
+    name: 'oops',
+    gpus_requested: 1,
+    gpus: ['2'],
+    state: 'failed',
+    submitted_at: now - 100_000,
+    started_at: now - 90_000,
+    finished_at: now - 80_000,
+    exit_code: 137,
+    reason: 'time-limit',
+  },
 ];
-const opts = (extra: Partial<ViewOptions> = {}): ViewOptions => ({ now, config: testConfig(), shares: new Map(), daemonAlive: true, all: false, ...extra });
-const state: StateFile = { version: 1, jobs, gpus: staticInventory(['0', '1', '2']), daemon: { pid: 42, started_at: now - 86400_000, host: 'gpu1', heartbeat_at: now } };
+const opts = (extra: Partial<ViewOptions> = {}): ViewOptions => ({
+  now,
+  config: testConfig(),
+  shares: new Map(),
+  daemonAlive: true,
+  all: false,
+  ...extra,
+});
+const state: StateFile = {
+  version: 1,
+  jobs,
+  gpus: staticInventory(['0', '1', '2']),
+  daemon: { pid: 42, started_at: now - 86400_000, host: 'gpu1', heartbeat_at: now },
+};
 
 test('queued jobs are numbered in start order: lower penalty first', (t) => {
   const view = buildQueueView(state, [], opts());
@@ -25,7 +73,10 @@ test('queued jobs are numbered in start order: lower penalty first', (t) => {
   t.is(position(2), 2);
   t.is(position(1), null);
   t.is(view.gpus_free, 1);
-  t.deepEqual(view.gpus.map((g) => g.state), ['held', 'held', 'free']);
+  t.deepEqual(
+    view.gpus.map((g) => g.state),
+    ['held', 'held', 'free'],
+  );
 });
 
 test('finished jobs of the last 24h only, unless all', (t) => {
@@ -78,8 +129,14 @@ test('estimated start: now for a job that starts this pass, the reservation time
 test('held and paused jobs have no estimate and say why', (t) => {
   const held = jobs.map((j) => (j.id === 2 ? { ...j, held_by: 'alice' } : j));
   const view = buildQueueView({ ...state, jobs: held, paused: { by: 'root', at: now } }, [], opts());
-  t.like(view.jobs.find((j) => j.id === 2), { waiting_for: 'held', estimated_start: null, position: null, held_by: 'alice' });
-  t.like(view.jobs.find((j) => j.id === 3), { waiting_for: 'paused', estimated_start: null });
+  t.like(
+    view.jobs.find((j) => j.id === 2),
+    { waiting_for: 'held', estimated_start: null, position: null, held_by: 'alice' },
+  );
+  t.like(
+    view.jobs.find((j) => j.id === 3),
+    { waiting_for: 'paused', estimated_start: null },
+  );
   t.like(view.paused, { by: 'root' });
   t.regex(renderQueue(view, { now, colorLevel: 0 }), /paused by root/);
 });

@@ -39,7 +39,11 @@ test('20,000 rows: every row drawn once, no Table over the chunk size, widths th
   const rows = Array.from({ length: 20_000 }, (_, i) => row(i));
   rows[19_999]![4] = 'the widest detail, in the very last row';
   const { sizes, out } = tableSizes(() => drawTable(head, rows));
-  t.is(sizes.reduce((a, b) => a + b, 0), 20_000, 'each row handed to cli-table3 once');
+  t.is(
+    sizes.reduce((a, b) => a + b, 0),
+    20_000,
+    'each row handed to cli-table3 once',
+  );
   t.true(Math.max(...sizes) <= TABLE_CHUNK_ROWS, 'cli-table3 work per chunk is bounded, so the total is linear');
   const lines = out.split('\n');
   t.is(lines.length, 20_000 + 3, 'top border, head, rows, bottom border: no borders between chunks');
@@ -55,15 +59,24 @@ test('a few hundred rows come out byte for byte as one cli-table3 Table', (t) =>
 });
 
 const cell = fc
-  .tuple(fc.array(fc.constantFrom('a', 'bc', ' ', '-', '漢', '😀', 'é', '…', '\n'), { maxLength: 6 }), fc.constantFrom('', '\u001b[31m', '\u001b[1m'))
+  .tuple(
+    fc.array(fc.constantFrom('a', 'bc', ' ', '-', '漢', '😀', 'é', '…', '\n'), { maxLength: 6 }),
+    fc.constantFrom('', '\u001b[31m', '\u001b[1m'),
+  )
   .map(([parts, colour]) => (colour ? `${colour}${parts.join('')}\u001b[39m\u001b[22m` : parts.join('')));
 
 test('property: any table, any chunk size, is drawn as one Table would be, all lines the same width', (t) => {
   fc.assert(
     fc.property(
-      fc.integer({ min: 1, max: 5 }).chain((columns) =>
-        fc.tuple(fc.array(cell, { minLength: columns, maxLength: columns }), fc.array(fc.array(cell, { minLength: columns, maxLength: columns }), { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 8 })),
-      ),
+      fc
+        .integer({ min: 1, max: 5 })
+        .chain((columns) =>
+          fc.tuple(
+            fc.array(cell, { minLength: columns, maxLength: columns }),
+            fc.array(fc.array(cell, { minLength: columns, maxLength: columns }), { minLength: 1, maxLength: 25 }),
+            fc.integer({ min: 1, max: 8 }),
+          ),
+        ),
       ([tableHead, rows, chunkRows]) => {
         const drawn = drawTable(tableHead, rows, chunkRows);
         return drawn === wholeTable(tableHead, rows) && new Set(drawn.split('\n').map(strlen)).size === 1;
@@ -77,13 +90,39 @@ test('property: any table, any chunk size, is drawn as one Table would be, all l
 const now = Date.parse('2026-11-28T12:00:00Z');
 function finishedView(count: number): QueueView {
   const job = (i: number): JobView => ({
-    id: i, name: `job-${i}`, user: `user${i % 40}`, state: 'rejected', gpus: [], gpus_requested: 1, penalty: null, position: null, estimated_start: null,
-    waiting_for: null, held_by: null, submitted_at: new Date(now - 1000 * i).toISOString(), started_at: null, finished_at: new Date(now - 1000 * i).toISOString(),
-    exit_code: null, reason: 'invalid-manifest', message: 'gpus: expected a number', image: null, time_limit: null, ingested: true, attempt: 1,
+    id: i,
+    name: `job-${i}`,
+    user: `user${i % 40}`,
+    state: 'rejected',
+    gpus: [],
+    gpus_requested: 1,
+    penalty: null,
+    position: null,
+    estimated_start: null,
+    waiting_for: null,
+    held_by: null,
+    submitted_at: new Date(now - 1000 * i).toISOString(),
+    started_at: null,
+    finished_at: new Date(now - 1000 * i).toISOString(),
+    exit_code: null,
+    reason: 'invalid-manifest',
+    message: 'gpus: expected a number',
+    image: null,
+    time_limit: null,
+    ingested: true,
+    attempt: 1,
   });
   return {
-    daemon: { running: false, pid: null, since: null, host: null, engine: null, state_not_saved: null }, policy: 'fairshare', paused: null, reservation: null,
-    gpus: [], gpus_free: 0, gpus_total: 0, jobs: Array.from({ length: count }, (_, i) => job(i + 1)), users: [], generated_at: new Date(now).toISOString(),
+    daemon: { running: false, pid: null, since: null, host: null, engine: null, state_not_saved: null },
+    policy: 'fairshare',
+    paused: null,
+    reservation: null,
+    gpus: [],
+    gpus_free: 0,
+    gpus_total: 0,
+    jobs: Array.from({ length: count }, (_, i) => job(i + 1)),
+    users: [],
+    generated_at: new Date(now).toISOString(),
   };
 }
 
@@ -96,5 +135,9 @@ test('finishedLimit: the newest rows, then one line counting the older ones', (t
   const all = renderQueue(finishedView(120), { now, colorLevel: 0 });
   t.regex(all, /^│ 120 +│/m);
   t.notRegex(all, /older not shown/);
-  t.notRegex(renderQueue(finishedView(50), { now, colorLevel: 0, finishedLimit: 50 }), /older not shown/, 'exactly the limit: nothing hidden');
+  t.notRegex(
+    renderQueue(finishedView(50), { now, colorLevel: 0, finishedLimit: 50 }),
+    /older not shown/,
+    'exactly the limit: nothing hidden',
+  );
 });

@@ -85,7 +85,12 @@ const cpuValue = fc.oneof(
 );
 const sizeValue = fc.oneof(
   fc.nat({ max: 64 * 1024 ** 2 }),
-  fc.tuple(fc.oneof(fc.nat({ max: 4096 }), fc.double({ min: 0, max: 4096, noNaN: true, noDefaultInfinity: true })), fc.constantFrom(...UNITS)).map(([n, unit]) => `${n}${unit}`),
+  fc
+    .tuple(
+      fc.oneof(fc.nat({ max: 4096 }), fc.double({ min: 0, max: 4096, noNaN: true, noDefaultInfinity: true })),
+      fc.constantFrom(...UNITS),
+    )
+    .map(([n, unit]) => `${n}${unit}`),
   fc.constantFrom(0, 1, '0', '1b', '1k', '5m', '6m', '6143k', '6144k', '1023k', '1m', '1.1g', '0.5g'),
 );
 const resources = fc.record({ cpus: cpuValue, memory: sizeValue, shm: sizeValue }, { requiredKeys: [] });
@@ -97,9 +102,13 @@ function meetsMinimums(config: Config, text: string): boolean | undefined {
   const spec = containerSpec({ id: 7, uid: 1001, user: 'alice', manifest: result.manifest, image: 'a' }, [], config, 'inst', host);
   const { NanoCpus, Memory, MemorySwap, ShmSize } = spec.HostConfig;
   return (
-    Number.isSafeInteger(NanoCpus) && NanoCpus >= MIN_NANO_CPUS &&
-    Number.isSafeInteger(Memory) && Memory >= MIN_MEMORY && MemorySwap === Memory &&
-    Number.isSafeInteger(ShmSize) && ShmSize >= MIN_SHM
+    Number.isSafeInteger(NanoCpus) &&
+    NanoCpus >= MIN_NANO_CPUS &&
+    Number.isSafeInteger(Memory) &&
+    Memory >= MIN_MEMORY &&
+    MemorySwap === Memory &&
+    Number.isSafeInteger(ShmSize) &&
+    ShmSize >= MIN_SHM
   );
 }
 
@@ -129,7 +138,9 @@ test('property: defaults and limits the config accepts meet the minimums too', (
         return true;
       }
       accepted += 1;
-      const inEngineUnits = [config.defaults, config.limits].every((set) => nanoCpus(set.cpus) >= MIN_NANO_CPUS && set.memory >= MIN_MEMORY && set.shm >= MIN_SHM);
+      const inEngineUnits = [config.defaults, config.limits].every(
+        (set) => nanoCpus(set.cpus) >= MIN_NANO_CPUS && set.memory >= MIN_MEMORY && set.shm >= MIN_SHM,
+      );
       // A manifest that asks for nothing runs with the defaults.
       return inEngineUnits && meetsMinimums(config, 'image: a\n') === true;
     }),

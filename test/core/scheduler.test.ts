@@ -6,7 +6,14 @@ import { blockerOf, decide, heldByUser, type RunningJob, type SchedulerInput } f
 
 const now = 1_000_000_000;
 const H = 3600 * 1000;
-const job = (id: number, user: string, gpus: number, extra: Partial<QueuedJob> = {}): QueuedJob => ({ id, user, gpus, submitted_at: id, time_limit: 3600, ...extra });
+const job = (id: number, user: string, gpus: number, extra: Partial<QueuedJob> = {}): QueuedJob => ({
+  id,
+  user,
+  gpus,
+  submitted_at: id,
+  time_limit: 3600,
+  ...extra,
+});
 const gpus = (n: number) => Array.from({ length: n }, (_, i) => `g${i}`);
 
 function input(queued: QueuedJob[], extra: Partial<SchedulerInput> = {}): SchedulerInput {
@@ -36,7 +43,10 @@ const startedBy = (decisions: { starts: { id: number }[] }, queued: QueuedJob[])
 };
 
 test('fairshare: users with equal shares and no usage split the free GPUs, whoever queued more', (t) => {
-  const queued = [...Array.from({ length: 10 }, (_, i) => job(i + 1, 'alice', 1)), ...Array.from({ length: 3 }, (_, i) => job(20 + i, 'bob', 1))];
+  const queued = [
+    ...Array.from({ length: 10 }, (_, i) => job(i + 1, 'alice', 1)),
+    ...Array.from({ length: 3 }, (_, i) => job(20 + i, 'bob', 1)),
+  ];
   t.deepEqual(startedBy(decide(input(queued)), queued), { alice: 2, bob: 2 });
 });
 
@@ -54,7 +64,10 @@ test('fairshare: GPUs already held count against their user at once', (t) => {
 });
 
 test('fairshare: a share of 2 gets about twice the GPUs of a share of 1', (t) => {
-  const queued = [...Array.from({ length: 10 }, (_, i) => job(i + 1, 'alice', 1)), ...Array.from({ length: 10 }, (_, i) => job(20 + i, 'bob', 1))];
+  const queued = [
+    ...Array.from({ length: 10 }, (_, i) => job(i + 1, 'alice', 1)),
+    ...Array.from({ length: 10 }, (_, i) => job(20 + i, 'bob', 1)),
+  ];
   const decisions = decide(input(queued, { free: gpus(6), shares: new Map([['alice', 2]]) }));
   t.deepEqual(startedBy(decisions, queued), { alice: 4, bob: 2 });
 });
@@ -62,13 +75,20 @@ test('fairshare: a share of 2 gets about twice the GPUs of a share of 1', (t) =>
 test('fifo: submission order, whatever the usage', (t) => {
   const queued = [job(1, 'alice', 1), job(2, 'alice', 1), job(3, 'bob', 1)];
   const decisions = decide(input(queued, { policy: 'fifo', free: gpus(2), usage: new Map([['alice', 1e9]]) }));
-  t.deepEqual(decisions.starts.map((s) => s.id), [1, 2]);
+  t.deepEqual(
+    decisions.starts.map((s) => s.id),
+    [1, 2],
+  );
 });
 
-test('top moves a job ahead of its owner\'s jobs only', (t) => {
+test("top moves a job ahead of its owner's jobs only", (t) => {
   const queued = [job(1, 'alice', 1), job(2, 'bob', 1), job(3, 'alice', 1, { top_at: now })];
   const decisions = decide(input(queued, { policy: 'fifo', free: gpus(2) }));
-  t.deepEqual(decisions.starts.map((s) => s.id), [3, 2], "alice's topped job takes her first place, not bob's");
+  t.deepEqual(
+    decisions.starts.map((s) => s.id),
+    [3, 2],
+    "alice's topped job takes her first place, not bob's",
+  );
 });
 
 test('EASY: the first job that does not fit gets a reservation; only jobs that end before it may use its GPUs', (t) => {
@@ -77,7 +97,11 @@ test('EASY: the first job that does not fit gets a reservation; only jobs that e
   const decisions = decide(input(queued, { policy: 'fifo', free: ['g2', 'g3'], running }));
   t.like(decisions.reservation, { id: 1, at: now + H });
   t.deepEqual([...decisions.reservation!.gpus].sort(), ['g0', 'g1', 'g2', 'g3']);
-  t.deepEqual(decisions.starts.map((s) => s.id), [2], 'the 30-minute job backfills; the 2-hour one would delay the 4-GPU job');
+  t.deepEqual(
+    decisions.starts.map((s) => s.id),
+    [2],
+    'the 30-minute job backfills; the 2-hour one would delay the 4-GPU job',
+  );
 });
 
 test('EASY: a long job may start on a GPU the reservation does not need', (t) => {
@@ -88,7 +112,7 @@ test('EASY: a long job may start on a GPU the reservation does not need', (t) =>
   t.deepEqual(decisions.starts, [{ id: 2, gpus: ['g3'] }]);
 });
 
-test('dopq-classic: nothing passes the first job that does not fit (DoPQ\'s rule)', (t) => {
+test("dopq-classic: nothing passes the first job that does not fit (DoPQ's rule)", (t) => {
   const running: RunningJob[] = [{ id: 9, user: 'dan', gpus: ['g0', 'g1'], ends_at: now + H }];
   const queued = [job(1, 'alice', 4), job(2, 'bob', 1, { time_limit: 60 })];
   const decisions = decide(input(queued, { policy: 'dopq-classic', free: ['g2', 'g3'], running }));
@@ -113,7 +137,10 @@ test('per-user GPU cap: a capped user waits, others start', (t) => {
   const running: RunningJob[] = [{ id: 9, user: 'alice', gpus: ['g0', 'g1'], ends_at: now + H }];
   const queued = [job(1, 'alice', 1), job(2, 'bob', 1)];
   const decisions = decide(input(queued, { policy: 'fifo', free: ['g2', 'g3'], running, max_gpus_per_user: 2 }));
-  t.deepEqual(decisions.starts.map((s) => s.id), [2]);
+  t.deepEqual(
+    decisions.starts.map((s) => s.id),
+    [2],
+  );
   t.is(blockerOf(queued[0]!, 4, heldByUser(running), 2), 'user-cap');
   t.is(blockerOf(job(5, 'x', 5), 4, new Map(), null), 'too-big');
 });
@@ -132,9 +159,18 @@ const passArb = fc
   .record({
     policy: fc.constantFrom('fairshare' as const, 'fifo' as const, 'dopq-classic' as const),
     gpuCount: fc.integer({ min: 1, max: 8 }),
-    running: fc.array(fc.record({ user: fc.constantFrom(...USERS), gpus: fc.integer({ min: 1, max: 3 }), left: fc.integer({ min: 0, max: 20_000 }) }), { maxLength: 6 }),
+    running: fc.array(
+      fc.record({ user: fc.constantFrom(...USERS), gpus: fc.integer({ min: 1, max: 3 }), left: fc.integer({ min: 0, max: 20_000 }) }),
+      { maxLength: 6 },
+    ),
     queued: fc.array(
-      fc.record({ user: fc.constantFrom(...USERS), gpus: fc.integer({ min: 0, max: 5 }), at: fc.nat(1000), limit: fc.integer({ min: 1, max: 20_000 }), top: fc.option(fc.nat(100), { nil: undefined }) }),
+      fc.record({
+        user: fc.constantFrom(...USERS),
+        gpus: fc.integer({ min: 0, max: 5 }),
+        at: fc.nat(1000),
+        limit: fc.integer({ min: 1, max: 20_000 }),
+        top: fc.option(fc.nat(100), { nil: undefined }),
+      }),
       { maxLength: 25 },
     ),
     usage: fc.record({ a: fc.nat(50_000), b: fc.nat(50_000), c: fc.nat(50_000), d: fc.nat(50_000) }),
@@ -150,7 +186,9 @@ const passArb = fc
       running.push({ id: 1000 + i, user: run.user, gpus: all.slice(next, next + run.gpus), ends_at: now + run.left * 1000 });
       next += run.gpus;
     });
-    const queued = r.queued.map((q, i) => job(i + 1, q.user, q.gpus, { submitted_at: q.at, time_limit: q.limit, ...(q.top !== undefined ? { top_at: q.top } : {}) }));
+    const queued = r.queued.map((q, i) =>
+      job(i + 1, q.user, q.gpus, { submitted_at: q.at, time_limit: q.limit, ...(q.top !== undefined ? { top_at: q.top } : {}) }),
+    );
     return {
       queued,
       input: input(queued, {
@@ -217,7 +255,11 @@ test('property: a backfilled job never delays the reservation: its GPUs are all 
       for (const r of i.running) for (const g of r.gpus) endOf.set(g, r.ends_at);
       for (const s of starts) for (const g of s.gpus) endOf.set(g, now + queued.find((q) => q.id === s.id)!.time_limit * 1000);
       const needed = queued.find((q) => q.id === reservation.id)!.gpus;
-      return reservation.gpus.length === needed && new Set(reservation.gpus).size === needed && reservation.gpus.every((g) => (endOf.get(g) ?? now) <= reservation.at);
+      return (
+        reservation.gpus.length === needed &&
+        new Set(reservation.gpus).size === needed &&
+        reservation.gpus.every((g) => (endOf.get(g) ?? now) <= reservation.at)
+      );
     }),
     { numRuns: 500 },
   );

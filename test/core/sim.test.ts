@@ -7,7 +7,12 @@ import { simulate, type SimSettings } from '../../src/core/sim/simulate.js';
 import { testConfig } from './fixtures.js';
 
 const config = testConfig();
-const settings = (policy: SimSettings['policy'], cap: number | null = null): SimSettings => ({ policy, running_weight: 3600, classic_history: 100, max_gpus_per_user: cap });
+const settings = (policy: SimSettings['policy'], cap: number | null = null): SimSettings => ({
+  policy,
+  running_weight: 3600,
+  classic_history: 100,
+  max_gpus_per_user: cap,
+});
 
 test('trace: units, count, default time limit from the config', (t) => {
   const trace = parseTrace(
@@ -29,7 +34,9 @@ jobs:
 });
 
 test('trace: errors name the field and line', (t) => {
-  const error = t.throws(() => parseTrace('gpus: 2\njobs:\n  - {user: a, duration: 1h}\n  - {user: b, gpus: 3, duration: soon}\n', 't.yaml', config));
+  const error = t.throws(() =>
+    parseTrace('gpus: 2\njobs:\n  - {user: a, duration: 1h}\n  - {user: b, gpus: 3, duration: soon}\n', 't.yaml', config),
+  );
   t.true(error instanceof DopqError);
   t.regex(error!.message, /line 4: jobs\[1\]\.duration: expected a duration/);
   const tooBig = t.throws(() => parseTrace('gpus: 2\njobs:\n  - {user: a, gpus: 3, duration: 1h}\n', 't.yaml', config));
@@ -66,7 +73,13 @@ const traceArb = fc
     gpus: fc.integer({ min: 1, max: 8 }),
     cap: fc.option(fc.integer({ min: 4, max: 8 }), { nil: null }),
     jobs: fc.array(
-      fc.record({ user: fc.constantFrom('a', 'b', 'c'), gpus: fc.integer({ min: 0, max: 4 }), at: fc.nat(5000), duration: fc.integer({ min: 0, max: 4000 }), slack: fc.integer({ min: 0, max: 3000 }) }),
+      fc.record({
+        user: fc.constantFrom('a', 'b', 'c'),
+        gpus: fc.integer({ min: 0, max: 4 }),
+        at: fc.nat(5000),
+        duration: fc.integer({ min: 0, max: 4000 }),
+        slack: fc.integer({ min: 0, max: 3000 }),
+      }),
       { minLength: 1, maxLength: 40 },
     ),
   })
@@ -76,7 +89,14 @@ const traceArb = fc
       gpus,
       shares: new Map([['a', 2]]),
       half_life: 3600,
-      jobs: jobs.map((j, i) => ({ id: i + 1, user: j.user, gpus: Math.min(j.gpus, gpus), at: j.at, duration: j.duration, time_limit: j.duration + j.slack })),
+      jobs: jobs.map((j, i) => ({
+        id: i + 1,
+        user: j.user,
+        gpus: Math.min(j.gpus, gpus),
+        at: j.at,
+        duration: j.duration,
+        time_limit: j.duration + j.slack,
+      })),
     } satisfies Trace,
   }));
 
@@ -87,7 +107,12 @@ test('property: every job that fits the machine starts, and GPUs in use never ex
     fc.property(traceArb, fc.constantFrom(...POLICIES), ({ trace, cap }, policy) => {
       const result = simulate(trace, settings(policy, cap));
       if (result.summary.never_started !== 0) return false;
-      const events = result.jobs.flatMap((j) => [{ t: j.start!, d: j.gpus }, { t: j.end!, d: -j.gpus }]).sort((x, y) => x.t - y.t || x.d - y.d);
+      const events = result.jobs
+        .flatMap((j) => [
+          { t: j.start!, d: j.gpus },
+          { t: j.end!, d: -j.gpus },
+        ])
+        .sort((x, y) => x.t - y.t || x.d - y.d);
       let inUse = 0;
       for (const e of events) {
         inUse += e.d;
@@ -113,20 +138,33 @@ test('property (fifo): a reserved job starts no later than it was first promised
 
 test('property: the same trace gives the same schedule', (t) => {
   fc.assert(
-    fc.property(traceArb, fc.constantFrom(...POLICIES), ({ trace, cap }, policy) => JSON.stringify(simulate(trace, settings(policy, cap)).jobs) === JSON.stringify(simulate(trace, settings(policy, cap)).jobs)),
+    fc.property(
+      traceArb,
+      fc.constantFrom(...POLICIES),
+      ({ trace, cap }, policy) =>
+        JSON.stringify(simulate(trace, settings(policy, cap)).jobs) === JSON.stringify(simulate(trace, settings(policy, cap)).jobs),
+    ),
     { numRuns: 100 },
   );
   t.pass();
 });
 
 test('weighted max-min split: small demands are met, the rest is shared by weight', (t) => {
-  const fair = maxMinShares(8, new Map([['a', 1], ['b', 10], ['c', 10]]), new Map([['c', 3]]));
+  const fair = maxMinShares(
+    8,
+    new Map([
+      ['a', 1],
+      ['b', 10],
+      ['c', 10],
+    ]),
+    new Map([['c', 3]]),
+  );
   t.is(fair.get('a'), 1);
   t.is(fair.get('b'), 7 / 4);
   t.is(fair.get('c'), (7 * 3) / 4);
 });
 
-test('trace: a job above the config\'s GPU limits is an error, not a job that never starts', (t) => {
+test("trace: a job above the config's GPU limits is an error, not a job that never starts", (t) => {
   const capped = testConfig('');
   const perUser = { ...capped, limits: { ...capped.limits, per_user: { ...capped.limits.per_user, gpus: 2 } } };
   const error = t.throws(() => parseTrace('gpus: 8\njobs:\n  - {user: a, gpus: 3, duration: 1h}\n', 't.yaml', perUser));

@@ -29,13 +29,17 @@ test('bad corpus dropped into the intake: each rejected with its reason for its 
       const id = 500 + index;
       const target = path.join(spool.spoolDir, 'intake', `${id}.job`);
       const temp = path.join(spool.spoolDir, 'intake', `.${id}.tmp`);
-      await writeFile(temp, JSON.stringify({ id, submitted_at: Date.now(), source: `/home/dopq-alice/${file}`, manifest: text }), { mode: 0o600 });
+      await writeFile(temp, JSON.stringify({ id, submitted_at: Date.now(), source: `/home/dopq-alice/${file}`, manifest: text }), {
+        mode: 0o600,
+      });
       await chown(temp, a.uid, a.gid);
       await rename(temp, target);
       return { id, file, expected: expectedReason(text)! };
     }),
   );
-  const good = Promise.all([1, 2, 3, 4].map((n) => spool.push({ name: `good-${n}`, command: `echo good ${n} > /outdir/good-${n}`, gpus: n % 2 }, bob())));
+  const good = Promise.all(
+    [1, 2, 3, 4].map((n) => spool.push({ name: `good-${n}`, command: `echo good ${n} > /outdir/good-${n}`, gpus: n % 2 }, bob())),
+  );
   const [dropped, goodIds] = await Promise.all([dropping, good]);
 
   for (const id of goodIds) t.is((await spool.waitForJob(id, ['done', 'failed'])).state, 'done', `good job ${id}`);
@@ -52,7 +56,10 @@ test('bad corpus dropped into the intake: each rejected with its reason for its 
   }
   t.true(dropped.length >= 40);
   // Refused files leave the intake for root's rejected/ folder; nothing else is touched.
-  t.deepEqual((await readdir(path.join(spool.spoolDir, 'intake'))).filter((f) => !f.startsWith('.')), []);
+  t.deepEqual(
+    (await readdir(path.join(spool.spoolDir, 'intake'))).filter((f) => !f.startsWith('.')),
+    [],
+  );
   t.is((await readdir(path.join(spool.spoolDir, 'rejected'))).length, dropped.length);
   const outputs = await readdir(path.join(spool.dir, 'out', 'dopq-bob'));
   t.deepEqual(outputs.sort(), ['good-1', 'good-2', 'good-3', 'good-4']);
@@ -60,7 +67,7 @@ test('bad corpus dropped into the intake: each rejected with its reason for its 
   await daemon.stop();
 });
 
-test('push refuses every corpus file: exit 65 (77 for another user\'s image), naming the file, the field and the line', async (t) => {
+test("push refuses every corpus file: exit 65 (77 for another user's image), naming the file, the field and the line", async (t) => {
   const spool = await makeSpool(t, (dir) => corpusConfig(dir));
   const files = await corpus();
   const a = alice();
@@ -76,5 +83,5 @@ test('push refuses every corpus file: exit 65 (77 for another user\'s image), na
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
-  t.deepEqual((await readdir(path.join(spool.spoolDir, 'intake'))), [], 'nothing was queued');
+  t.deepEqual(await readdir(path.join(spool.spoolDir, 'intake')), [], 'nothing was queued');
 });

@@ -11,7 +11,7 @@ import { alice, bob } from '../helpers/users.js';
 
 const count = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line)).length;
 
-test('1,500 bad intake files with 40 kB names: bob keeps 200 waiting and 20 short rejected records; alice\'s job still runs', async (t) => {
+test("1,500 bad intake files with 40 kB names: bob keeps 200 waiting and 20 short rejected records; alice's job still runs", async (t) => {
   const spool = await makeSpool(t, { gpus: [0], limits: { per_user: { waiting_files: 200, rejected: 20 } } });
   const [a, b] = [alice(), bob()];
   const intake = path.join(spool.spoolDir, 'intake');
@@ -20,7 +20,11 @@ test('1,500 bad intake files with 40 kB names: bob keeps 200 waiting and 20 shor
   const longName = `/home/bob/${'x'.repeat(40_000)}.yaml`;
   for (let id = 1; id <= 1500; id++) {
     const file = path.join(intake, `${id}.job`);
-    await writeFile(file, JSON.stringify({ id, submitted_at: Date.now(), source: longName, manifest: `image: ${IMAGE}\nbogus_field: ${id}\n` }), { mode: 0o600 });
+    await writeFile(
+      file,
+      JSON.stringify({ id, submitted_at: Date.now(), source: longName, manifest: `image: ${IMAGE}\nbogus_field: ${id}\n` }),
+      { mode: 0o600 },
+    );
     await chown(file, b.uid, b.gid);
   }
   const daemon = spool.startDaemon();
@@ -55,7 +59,21 @@ test('above limits.state_size the daemon reads nothing new, push refuses with ex
   const now = Date.now();
   const state: StateFile = { version: 1, gpus: [], daemon: null, carried_usage: [], jobs: [] };
   for (let id = 1; id <= 6000; id++) {
-    state.jobs.push({ id, user: 'dopq-alice', uid: a.uid, name: `finished-${'n'.repeat(100)}-${id}`, image: IMAGE, gpus_requested: 1, gpus: [], state: 'done', submitted_at: now - 60_000, started_at: now - 50_000, finished_at: now - 40_000, time_limit: 600, exit_code: 0 } as StateFile['jobs'][number]);
+    state.jobs.push({
+      id,
+      user: 'dopq-alice',
+      uid: a.uid,
+      name: `finished-${'n'.repeat(100)}-${id}`,
+      image: IMAGE,
+      gpus_requested: 1,
+      gpus: [],
+      state: 'done',
+      submitted_at: now - 60_000,
+      started_at: now - 50_000,
+      finished_at: now - 40_000,
+      time_limit: 600,
+      exit_code: 0,
+    } as StateFile['jobs'][number]);
   }
   await writeFileAtomic(path.join(spool.spoolDir, 'state', 'state.json'), JSON.stringify(state));
   t.true((await stat(path.join(spool.spoolDir, 'state', 'state.json'))).size > 1024 ** 2);
@@ -68,7 +86,11 @@ test('above limits.state_size the daemon reads nothing new, push refuses with ex
 
   // A job file already in the intake (pushed before the state grew) waits; it is not lost.
   const file = path.join(spool.spoolDir, 'intake', '6001.job');
-  await writeFile(file, JSON.stringify({ id: 6001, submitted_at: now, source: '/home/alice/waiting.yaml', manifest: `image: ${IMAGE}\ncommand: 'true'\n` }), { mode: 0o600 });
+  await writeFile(
+    file,
+    JSON.stringify({ id: 6001, submitted_at: now, source: '/home/alice/waiting.yaml', manifest: `image: ${IMAGE}\ncommand: 'true'\n` }),
+    { mode: 0o600 },
+  );
   await chown(file, a.uid, a.gid);
   const daemon = spool.startDaemon();
   await spool.waitFor('the daemon to say why', async () => /over limits\.state_size/.test(daemon.output()));

@@ -36,9 +36,13 @@ test('push packs the context as the user; the daemon keeps a verified copy that 
   const info = await stat(packed);
   t.is(info.uid, a.uid);
   t.is(info.mode & 0o777, 0o600);
-  const sha = createHash('sha256').update(await readFile(packed)).digest('hex');
+  const sha = createHash('sha256')
+    .update(await readFile(packed))
+    .digest('hex');
 
-  const envelope = JSON.parse(await readFile(path.join(spool.spoolDir, 'intake', `${id}.job`), 'utf8')) as { context: { sha256: string; bytes: number } };
+  const envelope = JSON.parse(await readFile(path.join(spool.spoolDir, 'intake', `${id}.job`), 'utf8')) as {
+    context: { sha256: string; bytes: number };
+  };
   t.is(envelope.context.sha256, sha, 'the job file records what push packed; the daemon checks it');
   await writeFile(path.join(root, 'src', 'run.sh'), 'echo version-2\n'); // edited after push
   const listing = execFileSync('tar', ['tf', packed], { encoding: 'utf8' });
@@ -50,13 +54,25 @@ test('push packs the context as the user; the daemon keeps a verified copy that 
   const log = (await spool.cli(['log', String(id)], { user: a })).stdout;
   t.regex(log, /version-1/, 'the job ran the code as it was at push time');
   t.notRegex(log, /version-2/);
-  t.false(await stat(packed).then(() => true, () => false), "the user's packed file left the intake");
-  t.false(await stat(path.join(spool.spoolDir, 'builds', `${id}.tar`)).then(() => true, () => false), 'the claimed copy goes once the image is built');
+  t.false(
+    await stat(packed).then(
+      () => true,
+      () => false,
+    ),
+    "the user's packed file left the intake",
+  );
+  t.false(
+    await stat(path.join(spool.spoolDir, 'builds', `${id}.tar`)).then(
+      () => true,
+      () => false,
+    ),
+    'the claimed copy goes once the image is built',
+  );
   await daemon.stop();
   t.is((await spool.job(id))?.user, 'dopq-alice');
 });
 
-test('push refuses a context with a link, naming build.context; a job claiming another user\'s context is rejected', async (t) => {
+test("push refuses a context with a link, naming build.context; a job claiming another user's context is rejected", async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });
   const [a, b] = [alice(), bob()];
   const { root, manifest } = await aliceContext(spool.dir, 'ctx-link');
@@ -64,7 +80,10 @@ test('push refuses a context with a link, naming build.context; a job claiming a
   const refused = await spool.cli(['push', manifest], { user: a });
   t.is(refused.code, 65);
   t.regex(refused.stderr, /build\.context: src\/pw: is a symbolic link/);
-  t.deepEqual((await readdir(path.join(spool.spoolDir, 'intake'))).filter((f) => !f.startsWith('.')), []);
+  t.deepEqual(
+    (await readdir(path.join(spool.spoolDir, 'intake'))).filter((f) => !f.startsWith('.')),
+    [],
+  );
 
   // bob writes a job file that points at alice's packed context.
   shellAsRoot(`rm ${root}/src/pw`);
@@ -74,7 +93,10 @@ test('push refuses a context with a link, naming build.context; a job claiming a
   t.not((await shellAs(b, `cat ${spool.spoolDir}/intake/${aliceId}.job`)).code, 0);
   const envelope = JSON.parse(await readFile(path.join(spool.spoolDir, 'intake', `${aliceId}.job`), 'utf8'));
   const forgedId = aliceId + 100;
-  await shellAs(b, `cd ${spool.spoolDir}/intake && printf '%s' '${JSON.stringify({ ...envelope, id: forgedId, context: { ...envelope.context } })}' > .f && mv .f ${forgedId}.job`);
+  await shellAs(
+    b,
+    `cd ${spool.spoolDir}/intake && printf '%s' '${JSON.stringify({ ...envelope, id: forgedId, context: { ...envelope.context } })}' > .f && mv .f ${forgedId}.job`,
+  );
   await spool.cli(['run', '--once']);
   const forged = await spool.waitForJob(forgedId, ['rejected', 'queued', 'failed', 'done']);
   t.is(forged.state, 'rejected');
@@ -82,7 +104,7 @@ test('push refuses a context with a link, naming build.context; a job claiming a
   t.regex(forged.message ?? '', /build context|no packed build context/);
 });
 
-test("squatted job numbers and context names cost a build push only a retry; the context is packed once", async (t) => {
+test('squatted job numbers and context names cost a build push only a retry; the context is packed once', async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });
   const [a, b] = [alice(), bob()];
   const { manifest } = await aliceContext(spool.dir, 'ctx-squat');

@@ -30,7 +30,11 @@ test('limits.per_user.builds 1, builds.parallel 2: alice builds one at a time wh
   // Builds that never end by themselves: each ends when the test cancels it, so the test sees
   // who builds at once without timing anything.
   const slow = (name: string) => `FROM ${IMAGE}\nRUN echo ${name} && sleep 600\n`;
-  const alices = [await pushBuild(spool, a, 'a1', slow('a1')), await pushBuild(spool, a, 'a2', slow('a2')), await pushBuild(spool, a, 'a3', slow('a3'))];
+  const alices = [
+    await pushBuild(spool, a, 'a1', slow('a1')),
+    await pushBuild(spool, a, 'a2', slow('a2')),
+    await pushBuild(spool, a, 'a3', slow('a3')),
+  ];
   const bobs = await pushBuild(spool, b, 'b1', slow('b1'));
   const daemon = spool.startDaemon();
 
@@ -38,15 +42,23 @@ test('limits.per_user.builds 1, builds.parallel 2: alice builds one at a time wh
   const snapshots: { alice: number[]; all: number }[] = [];
   const building = async () => {
     const jobs = (await spool.q()).jobs.filter((job) => job.state === 'building');
-    const snapshot = { alice: jobs.filter((job) => alices.includes(job.id)).map((job) => job.id), all: jobs.length, bob: jobs.some((job) => job.id === bobs) };
+    const snapshot = {
+      alice: jobs.filter((job) => alices.includes(job.id)).map((job) => job.id),
+      all: jobs.length,
+      bob: jobs.some((job) => job.id === bobs),
+    };
     snapshots.push(snapshot);
     return snapshot;
   };
 
-  const first = await spool.waitFor('bob and one of alice to build', async () => {
-    const now = await building();
-    return now.bob && now.alice.length === 1 ? now : undefined;
-  }, 240_000);
+  const first = await spool.waitFor(
+    'bob and one of alice to build',
+    async () => {
+      const now = await building();
+      return now.bob && now.alice.length === 1 ? now : undefined;
+    },
+    240_000,
+  );
   t.is(first.all, 2, 'both slots in use');
   const queued = (await spool.q()).jobs.filter((job) => alices.includes(job.id) && job.state === 'queued');
   t.is(queued.length, 2, "alice's other two wait, queued");
@@ -54,10 +66,14 @@ test('limits.per_user.builds 1, builds.parallel 2: alice builds one at a time wh
   // Her slot frees when her build ends (cancelled here): her next one takes it, bob's goes on.
   const [cancelled] = first.alice;
   t.is((await spool.cli(['rm', String(cancelled)], { user: a })).code, 0);
-  const second = await spool.waitFor("alice's next build", async () => {
-    const now = await building();
-    return now.alice.length === 1 && now.alice[0] !== cancelled ? now : undefined;
-  }, 240_000);
+  const second = await spool.waitFor(
+    "alice's next build",
+    async () => {
+      const now = await building();
+      return now.alice.length === 1 && now.alice[0] !== cancelled ? now : undefined;
+    },
+    240_000,
+  );
   t.true(second.bob, "bob's build still runs beside hers");
 
   for (const snapshot of snapshots) {

@@ -57,7 +57,7 @@ test('a broken Dockerfile fails the job with the build error, in q and in the lo
   t.is(job.message, `the build failed; its output is in dopq log ${id}`);
   const log = await spool.cli(['log', String(id)], { user: a });
   t.regex(log.stdout, /compiling[\s\S]*returned a non-zero code: 3/);
-  t.is((await spool.cli(['log', String(id)], { user: bob() })).code, 77, "another user cannot read the build log");
+  t.is((await spool.cli(['log', String(id)], { user: bob() })).code, 77, 'another user cannot read the build log');
   await daemon.stop();
 });
 
@@ -93,7 +93,12 @@ test('a build past builds.deadline fails the job, saying so', async (t) => {
 
 test('builds.keep_images: the images of finished jobs beyond the newest per user are removed', async (t) => {
   // A kept container still uses its image: keep them only long enough to inspect them.
-  const spool = await makeSpool(t, { gpus: [0], reconcile_interval: '1s', keep_containers: '3s', builds: { keep_images: { per_user: 1 } } });
+  const spool = await makeSpool(t, {
+    gpus: [0],
+    reconcile_interval: '1s',
+    keep_containers: '3s',
+    builds: { keep_images: { per_user: 1 } },
+  });
   const a = alice();
   const daemon = spool.startDaemon();
   const first = await push(spool, await buildJob(spool, a, 'first', `FROM ${IMAGE}\nCOPY run.sh /run.sh\nCMD ["sh", "/run.sh"]\n`), a);
@@ -114,7 +119,9 @@ test("an image archive is loaded without its own tags (it cannot replace another
   // An image tagged as something else on this server: the archive claims that name.
   const decoy = `dopq-decoy-${process.pid}:latest`;
   // Its own content, so no earlier run's cached step (left on the engine) is the same image.
-  execSync(`printf 'FROM ${IMAGE}\\nRUN echo poisoned ${process.pid}-${Date.now()} > /poisoned\\n' | docker build -q -t ${decoy} - >/dev/null`);
+  execSync(
+    `printf 'FROM ${IMAGE}\\nRUN echo poisoned ${process.pid}-${Date.now()} > /poisoned\\n' | docker build -q -t ${decoy} - >/dev/null`,
+  );
   const root = path.join(spool.dir, 'archive');
   await mkdir(root);
   // The archive's image leaves the engine; the decoy name then names a shared image.

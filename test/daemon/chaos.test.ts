@@ -13,8 +13,23 @@ import { runChaos } from '../../bench/chaos/run.js';
 const PREFIX = 'dopq-abc-';
 const job = (seq: number, exits3 = false): PlannedJob => ({ seq, user: 'alice', gpus: 1, runMs: 500, exits3, at: 0 });
 const push = (seq: number, id: number, exits3 = false) => ({ job: job(seq, exits3), code: 0, id, stderr: '', startedAt: 0, endedAt: 0 });
-const ev = (container: string, action: string, jobId: number, timeMs: number): EngineEvent => ({ container, action, name: `${PREFIX}${jobId}`, timeMs });
-const facts = (over: Partial<ChaosFacts>): ChaosFacts => ({ pushes: [], jobs: [], events: [], markers: new Map(), ended: new Set(), outages: [], namePrefix: PREFIX, endAt: 10_000, ...over });
+const ev = (container: string, action: string, jobId: number, timeMs: number): EngineEvent => ({
+  container,
+  action,
+  name: `${PREFIX}${jobId}`,
+  timeMs,
+});
+const facts = (over: Partial<ChaosFacts>): ChaosFacts => ({
+  pushes: [],
+  jobs: [],
+  events: [],
+  markers: new Map(),
+  ended: new Set(),
+  outages: [],
+  namePrefix: PREFIX,
+  endAt: 10_000,
+  ...over,
+});
 
 test('the judge: a clean run counts nothing', (t) => {
   const counts = analyze(
@@ -24,12 +39,24 @@ test('the judge: a clean run counts nothing', (t) => {
         { id: 1, state: 'done', reason: 'exited', exit_code: 0, gpus: ['0'] },
         { id: 2, state: 'failed', reason: 'exited', exit_code: 3, gpus: ['0'] },
       ],
-      events: [ev('c1', 'create', 1, 90), ev('c1', 'start', 1, 100), ev('c1', 'die', 1, 200), ev('c2', 'start', 2, 250), ev('c2', 'die', 2, 400)],
+      events: [
+        ev('c1', 'create', 1, 90),
+        ev('c1', 'start', 1, 100),
+        ev('c1', 'die', 1, 200),
+        ev('c2', 'start', 2, 250),
+        ev('c2', 'die', 2, 400),
+      ],
       markers: new Map([['1.c1', ['0']]]),
       ended: new Set(['1.c1', '2.c2']),
     }),
   );
-  t.deepEqual(violations(counts), { lost: 0, 'run twice': 0, 'GPU overlaps': 0, 'failed by a fault not theirs': 0, 'recorded as ended on its own but cut short': 0 });
+  t.deepEqual(violations(counts), {
+    lost: 0,
+    'run twice': 0,
+    'GPU overlaps': 0,
+    'failed by a fault not theirs': 0,
+    'recorded as ended on its own but cut short': 0,
+  });
   t.is(counts.pushed, 2);
   t.is(counts.refused, 1);
   t.deepEqual(counts.states, { done: 1, failed: 1, cancelled: 0, rejected: 0, unfinished: 0 });
@@ -48,8 +75,21 @@ test('the judge: lost, run twice, overlaps and foreign faults are each counted',
         { id: 5, state: 'done', reason: 'exited', exit_code: 0, gpus: ['0'], attempt: 2 },
       ],
       // Job 1 started in two containers with one attempt; job 2 and job 5 held GPU 0 together.
-      events: [ev('a', 'start', 1, 100), ev('a', 'die', 1, 200), ev('b', 'start', 1, 300), ev('b', 'die', 1, 400), ev('c', 'start', 2, 500), ev('d', 'start', 5, 600), ev('d', 'die', 5, 700), ev('c', 'die', 2, 800)],
-      markers: new Map([['1.a', ['1']], ['1.b', ['1']], ['5.d', ['0']]]),
+      events: [
+        ev('a', 'start', 1, 100),
+        ev('a', 'die', 1, 200),
+        ev('b', 'start', 1, 300),
+        ev('b', 'die', 1, 400),
+        ev('c', 'start', 2, 500),
+        ev('d', 'start', 5, 600),
+        ev('d', 'die', 5, 700),
+        ev('c', 'die', 2, 800),
+      ],
+      markers: new Map([
+        ['1.a', ['1']],
+        ['1.b', ['1']],
+        ['5.d', ['0']],
+      ]),
       ended: new Set(['1.b', '5.d']),
     }),
   );
@@ -57,7 +97,11 @@ test('the judge: lost, run twice, overlaps and foreign faults are each counted',
   t.deepEqual(counts.runTwice, [{ id: 1, starts: 2, attempts: 1 }]);
   t.is(counts.overlaps.length, 1);
   t.deepEqual([counts.overlaps[0]!.first.job, counts.overlaps[0]!.second.job, counts.overlaps[0]!.gpu], [2, 5, '0']);
-  t.deepEqual(counts.foreignFaults.map((f) => f.id), [2, 4], 'exit 137 and start-failed are not the job\'s own exit 3');
+  t.deepEqual(
+    counts.foreignFaults.map((f) => f.id),
+    [2, 4],
+    "exit 137 and start-failed are not the job's own exit 3",
+  );
   t.deepEqual(counts.requeued, [{ id: 5, attempts: 2 }]);
 });
 
@@ -69,8 +113,18 @@ test('the judge: a container without a die event ends when the engine went down,
         { id: 1, state: 'done', reason: 'exited', exit_code: 0, gpus: ['0'], attempts: 2 },
         { id: 2, state: 'done', reason: 'exited', exit_code: 0, gpus: ['0'] },
       ],
-      events: [ev('a', 'start', 1, 100), ev('b', 'start', 2, 5000), ev('b', 'die', 2, 6000), ev('c', 'start', 1, 6500), ev('c', 'die', 1, 7000)],
-      markers: new Map([['1.a', ['0']], ['2.b', ['0']], ['1.c', ['0']]]),
+      events: [
+        ev('a', 'start', 1, 100),
+        ev('b', 'start', 2, 5000),
+        ev('b', 'die', 2, 6000),
+        ev('c', 'start', 1, 6500),
+        ev('c', 'die', 1, 7000),
+      ],
+      markers: new Map([
+        ['1.a', ['0']],
+        ['2.b', ['0']],
+        ['1.c', ['0']],
+      ]),
       ended: new Set(['2.b', '1.c']),
       outages: [{ stopAt: 1000, goneAt: 2000, backAt: 4000 }],
     }),
@@ -91,7 +145,11 @@ test('the judge: an exit 0 without an end marker was cut short; a marker without
       ],
       events: [ev('a', 'start', 1, 100), ev('a', 'die', 1, 200), ev('b', 'start', 2, 100), ev('b', 'die', 2, 200)],
       // Job 1 ran in a, which never got to its end; job 2 also ran in c, whose events were lost.
-      markers: new Map([['1.a', ['0']], ['2.b', ['1']], ['2.c', ['1']]]),
+      markers: new Map([
+        ['1.a', ['0']],
+        ['2.b', ['1']],
+        ['2.c', ['1']],
+      ]),
       ended: new Set(['2.b']),
     }),
   );
@@ -101,20 +159,35 @@ test('the judge: an exit 0 without an end marker was cut short; a marker without
 });
 
 test('the judge: overlaps need two containers at once on one GPU', (t) => {
-  const span = (job: number, container: string, start: number, end: number, gpus: string[]): Interval => ({ job, container, start, end, gpus, open: false });
-  t.is(gpuOverlaps([span(1, 'a', 0, 10, ['0', '1']), span(2, 'b', 10, 20, ['1'])]).length, 0, 'a handoff at the same instant is no overlap');
+  const span = (job: number, container: string, start: number, end: number, gpus: string[]): Interval => ({
+    job,
+    container,
+    start,
+    end,
+    gpus,
+    open: false,
+  });
+  t.is(
+    gpuOverlaps([span(1, 'a', 0, 10, ['0', '1']), span(2, 'b', 10, 20, ['1'])]).length,
+    0,
+    'a handoff at the same instant is no overlap',
+  );
   t.is(gpuOverlaps([span(1, 'a', 0, 10, ['0', '1']), span(2, 'b', 9, 20, ['1', '2'])]).length, 1);
   t.is(gpuOverlaps([span(1, 'a', 0, 10, ['0']), span(2, 'b', 5, 20, ['1'])]).length, 0);
 });
 
 test('events, options and plans', (t) => {
-  const line = '{"status":"die","id":"8012","Type":"container","Action":"die","Actor":{"ID":"8012","Attributes":{"exitCode":"137","name":"dopq-x-1"}},"time":1,"timeNano":1500000000}';
+  const line =
+    '{"status":"die","id":"8012","Type":"container","Action":"die","Actor":{"ID":"8012","Attributes":{"exitCode":"137","name":"dopq-x-1"}},"time":1,"timeNano":1500000000}';
   t.deepEqual(parseEventLine(line), { container: '8012', action: 'die', name: 'dopq-x-1', timeMs: 1500, exitCode: 137 });
   t.is(parseEventLine('{"Type":"image","Action":"pull","timeNano":1}'), undefined);
   t.is(parseEventLine('not json'), undefined);
   const options = parseChaosArgs(['--jobs', '40', '--kills=4', '--engine-restarts', '1', '--disk-full', '1', '--seed', '7'], 1);
   t.like(options, { jobs: 40, kills: 4, engineRestarts: 1, diskFull: 1, seed: 7 });
-  t.throws(() => parseChaosArgs(['--jobs', 'many'], 1), { instanceOf: ChaosUsageError, message: /--jobs expects a whole number >= 0, got "many"/ });
+  t.throws(() => parseChaosArgs(['--jobs', 'many'], 1), {
+    instanceOf: ChaosUsageError,
+    message: /--jobs expects a whole number >= 0, got "many"/,
+  });
   t.throws(() => parseChaosArgs(['--fast'], 1), { instanceOf: ChaosUsageError, message: /unknown option --fast/ });
   const plan = makePlan(options);
   t.deepEqual(plan, makePlan(options), 'the same seed, the same script');
@@ -125,7 +198,10 @@ test('events, options and plans', (t) => {
 
 test('chaos: nothing lost, run twice, on a shared GPU or failed for a fault not its own', async (t) => {
   t.timeout(175_000);
-  const result = await runChaos({ jobs: 40, kills: 4, engineRestarts: 1, diskFull: 1, seed: 42, pushIntervalMs: 700, settleMs: 60_000 }, { progress: (line) => t.log(line) });
+  const result = await runChaos(
+    { jobs: 40, kills: 4, engineRestarts: 1, diskFull: 1, seed: 42, pushIntervalMs: 700, settleMs: 60_000 },
+    { progress: (line) => t.log(line) },
+  );
   t.log(`\n${renderChaos(result)}`);
   const details = renderDetails(result);
   if (details) t.log(details);

@@ -54,7 +54,10 @@ test('admins reset usage and clear history; others are refused and nothing chang
   const usage = async () => (await spool.q()).users.find((u) => u.user === 'dopq-alice')?.usage_gpu_hours ?? 0;
   t.true((await usage()) > 0);
 
-  for (const args of [['usage', 'reset', 'dopq-alice'], ['history', 'clear']]) {
+  for (const args of [
+    ['usage', 'reset', 'dopq-alice'],
+    ['history', 'clear'],
+  ]) {
     const refused = await spool.cli(args, { user: bob() });
     t.is(refused.code, 77, args.join(' '));
     t.regex(refused.stderr, /only admins may do this \(dopq-bob is not one\)/);
@@ -110,8 +113,17 @@ test('submitters and the per-user queue cap: refused by push, and by the daemon 
   t.is((await spool.q()).jobs.length, 2, 'nothing was queued');
 
   // Bob writes a job file himself, bypassing push: the daemon refuses it by its owner's uid.
-  const envelope = JSON.stringify({ id: 900, submitted_at: Date.now(), source: 'forged.yaml', manifest: 'image: dopq-busybox:latest\ncommand: "true"\n' });
-  execFileSync('sh', ['-c', `cat > ${path.join(spool.spoolDir, 'intake', '900.job')}`], { input: envelope, uid: bob().uid, gid: bob().gid });
+  const envelope = JSON.stringify({
+    id: 900,
+    submitted_at: Date.now(),
+    source: 'forged.yaml',
+    manifest: 'image: dopq-busybox:latest\ncommand: "true"\n',
+  });
+  execFileSync('sh', ['-c', `cat > ${path.join(spool.spoolDir, 'intake', '900.job')}`], {
+    input: envelope,
+    uid: bob().uid,
+    gid: bob().gid,
+  });
   const daemon = spool.startDaemon();
   const forged = await spool.waitForJob(900, ['rejected']);
   t.is(forged.user, 'dopq-bob');

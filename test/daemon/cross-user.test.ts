@@ -38,7 +38,11 @@ async function pushImage(spool: TestSpool, user: UnixUser, image: string) {
 /** Alice's finished build job with a secret in its image: her tag, image ID and short ID. */
 async function alicesImage(spool: TestSpool, secret: string) {
   const a = alice();
-  const pushed = await pushFile(spool, await buildContext(spool, a, `FROM ${IMAGE}\nCOPY secret.txt /secret.txt\nCMD ["cat", "/secret.txt"]\n`, '', secret), a);
+  const pushed = await pushFile(
+    spool,
+    await buildContext(spool, a, `FROM ${IMAGE}\nCOPY secret.txt /secret.txt\nCMD ["cat", "/secret.txt"]\n`, '', secret),
+    a,
+  );
   const job = await spool.waitForJob(pushed.id!, ['done', 'failed', 'rejected'], SETTLE);
   if (job.state !== 'done') throw new Error(`alice's build: ${job.state} ${job.message}`);
   const id = (await docker.getImage(job.image!).inspect()).Id;
@@ -49,7 +53,7 @@ const ended = ['done', 'failed', 'rejected', 'cancelled'];
 /** An upper bound, not a measure: builds under a full parallel suite on 2 cores can take a minute. */
 const SETTLE = 240_000;
 
-test('every spelling of another user\'s job image is refused; the owner keeps using and building on it', async (t) => {
+test("every spelling of another user's job image is refused; the owner keeps using and building on it", async (t) => {
   const spool = await makeSpool(t, { gpus: [0, 1], builds: { parallel: 2 } });
   const [a, b] = [alice(), bob()];
   const secret = `ALICE-SECRET-${process.pid}-${Date.now()}`;
@@ -105,7 +109,11 @@ test('every spelling of another user\'s job image is refused; the owner keeps us
   t.is(again.code, 0, again.stderr);
   t.is((await spool.waitForJob(again.id!, ended, SETTLE)).state, 'done');
   t.regex((await spool.cli(['log', String(again.id)], { user: a })).stdout, new RegExp(secret));
-  const onTop = await pushFile(spool, await buildContext(spool, a, `FROM ${mine.tag}\nRUN cat /secret.txt\n`, 'command: [cat, /secret.txt]\n'), a);
+  const onTop = await pushFile(
+    spool,
+    await buildContext(spool, a, `FROM ${mine.tag}\nRUN cat /secret.txt\n`, 'command: [cat, /secret.txt]\n'),
+    a,
+  );
   t.is((await spool.waitForJob(onTop.id!, ended, SETTLE)).state, 'done');
 
   // The secret is in none of bob's logs or messages, and no container of his runs alice's image.
@@ -120,7 +128,10 @@ test('every spelling of another user\'s job image is refused; the owner keeps us
     const image = await docker.getImage((await docker.getContainer(c.Id).inspect()).Image).inspect();
     t.not(image.Id, mine.id);
     const alicesLayers = (await docker.getImage(mine.id).inspect()).RootFS.Layers ?? [];
-    t.false(alicesLayers.every((layer, i) => image.RootFS.Layers?.[i] === layer), 'not built on hers');
+    t.false(
+      alicesLayers.every((layer, i) => image.RootFS.Layers?.[i] === layer),
+      'not built on hers',
+    );
   }
   t.is(daemon.child.exitCode, null);
   await daemon.stop();
@@ -157,7 +168,15 @@ test("a build's labels cannot make it another user's job: reconcile goes by dopq
   const instance = spool.labels()[0]!.split('=')[1]!;
   // bob's build (job 1) labels its step containers as job 2, which alice is about to push; the
   // step outlives the start of alice's job, so a label-trusting reconcile sees two "job 2"s.
-  const forged = await pushFile(spool, await buildContext(spool, b, `FROM ${IMAGE}\nLABEL dopq.instance=${instance} dopq.job=2 dopq.user=${a.name} dopq.uid=${a.uid}\nRUN sleep 10\n`), b);
+  const forged = await pushFile(
+    spool,
+    await buildContext(
+      spool,
+      b,
+      `FROM ${IMAGE}\nLABEL dopq.instance=${instance} dopq.job=2 dopq.user=${a.name} dopq.uid=${a.uid}\nRUN sleep 10\n`,
+    ),
+    b,
+  );
   t.is(forged.id, 1, forged.stderr);
   await spool.waitForJob(1, ['building'], SETTLE);
   const running = await spool.push({ name: 'long', command: `${gate.wait}; echo alice-finished`, mounts: gate.mounts, gpus: 1 }, a);
@@ -182,7 +201,11 @@ test("a failed build's command and Docker's error reach only its owner's log, ne
   const [a, b] = [alice(), bob()];
   const token = `tok-${process.pid}-${Date.now()}`;
   const daemon = spool.startDaemon();
-  const pushed = await pushFile(spool, await buildContext(spool, a, `FROM ${IMAGE}\nRUN echo "Authorization: Bearer ${token}" > /dev/null && exit 3\n`), a);
+  const pushed = await pushFile(
+    spool,
+    await buildContext(spool, a, `FROM ${IMAGE}\nRUN echo "Authorization: Bearer ${token}" > /dev/null && exit 3\n`),
+    a,
+  );
   const job = await spool.waitForJob(pushed.id!, ended, SETTLE);
   t.is(job.state, 'failed');
   t.is(job.reason, 'build-failed');
@@ -214,7 +237,10 @@ test("builds reuse only their owner's cached steps: the same Dockerfile gives an
 });
 
 /** A copy of `docker save IMAGE` with its config changed and its manifest entry named and tagged as told. */
-function craftArchive(out: string, options: { manifestName: string; repoTags: string[]; env?: string; labels?: Record<string, string>; onBuild?: string[] }): void {
+function craftArchive(
+  out: string,
+  options: { manifestName: string; repoTags: string[]; env?: string; labels?: Record<string, string>; onBuild?: string[] },
+): void {
   const script = `
 import hashlib, io, json, subprocess, sys, tarfile
 out, opts = sys.argv[1], json.loads(sys.argv[2])
@@ -269,7 +295,13 @@ test("an archive cannot retag a shared image or claim a user's job image, whatev
         manifestName: 'x/../manifest.json',
         repoTags: [shared, mine.tag],
         env: 'PLANTED_BY=bob',
-        labels: { 'dopq.image.instance': instance, 'dopq.image.uid': String(a.uid), 'dopq.image.job': String(mine.job.id), 'dopq.instance': instance, 'dopq.job': String(mine.job.id) },
+        labels: {
+          'dopq.image.instance': instance,
+          'dopq.image.uid': String(a.uid),
+          'dopq.image.job': String(mine.job.id),
+          'dopq.instance': instance,
+          'dopq.job': String(mine.job.id),
+        },
       }),
     'command: [sh, -c, "echo loaded-by-bob"]\n',
   );
@@ -295,7 +327,13 @@ test("a base image's ONBUILD trigger that copies from another user's image is re
   const b = bob();
   const daemon = spool.startDaemon();
   const mine = await alicesImage(spool, `onbuild-secret-${process.pid}`);
-  const archived = await pushArchive(spool, b, (file) => craftArchive(file, { manifestName: 'manifest.json', repoTags: [], onBuild: [`COPY --from=${mine.short} /secret.txt /stolen`] }), 'command: ["true"]\n');
+  const archived = await pushArchive(
+    spool,
+    b,
+    (file) =>
+      craftArchive(file, { manifestName: 'manifest.json', repoTags: [], onBuild: [`COPY --from=${mine.short} /secret.txt /stolen`] }),
+    'command: ["true"]\n',
+  );
   t.is(archived.code, 0, archived.stderr);
   const base = await spool.waitForJob(archived.id!, ended, SETTLE);
   t.is(base.state, 'done', base.message ?? '');
@@ -308,7 +346,7 @@ test("a base image's ONBUILD trigger that copies from another user's image is re
   await daemon.stop();
 });
 
-test("a context tar written by hand cannot show dopq one Dockerfile and the engine another", async (t) => {
+test('a context tar written by hand cannot show dopq one Dockerfile and the engine another', async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });
   const b = bob();
   const daemon = spool.startDaemon();
@@ -340,7 +378,15 @@ manifest = 'name: forged\\nbuild: {context: ., dockerfile: Dockerfile}\\ngpus: 0
 env = {'id': ${id}, 'submitted_at': int(time.time() * 1000), 'source': 'forged.yaml', 'manifest': manifest, 'context': {'file': '${id}.ctx', 'bytes': len(data), 'sha256': hashlib.sha256(data).hexdigest()}}
 open('.${id}', 'w').write(json.dumps(env))
 `;
-    execFileSync('runuser', ['-u', b.name, '--', 'sh', '-c', `cd ${intake} && umask 077 && python3 -c "$0" && mv .${id} ${id}.job`, script]);
+    execFileSync('runuser', [
+      '-u',
+      b.name,
+      '--',
+      'sh',
+      '-c',
+      `cd ${intake} && umask 077 && python3 -c "$0" && mv .${id} ${id}.job`,
+      script,
+    ]);
     ids.push([what, id]);
   }
   for (const [what, id] of ids) {

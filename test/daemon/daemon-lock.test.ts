@@ -16,7 +16,10 @@ test('8 concurrent `run --once`: one runs, 7 exit 75 naming it, no job starts tw
   const ids: number[] = [];
   for (let round = 0; round < 5; round += 1) {
     // Work for the pass, so the winner still holds the spool when the slowest contender arrives.
-    const batch = [await spool.push({ name: `r${round}a`, command: 'echo a' }), await spool.push({ name: `r${round}b`, command: 'echo b' })];
+    const batch = [
+      await spool.push({ name: `r${round}a`, command: 'echo a' }),
+      await spool.push({ name: `r${round}b`, command: 'echo b' }),
+    ];
     ids.push(...batch);
     const results = await Promise.all(Array.from({ length: 8 }, () => spool.cli(['run', '--once'])));
     const codes = results.map((r) => r.code);

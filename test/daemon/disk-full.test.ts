@@ -12,7 +12,9 @@ import { IMAGE, makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice, type UnixUser } from '../helpers/users.js';
 
 /** A test spool whose folder is a small file system of its own; `fill()` takes all its free space. */
-async function smallDiskSpool(t: ExecutionContext): Promise<TestSpool & { fill(): Promise<void>; free(): Promise<void>; seq(): Promise<string> }> {
+async function smallDiskSpool(
+  t: ExecutionContext,
+): Promise<TestSpool & { fill(): Promise<void>; free(): Promise<void>; seq(): Promise<string> }> {
   // min_free 0: the disk guard is tested elsewhere; here the writes themselves must fail well.
   const spool = await makeSpool(t, { gpus: [0], builds: { min_free: 0 } });
   mountSmallDisk(t, spool.dir, spool.spoolDir);
@@ -56,7 +58,10 @@ function mountSmallDisk(t: ExecutionContext, dir: string, target: string): void 
       execFileSync('mount', ['-o', 'loop', image, target], { stdio: 'pipe' });
       execFileSync('chmod', ['0755', target]);
     } catch (loopError) {
-      throw new Error(`cannot mount a small file system here (tmpfs: ${(tmpfsError as Error).message}; loop ext4: ${(loopError as Error).message})`, { cause: loopError });
+      throw new Error(
+        `cannot mount a small file system here (tmpfs: ${(tmpfsError as Error).message}; loop ext4: ${(loopError as Error).message})`,
+        { cause: loopError },
+      );
     }
   }
   t.teardown(() => {
@@ -67,7 +72,6 @@ function mountSmallDisk(t: ExecutionContext, dir: string, target: string): void 
     }
   });
 }
-
 
 /** Every name under the spool, dot-files and locks included, except the fillers. */
 async function spoolFiles(spool: TestSpool): Promise<string[]> {
@@ -110,8 +114,16 @@ test('on a full disk every push exits 73 and queues nothing; after freeing space
   const before = await spoolFiles(spool);
   const cases: [string, string, RegExp][] = [
     ['a plain push', plain, /intake\/2\.job: cannot write the job file: no space left on the spool's disk; nothing was queued/],
-    ['a build push', path.join(build, 'job.yaml'), /intake: cannot write the build context: no space left on the spool's disk; nothing was queued/],
-    ['an image_archive push', path.join(archive, 'job.yaml'), /intake: cannot write the copy of the image archive: no space left on the spool's disk; nothing was queued/],
+    [
+      'a build push',
+      path.join(build, 'job.yaml'),
+      /intake: cannot write the build context: no space left on the spool's disk; nothing was queued/,
+    ],
+    [
+      'an image_archive push',
+      path.join(archive, 'job.yaml'),
+      /intake: cannot write the copy of the image archive: no space left on the spool's disk; nothing was queued/,
+    ],
   ];
   for (const [what, manifest, message] of cases) {
     const refused = await pushAs(spool, manifest, a);

@@ -25,7 +25,15 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
 
 const dockerfile = `FROM ${IMAGE}\nCOPY run.sh /run.sh\nCMD ["sh", "/run.sh"]\n`;
 const config = (executor: string, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ name: 'mnist', executor_name: executor, num_gpus: 0, required_memory: '1', build_flag: true, run_params: { environment: { MODE: 'fast' } }, ...extra });
+  JSON.stringify({
+    name: 'mnist',
+    executor_name: executor,
+    num_gpus: 0,
+    required_memory: '1',
+    build_flag: true,
+    run_params: { environment: { MODE: 'fast' } },
+    ...extra,
+  });
 
 async function pushZip(spool: TestSpool, name: string, entries: [string, string, 'symlink'?][], user: UnixUser) {
   const zip = path.join(spool.dir, `${name}.zip`);
@@ -37,7 +45,16 @@ test("a DoPQ zip of the pushing user's runs as a build job, its environment take
   const spool = await makeSpool(t, { gpus: [0] });
   const a = alice();
   const daemon = spool.startDaemon();
-  const pushed = await pushZip(spool, 'ok', [['Dockerfile', dockerfile], ['run.sh', 'echo dopq-zip-ran $MODE\n'], ['container_config.json', config(a.name)]], a);
+  const pushed = await pushZip(
+    spool,
+    'ok',
+    [
+      ['Dockerfile', dockerfile],
+      ['run.sh', 'echo dopq-zip-ran $MODE\n'],
+      ['container_config.json', config(a.name)],
+    ],
+    a,
+  );
   t.is(pushed.code, 0, pushed.stderr);
   const id = (JSON.parse(pushed.stdout) as { id: number }).id;
   const job = await spool.waitForJob(id, ['done', 'failed']);
@@ -50,14 +67,33 @@ test("a DoPQ zip of the pushing user's runs as a build job, its environment take
 test('DoPQ zips are refused: a foreign executor_name, unmapped run_params, zip slip, links, bombs', async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });
   const a = alice();
-  const base: [string, string][] = [['Dockerfile', dockerfile], ['run.sh', 'true\n']];
+  const base: [string, string][] = [
+    ['Dockerfile', dockerfile],
+    ['run.sh', 'true\n'],
+  ];
   const cases: [string, [string, string, 'symlink'?][], RegExp][] = [
     ['foreign', [...base, ['container_config.json', config('dopq-bob')]], /executor_name: is "dopq-bob", but you are dopq-alice/],
-    ['privileged', [...base, ['container_config.json', config(a.name, { run_params: { privileged: true, volumes: { '/': {} } } })]], /run_params\.privileged: not taken by dopq[\s\S]*run_params\.volumes: not taken/],
-    ['slip', [...base, ['container_config.json', config(a.name)], ['../../evil.sh', 'x']], /\.\.\/\.\.\/evil\.sh: invalid relative path.*\(zip slip\)/],
-    ['absolute', [...base, ['container_config.json', config(a.name)], ['/etc/cron.d/evil', 'x']], /\/etc\/cron\.d\/evil: absolute path.*\(zip slip\)/],
+    [
+      'privileged',
+      [...base, ['container_config.json', config(a.name, { run_params: { privileged: true, volumes: { '/': {} } } })]],
+      /run_params\.privileged: not taken by dopq[\s\S]*run_params\.volumes: not taken/,
+    ],
+    [
+      'slip',
+      [...base, ['container_config.json', config(a.name)], ['../../evil.sh', 'x']],
+      /\.\.\/\.\.\/evil\.sh: invalid relative path.*\(zip slip\)/,
+    ],
+    [
+      'absolute',
+      [...base, ['container_config.json', config(a.name)], ['/etc/cron.d/evil', 'x']],
+      /\/etc\/cron\.d\/evil: absolute path.*\(zip slip\)/,
+    ],
     ['link', [...base, ['container_config.json', config(a.name)], ['data', '/etc/shadow', 'symlink']], /data: is a symbolic link/],
-    ['bomb', [...base, ['container_config.json', config(a.name)], ['zeros', `ZEROS:${20 * 1024 * 1024}`]], /zeros: unpacks 20971520 bytes from \d+ \(over 100:1, a zip bomb\?\)/],
+    [
+      'bomb',
+      [...base, ['container_config.json', config(a.name)], ['zeros', `ZEROS:${20 * 1024 * 1024}`]],
+      /zeros: unpacks 20971520 bytes from \d+ \(over 100:1, a zip bomb\?\)/,
+    ],
   ];
   for (const [name, entries, reason] of cases) {
     const result = await pushZip(spool, name, entries, a);
@@ -74,7 +110,10 @@ test('dopq convert prints the equivalent manifest; a DoPQ folder pushes like a z
   await mkdir(folder);
   await writeFile(path.join(folder, 'Dockerfile'), dockerfile);
   await writeFile(path.join(folder, 'run.sh'), 'echo folder-ran\n');
-  await writeFile(path.join(folder, 'container_config.json'), config(a.name, { run_params: { environment: ['MODE=slow'], mem_limit: '4g', working_dir: '/' } }));
+  await writeFile(
+    path.join(folder, 'container_config.json'),
+    config(a.name, { run_params: { environment: ['MODE=slow'], mem_limit: '4g', working_dir: '/' } }),
+  );
   execSync(`chown -R ${a.uid}:${a.gid} ${folder}`);
   const converted = await spool.cli(['convert', path.join(folder, 'container_config.json')], { user: a });
   t.is(converted.code, 0, converted.stderr);

@@ -16,7 +16,13 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   await spool.waitForJob(limited, ['running']);
 
   const b = bob();
-  const envelope = { id: 78, submitted_at: Date.now(), source: 'x.yaml', manifest: 'name: ctx\nbuild: {context: .}\ngpus: 0\n', context: { file: '78.ctx', bytes: 10, sha256: 'a'.repeat(64) } };
+  const envelope = {
+    id: 78,
+    submitted_at: Date.now(),
+    source: 'x.yaml',
+    manifest: 'name: ctx\nbuild: {context: .}\ngpus: 0\n',
+    context: { file: '78.ctx', bytes: 10, sha256: 'a'.repeat(64) },
+  };
   const dropped = await shellAs(
     b,
     `cd ${spool.spoolDir} && mkdir requests/x.req intake/77.job intake/78.ctx intake/79.ctx intake/.push-old.ctx && touch requests/x.req/inside && mkfifo requests/y.req && ` +
@@ -34,10 +40,17 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   // here, since a loaded machine may take a few passes to get to it.
   t.is(stopped.reason, 'time-limit');
 
-  await spool.waitFor('the odd entries to be gone', async () => {
-    const [intake, requests] = await Promise.all([readdir(path.join(spool.spoolDir, 'intake')), readdir(path.join(spool.spoolDir, 'requests'))]);
-    return intake.length === 0 && requests.length === 0;
-  }, 120_000);
+  await spool.waitFor(
+    'the odd entries to be gone',
+    async () => {
+      const [intake, requests] = await Promise.all([
+        readdir(path.join(spool.spoolDir, 'intake')),
+        readdir(path.join(spool.spoolDir, 'requests')),
+      ]);
+      return intake.length === 0 && requests.length === 0;
+    },
+    120_000,
+  );
   await sleep(3000); // several more passes and one more round of chores
   t.is(daemon.child.exitCode, null, 'the daemon keeps running');
   const log = daemon.output();
@@ -49,8 +62,12 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   t.is(count(log, /78\.ctx/), 1, 'the job whose context is a folder: one line');
   t.regex(log, /removed 2 build contexts whose push never finished/);
   const rejected = (await readdir(path.join(spool.spoolDir, 'rejected'))).join(' ');
-  t.regex(rejected, /dropped-x\.req-/, 'a folder with something in it is moved out of the user\'s reach, never walked');
-  t.is((await spool.q(b)).jobs.filter((job) => job.user === 'dopq-bob' && job.state === 'rejected').length, 2, 'bob sees his two refused job files');
+  t.regex(rejected, /dropped-x\.req-/, "a folder with something in it is moved out of the user's reach, never walked");
+  t.is(
+    (await spool.q(b)).jobs.filter((job) => job.user === 'dopq-bob' && job.state === 'rejected').length,
+    2,
+    'bob sees his two refused job files',
+  );
   await daemon.stop();
 });
 
@@ -87,7 +104,10 @@ test('3,000 requests and one naming a job 21,000 times: handled in a few passes,
   const log = daemon.output();
   const refusals = count(log, /refused/);
   t.true(refusals >= 1 && refusals <= 5, `${refusals} refusal lines:\n${log}`);
-  t.regex(log, /refused rm by dopq-bob: not the owner \(dopq-alice\) nor an admin \(and \d+ more refused or ignored requests from dopq-bob in this pass\)/);
+  t.regex(
+    log,
+    /refused rm by dopq-bob: not the owner \(dopq-alice\) nor an admin \(and \d+ more refused or ignored requests from dopq-bob in this pass\)/,
+  );
   t.true(log.length < 20_000, `the log holds ${log.length} bytes`);
   await daemon.stop();
 });

@@ -38,7 +38,13 @@ esac
   t.true(Date.parse(b.started_at!) >= Date.parse(a.finished_at!), 'so the second job waited for GPU 0');
   t.regex((await spool.cli(['log', String(first)])).stdout, new RegExp(`gpus=${UUID0}`));
   const view = await spool.q();
-  t.deepEqual(view.gpus.map((g) => [g.index, g.id, g.state]), [[0, UUID0, 'free'], [1, UUID1, 'busy']]);
+  t.deepEqual(
+    view.gpus.map((g) => [g.index, g.id, g.state]),
+    [
+      [0, UUID0, 'free'],
+      [1, UUID1, 'busy'],
+    ],
+  );
   const tables = await spool.cli(['q']);
   t.regex(tables.stdout, /1\/2 free {2}\[0:free 1:busy\]/, 'people see indices');
   await daemon.stop();

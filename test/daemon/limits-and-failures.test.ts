@@ -53,7 +53,10 @@ test("without the NVIDIA runtime, device-requests jobs are held with a clear rea
 test('a job over its memory limit is recorded as oom-killed', async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });
   const daemon = spool.startDaemon();
-  const id = await spool.push({ name: 'greedy', memory: '16m', command: 'x=$(head -c 60000000 /dev/zero | tr "\\0" a); echo ${#x}' }, alice());
+  const id = await spool.push(
+    { name: 'greedy', memory: '16m', command: 'x=$(head -c 60000000 /dev/zero | tr "\\0" a); echo ${#x}' },
+    alice(),
+  );
   const job = await spool.waitForJob(id, ['failed', 'done']);
   t.is(job.state, 'failed');
   t.is(job.exit_code, 137);

@@ -33,7 +33,11 @@ async function tryPush(spool: TestSpool, user: UnixUser, manifest: Record<string
 /** A job file `user` drops straight into the intake, past push and its check (as a forger would). */
 async function drop(spool: TestSpool, user: UnixUser, id: number, manifest: Record<string, unknown>): Promise<void> {
   const staged = path.join(spool.dir, `drop-${id}.json`);
-  await writeFile(staged, JSON.stringify({ id, submitted_at: Date.now(), source: '/x/forged.yaml', manifest: stringify({ image: IMAGE, ...manifest }) }), { mode: 0o644 });
+  await writeFile(
+    staged,
+    JSON.stringify({ id, submitted_at: Date.now(), source: '/x/forged.yaml', manifest: stringify({ image: IMAGE, ...manifest }) }),
+    { mode: 0o644 },
+  );
   const intake = path.join(spool.spoolDir, 'intake');
   const done = await shellAs(user, `cp ${staged} ${intake}/.drop-${id} && mv ${intake}/.drop-${id} ${intake}/${id}.job`);
   if (done.code !== 0) throw new Error(`drop failed: ${done.stderr}`);
@@ -82,7 +86,10 @@ test('the helper answers as the user with their supplementary groups, and never 
     { kind: 'write' },
     { kind: 'missing', at: path.join(dir, 'missing') },
   ]);
-  t.deepEqual(await checkAccessAs({ user: a.name, uid: a.uid, gid: a.gid, groups: [a.gid] }, [{ path: path.join(sub, 'secret.txt'), write: false }]), [undefined]);
+  t.deepEqual(
+    await checkAccessAs({ user: a.name, uid: a.uid, gid: a.gid, groups: [a.gid] }, [{ path: path.join(sub, 'secret.txt'), write: false }]),
+    [undefined],
+  );
   // Only through a supplementary group: kept by setpriv, where spawn({uid, gid}) would drop it.
   const aliceWith = (groups: number[]) => ({ user: a.name, uid: a.uid, gid: a.gid, groups });
   t.deepEqual(await checkAccessAs(aliceWith([a.gid, dataGid]), [{ path: team, write: false }]), [undefined]);
@@ -97,10 +104,12 @@ test('the helper answers as the user with their supplementary groups, and never 
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   times.sort((x, y) => x - y);
-  t.log(`one check of 3 paths: median ${((times[9]! + times[10]!) / 2).toFixed(1)} ms (min ${times[0]!.toFixed(1)}, max ${times[19]!.toFixed(1)})`);
+  t.log(
+    `one check of 3 paths: median ${((times[9]! + times[10]!) / 2).toFixed(1)} ms (min ${times[0]!.toFixed(1)}, max ${times[19]!.toFixed(1)})`,
+  );
 });
 
-test('alice\'s private folder: bob is refused at push and, dropped past push, at start; alice\'s own job reads it', async (t) => {
+test("alice's private folder: bob is refused at push and, dropped past push, at start; alice's own job reads it", async (t) => {
   const [a, b] = [alice(), bob()];
   const spool = await makeSpool(t, { gpus: [0] });
   const sub = await alicePrivate(spool.dir, a);
@@ -108,11 +117,19 @@ test('alice\'s private folder: bob is refused at push and, dropped past push, at
 
   const pushed = await tryPush(spool, b, job, 'bob-steal');
   t.is(pushed.code, 77, pushed.stderr);
-  t.is(pushed.stderr.split('\n')[0], `dopq: ${pushed.file}: mounts[0]: mount source ${sub}: dopq-bob cannot pass through ${path.dirname(sub)} (no search permission)`);
+  t.is(
+    pushed.stderr.split('\n')[0],
+    `dopq: ${pushed.file}: mounts[0]: mount source ${sub}: dopq-bob cannot pass through ${path.dirname(sub)} (no search permission)`,
+  );
 
   await drop(spool, b, 500, job);
   const daemon = spool.startDaemon();
-  await expectMountDenied(t, spool, 500, new RegExp(`mount source ${sub}: dopq-bob cannot pass through ${path.dirname(sub)} \\(no search permission\\)`));
+  await expectMountDenied(
+    t,
+    spool,
+    500,
+    new RegExp(`mount source ${sub}: dopq-bob cannot pass through ${path.dirname(sub)} \\(no search permission\\)`),
+  );
 
   const own = await spool.push(job, a);
   t.is((await spool.waitForJob(own, ['done', 'failed', 'rejected'])).state, 'done');
@@ -120,7 +137,7 @@ test('alice\'s private folder: bob is refused at push and, dropped past push, at
   await daemon.stop();
 });
 
-test('a link bob owns inside an allowed root, leading into alice\'s private folder, is refused for bob', async (t) => {
+test("a link bob owns inside an allowed root, leading into alice's private folder, is refused for bob", async (t) => {
   const [a, b] = [alice(), bob()];
   const spool = await makeSpool(t, { gpus: [0] });
   const sub = await alicePrivate(spool.dir, a);
@@ -134,7 +151,12 @@ test('a link bob owns inside an allowed root, leading into alice\'s private fold
 
   await drop(spool, b, 501, job);
   const daemon = spool.startDaemon();
-  await expectMountDenied(t, spool, 501, new RegExp(`mount source ${link} \\(resolves to ${sub}\\): dopq-bob cannot pass through ${path.dirname(sub)}`));
+  await expectMountDenied(
+    t,
+    spool,
+    501,
+    new RegExp(`mount source ${link} \\(resolves to ${sub}\\): dopq-bob cannot pass through ${path.dirname(sub)}`),
+  );
   await daemon.stop();
 });
 

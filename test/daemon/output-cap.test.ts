@@ -19,9 +19,23 @@ test('a job printing 30 MB under limits.log_size 1m: 1 MB and the marker saved, 
   // The job prints once dopq follows its output: what the engine rotates away before that (two
   // files of log_size) never reaches the spool (dopq.yaml(5), limits.log_size).
   const gate = spool.gate('following');
-  const id = await spool.push({ name: 'chatty', gpus: 0, cpus: 1, mounts: gate.mounts, command: `${gate.wait}; yes ${LINE} | head -n 300000; yes ${LINE} | head -n 1000 >&2; echo finished` }, alice());
+  const id = await spool.push(
+    {
+      name: 'chatty',
+      gpus: 0,
+      cpus: 1,
+      mounts: gate.mounts,
+      command: `${gate.wait}; yes ${LINE} | head -n 300000; yes ${LINE} | head -n 1000 >&2; echo finished`,
+    },
+    alice(),
+  );
   const file = path.join(spool.spoolDir, 'logs', `${id}.log`);
-  await spool.waitFor('dopq to follow the output', () => stat(file).then(() => true, () => false));
+  await spool.waitFor('dopq to follow the output', () =>
+    stat(file).then(
+      () => true,
+      () => false,
+    ),
+  );
   await gate.open();
   const job = await spool.waitForJob(id, ['done', 'failed'], 240_000);
   t.is(job.state, 'done', job.message ?? '');
@@ -40,7 +54,16 @@ test('a job printing 30 MB under limits.log_size 1m: 1 MB and the marker saved, 
   const [container] = await docker.listContainers({ all: true, filters: { label: spool.labels(`dopq.job=${id}`) } });
   const info = await docker.getContainer(container!.Id).inspect();
   t.deepEqual(info.HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': String(MB), 'max-file': '2' } });
-  const engineBytes = (await Promise.all([info.LogPath, `${info.LogPath}.1`].map((f) => stat(f).then((s) => s.size, () => 0)))).reduce((a, b) => a + b, 0);
+  const engineBytes = (
+    await Promise.all(
+      [info.LogPath, `${info.LogPath}.1`].map((f) =>
+        stat(f).then(
+          (s) => s.size,
+          () => 0,
+        ),
+      ),
+    )
+  ).reduce((a, b) => a + b, 0);
   t.log(`engine log: ${engineBytes} bytes`);
   t.true(engineBytes <= 2 * MB + 64 * 1024, `engine keeps at most two 1 MB files, has ${engineBytes}`);
   const tail = (await docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: 5 })).toString('latin1');
@@ -55,17 +78,20 @@ test('a build whose RUN forks 300 processes under limits.pids 64: the build cgro
   const root = path.join(spool.dir, 'forks');
   await mkdir(root);
   // 54321: a uid with no processes on the host, so its count starts at 0.
-  await writeFile(path.join(root, 'Dockerfile'), [
-    `FROM ${IMAGE}`,
-    'RUN echo "nproc=$(ulimit -u) shm=$(df -k /dev/shm | awk \'NR==2{print $2}\')k"',
-    // A shell that cannot fork exits: each loop runs in a subshell that says how it ended. The
-    // count goes to a file by builtins only, since nothing can fork once the limit is reached.
-    'RUN (for i in $(seq 300); do sleep 3 & echo "$i" > /tmp/forked; done; echo "root-procs=$(ls -d /proc/[0-9]* | wc -l)") 2>/dev/null || { read n < /tmp/forked; echo "root-bounded-at=$n"; }',
-    'USER 54321',
-    'RUN (for i in $(seq 300); do sleep 3 & done; echo user-unbounded) 2>/dev/null || echo user-bounded',
-    'CMD ["true"]',
-    '',
-  ].join('\n'));
+  await writeFile(
+    path.join(root, 'Dockerfile'),
+    [
+      `FROM ${IMAGE}`,
+      'RUN echo "nproc=$(ulimit -u) shm=$(df -k /dev/shm | awk \'NR==2{print $2}\')k"',
+      // A shell that cannot fork exits: each loop runs in a subshell that says how it ended. The
+      // count goes to a file by builtins only, since nothing can fork once the limit is reached.
+      'RUN (for i in $(seq 300); do sleep 3 & echo "$i" > /tmp/forked; done; echo "root-procs=$(ls -d /proc/[0-9]* | wc -l)") 2>/dev/null || { read n < /tmp/forked; echo "root-bounded-at=$n"; }',
+      'USER 54321',
+      'RUN (for i in $(seq 300); do sleep 3 & done; echo user-unbounded) 2>/dev/null || echo user-bounded',
+      'CMD ["true"]',
+      '',
+    ].join('\n'),
+  );
   await writeFile(path.join(root, 'job.yaml'), 'name: forks\ngpus: 0\nshm: 32m\nbuild: {context: .}\n');
   execSync(`chown -R ${a.uid}:${a.gid} ${root}`);
   const pushed = await spool.cli(['push', '--json', path.join(root, 'job.yaml')], { user: a });
@@ -73,7 +99,12 @@ test('a build whose RUN forks 300 processes under limits.pids 64: the build cgro
   const id = (JSON.parse(pushed.stdout) as { id: number }).id;
   const job = await spool.waitForJob(id, ['done', 'failed'], 240_000);
   const log = (await spool.cli(['log', String(id)], { user: a })).stdout;
-  t.log(log.split('\n').filter((line) => /nproc=|procs=|bounded/.test(line)).join('\n'));
+  t.log(
+    log
+      .split('\n')
+      .filter((line) => /nproc=|procs=|bounded/.test(line))
+      .join('\n'),
+  );
   t.is(job.state, 'done', log);
   t.regex(log, /nproc=64 shm=32768k/, 'the step has limits.pids as RLIMIT_NPROC and the job shm');
   t.notRegex(log, /^root-procs=/m, 'a root step cannot fork 300 processes');
@@ -84,7 +115,10 @@ test('a build whose RUN forks 300 processes under limits.pids 64: the build cgro
   t.notRegex(log, /^user-unbounded$/m);
   // The build's cgroup is gone with the build, in every hierarchy the engine made it in.
   const instance = spool.labels()[0]!.split('=')[1]!;
-  const left = execSync(`ls -d /sys/fs/cgroup/*/dopq-builds/${instance}-${id} /sys/fs/cgroup/dopq-builds/${instance}-${id} 2>/dev/null || true`, { encoding: 'utf8' });
+  const left = execSync(
+    `ls -d /sys/fs/cgroup/*/dopq-builds/${instance}-${id} /sys/fs/cgroup/dopq-builds/${instance}-${id} 2>/dev/null || true`,
+    { encoding: 'utf8' },
+  );
   t.is(left, '', 'no cgroup left after the build');
   await daemon.stop();
 });
@@ -105,7 +139,8 @@ test('a job printing its first line and then 20 MB at once under limits.log_size
   await daemon.stop();
 });
 
-const LOW = /dopq: output not saved from here: only \d+(?:\.\d)? MB free on the spool's disk \(limits\.log_min_free 40 MB\); the job goes on\n/;
+const LOW =
+  /dopq: output not saved from here: only \d+(?:\.\d)? MB free on the spool's disk \(limits\.log_min_free 40 MB\); the job goes on\n/;
 const FULL = "dopq: output not saved from here: the spool's disk is full; the job goes on\n";
 const RESUMED = /dopq: output saved again from here; [\d.]+ (?:[KMGT]B|bytes) dropped while the spool's disk was low\n/;
 
@@ -123,10 +158,15 @@ async function fillTheSpool(t: ExecutionContext, config: Record<string, unknown>
   const command = `echo first-line; yes ${LINE} | head -n ${megabytes * 10_000}; ${roomy.wait}; while [ ! -e ${finished} ]; do echo back; sleep 0.2; done; echo last-line`;
   const id = await spool.push({ name: 'filler', gpus: 0, mounts: roomy.mounts, command }, alice());
   const file = path.join(spool.spoolDir, 'logs', `${id}.log`);
-  const logHas = (pattern: RegExp | string) => spool.waitFor(`the log to have ${String(pattern)}`, async () => {
-    const log = await readFile(file, 'latin1').catch(() => '');
-    return (typeof pattern === 'string' ? log.includes(pattern) : pattern.test(log)) && log;
-  }, 240_000);
+  const logHas = (pattern: RegExp | string) =>
+    spool.waitFor(
+      `the log to have ${String(pattern)}`,
+      async () => {
+        const log = await readFile(file, 'latin1').catch(() => '');
+        return (typeof pattern === 'string' ? log.includes(pattern) : pattern.test(log)) && log;
+      },
+      240_000,
+    );
   // Room again, and the job prints on: saving resumes, and the job ends as any other.
   const makeRoom = async () => {
     execSync(`mount -o remount,size=256m ${spool.spoolDir}`);
@@ -143,7 +183,10 @@ async function fillTheSpool(t: ExecutionContext, config: Record<string, unknown>
     t.truthy(resumed, 'saving resumed');
     const after = log.slice(resumed!.index + resumed![0].length).split('\n');
     t.deepEqual(after.slice(-2), ['last-line', ''], 'the last line saved');
-    t.true(after.slice(0, -2).every((line) => line === LINE || line === 'back'), 'nothing but whole lines after the resume');
+    t.true(
+      after.slice(0, -2).every((line) => line === LINE || line === 'back'),
+      'nothing but whole lines after the resume',
+    );
     return log;
   };
   return { spool, daemon, id, logHas, makeRoom };

@@ -20,7 +20,10 @@ test('after SIGKILL the next daemon takes the lock at once and adopts running jo
   const spool = await makeSpool(t, { gpus: [0, 1] });
   const first = spool.startDaemon();
   const gate = spool.gate('keeps');
-  const keeps = await spool.push({ name: 'keeps-running', command: `echo one; ${gate.wait}; echo two; exit 3`, mounts: gate.mounts }, alice());
+  const keeps = await spool.push(
+    { name: 'keeps-running', command: `echo one; ${gate.wait}; echo two; exit 3`, mounts: gate.mounts },
+    alice(),
+  );
   const endsWhileDown = await spool.push({ name: 'ends-while-down', command: 'echo bye' }, alice());
   await spool.waitForJob(keeps, ['running']);
   await spool.waitForJob(endsWhileDown, ['running', 'done']);
@@ -47,9 +50,16 @@ test('SIGTERM leaves containers running; the next daemon records how they ended'
   const job = await spool.waitForJob(id, ['running']);
   t.is(await first.stop('SIGTERM'), 0);
   const containers = await docker.listContainers({ filters: { label: spool.labels(`dopq.job=${id}`) } });
-  t.true(containers.some((c) => c.Labels['dopq.user'] === 'dopq-alice' && c.State === 'running'), 'container kept running, labelled');
+  t.true(
+    containers.some((c) => c.Labels['dopq.user'] === 'dopq-alice' && c.State === 'running'),
+    'container kept running, labelled',
+  );
   await gate.open();
-  await spool.waitFor('the container to exit', async () => (await docker.listContainers({ all: true, filters: { label: spool.labels(`dopq.job=${id}`), status: ['exited'] } })).length > 0);
+  await spool.waitFor(
+    'the container to exit',
+    async () =>
+      (await docker.listContainers({ all: true, filters: { label: spool.labels(`dopq.job=${id}`), status: ['exited'] } })).length > 0,
+  );
   const again = spool.startDaemon();
   const finished = await spool.waitForJob(id, ['done']);
   t.is(finished.started_at, job.started_at);
@@ -67,7 +77,10 @@ test('run --once ingests, starts, and on a later pass reaps and records', async 
   t.is(view.jobs.find((j) => j.id === a)!.state, 'running');
   t.is(view.jobs.find((j) => j.id === b)!.state, 'queued');
   t.false(view.daemon.running, 'no daemon left behind');
-  await spool.waitFor('a to exit', async () => (await docker.listContainers({ filters: { label: spool.labels(`dopq.job=${a}`), status: ['exited'] } })).length > 0);
+  await spool.waitFor(
+    'a to exit',
+    async () => (await docker.listContainers({ filters: { label: spool.labels(`dopq.job=${a}`), status: ['exited'] } })).length > 0,
+  );
   t.is((await spool.cli(['run', '--once'])).code, 0);
   view = await spool.q();
   t.is(view.jobs.find((j) => j.id === a)!.state, 'done');

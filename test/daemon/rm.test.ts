@@ -10,7 +10,10 @@ test('rm by another user is refused; by the owner it stops the running job', asy
   await spool.waitForJob(id, ['running']);
 
   // The container runs as its owner, hardened, whatever the manifest said.
-  const info = await spool.waitFor('the container', async () => (await docker.listContainers({ filters: { label: spool.labels(`dopq.job=${id}`) } }))[0]);
+  const info = await spool.waitFor(
+    'the container',
+    async () => (await docker.listContainers({ filters: { label: spool.labels(`dopq.job=${id}`) } }))[0],
+  );
   const inspected = await docker.getContainer(info.Id).inspect();
   t.is(inspected.Config.User, `${alice().uid}:${alice().gid}`);
   t.deepEqual(inspected.HostConfig.CapDrop, ['ALL']);

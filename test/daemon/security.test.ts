@@ -69,12 +69,15 @@ test('forged ownership: symlinks, hard links, FIFOs, oversize files and names wr
   t.is((await spool.waitForJob(good, ['done'])).user, 'dopq-alice');
   // alice's file is untouched; the refused files left the intake.
   t.regex(await readFile(secret, 'utf8'), /alice-secret-token/);
-  t.deepEqual((await readdir(intake)).filter((f) => !f.startsWith('.')), []);
+  t.deepEqual(
+    (await readdir(intake)).filter((f) => !f.startsWith('.')),
+    [],
+  );
   t.is(daemon.child.exitCode, null);
   await daemon.stop();
 });
 
-test('rename race: a file swapped with a link to another user\'s file while the daemon reads never becomes theirs', async (t) => {
+test("rename race: a file swapped with a link to another user's file while the daemon reads never becomes theirs", async (t) => {
   const spool = await makeSpool(t, { gpus: [0], rescan_interval: '0.1s' });
   const [a, b] = [alice(), bob()];
   const intake = path.join(spool.spoolDir, 'intake');
@@ -98,7 +101,9 @@ test('rename race: a file swapped with a link to another user\'s file while the 
        i=$((i + 1))
      done; rm -f .a .l; echo done`,
   );
-  await spool.waitFor('the daemon to read three flips', async () => (await spool.q()).jobs.length >= 3, 240_000).finally(() => writeFile(stop, ''));
+  await spool
+    .waitFor('the daemon to read three flips', async () => (await spool.q()).jobs.length >= 3, 240_000)
+    .finally(() => writeFile(stop, ''));
   const race = await racing;
   t.regex(race.stdout, /done/, race.stderr);
   await spool.waitFor('the intake to drain', async () => (await readdir(intake)).filter((f) => !f.startsWith('.')).length === 0, 240_000);
@@ -121,7 +126,10 @@ test('privacy: another user sees the job in q but not its env, cannot read its f
   const spool = await makeSpool(t, { gpus: [0] });
   const [a, b] = [alice(), bob()];
   const gate = spool.gate('privacy');
-  const id = await spool.push({ name: 'private', command: `echo output-$TOKEN; ${gate.wait}`, env: { TOKEN: 'hunter2' }, mounts: gate.mounts }, a);
+  const id = await spool.push(
+    { name: 'private', command: `echo output-$TOKEN; ${gate.wait}`, env: { TOKEN: 'hunter2' }, mounts: gate.mounts },
+    a,
+  );
   // Before the daemon reads it: alice's intake file is hers alone.
   const intakeFile = path.join(spool.spoolDir, 'intake', `${id}.job`);
   t.is((await stat(intakeFile)).mode & 0o777, 0o600);
@@ -148,7 +156,10 @@ test('privacy: another user sees the job in q but not its env, cannot read its f
 
   const seen = await spool.cli(['q', '--json', '--all'], { user: b });
   t.is(seen.code, 0);
-  t.true(JSON.parse(seen.stdout).jobs.some((j: { id: number }) => j.id === id), 'bob sees the job, like lpq');
+  t.true(
+    JSON.parse(seen.stdout).jobs.some((j: { id: number }) => j.id === id),
+    'bob sees the job, like lpq',
+  );
   t.notRegex(seen.stdout, /hunter2/);
   t.notRegex((await spool.cli(['q'], { user: b })).stdout, /hunter2/);
   t.notRegex(await readFile(path.join(spool.spoolDir, 'state', 'state.json'), 'utf8'), /hunter2/, 'the world-readable state has no env');
@@ -157,7 +168,10 @@ test('privacy: another user sees the job in q but not its env, cannot read its f
   for (const op of ['hold', 'top']) t.is((await spool.cli([op, String(id)], { user: b })).code, 77, op);
   // A hand-written request skips the CLI's check; the daemon checks the file's owner again.
   const requests = path.join(spool.spoolDir, 'requests');
-  await shellAs(b, `cd ${requests} && printf '%s' '{"op":"rm","ids":[${id}],"at":${Date.now()}}' > .forged && mv .forged 000000000000001-x.req`);
+  await shellAs(
+    b,
+    `cd ${requests} && printf '%s' '{"op":"rm","ids":[${id}],"at":${Date.now()}}' > .forged && mv .forged 000000000000001-x.req`,
+  );
   await spool.waitFor('the forged request to be consumed', async () => (await readdir(path.join(spool.spoolDir, 'requests'))).length === 0);
   t.is((await spool.job(id))?.state, 'running');
   await spool.waitFor('the refusal in the daemon log', async () => /refused rm by dopq-bob: not the owner/.test(daemon.output()));
@@ -173,7 +187,10 @@ test('containers run as their owner with only the configured groups they belong 
   const [a, b] = [alice(), bob()];
   const dataGid = ensureGroup('dopq-data', [a]);
   const otherGid = ensureGroup('dopq-other', [a]); // alice is in it, but the config does not name it
-  const spool = await makeSpool(t, (dir) => ({ container_groups: ['dopq-data'], mounts: { allowed_roots: [dir], output: { host: `${dir}/out/{user}`, container: '/outdir' } } }));
+  const spool = await makeSpool(t, (dir) => ({
+    container_groups: ['dopq-data'],
+    mounts: { allowed_roots: [dir], output: { host: `${dir}/out/{user}`, container: '/outdir' } },
+  }));
   await mkdir(path.join(spool.dir, 'out'));
   const daemon = spool.startDaemon();
   const ida = await spool.push({ name: 'ids', command: 'id > /outdir/id.txt; touch /outdir/made' }, a);
@@ -235,7 +252,10 @@ test('a user who squats job numbers holds only those: the floor is out of reach,
   t.is((await spool.waitForJob(later, ['done'])).user, 'dopq-alice');
   // bob's squatted files are his own rejected jobs under the numbers he took, blamed on him.
   const junk = (await spool.q()).jobs.filter((j) => j.state === 'rejected');
-  t.deepEqual(junk.map((job) => job.id).sort((x, y) => x - y), [1, 2, 3, 4, 5]);
+  t.deepEqual(
+    junk.map((job) => job.id).sort((x, y) => x - y),
+    [1, 2, 3, 4, 5],
+  );
   for (const job of junk) {
     t.is(job.user, 'dopq-bob');
     t.regex(job.message ?? '', /^\d+\.job: not a dopq job file/);

@@ -29,7 +29,10 @@ export function hardeningViolations(info: Docker.ContainerInspectInfo, context: 
   expect((host.CapDrop ?? []).includes('ALL'), `CapDrop is ${JSON.stringify(host.CapDrop)}`);
   expect((host.CapAdd ?? []).length === 0, `CapAdd is ${JSON.stringify(host.CapAdd)}`);
   expect((host.SecurityOpt ?? []).includes('no-new-privileges'), `SecurityOpt is ${JSON.stringify(host.SecurityOpt)}`);
-  expect(!(host.SecurityOpt ?? []).some((o: string) => /unconfined/.test(o)), `SecurityOpt unconfines: ${JSON.stringify(host.SecurityOpt)}`);
+  expect(
+    !(host.SecurityOpt ?? []).some((o: string) => /unconfined/.test(o)),
+    `SecurityOpt unconfines: ${JSON.stringify(host.SecurityOpt)}`,
+  );
   expect((host.PidsLimit ?? 0) > 0, `PidsLimit is ${host.PidsLimit}`);
   expect((host.Memory ?? 0) > 0, `Memory is ${host.Memory}`);
   expect(host.PidMode === '' || host.PidMode === undefined, `PidMode is ${host.PidMode}`);
@@ -47,7 +50,10 @@ export function hardeningViolations(info: Docker.ContainerInspectInfo, context: 
   const gpus = env.get('DOPQ_GPUS') ?? '';
   const requests = (host.DeviceRequests ?? []) as { Driver?: string; DeviceIDs?: string[] }[];
   if (requests.length > 0) {
-    expect(requests.length === 1 && requests[0]!.Driver === 'nvidia' && (requests[0]!.DeviceIDs ?? []).join(',') === gpus, `DeviceRequests ${JSON.stringify(requests)} vs DOPQ_GPUS ${gpus}`);
+    expect(
+      requests.length === 1 && requests[0]!.Driver === 'nvidia' && (requests[0]!.DeviceIDs ?? []).join(',') === gpus,
+      `DeviceRequests ${JSON.stringify(requests)} vs DOPQ_GPUS ${gpus}`,
+    );
   }
   const visible = env.get('NVIDIA_VISIBLE_DEVICES');
   if (gpus === '') expect(visible === 'void', `a job without GPUs has NVIDIA_VISIBLE_DEVICES=${visible}`);
@@ -57,7 +63,10 @@ export function hardeningViolations(info: Docker.ContainerInspectInfo, context: 
   for (const bind of host.Binds ?? []) {
     const source = bind.split(':')[0] ?? '';
     expect(!/docker\.sock/.test(source), `binds the Docker socket: ${bind}`);
-    expect(context.allowedRoots.some((root) => source === root || source.startsWith(`${root}/`)), `bind outside the allowed roots: ${bind}`);
+    expect(
+      context.allowedRoots.some((root) => source === root || source.startsWith(`${root}/`)),
+      `bind outside the allowed roots: ${bind}`,
+    );
   }
   expect((host.Mounts ?? []).length === 0, `Mounts is ${JSON.stringify(host.Mounts)}`);
   return problems;

@@ -48,7 +48,11 @@ export interface SpoolOptions {
 }
 
 /** `config` overrides the test defaults; a function gets the test's folder (for paths inside it). */
-export async function makeSpool(t: ExecutionContext, config: Record<string, unknown> | ((dir: string) => Record<string, unknown>) = {}, options: SpoolOptions = {}): Promise<TestSpool> {
+export async function makeSpool(
+  t: ExecutionContext,
+  config: Record<string, unknown> | ((dir: string) => Record<string, unknown>) = {},
+  options: SpoolOptions = {},
+): Promise<TestSpool> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dopq-test-'));
   await chmod(dir, 0o755); // test users must reach the spool and their manifests
   const shared = path.join(dir, 'shared');
@@ -91,10 +95,14 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
     const networks = (full as { network?: { allowed?: string[] } }).network?.allowed ?? ['none'];
     for (const c of containers) {
       if (inspected.has(c.Id)) continue;
-      const info = await docker.getContainer(c.Id).inspect().catch(() => undefined);
+      const info = await docker
+        .getContainer(c.Id)
+        .inspect()
+        .catch(() => undefined);
       if (!info) continue;
       inspected.add(c.Id);
-      for (const problem of hardeningViolations(info, { allowedRoots, networks })) violations.push(`${info.Name} (job ${c.Labels['dopq.job']}): ${problem}`);
+      for (const problem of hardeningViolations(info, { allowedRoots, networks }))
+        violations.push(`${info.Name} (job ${c.Labels['dopq.job']}): ${problem}`);
     }
     return containers.map((c) => c.Id);
   };
@@ -137,10 +145,14 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
       }
     },
     waitForJob(id, states, timeoutMs) {
-      return spool.waitFor(`job ${id} to be ${states.join('/')}`, async () => {
-        const job = await spool.job(id);
-        return job && states.includes(job.state) ? job : undefined;
-      }, timeoutMs);
+      return spool.waitFor(
+        `job ${id} to be ${states.join('/')}`,
+        async () => {
+          const job = await spool.job(id);
+          return job && states.includes(job.state) ? job : undefined;
+        },
+        timeoutMs,
+      );
     },
     gate(name) {
       const file = path.join(shared, `gate-${name}`);
@@ -166,11 +178,25 @@ export async function makeSpool(t: ExecutionContext, config: Record<string, unkn
   t.teardown(async () => {
     await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
     const containers = await inspectAll();
-    await Promise.all(containers.map((id) => docker.getContainer(id).remove({ force: true }).catch(() => undefined)));
+    await Promise.all(
+      containers.map((id) =>
+        docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
     const instance = instanceId(realSpool(path.join(dir, 'spool')));
     const images = await docker.listImages({ filters: { label: [`dopq.image.instance=${instance}`] } });
     // noprune: parents may be another test's build cache at this moment.
-    await Promise.all(images.map((image) => docker.getImage(image.Id).remove({ force: true, noprune: true }).catch(() => undefined)));
+    await Promise.all(
+      images.map((image) =>
+        docker
+          .getImage(image.Id)
+          .remove({ force: true, noprune: true })
+          .catch(() => undefined),
+      ),
+    );
     if (!t.passed) t.log(daemons.map((d) => d.output()).join('\n---\n'));
     if (options.tmpfs) execFileSync('umount', ['-l', path.join(dir, 'spool')]);
     await rm(dir, { recursive: true, force: true });

@@ -41,7 +41,12 @@ export const bob = () => ensureUser('dopq-bob');
 /** Run a shell script as `user` (a real process with their uid and gid); resolves with its exit code and output. */
 export function shellAs(user: UnixUser, script: string, cwd = '/'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', script], { uid: user.uid, gid: user.gid, cwd, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: user.home } });
+    const child = spawn('sh', ['-c', script], {
+      uid: user.uid,
+      gid: user.gid,
+      cwd,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: user.home },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -10,7 +10,11 @@ type Entry = { name: string; body?: string; type?: 'file' | 'directory' | 'symli
 
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
-  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, ...(e.linkname ? { linkname: e.linkname } : {}) }, e.body ?? '');
+  for (const e of entries)
+    pack.entry(
+      { name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, ...(e.linkname ? { linkname: e.linkname } : {}) },
+      e.body ?? '',
+    );
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
@@ -33,11 +37,16 @@ async function clean(entries: Entry[]): Promise<string> {
 
 test('names push writes are clean; anything the engine would rewrite is not', (t) => {
   for (const name of ['Dockerfile', 'src/a.py', 'a/b/c']) t.is(contextNameProblem(name), undefined, name);
-  for (const name of ['', '/Dockerfile', './Dockerfile', 'x/../Dockerfile', 'a//b', 'a/.', '..', 'a\nb']) t.truthy(contextNameProblem(name), JSON.stringify(name));
+  for (const name of ['', '/Dockerfile', './Dockerfile', 'x/../Dockerfile', 'a//b', 'a/.', '..', 'a\nb'])
+    t.truthy(contextNameProblem(name), JSON.stringify(name));
 });
 
 test('a context push could have packed is copied whole: files, folders, executable bits', async (t) => {
-  const dst = await clean([{ name: 'src/', type: 'directory' }, { name: 'src/run.sh', body: 'echo hi\n', mode: 0o755 }, { name: 'Dockerfile', body: 'FROM x\n' }]);
+  const dst = await clean([
+    { name: 'src/', type: 'directory' },
+    { name: 'src/run.sh', body: 'echo hi\n', mode: 0o755 },
+    { name: 'Dockerfile', body: 'FROM x\n' },
+  ]);
   t.is(await readTarEntry(dst, 'Dockerfile', 1024), 'FROM x\n');
   t.is(await readTarEntry(dst, 'src/run.sh', 1024), 'echo hi\n');
   t.true((await readFile(dst)).length > 0);
@@ -45,10 +54,38 @@ test('a context push could have packed is copied whole: files, folders, executab
 });
 
 const refusals: [string, Entry[], RegExp][] = [
-  ['a symlink named Dockerfile', [{ name: 'evil', body: 'FROM y\n' }, { name: 'Dockerfile', type: 'symlink', linkname: 'evil' }], /"Dockerfile" is a symlink/],
-  ['a hard link', [{ name: 'evil', body: 'FROM y\n' }, { name: 'Dockerfile', type: 'link', linkname: 'evil' }], /is a link/],
-  ['a second Dockerfile', [{ name: 'Dockerfile', body: 'FROM x\n' }, { name: 'Dockerfile', body: 'FROM y\n' }], /appears twice/],
-  ['x/../Dockerfile', [{ name: 'Dockerfile', body: 'FROM x\n' }, { name: 'x/../Dockerfile', body: 'FROM y\n' }], /not a clean name/],
+  [
+    'a symlink named Dockerfile',
+    [
+      { name: 'evil', body: 'FROM y\n' },
+      { name: 'Dockerfile', type: 'symlink', linkname: 'evil' },
+    ],
+    /"Dockerfile" is a symlink/,
+  ],
+  [
+    'a hard link',
+    [
+      { name: 'evil', body: 'FROM y\n' },
+      { name: 'Dockerfile', type: 'link', linkname: 'evil' },
+    ],
+    /is a link/,
+  ],
+  [
+    'a second Dockerfile',
+    [
+      { name: 'Dockerfile', body: 'FROM x\n' },
+      { name: 'Dockerfile', body: 'FROM y\n' },
+    ],
+    /appears twice/,
+  ],
+  [
+    'x/../Dockerfile',
+    [
+      { name: 'Dockerfile', body: 'FROM x\n' },
+      { name: 'x/../Dockerfile', body: 'FROM y\n' },
+    ],
+    /not a clean name/,
+  ],
   ['an absolute name', [{ name: '/etc/passwd', body: 'x' }], /not a relative name/],
 ];
 for (const [what, entries, reason] of refusals) {

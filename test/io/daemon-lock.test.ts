@@ -49,7 +49,9 @@ async function fixture(t: ExecutionContext): Promise<Fixture> {
 
 /** Start `count` contenders, release them together, and collect what each said. */
 async function race(f: Fixture, count: number, mode = 'hold', holdMs = 500): Promise<string[]> {
-  const children = Array.from({ length: count }, () => spawn(process.execPath, [f.script, f.lockFile, f.pidFile, mode, String(holdMs)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const children = Array.from({ length: count }, () =>
+    spawn(process.execPath, [f.script, f.lockFile, f.pidFile, mode, String(holdMs)], { stdio: ['pipe', 'pipe', 'inherit'] }),
+  );
   const outputs = children.map((child) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -66,7 +68,10 @@ async function race(f: Fixture, count: number, mode = 'hold', holdMs = 500): Pro
 async function leaveDeadHolder(t: ExecutionContext, f: Fixture): Promise<void> {
   const [said] = await race(f, 1, 'die');
   t.is(said, 'got');
-  t.true((await readdir(f.lockDir)).some((name) => name.startsWith('owner')), 'the dead holder left its lock');
+  t.true(
+    (await readdir(f.lockDir)).some((name) => name.startsWith('owner')),
+    'the dead holder left its lock',
+  );
 }
 
 const noop = () => {};
@@ -104,14 +109,20 @@ test('a live holder is never taken over, whatever the age of its lock', async (t
   const old = new Date(Date.now() - 3_600_000);
   for (const name of await readdir(f.lockDir)) await utimes(path.join(f.lockDir, name), old, old);
   await utimes(f.lockDir, old, old);
-  await t.throwsAsync(acquireDaemonLock(f.lockFile, f.pidFile, noop), { instanceOf: LockBusyError, message: /active on this spool \(pid \d+\)/ });
+  await t.throwsAsync(acquireDaemonLock(f.lockFile, f.pidFile, noop), {
+    instanceOf: LockBusyError,
+    message: /active on this spool \(pid \d+\)/,
+  });
   t.deepEqual(await children, ['got']);
 });
 
 test('a lock folder with no owner: busy while fresh, taken over once stale', async (t) => {
   const f = await fixture(t);
   await mkdir(f.lockDir);
-  await t.throwsAsync(acquireDaemonLock(f.lockFile, f.pidFile, noop), { instanceOf: LockBusyError, message: /taking the spool at this moment/ });
+  await t.throwsAsync(acquireDaemonLock(f.lockFile, f.pidFile, noop), {
+    instanceOf: LockBusyError,
+    message: /taking the spool at this moment/,
+  });
   const old = new Date(Date.now() - 60_000);
   await utimes(f.lockDir, old, old);
   await (await acquireDaemonLock(f.lockFile, f.pidFile, noop)).release();
@@ -146,13 +157,14 @@ for (const start of ['free', 'dead-holder'] as const) {
       const said = await race(f, 6);
       const got = said.filter((s) => s === 'got');
       t.is(got.length, 1, `round ${round}: ${JSON.stringify(said)}`);
-      for (const s of said.filter((x) => x !== 'got')) t.regex(s, /^busy another dopq run (is active on this spool \(pid \d+\)|is taking the spool|took the spool)/, `round ${round}`);
+      for (const s of said.filter((x) => x !== 'got'))
+        t.regex(s, /^busy another dopq run (is active on this spool \(pid \d+\)|is taking the spool|took the spool)/, `round ${round}`);
       await t.throwsAsync(readdir(f.lockDir), { code: 'ENOENT' }, 'the winner released it');
     }
   });
 }
 
-test.serial('acquisition time (median of 20): free lock, and a dead holder\'s lock', async (t) => {
+test.serial("acquisition time (median of 20): free lock, and a dead holder's lock", async (t) => {
   const f = await fixture(t);
   const free: number[] = [];
   for (let i = 0; i < 20; i += 1) {
@@ -178,7 +190,9 @@ test.serial('acquisition time (median of 20): free lock, and a dead holder\'s lo
     await acquireDaemonLock(f.lockFile, f.pidFile, noop);
     if (i > 0) takeover.push(performance.now() - started);
   }
-  t.log(`free: median ${median(free).toFixed(2)} ms; dead holder: median ${median(takeover).toFixed(2)} ms (n=${free.length}/${takeover.length})`);
+  t.log(
+    `free: median ${median(free).toFixed(2)} ms; dead holder: median ${median(takeover).toFixed(2)} ms (n=${free.length}/${takeover.length})`,
+  );
   // Loose bounds: CI machines are shared; the point is that nothing waits or polls.
   t.true(median(free) < 500);
   t.true(median(takeover) < 500);

@@ -4,7 +4,14 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import type { JobRecord } from '../../src/core/job/job.js';
 import type { StateFile } from '../../src/core/state.js';
-import { checkStateFile, createStateWriter, DamagedStateError, emptyState, readState, restoreState } from '../../src/io/spool/state-store.js';
+import {
+  checkStateFile,
+  createStateWriter,
+  DamagedStateError,
+  emptyState,
+  readState,
+  restoreState,
+} from '../../src/io/spool/state-store.js';
 
 async function stateDir(t: ExecutionContext): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dopq-state-'));
@@ -13,7 +20,18 @@ async function stateDir(t: ExecutionContext): Promise<string> {
 }
 
 function job(id: number, state: JobRecord['state'] = 'queued'): JobRecord {
-  return { id, user: 'alice', uid: 1000, name: `job-${id}`, image: 'busybox', gpus_requested: 1, gpus: [], state, submitted_at: 1_700_000_000_000 + id, time_limit: 600 };
+  return {
+    id,
+    user: 'alice',
+    uid: 1000,
+    name: `job-${id}`,
+    image: 'busybox',
+    gpus_requested: 1,
+    gpus: [],
+    state,
+    submitted_at: 1_700_000_000_000 + id,
+    time_limit: 600,
+  };
 }
 
 function stateWith(...jobs: JobRecord[]): StateFile {
@@ -110,10 +128,13 @@ test('a file put in place behind the writer never becomes state.json.prev', asyn
   await rename(`${file}.edit`, file);
   await writer.write(stateWith(job(1), job(2), job(3)));
   t.is(await readFile(`${file}.prev`, 'utf8'), good);
-  t.deepEqual(JSON.parse(await readFile(file, 'utf8')).jobs.map((j: JobRecord) => j.id), [1, 2, 3]);
+  t.deepEqual(
+    JSON.parse(await readFile(file, 'utf8')).jobs.map((j: JobRecord) => j.id),
+    [1, 2, 3],
+  );
 });
 
-test("a new writer keeps the state in place only if it reads as a state", async (t) => {
+test('a new writer keeps the state in place only if it reads as a state', async (t) => {
   const file = await stateDir(t);
   await writeFile(`${file}.prev`, 'the older, good one');
   await writeFile(file, '{"version": 1, "jobs": [');

@@ -12,7 +12,9 @@ async function assertAdmin(ctx: CommandContext, what: string): Promise<void> {
   await assertSpoolReady(ctx.spool);
   const caller = await currentCaller();
   if (!isAdmin(caller, ctx.config.admins)) {
-    throw new PermissionError(what, `only admins may do this (${caller.user} is not one)`, { hint: `admins are root and the config's admins: ${ctx.config.admins.join(', ') || '(none)'}` });
+    throw new PermissionError(what, `only admins may do this (${caller.user} is not one)`, {
+      hint: `admins are root and the config's admins: ${ctx.config.admins.join(', ') || '(none)'}`,
+    });
   }
 }
 
@@ -39,18 +41,22 @@ export async function historyClearCommand(ctx: CommandContext, options: { before
   let before: number | null = null;
   if (options.before !== undefined) {
     before = Date.parse(options.before);
-    if (Number.isNaN(before)) throw new UsageError(`not a date: ${JSON.stringify(options.before)} (use e.g. 2026-11-01 or 2026-11-01T12:00:00Z)`);
+    if (Number.isNaN(before))
+      throw new UsageError(`not a date: ${JSON.stringify(options.before)} (use e.g. 2026-11-01 or 2026-11-01T12:00:00Z)`);
   }
   await assertAdmin(ctx, 'history clear');
   await sendRequest(ctx, { op: 'history-clear', before });
-  ctx.io.out(`finished jobs${before === null ? '' : ` that ended before ${new Date(before).toISOString()}`} cleared from the history; usage is kept (see dopq usage reset)${await daemonNote(ctx)}\n`);
+  ctx.io.out(
+    `finished jobs${before === null ? '' : ` that ended before ${new Date(before).toISOString()}`} cleared from the history; usage is kept (see dopq usage reset)${await daemonNote(ctx)}\n`,
+  );
   return ExitCode.ok;
 }
 
 export async function shutdownCommand(ctx: CommandContext, options: { wait?: string }): Promise<number> {
   await assertAdmin(ctx, 'shutdown');
   const daemon = await readDaemonPid(ctx.spool.daemonPid);
-  if (!daemon || !(await daemonAlive(ctx.spool.daemonPid))) throw new DopqError('no-daemon', ExitCode.unavailable, 'no daemon is running on this spool', 'shutdown');
+  if (!daemon || !(await daemonAlive(ctx.spool.daemonPid)))
+    throw new DopqError('no-daemon', ExitCode.unavailable, 'no daemon is running on this spool', 'shutdown');
   await sendRequest(ctx, { op: 'shutdown' });
   const waitMs = Number(options.wait ?? 30) * 1000;
   const deadline = Date.now() + waitMs;
@@ -61,5 +67,10 @@ export async function shutdownCommand(ctx: CommandContext, options: { wait?: str
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new DopqError('still-running', ExitCode.tempFail, `asked daemon pid ${daemon.pid} to stop; it is still running after ${waitMs / 1000}s`, 'shutdown');
+  throw new DopqError(
+    'still-running',
+    ExitCode.tempFail,
+    `asked daemon pid ${daemon.pid} to stop; it is still running after ${waitMs / 1000}s`,
+    'shutdown',
+  );
 }

@@ -19,9 +19,20 @@ export async function convertCommand(ctx: CommandContext, file: string): Promise
   const dockerfile = names.includes('Dockerfile') ? 'Dockerfile' : names.find((n) => n.includes('Dockerfile'));
   const archive = names.filter((n) => n.endsWith('.tar'));
   const caller = await currentCaller();
-  const converted = convertDopqConfig(text, caller.user, { ...(dockerfile ? { dockerfile } : {}), ...(archive.length === 1 ? { archive: archive[0]! } : {}) });
-  if (!converted.manifest) throw new InvalidDocumentError('manifest', file, converted.problems.map((message) => ({ path: '', message })));
-  const header = [`# converted from ${path.basename(file)} by dopq convert; save next to it and dopq push it`, ...converted.notes.map((note) => `# ${note}`)];
+  const converted = convertDopqConfig(text, caller.user, {
+    ...(dockerfile ? { dockerfile } : {}),
+    ...(archive.length === 1 ? { archive: archive[0]! } : {}),
+  });
+  if (!converted.manifest)
+    throw new InvalidDocumentError(
+      'manifest',
+      file,
+      converted.problems.map((message) => ({ path: '', message })),
+    );
+  const header = [
+    `# converted from ${path.basename(file)} by dopq convert; save next to it and dopq push it`,
+    ...converted.notes.map((note) => `# ${note}`),
+  ];
   ctx.io.out(`${header.join('\n')}\n${stringify(converted.manifest)}`);
   return ExitCode.ok;
 }

@@ -18,7 +18,9 @@ export interface InitOptions {
 export async function initCommand(ctx: CommandContext, options: InitOptions = {}): Promise<number> {
   if (process.geteuid?.() !== 0) {
     const what = options.repair ? 'repairs the state' : 'lays out the spool';
-    throw new PermissionError('init', `only root ${what} (the daemon runs as root and trusts it)`, { hint: options.repair ? 'sudo dopq init --repair' : 'sudo dopq init' });
+    throw new PermissionError('init', `only root ${what} (the daemon runs as root and trusts it)`, {
+      hint: options.repair ? 'sudo dopq init --repair' : 'sudo dopq init',
+    });
   }
   if (options.repair) return repairCommand(ctx);
   const changed = await initSpool(ctx.spool);
@@ -37,11 +39,22 @@ async function decide(ctx: CommandContext): Promise<Decision> {
   const current = await checkStateFile(file);
   if (current.kind === 'ok') return { act: 'nothing', say: `${file} is whole (${describeJobs(current.state.jobs)}); nothing to change` };
   const previous = await checkStateFile(previousPath(file));
-  if (current.kind !== 'damaged' && previous.kind === 'missing') return { act: 'nothing', say: `${file} is ${current.kind} and has no earlier generation: the daemon starts from an empty state; nothing to change` };
+  if (current.kind !== 'damaged' && previous.kind === 'missing')
+    return {
+      act: 'nothing',
+      say: `${file} is ${current.kind} and has no earlier generation: the daemon starts from an empty state; nothing to change`,
+    };
   if (previous.kind !== 'ok') {
-    const lines = [`${path.basename(file)}: ${problemOf(current)}`, `${path.basename(previousPath(file))}: ${problemOf(previous)}`, 'nothing was changed'];
-    throw new DamagedStateError(ctx.spool.stateDir, `no whole state generation to restore:\n${lines.join('\n')}`,
-      'put back state.json from a backup, or move it aside so that the next dopq run starts from an empty state (and removes every container of this spool)');
+    const lines = [
+      `${path.basename(file)}: ${problemOf(current)}`,
+      `${path.basename(previousPath(file))}: ${problemOf(previous)}`,
+      'nothing was changed',
+    ];
+    throw new DamagedStateError(
+      ctx.spool.stateDir,
+      `no whole state generation to restore:\n${lines.join('\n')}`,
+      'put back state.json from a backup, or move it aside so that the next dopq run starts from an empty state (and removes every container of this spool)',
+    );
   }
   return { act: 'restore', previous };
 }
@@ -63,7 +76,11 @@ async function repairCommand(ctx: CommandContext): Promise<number> {
     }
     const kept = await restoreState(file, decision.previous.text, new Date());
     const lost = (await jobFileIds(ctx.spool.jobs)).filter((id) => !decision.previous.state.jobs.some((job) => job.id === id));
-    const report = [`${file} was ${problemOf(before)}`, ...(kept ? [`kept the damaged file as ${kept}`] : []), ...restoreReport(ctx, decision.previous, lost)];
+    const report = [
+      `${file} was ${problemOf(before)}`,
+      ...(kept ? [`kept the damaged file as ${kept}`] : []),
+      ...restoreReport(ctx, decision.previous, lost),
+    ];
     ctx.io.out(`${report.join('\n')}\n`);
     return ExitCode.ok;
   } finally {
@@ -103,7 +120,14 @@ function restoreReport(ctx: CommandContext, previous: Extract<StateCheck, { kind
 
 /** When the generation was written: its file's time, or its newest job event if later. */
 export function generationTime(state: StateFile, mtimeMs: number): number {
-  const times = state.jobs.flatMap((job) => [job.submitted_at, job.started_at, job.finished_at, job.build_started_at, job.top_at, job.stop_requested_at]);
+  const times = state.jobs.flatMap((job) => [
+    job.submitted_at,
+    job.started_at,
+    job.finished_at,
+    job.build_started_at,
+    job.top_at,
+    job.stop_requested_at,
+  ]);
   return Math.max(mtimeMs, ...times.filter((t): t is number => typeof t === 'number' && Number.isFinite(t)));
 }
 
@@ -128,5 +152,8 @@ async function jobFileIds(dir: string): Promise<number[]> {
     if (error.code === 'ENOENT') return [] as string[];
     throw error;
   });
-  return names.flatMap((name) => /^(\d+)\.json$/.exec(name)?.[1] ?? []).map(Number).sort((a, b) => a - b);
+  return names
+    .flatMap((name) => /^(\d+)\.json$/.exec(name)?.[1] ?? [])
+    .map(Number)
+    .sort((a, b) => a - b);
 }

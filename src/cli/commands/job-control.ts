@@ -26,12 +26,19 @@ export async function jobControlCommand(ctx: CommandContext, op: QueueOp, rawIds
     // A job still in the intake is queued as far as its owner is concerned; the daemon reads
     // the intake before requests, so the request finds it.
     const job: Pick<JobRecord, 'uid' | 'user' | 'state' | 'held_by'> | undefined =
-      state.jobs.find((j) => j.id === id) ?? pending.filter((p) => p.id === id).map((p) => ({ uid: p.uid, user: p.user, state: 'queued' as const }))[0];
+      state.jobs.find((j) => j.id === id) ??
+      pending.filter((p) => p.id === id).map((p) => ({ uid: p.uid, user: p.user, state: 'queued' as const }))[0];
     if (!job) throw new NotFoundError(`job ${id}`, 'no such job');
     if (!mayActOnJob(op, job, caller, ctx.config.admins)) {
       throw new PermissionError(`job ${id}`, `belongs to ${job.user}; only its owner or an admin may ${VERB[op]} it`);
     }
-    if (job.state !== 'queued') throw new DopqError('not-queued', ExitCode.partial, `is ${job.state}; only queued jobs can be ${op === 'top' ? 'moved' : DONE[op]}`, `job ${id}`);
+    if (job.state !== 'queued')
+      throw new DopqError(
+        'not-queued',
+        ExitCode.partial,
+        `is ${job.state}; only queued jobs can be ${op === 'top' ? 'moved' : DONE[op]}`,
+        `job ${id}`,
+      );
     if (op === 'release' && !job.held_by) throw new DopqError('not-held', ExitCode.partial, 'is not held', `job ${id}`);
     accepted.push(id);
     ctx.io.out(`${id}: ${DONE[op]}\n`);

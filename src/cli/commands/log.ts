@@ -16,14 +16,20 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
   const jobState = async () => (await readState(ctx.spool.state)).jobs.find((job) => job.id === id);
   let job = await jobState();
   // Pushed but not read by the daemon yet: with -f, wait for it rather than call it unknown.
-  const pending = () => stat(path.join(ctx.spool.intake, `${id}.job`)).then(() => true, () => false);
+  const pending = () =>
+    stat(path.join(ctx.spool.intake, `${id}.job`)).then(
+      () => true,
+      () => false,
+    );
   while (options.follow && !job && (await pending())) {
     await sleep(250);
     job = await jobState();
   }
   if (job && !mayActOnJob('log', job, await currentCaller(), ctx.config.admins)) {
     // Output often holds secrets; the file is the owner's (0600) anyway, so say so plainly.
-    throw new PermissionError(`job ${id}`, `${job.user}'s job: only its owner or root may read its output`, { hint: 'admins read any log as root: sudo dopq log ID' });
+    throw new PermissionError(`job ${id}`, `${job.user}'s job: only its owner or root may read its output`, {
+      hint: 'admins read any log as root: sudo dopq log ID',
+    });
   }
 
   // A built job's output starts with its build's (logs/<id>.build.log), then its run's.
@@ -45,7 +51,10 @@ export async function logCommand(ctx: CommandContext, rawId: string, options: { 
     await run.drain();
     if (!options.follow) {
       if (!handle && !build) {
-        const why = job && isFinished(job) ? `the job never ran (${job.state}${job.message ? `: ${job.message.split('\n')[0]}` : ''})` : 'the job has not started yet';
+        const why =
+          job && isFinished(job)
+            ? `the job never ran (${job.state}${job.message ? `: ${job.message.split('\n')[0]}` : ''})`
+            : 'the job has not started yet';
         throw new DopqError('no-log', ExitCode.noSuchJob, `no output: ${why}`, `job ${id}`);
       }
       return ExitCode.ok;

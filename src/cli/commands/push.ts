@@ -23,7 +23,14 @@ import type { CommandContext } from '../context.js';
 import { assertMountsAccessible } from '../mount-access-check.js';
 
 export async function pushCommand(ctx: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
-  if (/\.zip$/i.test(file) || (await stat(file).then((s) => s.isDirectory(), () => false))) return pushDopqBundle(ctx, file, options);
+  if (
+    /\.zip$/i.test(file) ||
+    (await stat(file).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    return pushDopqBundle(ctx, file, options);
   const text = await readManifest(file, ctx.config.limits.manifest_bytes);
   return pushManifest(ctx, file, text, path.resolve(file), options);
 }
@@ -35,13 +42,23 @@ async function pushDopqBundle(ctx: CommandContext, input: string, options: { jso
   try {
     bundle = await openDopqBundle(input, limits);
   } catch (error) {
-    if (error instanceof ContextError) throw new InvalidDocumentError('manifest', input, error.problems.map((message) => ({ path: '', message })));
+    if (error instanceof ContextError)
+      throw new InvalidDocumentError(
+        'manifest',
+        input,
+        error.problems.map((message) => ({ path: '', message })),
+      );
     throw error;
   }
   try {
     const caller = await currentCaller();
     const converted = convertDopqConfig(await readFile(bundle.configFile, 'utf8'), caller.user, bundle);
-    if (!converted.manifest) throw new InvalidDocumentError('manifest', `${input} (container_config.json)`, converted.problems.map((message) => ({ path: '', message })));
+    if (!converted.manifest)
+      throw new InvalidDocumentError(
+        'manifest',
+        `${input} (container_config.json)`,
+        converted.problems.map((message) => ({ path: '', message })),
+      );
     const text = stringify(converted.manifest);
     // Relative paths in the converted manifest are relative to the folder of container_config.json.
     return await pushManifest(ctx, input, text, bundle.configFile, options);
@@ -58,7 +75,16 @@ async function pushManifest(ctx: CommandContext, file: string, text: string, sou
     throw new InvalidDocumentError('manifest', file, result.issues);
   }
   await assertMountsAccessible(file, result.manifest.mounts);
-  if (result.manifest.build) checkBaseImages(ctx, file, result.manifest.build, await readFile(path.join(path.resolve(path.dirname(source), result.manifest.build.context), result.manifest.build.dockerfile), 'utf8').catch(() => undefined));
+  if (result.manifest.build)
+    checkBaseImages(
+      ctx,
+      file,
+      result.manifest.build,
+      await readFile(
+        path.join(path.resolve(path.dirname(source), result.manifest.build.context), result.manifest.build.dockerfile),
+        'utf8',
+      ).catch(() => undefined),
+    );
   await assertSpoolReady(ctx.spool);
   await checkAdmission(ctx);
   const id = await publishJob(ctx, text, source, result.manifest);
@@ -97,17 +123,27 @@ async function publishJob(ctx: CommandContext, manifest: string, source: string,
       }
       taken.add(id);
     }
-    throw new SpoolError(ctx.spool.intake, 'no free job number: the intake is full of files holding them', { hint: 'push again in a moment; if it lasts, ask an admin to look at the intake folder' });
+    throw new SpoolError(ctx.spool.intake, 'no free job number: the intake is full of files holding them', {
+      hint: 'push again in a moment; if it lasts, ask an admin to look at the intake folder',
+    });
   } catch (error) {
     if (!(error instanceof SpoolError)) throw error;
-    throw new SpoolError(error.subject ?? ctx.spool.intake, `${error.message}; nothing was queued`, { cause: error.cause ?? error, ...(error.hint ? { hint: error.hint } : {}) });
+    throw new SpoolError(error.subject ?? ctx.spool.intake, `${error.message}; nothing was queued`, {
+      cause: error.cause ?? error,
+      ...(error.hint ? { hint: error.hint } : {}),
+    });
   } finally {
     if (packed) await rm(packed.file, { force: true });
   }
 }
 
 /** Publish job `id` with its context; false when a file already holds that number (it is skipped). */
-async function publishAs(ctx: CommandContext, id: number, job: { manifest: string; source: string }, packed: Packed | undefined): Promise<boolean> {
+async function publishAs(
+  ctx: CommandContext,
+  id: number,
+  job: { manifest: string; source: string },
+  packed: Packed | undefined,
+): Promise<boolean> {
   let context: PackedContextRef | undefined;
   if (packed) {
     const name = `${id}${CONTEXT_SUFFIX}`;
@@ -126,7 +162,13 @@ async function publishAs(ctx: CommandContext, id: number, job: { manifest: strin
     context = { file: name, bytes: packed.bytes, sha256: packed.sha256 };
   }
   try {
-    await publish(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`, encodeEnvelope({ id, submitted_at: Date.now(), ...job, ...(context ? { context } : {}) }), 0o600, true);
+    await publish(
+      ctx.spool.intake,
+      `${id}${INTAKE_SUFFIX}`,
+      encodeEnvelope({ id, submitted_at: Date.now(), ...job, ...(context ? { context } : {}) }),
+      0o600,
+      true,
+    );
     return true;
   } catch (error) {
     if (error instanceof NameTakenError) return false; // the context moves on to the next number
@@ -162,12 +204,22 @@ async function packOnce(ctx: CommandContext, parsed: Manifest, source: string): 
   const here = path.dirname(source);
   try {
     const packed = parsed.build
-      ? await packContext(path.resolve(here, parsed.build.context), parsed.build.dockerfile, { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files }, temp)
+      ? await packContext(
+          path.resolve(here, parsed.build.context),
+          parsed.build.dockerfile,
+          { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files },
+          temp,
+        )
       : await copyArchive(path.resolve(here, parsed.image_archive!), ctx.config.builds.archive_size, temp);
     return { file: temp, bytes: (await stat(temp)).size, sha256: packed.sha256 };
   } catch (error) {
     await rm(temp, { force: true });
-    if (error instanceof ContextError) throw new InvalidDocumentError('manifest', source, error.problems.map((message) => ({ path: parsed.build ? 'build.context' : 'image_archive', message })));
+    if (error instanceof ContextError)
+      throw new InvalidDocumentError(
+        'manifest',
+        source,
+        error.problems.map((message) => ({ path: parsed.build ? 'build.context' : 'image_archive', message })),
+      );
     throw error;
   }
 }
@@ -193,26 +245,42 @@ async function checkAdmission(ctx: CommandContext): Promise<void> {
   if (submitters !== null) {
     const caller = await currentCaller();
     if (!maySubmit(caller, submitters, admins)) {
-      throw new PermissionError('push', `${caller.user} may not submit jobs here`, { hint: `the config's submitters are: ${submitters.join(', ')}; ask an admin to add you` });
+      throw new PermissionError('push', `${caller.user} may not submit jobs here`, {
+        hint: `the config's submitters are: ${submitters.join(', ')}; ask an admin to add you`,
+      });
     }
   }
   // The daemon reads nothing new above the ceiling: say so now rather than leave the job waiting.
   const stateBytes = (await stat(ctx.spool.state).catch(() => undefined))?.size ?? 0;
   if (stateBytes > limits.state_size) {
-    throw new DopqError('queue-full', ExitCode.tempFail, `the queue's state is ${readableSize(stateBytes)}, over limits.state_size (${readableSize(limits.state_size)}); nothing was queued`, 'push', {
-      hint: 'push again once finished jobs have aged out (history.keep), or ask an admin',
-    });
+    throw new DopqError(
+      'queue-full',
+      ExitCode.tempFail,
+      `the queue's state is ${readableSize(stateBytes)}, over limits.state_size (${readableSize(limits.state_size)}); nothing was queued`,
+      'push',
+      {
+        hint: 'push again once finished jobs have aged out (history.keep), or ask an admin',
+      },
+    );
   }
   const cap = limits.per_user.queued;
   if (cap === null) return;
   const uid = process.getuid?.() ?? -1;
   const [state, pending] = await Promise.all([readState(ctx.spool.state), pendingJobs(ctx.spool.intake)]);
   const known = new Set(state.jobs.map((job) => job.id));
-  const waiting = state.jobs.filter((job) => job.uid === uid && job.state === 'queued').length + pending.filter((job) => job.uid === uid && !known.has(job.id)).length;
+  const waiting =
+    state.jobs.filter((job) => job.uid === uid && job.state === 'queued').length +
+    pending.filter((job) => job.uid === uid && !known.has(job.id)).length;
   if (waiting >= cap) {
-    throw new DopqError('queue-full', ExitCode.tempFail, `you already have ${waiting} jobs waiting; at most ${cap} per user (limits.per_user.queued)`, 'push', {
-      hint: 'push again once some have started, or dopq rm jobs you no longer need',
-    });
+    throw new DopqError(
+      'queue-full',
+      ExitCode.tempFail,
+      `you already have ${waiting} jobs waiting; at most ${cap} per user (limits.per_user.queued)`,
+      'push',
+      {
+        hint: 'push again once some have started, or dopq rm jobs you no longer need',
+      },
+    );
   }
 }
 
@@ -227,7 +295,13 @@ async function readManifest(file: string, maxBytes: number): Promise<string> {
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new DopqError('no-input', ExitCode.badInput, 'not a regular file', file);
-    if (stat.size > maxBytes) throw new DopqError('too-large', ExitCode.badInput, `the manifest is ${stat.size} bytes; the limit is ${maxBytes} (limits.manifest_size)`, file);
+    if (stat.size > maxBytes)
+      throw new DopqError(
+        'too-large',
+        ExitCode.badInput,
+        `the manifest is ${stat.size} bytes; the limit is ${maxBytes} (limits.manifest_size)`,
+        file,
+      );
     return await handle.readFile('utf8');
   } finally {
     await handle.close();

@@ -14,11 +14,26 @@ import { colorLevel } from '../color.js';
 const FINISHED_SHOWN = 50;
 
 export async function queueCommand(ctx: CommandContext, options: { json?: boolean; all?: boolean }): Promise<number> {
-  const [state, pending, alive, status] = await Promise.all([readState(ctx.spool.state), pendingJobs(ctx.spool.intake), daemonAlive(ctx.spool.daemonPid), readDaemonStatus(ctx.spool.daemonStatus)]);
+  const [state, pending, alive, status] = await Promise.all([
+    readState(ctx.spool.state),
+    pendingJobs(ctx.spool.intake),
+    daemonAlive(ctx.spool.daemonPid),
+    readDaemonStatus(ctx.spool.daemonStatus),
+  ]);
   const shares = await createShareResolver(ctx.config).sharesOf([...state.jobs.map((job) => job.user), ...pending.map((job) => job.user)]);
   const now = Date.now();
-  const view = buildQueueView(state, pending, { now, config: ctx.config, shares, daemonAlive: alive, all: Boolean(options.all), ...(status ? { status } : {}) });
+  const view = buildQueueView(state, pending, {
+    now,
+    config: ctx.config,
+    shares,
+    daemonAlive: alive,
+    all: Boolean(options.all),
+    ...(status ? { status } : {}),
+  });
   if (options.json) ctx.io.out(`${JSON.stringify(view)}\n`);
-  else ctx.io.out(renderQueue(view, { now, colorLevel: colorLevel(ctx.io.isTTY, ctx.env), ...(options.all ? {} : { finishedLimit: FINISHED_SHOWN }) }));
+  else
+    ctx.io.out(
+      renderQueue(view, { now, colorLevel: colorLevel(ctx.io.isTTY, ctx.env), ...(options.all ? {} : { finishedLimit: FINISHED_SHOWN }) }),
+    );
   return ExitCode.ok;
 }

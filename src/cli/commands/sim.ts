@@ -33,10 +33,15 @@ export async function simCommand(ctx: CommandContext, file: string, options: Sim
   const results = policies.map((policy) => simulate(trace, settings(policy)));
   if (options.json) {
     const strip = (r: (typeof results)[number]) => ({ jobs: r.jobs.map(({ timed_out: _t, ...job }) => job), summary: r.summary });
-    ctx.io.out(`${JSON.stringify(options.compare ? Object.fromEntries(policies.map((p, i) => [p, strip(results[i]!)])) : strip(results[0]!))}\n`);
+    ctx.io.out(
+      `${JSON.stringify(options.compare ? Object.fromEntries(policies.map((p, i) => [p, strip(results[i]!)])) : strip(results[0]!))}\n`,
+    );
     return ExitCode.ok;
   }
-  const out: string[] = [`${trace.jobs.length} jobs on ${trace.gpus} GPUs, ${new Set(trace.jobs.map((j) => j.user)).size} users`, renderSummaries(results.map((r) => r.summary))];
+  const out: string[] = [
+    `${trace.jobs.length} jobs on ${trace.gpus} GPUs, ${new Set(trace.jobs.map((j) => j.user)).size} users`,
+    renderSummaries(results.map((r) => r.summary)),
+  ];
   for (const result of results) {
     if (options.jobs) out.push(`Jobs (${result.summary.policy})`, renderJobs(result.jobs));
     out.push(`Users (${result.summary.policy})`, renderUsers(result.summary));

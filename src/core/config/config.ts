@@ -54,7 +54,14 @@ export interface Config {
    * `log_min_free`: below this much free on the spool's disk, job output is drained unsaved.
    * `state_size`: the largest state.json; above it new job files wait in the intake.
    */
-  limits: ResourceSet & { manifest_bytes: number; pids: number; log_size: number; log_min_free: number; state_size: number; per_user: PerUserLimits };
+  limits: ResourceSet & {
+    manifest_bytes: number;
+    pids: number;
+    log_size: number;
+    log_min_free: number;
+    state_size: number;
+    per_user: PerUserLimits;
+  };
   mounts: {
     allowed_roots: string[];
     /** DoPQ's /outdir/<user>: a folder per user, made and bound read-write into every job. */
@@ -66,7 +73,16 @@ export interface Config {
   container_groups: string[];
   /** Jobs that bring a build context: what push may pack. */
   /** `log_size`: bytes of a build's output kept in the job's log; the rest is counted, not kept. */
-  builds: { context_size: number; context_files: number; archive_size: number; min_free: number; parallel: number; deadline: number; log_size: number; keep_images: { per_user: number; max_age: number } };
+  builds: {
+    context_size: number;
+    context_files: number;
+    archive_size: number;
+    min_free: number;
+    parallel: number;
+    deadline: number;
+    log_size: number;
+    keep_images: { per_user: number; max_age: number };
+  };
   network: { default: string; allowed: string[] };
   stop_grace: number;
   /** Seconds a finished job's container is kept (for docker inspect/logs) before removal. */
@@ -102,7 +118,11 @@ export const durationSchema = (what: string) =>
   });
 
 const positive = (what: string) => z.number({ error: `expected a number of ${what}` }).positive({ error: `${what} must be more than 0` });
-const wholeCount = (what: string) => z.number({ error: `expected a whole number of ${what}` }).int({ error: `expected a whole number of ${what}` }).min(0, { error: `${what} cannot be negative` });
+const wholeCount = (what: string) =>
+  z
+    .number({ error: `expected a whole number of ${what}` })
+    .int({ error: `expected a whole number of ${what}` })
+    .min(0, { error: `${what} cannot be negative` });
 const absolutePath = (what: string) =>
   z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
     error: `expected an absolute path without .. for ${what}`,
@@ -180,16 +200,21 @@ const configSchema = z.strictObject({
       allowed_roots: z.array(absolutePath('a mount root')).default([]),
       output: z
         .strictObject({
-          host: absolutePath('the output folder template').refine((p) => p.includes(USER_PLACEHOLDER) && !path.posix.dirname(p).includes(USER_PLACEHOLDER), {
-            error: `expected an absolute path whose last part holds ${USER_PLACEHOLDER}, e.g. /srv/dopq/out/${USER_PLACEHOLDER}`,
-          }),
+          host: absolutePath('the output folder template').refine(
+            (p) => p.includes(USER_PLACEHOLDER) && !path.posix.dirname(p).includes(USER_PLACEHOLDER),
+            {
+              error: `expected an absolute path whose last part holds ${USER_PLACEHOLDER}, e.g. /srv/dopq/out/${USER_PLACEHOLDER}`,
+            },
+          ),
           container: absolutePath('where jobs see their output folder').default('/outdir'),
         })
         .optional(),
     })
     .default({ allowed_roots: [] }),
   images: z
-    .strictObject({ allowed: z.array(z.string().min(1), { error: 'expected a list of image patterns such as pytorch/pytorch:*' }).optional() })
+    .strictObject({
+      allowed: z.array(z.string().min(1), { error: 'expected a list of image patterns such as pytorch/pytorch:*' }).optional(),
+    })
     .default({}),
   builds: z
     .strictObject({
@@ -203,16 +228,30 @@ const configSchema = z.strictObject({
         .refine((bytes) => bytes >= 1024, { error: 'builds.log_size must be at least 1k' })
         .default(10 * 1024 ** 2),
       keep_images: z
-        .strictObject({ per_user: wholeCount('images').default(3), max_age: durationSchema('builds.keep_images.max_age').default(7 * 86400) })
+        .strictObject({
+          per_user: wholeCount('images').default(3),
+          max_age: durationSchema('builds.keep_images.max_age').default(7 * 86400),
+        })
         .default({ per_user: 3, max_age: 7 * 86400 }),
     })
-    .default({ context_size: 256 * 1024 ** 2, context_files: 10_000, archive_size: 20 * 1024 ** 3, min_free: 10 * 1024 ** 3, parallel: 2, deadline: 3600, log_size: 10 * 1024 ** 2, keep_images: { per_user: 3, max_age: 7 * 86400 } }),
+    .default({
+      context_size: 256 * 1024 ** 2,
+      context_files: 10_000,
+      archive_size: 20 * 1024 ** 3,
+      min_free: 10 * 1024 ** 3,
+      parallel: 2,
+      deadline: 3600,
+      log_size: 10 * 1024 ** 2,
+      keep_images: { per_user: 3, max_age: 7 * 86400 },
+    }),
   container_groups: z
     .array(
       z
         .string()
         .regex(GROUP_NAME, { error: 'expected a group name' })
-        .refine((name) => !ROOT_GROUPS.includes(name), { error: `groups that grant root on the host are never given to jobs (${ROOT_GROUPS.join(', ')})` }),
+        .refine((name) => !ROOT_GROUPS.includes(name), {
+          error: `groups that grant root on the host are never given to jobs (${ROOT_GROUPS.join(', ')})`,
+        }),
       { error: 'expected a list of group names' },
     )
     .default([]),
@@ -220,7 +259,13 @@ const configSchema = z.strictObject({
     .strictObject({
       default: z.string().default('none'),
       // container:<id> would join another job's network namespace (maybe another user's).
-      allowed: z.array(z.string().regex(/^(?!container:)[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'expected a network name (container:... is never allowed)' })).default(['none']),
+      allowed: z
+        .array(
+          z
+            .string()
+            .regex(/^(?!container:)[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'expected a network name (container:... is never allowed)' }),
+        )
+        .default(['none']),
     })
     .default({ default: 'none', allowed: ['none'] }),
   stop_grace: durationSchema('stop_grace').default(10),
@@ -234,7 +279,15 @@ const configSchema = z.strictObject({
 });
 
 const BUILTIN_DEFAULTS: ResourceSet = { gpus: 1, memory: 8 * 1024 ** 3, cpus: 4, shm: 64 * 1024 ** 2, time_limit: 24 * 3600 };
-const BUILTIN_LIMITS = { gpus: 8, memory: 256 * 1024 ** 3, cpus: 64, shm: 64 * 1024 ** 3, time_limit: 7 * 86400, manifest_bytes: 64 * 1024, pids: 4096 };
+const BUILTIN_LIMITS = {
+  gpus: 8,
+  memory: 256 * 1024 ** 3,
+  cpus: 64,
+  shm: 64 * 1024 ** 3,
+  time_limit: 7 * 86400,
+  manifest_bytes: 64 * 1024,
+  pids: 4096,
+};
 
 /** Parse config text. `file` must be absolute; the spool is resolved relative to its folder. */
 export function parseConfig(text: string, file: string): Config {
@@ -283,7 +336,11 @@ export function parseConfig(text: string, file: string): Config {
     issues.push({ path: 'gpus', line: yaml.source.lineOf(['gpus']), message: 'a GPU is listed twice' });
   }
   if (limits.per_user.gpus !== null && defaults.gpus > limits.per_user.gpus) {
-    issues.push({ path: 'limits.per_user.gpus', line: yaml.source.lineOf(['limits', 'per_user', 'gpus']), message: `is below defaults.gpus (${defaults.gpus})` });
+    issues.push({
+      path: 'limits.per_user.gpus',
+      line: yaml.source.lineOf(['limits', 'per_user', 'gpus']),
+      message: `is below defaults.gpus (${defaults.gpus})`,
+    });
   }
   if (issues.length > 0) throw new InvalidDocumentError('config', file, issues);
 
@@ -303,7 +360,9 @@ export function parseConfig(text: string, file: string): Config {
     limits,
     mounts: {
       allowed_roots: raw.mounts.allowed_roots.map((root) => path.posix.normalize(root)),
-      output: raw.mounts.output ? { host: path.posix.normalize(raw.mounts.output.host), container: path.posix.normalize(raw.mounts.output.container) } : null,
+      output: raw.mounts.output
+        ? { host: path.posix.normalize(raw.mounts.output.host), container: path.posix.normalize(raw.mounts.output.container) }
+        : null,
     },
     images: { allowed: raw.images.allowed ?? null },
     container_groups: raw.container_groups,
@@ -326,11 +385,15 @@ export function configKeys(): string[] {
     let node = schema as z.ZodType & { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } };
     for (;;) {
       const { type } = node.def;
-      if ((type === 'default' || type === 'optional' || type === 'nullable' || type === 'prefault') && node.def.innerType) node = node.def.innerType as typeof node;
+      if ((type === 'default' || type === 'optional' || type === 'nullable' || type === 'prefault') && node.def.innerType)
+        node = node.def.innerType as typeof node;
       else if (type === 'pipe' && node.def.in) node = node.def.in as typeof node;
       else break;
     }
-    if (node.def.type === 'object') return Object.entries((node as unknown as z.ZodObject).shape).flatMap(([key, value]) => walk(value as z.ZodType, prefix ? `${prefix}.${key}` : key));
+    if (node.def.type === 'object')
+      return Object.entries((node as unknown as z.ZodObject).shape).flatMap(([key, value]) =>
+        walk(value as z.ZodType, prefix ? `${prefix}.${key}` : key),
+      );
     return [prefix];
   };
   return walk(configSchema, '');

@@ -45,8 +45,10 @@ export function entryProblem(seen: Observed, rule: ModeRule, trusted: readonly n
   const writableByOthers = (mode & GROUP_OTHER_WRITE) !== 0;
   const allowedWrite = (rule.mode & GROUP_OTHER_WRITE) !== 0;
   if (writableByOthers && !allowedWrite) return `has mode ${formatMode(mode)}, writable by others; ${expected}`;
-  if (writableByOthers && rule.kind === 'dir' && (mode & STICKY) === 0) return `has mode ${formatMode(mode)}, without the sticky bit anyone may delete others' files; ${expected}`;
-  if ((rule.mode & GROUP_OTHER_ALL) === 0 && (mode & GROUP_OTHER_ALL) !== 0) return `has mode ${formatMode(mode)}, open to others; ${expected}`;
+  if (writableByOthers && rule.kind === 'dir' && (mode & STICKY) === 0)
+    return `has mode ${formatMode(mode)}, without the sticky bit anyone may delete others' files; ${expected}`;
+  if ((rule.mode & GROUP_OTHER_ALL) === 0 && (mode & GROUP_OTHER_ALL) !== 0)
+    return `has mode ${formatMode(mode)}, open to others; ${expected}`;
   return undefined;
 }
 

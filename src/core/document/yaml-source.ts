@@ -17,8 +17,7 @@ export type YamlResult = { ok: true; source: YamlSource } | { ok: false; issues:
 export function readYaml(text: string): YamlResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
-  const line = (offset: number | undefined): number | undefined =>
-    offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  const line = (offset: number | undefined): number | undefined => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
 
   const issues: Issue[] = doc.errors.map((error) => ({
     path: '',

@@ -30,12 +30,18 @@ export function describeReference(ref: ImageReference): string {
 
 /** Every refusal of the Dockerfile's references by their text, in line order. */
 export function referenceRefusals(reading: DockerfileReading, rules: BaseImageRules): DockerfileRefusal[] {
-  const refusals: DockerfileRefusal[] = reading.problems.map((problem) => ({ line: problem.line, message: problem.message, foreign: false }));
+  const refusals: DockerfileRefusal[] = reading.problems.map((problem) => ({
+    line: problem.line,
+    message: problem.message,
+    foreign: false,
+  }));
   for (const ref of reading.refs) {
-    const at = (message: string, foreign = false) => refusals.push({ line: ref.line, message: `${describeReference(ref)}: ${message}`, foreign });
+    const at = (message: string, foreign = false) =>
+      refusals.push({ line: ref.line, message: `${describeReference(ref)}: ${message}`, foreign });
     if (namesForeignJobImage(ref.name, rules.uid)) at("another user's job image", true);
     else if (/^(sha256:)?[a-f0-9]{64}$/.test(ref.name)) at('name the image; dopq does not build on an image by ID');
-    else if (rules.allowed !== null && claimedJobOwner(ref.name) === undefined && !imageAllowed(ref.name, rules.allowed)) at(`this server builds only on ${rules.allowed.join(', ')}`);
+    else if (rules.allowed !== null && claimedJobOwner(ref.name) === undefined && !imageAllowed(ref.name, rules.allowed))
+      at(`this server builds only on ${rules.allowed.join(', ')}`);
   }
   return refusals.sort((a, b) => a.line - b.line);
 }

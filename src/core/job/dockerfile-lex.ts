@@ -58,7 +58,8 @@ function encodingProblems(lines: string[]): Problem[] {
   const problems: Problem[] = [];
   lines.forEach((line, index) => {
     if (NOT_UTF8.test(line)) problems.push({ line: index + 1, message: 'not valid UTF-8 (or contains U+FFFD): cannot be read statically' });
-    else if (line.length >= MAX_LINE_BYTES / 3 && encoder.encode(line).length >= MAX_LINE_BYTES) problems.push({ line: index + 1, message: 'line longer than 64 KiB: the engine refuses it' });
+    else if (line.length >= MAX_LINE_BYTES / 3 && encoder.encode(line).length >= MAX_LINE_BYTES)
+      problems.push({ line: index + 1, message: 'line longer than 64 KiB: the engine refuses it' });
   });
   return problems;
 }

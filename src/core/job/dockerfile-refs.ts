@@ -67,7 +67,8 @@ function readSource(value: string, kind: RefKind, line: number, scope: Scope, ou
   if (value === '') return; // an empty --from is no --from at all
   const index = stageIndex(value);
   if (index !== null) {
-    if (scope.stageNames && !(index >= 0n && index < BigInt(scope.stageCount))) out.problems.push({ line, message: `--from=${value}: no earlier stage has that index` });
+    if (scope.stageNames && !(index >= 0n && index < BigInt(scope.stageCount)))
+      out.problems.push({ line, message: `--from=${value}: no earlier stage has that index` });
     return;
   }
   if (!SAFE_NAME.test(value)) return void out.problems.push({ line, message: `--from=${value}: ${UNRESOLVABLE}` });
@@ -108,7 +109,8 @@ function readCommand(instruction: Instruction, command: Command, name: string, s
   if (name === 'copy' || name === 'add') {
     for (const value of flagValues(command, 'from', line, out)) readSource(value, 'copy-from', line, scope, out);
   } else if (name === 'run') {
-    for (const mount of flagValues(command, 'mount', line, out)) for (const value of mountSources(mount, line, out)) readSource(value, 'mount-from', line, scope, out);
+    for (const mount of flagValues(command, 'mount', line, out))
+      for (const value of mountSources(mount, line, out)) readSource(value, 'mount-from', line, scope, out);
   } else if (name === 'onbuild') {
     if (scope.insideOnbuild) return void out.problems.push({ line, message: 'ONBUILD ONBUILD: the engine refuses it' });
     const trigger = instruction.text.replace(ONBUILD_PREFIX, '');
@@ -123,11 +125,13 @@ function readTriggerInto(trigger: string, scope: Scope, out: DockerfileReading):
   const [instruction, ...extra] = lexed.instructions;
   const line = scope.atLine ?? instruction?.line ?? 1;
   if (lexed.problems.length > 0) return;
-  if (!instruction || extra.length > 0) return void out.problems.push({ line, message: 'an ONBUILD trigger must be exactly one instruction' });
+  if (!instruction || extra.length > 0)
+    return void out.problems.push({ line, message: 'an ONBUILD trigger must be exactly one instruction' });
   const command = splitCommand(instruction.text);
   const name = instructionName(command);
   if (name === null) return void out.problems.push({ line, message: `instruction ${command.word} is not plain ASCII: ${UNRESOLVABLE}` });
-  if (name === 'from' || (scope.insideOnbuild && name === 'maintainer')) return void out.problems.push({ line, message: `${name.toUpperCase()} as an ONBUILD trigger: the engine refuses it` });
+  if (name === 'from' || (scope.insideOnbuild && name === 'maintainer'))
+    return void out.problems.push({ line, message: `${name.toUpperCase()} as an ONBUILD trigger: the engine refuses it` });
   readCommand(instruction, command, name, scope, out);
 }
 
@@ -157,7 +161,10 @@ function expand(word: string, metaArgs: ReadonlyMap<string, MetaArg>): MetaArg {
   while (parts.lastIndex < word.length) {
     const at = parts.lastIndex;
     const part = parts.exec(word);
-    if (!part) return { missing: `at ${JSON.stringify(word.slice(at, at + 12))}: only name characters, $NAME, \${NAME}, \${NAME:-word} and \${NAME:+word}` };
+    if (!part)
+      return {
+        missing: `at ${JSON.stringify(word.slice(at, at + 12))}: only name characters, $NAME, \${NAME}, \${NAME:-word} and \${NAME:+word}`,
+      };
     if (part[1] !== undefined) {
       value += part[1];
       continue;
@@ -182,14 +189,22 @@ function readDefault(name: string, raw: string, visible: ReadonlyMap<string, Met
 }
 
 /** An ARG line before the first FROM, as processMetaArg stores it: a build arg wins over the default. */
-function declareMetaArgs(instruction: Instruction, command: Command, escape: string, buildArgs: Record<string, string>, metaArgs: Map<string, MetaArg>, out: DockerfileReading): void {
+function declareMetaArgs(
+  instruction: Instruction,
+  command: Command,
+  escape: string,
+  buildArgs: Record<string, string>,
+  metaArgs: Map<string, MetaArg>,
+  out: DockerfileReading,
+): void {
   // Every pair on the line expands against the values from before the line, as the engine's does.
   const visible = new Map(metaArgs);
   for (const word of parseWords(command.args, escape)) {
     const equals = word.indexOf('=');
     const name = equals < 0 ? word : word.slice(0, equals);
     // The engine expands the name too: `ARG $X=...` could overwrite any other ARG.
-    if (/[$'"`\\]/.test(name)) out.problems.push({ line: instruction.line, message: `ARG ${name}: a name with $, quotes or escapes ${UNRESOLVABLE}` });
+    if (/[$'"`\\]/.test(name))
+      out.problems.push({ line: instruction.line, message: `ARG ${name}: a name with $, quotes or escapes ${UNRESOLVABLE}` });
     else if (Object.hasOwn(buildArgs, name)) metaArgs.set(name, { value: buildArgs[name]! });
     else if (equals < 0) metaArgs.set(name, { missing: `${name} has no default and no build arg` });
     else metaArgs.set(name, readDefault(name, word.slice(equals + 1), visible));
@@ -199,14 +214,21 @@ function declareMetaArgs(instruction: Instruction, command: Command, escape: str
 const STAGE_NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
 
 /** FROM <base> [AS <name>]: the base expanded with the meta ARGs, then an earlier stage, scratch or an image. */
-function readFrom(instruction: Instruction, command: Command, metaArgs: ReadonlyMap<string, MetaArg>, finished: ReadonlyMap<string, number>, out: DockerfileReading): void {
+function readFrom(
+  instruction: Instruction,
+  command: Command,
+  metaArgs: ReadonlyMap<string, MetaArg>,
+  finished: ReadonlyMap<string, number>,
+  out: DockerfileReading,
+): void {
   const line = instruction.line;
   const problem = (message: string) => void out.problems.push({ line, message });
   const args = command.args === '' ? [] : command.args.split(/[\t\v\f\r ]+/);
   const stage: DockerfileReading['stages'][number] = { line, name: null, base: null };
   out.stages.push(stage);
   if (args.length === 3 && args[1]!.toLowerCase() === 'as' && STAGE_NAME.test(args[2]!)) stage.name = args[2]!.toLowerCase();
-  else if (args.length !== 1) return problem(`FROM ${command.args}: expected FROM <image> [AS <name>], the name matching [a-z][a-z0-9._-]*`);
+  else if (args.length !== 1)
+    return problem(`FROM ${command.args}: expected FROM <image> [AS <name>], the name matching [a-z][a-z0-9._-]*`);
   const base = args[0]!;
   const expanded = expand(base, metaArgs);
   if ('missing' in expanded) return problem(`FROM ${base}: ${UNRESOLVABLE} (${expanded.missing})`);
@@ -238,7 +260,8 @@ export function readDockerfile(text: string, buildArgs: Record<string, string>):
   for (const instruction of lexed.instructions) {
     const command = splitCommand(instruction.text);
     const name = instructionName(command);
-    if (name === null) out.problems.push({ line: instruction.line, message: `instruction ${command.word} is not plain ASCII: ${UNRESOLVABLE}` });
+    if (name === null)
+      out.problems.push({ line: instruction.line, message: `instruction ${command.word} is not plain ASCII: ${UNRESOLVABLE}` });
     else if (name === 'from') {
       scope = finishStage(out.stages, finished);
       readFrom(instruction, command, metaArgs, finished, out);

@@ -37,11 +37,17 @@ export function convertDopqConfig(text: string, pushingUser: string, source: Dop
   const manifest: Record<string, unknown> = {};
   const name = config['name'];
   if (typeof name !== 'string' || name.length < 3) problems.push('name: DoPQ requires a name of at least 3 characters');
-  else manifest['name'] = name.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'job';
+  else
+    manifest['name'] =
+      name
+        .replace(/[^A-Za-z0-9_.-]/g, '_')
+        .replace(/^[^A-Za-z0-9]+/, '')
+        .slice(0, 64) || 'job';
 
   const executor = config['executor_name'];
   if (typeof executor !== 'string') problems.push('executor_name: required (your user name)');
-  else if (executor !== pushingUser) problems.push(`executor_name: is ${JSON.stringify(executor)}, but you are ${pushingUser}; a job runs as whoever pushes it`);
+  else if (executor !== pushingUser)
+    problems.push(`executor_name: is ${JSON.stringify(executor)}, but you are ${pushingUser}; a job runs as whoever pushes it`);
 
   const gpus = config['num_gpus'] ?? 1;
   if (typeof gpus !== 'number' || !Number.isInteger(gpus) || gpus < 0) problems.push('num_gpus: expected a whole number');
@@ -51,7 +57,8 @@ export function convertDopqConfig(text: string, pushingUser: string, source: Dop
   if (typeof memory !== 'string' && typeof memory !== 'number') problems.push('required_memory: expected a size such as 20g');
   else manifest['memory'] = /^\d+(\.\d+)?$/.test(String(memory)) ? `${memory}g` : String(memory); // DoPQ read a bare number as GB
 
-  if (config['num_slots'] !== undefined && config['num_slots'] !== 1) notes.push(`num_slots: ${JSON.stringify(config['num_slots'])} has no meaning in dopq and is ignored`);
+  if (config['num_slots'] !== undefined && config['num_slots'] !== 1)
+    notes.push(`num_slots: ${JSON.stringify(config['num_slots'])} has no meaning in dopq and is ignored`);
 
   if (config['build_flag'] === false) {
     if (source.archive) manifest['image_archive'] = source.archive;

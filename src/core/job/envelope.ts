@@ -32,7 +32,7 @@ export function isJobId(value: unknown): value is number {
 /** Why `value` is not a job id, or undefined when it is one. */
 export function jobIdProblem(value: unknown): string | undefined {
   if (isJobId(value)) return undefined;
-  const shown = typeof value === 'number' ? String(value) : JSON.stringify(value)?.slice(0, 40) ?? String(value);
+  const shown = typeof value === 'number' ? String(value) : (JSON.stringify(value)?.slice(0, 40) ?? String(value));
   return `job id ${shown} is not a whole number from 1 to ${MAX_JOB_ID}`;
 }
 
@@ -55,11 +55,24 @@ export function decodeEnvelope(text: string): Envelope | { error: string } {
   if (badId !== undefined) return { error: `the job file's ${badId}` };
   const c = v.context as Partial<PackedContextRef> | undefined;
   const context =
-    c && typeof c === 'object' && typeof c.file === 'string' && /^\d+\.ctx$/.test(c.file) && Number.isSafeInteger(c.bytes) && typeof c.sha256 === 'string' && /^[a-f0-9]{64}$/.test(c.sha256)
+    c &&
+    typeof c === 'object' &&
+    typeof c.file === 'string' &&
+    /^\d+\.ctx$/.test(c.file) &&
+    Number.isSafeInteger(c.bytes) &&
+    typeof c.sha256 === 'string' &&
+    /^[a-f0-9]{64}$/.test(c.sha256)
       ? { file: c.file, bytes: c.bytes!, sha256: c.sha256 }
       : undefined;
-  if (v.context !== undefined && context === undefined) return { error: 'the job file names a build context it does not describe (push again)' };
-  return { id: v.id!, submitted_at: v.submitted_at, source: typeof v.source === 'string' ? v.source : '?', manifest: v.manifest, ...(context ? { context } : {}) };
+  if (v.context !== undefined && context === undefined)
+    return { error: 'the job file names a build context it does not describe (push again)' };
+  return {
+    id: v.id!,
+    submitted_at: v.submitted_at,
+    source: typeof v.source === 'string' ? v.source : '?',
+    manifest: v.manifest,
+    ...(context ? { context } : {}),
+  };
 }
 
 /** Requests on jobs: the owner or an admin. */

@@ -7,7 +7,12 @@ export interface ImageRef {
   jobId: number;
 }
 
-export function imagesToRemove(images: readonly ImageRef[], jobs: readonly JobRecord[], keep: { per_user: number; max_age: number }, now: number): string[] {
+export function imagesToRemove(
+  images: readonly ImageRef[],
+  jobs: readonly JobRecord[],
+  keep: { per_user: number; max_age: number },
+  now: number,
+): string[] {
   const byId = new Map(jobs.map((job) => [job.id, job]));
   const remove: string[] = [];
   const finishedByUser = new Map<number, { image: ImageRef; endedAt: number }[]>();

@@ -99,7 +99,14 @@ export function finishJob(job: JobRecord, exit: ContainerExit): JobRecord {
           ? `the engine reported an error for the container; it is in dopq log ${job.id}`
           : job.message;
   const { stopping: _stopping, stop_requested_at: _at, ...rest } = job;
-  return { ...rest, state, reason, exit_code: exit.exitCode, finished_at: Math.max(exit.finishedAt, job.started_at ?? 0), ...(message ? { message } : {}) };
+  return {
+    ...rest,
+    state,
+    reason,
+    exit_code: exit.exitCode,
+    finished_at: Math.max(exit.finishedAt, job.started_at ?? 0),
+    ...(message ? { message } : {}),
+  };
 }
 
 export function failToStart(job: JobRecord, message: string, now: number): JobRecord {
@@ -120,9 +127,23 @@ export function afterEngineRestart(job: JobRecord, requeue: boolean, exit: Conta
   const { started_at: _s, container_id: _c, engine_started_at: _e, stopping: _st, stop_requested_at: _sa, ...rest } = job;
   const attempt = (job.attempt ?? 1) + 1;
   if (!requeue) {
-    return { ...job, state: 'failed', reason: 'engine-restart', message: 'an engine restart killed its container; not run again (requeue: false)', exit_code: exit.exitCode, gpus: [], finished_at: Math.max(exit.finishedAt, job.started_at ?? 0) };
+    return {
+      ...job,
+      state: 'failed',
+      reason: 'engine-restart',
+      message: 'an engine restart killed its container; not run again (requeue: false)',
+      exit_code: exit.exitCode,
+      gpus: [],
+      finished_at: Math.max(exit.finishedAt, job.started_at ?? 0),
+    };
   }
-  return { ...rest, state: 'queued', gpus: [], attempt, message: `queued again: an engine restart killed its container (attempt ${attempt})` };
+  return {
+    ...rest,
+    state: 'queued',
+    gpus: [],
+    attempt,
+    message: `queued again: an engine restart killed its container (attempt ${attempt})`,
+  };
 }
 
 /** A start that failed for the engine's or host's fault: queued again, or held after `retries` in a row. */
@@ -131,7 +152,11 @@ export function afterHostFault(job: JobRecord, message: string, retries: number)
   const failures = (job.start_failures ?? 0) + 1;
   const queued = { ...rest, state: 'queued' as const, gpus: [], start_failures: failures };
   if (failures < retries) return { ...queued, message: `could not start (${failures} of ${retries} tries): ${message}` };
-  return { ...queued, held_by: 'dopq', message: `held after ${failures} failed starts in a row, none its own fault: ${message}; an admin fixes the cause, then dopq release` };
+  return {
+    ...queued,
+    held_by: 'dopq',
+    message: `held after ${failures} failed starts in a row, none its own fault: ${message}; an admin fixes the cause, then dopq release`,
+  };
 }
 
 export function cancelQueued(job: JobRecord, by: string, now: number): JobRecord {

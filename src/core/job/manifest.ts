@@ -51,7 +51,8 @@ export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; iss
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 // A Docker reference: [registry[:port]/]path[:tag][@digest]; printable, so it is safe in tables.
-const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._-]*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+:[a-f0-9]{32,})?$/;
+const IMAGE_REF =
+  /^[A-Za-z0-9][A-Za-z0-9._-]*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+:[a-f0-9]{32,})?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Set by dopq itself, or (NVIDIA_*, CUDA_VISIBLE_DEVICES) a way to reach GPUs the job was not given.
 const RESERVED_ENV = /^(NVIDIA_|DOPQ_)|^CUDA_VISIBLE_DEVICES$/;
@@ -63,15 +64,20 @@ const absolute = (what: string) =>
 
 /** A path on the user's side, relative to the manifest's folder. */
 const relative = (what: string) =>
-  z.string({ error: `expected a path relative to the manifest for ${what}` }).min(1, { error: `expected a path relative to the manifest for ${what}` }).refine((p) => !path.posix.isAbsolute(p), {
-    error: `expected a path relative to the manifest for ${what}, not an absolute one`,
-  });
+  z
+    .string({ error: `expected a path relative to the manifest for ${what}` })
+    .min(1, { error: `expected a path relative to the manifest for ${what}` })
+    .refine((p) => !path.posix.isAbsolute(p), {
+      error: `expected a path relative to the manifest for ${what}, not an absolute one`,
+    });
 
 /** A path inside a folder: relative, and never leaving it. */
 const insideRelative = (what: string) =>
-  z.string({ error: `expected a path inside the context for ${what}` }).refine((p) => p !== '' && !path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
-    error: `expected a path inside the context for ${what} (relative, without ..)`,
-  });
+  z
+    .string({ error: `expected a path inside the context for ${what}` })
+    .refine((p) => p !== '' && !path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
+      error: `expected a path inside the context for ${what} (relative, without ..)`,
+    });
 
 const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transform((text, ctx): Mount => {
   const parts = text.split(':');
@@ -81,7 +87,10 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
     return z.NEVER;
   }
   const [src = '', dst = ''] = parts;
-  for (const [label, p] of [['source', src], ['destination', dst]] as const) {
+  for (const [label, p] of [
+    ['source', src],
+    ['destination', dst],
+  ] as const) {
     if (!path.posix.isAbsolute(p) || p.split('/').includes('..')) {
       ctx.addIssue({ code: 'custom', message: `the ${label} ${JSON.stringify(p)} must be an absolute path without ..` });
       return z.NEVER;
@@ -91,35 +100,57 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
 });
 
 const manifestSchema = z.strictObject({
-  name: z.string({ error: 'expected a job name' }).regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' }).optional(),
+  name: z
+    .string({ error: 'expected a job name' })
+    .regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' })
+    .optional(),
   image: z
     .string({ error: 'expected an image name such as pytorch/pytorch:2.3' })
     .min(1, { error: 'is required' })
-    .refine((image) => image === '' || IMAGE_REF.test(image), { error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...' })
+    .refine((image) => image === '' || IMAGE_REF.test(image), {
+      error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...',
+    })
     .optional(),
   build: z
     .strictObject(
       {
         context: relative('the build context folder'),
         dockerfile: insideRelative('the Dockerfile').optional(),
-        args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String), { error: 'expected a map of NAME: value' }).optional(),
+        args: z
+          .record(
+            z.string(),
+            z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String),
+            { error: 'expected a map of NAME: value' },
+          )
+          .optional(),
       },
       { error: 'expected {context: folder, dockerfile: path, args: {NAME: value}}' },
     )
     .optional(),
   image_archive: relative('the image archive (a docker save tar)').optional(),
   command: z
-    .union([z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1, { error: 'the command list is empty' })], { error: 'expected a command string or a non-empty list of arguments' })
+    .union(
+      [z.string().min(1), z.array(z.union([z.string(), z.number()]).transform(String)).min(1, { error: 'the command list is empty' })],
+      { error: 'expected a command string or a non-empty list of arguments' },
+    )
     .optional(),
-  gpus: z.number({ error: 'expected a whole number of GPUs' }).int({ error: 'expected a whole number of GPUs' }).min(0, { error: 'cannot be negative' }).optional(),
+  gpus: z
+    .number({ error: 'expected a whole number of GPUs' })
+    .int({ error: 'expected a whole number of GPUs' })
+    .min(0, { error: 'cannot be negative' })
+    .optional(),
   // Checked as the engine will see them (resource-units.ts): 0 would mean no limit.
   memory: sizeSchema('memory').optional(),
   cpus: cpusSchema.optional(),
   shm: sizeSchema('shm').optional(),
   env: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String), {
-      error: 'expected a map of NAME: value',
-    })
+    .record(
+      z.string(),
+      z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String),
+      {
+        error: 'expected a map of NAME: value',
+      },
+    )
     .optional(),
   workdir: absolute('workdir').optional(),
   mounts: z.array(mountSchema, { error: 'expected a list of src:dst[:ro]' }).optional(),
@@ -148,20 +179,33 @@ export function parseManifest(text: string, config: Config, fallbackName = 'job'
   // Before parsing: the size cap is what keeps a hostile file from costing the daemon memory.
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > config.limits.manifest_bytes) {
-    return { ok: false, issues: [{ path: '', message: `the manifest is ${bytes} bytes; the limit is ${config.limits.manifest_bytes} (limits.manifest_size)` }] };
+    return {
+      ok: false,
+      issues: [
+        { path: '', message: `the manifest is ${bytes} bytes; the limit is ${config.limits.manifest_bytes} (limits.manifest_size)` },
+      ],
+    };
   }
   const yaml = readYaml(text);
   if (!yaml.ok) return yaml;
   const value = yaml.source.value;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, issues: [{ path: '', line: yaml.source.lineOf([]) ?? 1, message: 'a manifest is a YAML map of fields (name, image, command, ...)' }] };
+    return {
+      ok: false,
+      issues: [{ path: '', line: yaml.source.lineOf([]) ?? 1, message: 'a manifest is a YAML map of fields (name, image, command, ...)' }],
+    };
   }
   const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, yaml.source) };
   const issues = checkAgainstConfig(parsed.data, config, yaml.source);
   if (ownerUid !== undefined && parsed.data.image !== undefined && namesForeignJobImage(parsed.data.image, ownerUid)) {
     // Early, on the name alone; the daemon judges the image ID the engine resolves at the start.
-    issues.push({ path: 'image', line: yaml.source.lineOf(['image']), message: `${parsed.data.image} is another user's job image`, denied: true });
+    issues.push({
+      path: 'image',
+      line: yaml.source.lineOf(['image']),
+      message: `${parsed.data.image} is another user's job image`,
+      denied: true,
+    });
   }
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, manifest: applyDefaults(parsed.data, config, fallbackName) };
@@ -173,7 +217,9 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
   return {
     name,
     image: raw.image ?? null,
-    ...(raw.build ? { build: { context: raw.build.context, dockerfile: raw.build.dockerfile ?? 'Dockerfile', args: raw.build.args ?? {} } } : {}),
+    ...(raw.build
+      ? { build: { context: raw.build.context, dockerfile: raw.build.dockerfile ?? 'Dockerfile', args: raw.build.args ?? {} } }
+      : {}),
     ...(raw.image_archive ? { image_archive: raw.image_archive } : {}),
     ...(command ? { command } : {}),
     gpus: raw.gpus ?? config.defaults.gpus,
@@ -199,23 +245,29 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
   } else if (config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
     at(['gpus'], `this server has ${config.gpus.length} GPUs, got ${raw.gpus}`);
   }
-  if (raw.memory !== undefined && raw.memory > limits.memory) at(['memory'], `at most ${formatSize(limits.memory)}, got ${formatSize(raw.memory)}`);
+  if (raw.memory !== undefined && raw.memory > limits.memory)
+    at(['memory'], `at most ${formatSize(limits.memory)}, got ${formatSize(raw.memory)}`);
   if (raw.shm !== undefined && raw.shm > limits.shm) at(['shm'], `at most ${formatSize(limits.shm)}, got ${formatSize(raw.shm)}`);
   if (raw.cpus !== undefined && raw.cpus > limits.cpus) at(['cpus'], `at most ${limits.cpus} CPUs, got ${raw.cpus}`);
   if (raw.time_limit !== undefined && raw.time_limit > limits.time_limit) {
     at(['time_limit'], `at most ${limits.time_limit}s (${Math.round(limits.time_limit / 3600)}h) on this server, got ${raw.time_limit}s`);
   }
   for (const key of Object.keys(raw.env ?? {})) {
-    if (!ENV_NAME.test(key)) at(['env', key], 'an environment variable name has only letters, digits and _, and does not start with a digit');
+    if (!ENV_NAME.test(key))
+      at(['env', key], 'an environment variable name has only letters, digits and _, and does not start with a digit');
     else if (RESERVED_ENV.test(key)) at(['env', key], 'is set by dopq (GPU assignment and job identity) and cannot be set by a manifest');
   }
   for (const key of Object.keys(raw.build?.args ?? {})) {
-    if (!ENV_NAME.test(key)) at(['build', 'args', key], 'a build argument name has only letters, digits and _, and does not start with a digit');
+    if (!ENV_NAME.test(key))
+      at(['build', 'args', key], 'a build argument name has only letters, digits and _, and does not start with a digit');
   }
   (raw.mounts ?? []).forEach((mount, index) => {
     if (!isUnderRoots(mount.src, config.mounts.allowed_roots)) {
       const roots = config.mounts.allowed_roots;
-      at(['mounts', index], roots.length === 0 ? 'this server allows no mounts' : `the source must be under ${roots.join(' or ')}, got ${mount.src}`);
+      at(
+        ['mounts', index],
+        roots.length === 0 ? 'this server allows no mounts' : `the source must be under ${roots.join(' or ')}, got ${mount.src}`,
+      );
     }
   });
   const output = config.mounts.output;
@@ -228,7 +280,12 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
   if (sources.length === 0) at([], 'image: is required (or build: to build one, or image_archive: to load one)');
   if (sources.length > 1) at([sources[1]!], `give one of image, build or image_archive, not ${sources.join(' and ')}`);
   // dopq's job images are the owner's own builds on allowed bases; whose they are is checked with the uid.
-  if (raw.image !== undefined && config.images.allowed !== null && claimedJobOwner(raw.image) === undefined && !imageAllowed(raw.image, config.images.allowed)) {
+  if (
+    raw.image !== undefined &&
+    config.images.allowed !== null &&
+    claimedJobOwner(raw.image) === undefined &&
+    !imageAllowed(raw.image, config.images.allowed)
+  ) {
     at(['image'], `this server runs only these images: ${config.images.allowed.join(', ')}; got ${raw.image}`);
   }
   if (raw.network !== undefined && !config.network.allowed.includes(raw.network)) {
@@ -246,7 +303,12 @@ export function isUnderRoots(candidate: string, roots: readonly string[]): boole
 /** `*` in a pattern matches any run of characters (slashes included); the rest matches itself. */
 export function imageAllowed(image: string, patterns: readonly string[]): boolean {
   return patterns.some((pattern) => {
-    const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`);
+    const regex = new RegExp(
+      `^${pattern
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+        .join('.*')}$`,
+    );
     return regex.test(image);
   });
 }

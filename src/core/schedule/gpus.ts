@@ -25,7 +25,5 @@ export function staticInventory(ids: readonly string[]): GpuInfo[] {
 export function freeGpuIds(inventory: readonly GpuInfo[], running: readonly Pick<JobRecord, 'gpus' | 'container_id'>[]): string[] {
   const held = new Set(running.flatMap((job) => job.gpus));
   const ours = new Set(running.map((job) => job.container_id).filter((id): id is string => Boolean(id)));
-  return inventory
-    .filter((gpu) => !held.has(gpu.id) && gpu.processes.every((owner) => ours.has(owner)))
-    .map((gpu) => gpu.id);
+  return inventory.filter((gpu) => !held.has(gpu.id) && gpu.processes.every((owner) => ours.has(owner))).map((gpu) => gpu.id);
 }

@@ -24,7 +24,12 @@ export function parseCsv(text: string): Record<string, string>[] {
   const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
   const [header, ...rows] = lines;
   if (header === undefined) return [];
-  const keys = header.split(',').map((key) => key.trim().toLowerCase().replace(/\s*\[.*\]$/, ''));
+  const keys = header.split(',').map((key) =>
+    key
+      .trim()
+      .toLowerCase()
+      .replace(/\s*\[.*\]$/, ''),
+  );
   return rows.map((row) => {
     const cells = row.split(',').map((cell) => cell.trim());
     return Object.fromEntries(keys.map((key, i) => [key, cells[i] ?? '']));

@@ -28,7 +28,12 @@ export function usageFloor(resets: Readonly<Record<string, number>> | undefined)
 }
 
 /** Decayed GPU-seconds per user. Users without usage are absent (0). */
-export function penalties(jobs: Iterable<UsageJob>, now: number, halfLifeSeconds: number, floor: UsageFloor = noFloor): Map<string, number> {
+export function penalties(
+  jobs: Iterable<UsageJob>,
+  now: number,
+  halfLifeSeconds: number,
+  floor: UsageFloor = noFloor,
+): Map<string, number> {
   const result = new Map<string, number>();
   for (const job of jobs) {
     if (job.started_at === undefined || job.gpus.length === 0) continue;

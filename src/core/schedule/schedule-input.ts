@@ -12,14 +12,26 @@ export type SchedulingConfig = Pick<Config, 'policy' | 'penalty' | 'limits'>;
 
 /** A queued job as the scheduler sees it. */
 export function asQueued(job: Pick<JobRecord, 'id' | 'user' | 'gpus_requested' | 'submitted_at' | 'time_limit' | 'top_at'>): QueuedJob {
-  return { id: job.id, user: job.user, gpus: job.gpus_requested, submitted_at: job.submitted_at, time_limit: job.time_limit, ...(job.top_at !== undefined ? { top_at: job.top_at } : {}) };
+  return {
+    id: job.id,
+    user: job.user,
+    gpus: job.gpus_requested,
+    submitted_at: job.submitted_at,
+    time_limit: job.time_limit,
+    ...(job.top_at !== undefined ? { top_at: job.top_at } : {}),
+  };
 }
 
 /** Owners of finished jobs that ran, newest first: DoPQ's history, after any usage reset. */
 export function classicHistory(state: Pick<StateFile, 'jobs' | 'usage_resets'>, length: number): string[] {
   const resets = state.usage_resets ?? {};
   return state.jobs
-    .filter((job) => isFinished(job) && job.started_at !== undefined && (job.finished_at ?? 0) > Math.max(resets[job.user] ?? -Infinity, resets['*'] ?? -Infinity))
+    .filter(
+      (job) =>
+        isFinished(job) &&
+        job.started_at !== undefined &&
+        (job.finished_at ?? 0) > Math.max(resets[job.user] ?? -Infinity, resets['*'] ?? -Infinity),
+    )
     .sort((a, b) => (b.finished_at ?? 0) - (a.finished_at ?? 0) || b.id - a.id)
     .slice(0, length)
     .map((job) => job.user);
@@ -32,14 +44,22 @@ export function schedulerInput(
 ): SchedulerInput {
   const running = state.jobs.filter((job) => job.state === 'running');
   // A job whose image is not built yet cannot start; it keeps its place for when it is.
-  const queued = [...state.jobs.filter((job) => job.state === 'queued' && !job.held_by && job.needs_image === undefined).map(asQueued), ...(options.extraQueued ?? [])];
+  const queued = [
+    ...state.jobs.filter((job) => job.state === 'queued' && !job.held_by && job.needs_image === undefined).map(asQueued),
+    ...(options.extraQueued ?? []),
+  ];
   return {
     policy: config.policy,
     now: options.now,
     free: freeGpuIds(state.gpus, running),
     running: running
       .filter((job) => job.gpus.length > 0)
-      .map((job) => ({ id: job.id, user: job.user, gpus: job.gpus, ends_at: Math.max(options.now, (job.started_at ?? options.now) + job.time_limit * 1000) })),
+      .map((job) => ({
+        id: job.id,
+        user: job.user,
+        gpus: job.gpus,
+        ends_at: Math.max(options.now, (job.started_at ?? options.now) + job.time_limit * 1000),
+      })),
     queues: groupQueues(queued),
     usage: config.policy === 'fairshare' ? stateUsage(state, options.now, config.penalty.half_life) : new Map(),
     shares: options.shares,
@@ -55,7 +75,11 @@ export function schedulerInput(
  * Jobs whose image still has to be built or loaded, in the order the queue would start them:
  * builds go first to the jobs that will run first.
  */
-export function buildOrder(state: StateFile, config: SchedulingConfig, options: { now: number; shares: ReadonlyMap<string, number> }): number[] {
+export function buildOrder(
+  state: StateFile,
+  config: SchedulingConfig,
+  options: { now: number; shares: ReadonlyMap<string, number> },
+): number[] {
   const unbuilt = state.jobs.filter((job) => job.state === 'queued' && job.needs_image !== undefined);
   if (unbuilt.length === 0) return [];
   const input = schedulerInput(state, config, { ...options, extraQueued: unbuilt.map(asQueued) });

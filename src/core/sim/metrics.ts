@@ -56,7 +56,12 @@ export interface SimSummary {
 }
 
 export interface SimMetrics {
-  advance(from: number, to: number, queues: ReadonlyMap<string, readonly QueuedJob[]>, running: Iterable<{ user: string; gpus: readonly string[] }>): void;
+  advance(
+    from: number,
+    to: number,
+    queues: ReadonlyMap<string, readonly QueuedJob[]>,
+    running: Iterable<{ user: string; gpus: readonly string[] }>,
+  ): void;
   summary(policy: string, jobs: readonly SimJobResult[]): SimSummary;
 }
 

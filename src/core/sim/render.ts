@@ -33,7 +33,16 @@ export function renderSummaries(summaries: readonly SimSummary[]): string {
 export function renderUsers(summary: SimSummary): string {
   const t = new Table({ head: ['user', 'share', 'jobs', 'GPU-hours', 'mean wait', 'p95 wait', 'max wait', 'got / fair share'], ...plain });
   for (const u of summary.users) {
-    t.push([u.user, String(u.share), String(u.jobs), (u.gpu_seconds / 3600).toFixed(1), dur(u.wait.mean), dur(u.wait.p95), dur(u.wait.max), u.fair_share_ratio === null ? '-' : u.fair_share_ratio.toFixed(2)]);
+    t.push([
+      u.user,
+      String(u.share),
+      String(u.jobs),
+      (u.gpu_seconds / 3600).toFixed(1),
+      dur(u.wait.mean),
+      dur(u.wait.p95),
+      dur(u.wait.max),
+      u.fair_share_ratio === null ? '-' : u.fair_share_ratio.toFixed(2),
+    ]);
   }
   return t.toString();
 }
@@ -41,7 +50,15 @@ export function renderUsers(summary: SimSummary): string {
 export function renderJobs(jobs: readonly SimJobResult[]): string {
   const t = new Table({ head: ['id', 'user', 'gpus', 'submit', 'start', 'end', 'wait'], ...plain });
   for (const job of jobs) {
-    t.push([String(job.id), job.user, String(job.gpus), String(job.submit), job.start === null ? '-' : String(job.start), job.end === null ? '-' : `${job.end}${job.timed_out ? ' (limit)' : ''}`, dur(job.wait)]);
+    t.push([
+      String(job.id),
+      job.user,
+      String(job.gpus),
+      String(job.submit),
+      job.start === null ? '-' : String(job.start),
+      job.end === null ? '-' : `${job.end}${job.timed_out ? ' (limit)' : ''}`,
+      dur(job.wait),
+    ]);
   }
   return t.toString();
 }

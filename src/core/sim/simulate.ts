@@ -54,7 +54,10 @@ export function simulate(trace: Trace, settings: SimSettings): SimResult {
   const usage = new Map<string, UserUsage>();
   let history: string[] = [];
   const results = new Map<number, SimJobResult>(
-    trace.jobs.map((job) => [job.id, { id: job.id, user: job.user, gpus: job.gpus, submit: job.at, start: null, end: null, wait: null, timed_out: false }]),
+    trace.jobs.map((job) => [
+      job.id,
+      { id: job.id, user: job.user, gpus: job.gpus, submit: job.at, start: null, end: null, wait: null, timed_out: false },
+    ]),
   );
   const metrics = createSimMetrics(trace.gpus, trace.shares);
   let next = 0;
@@ -131,13 +134,24 @@ export function simulate(trace: Trace, settings: SimSettings): SimResult {
     for (const placement of starts) {
       const job = byId.get(placement.id)!;
       const list = queues.get(job.user)!;
-      list.splice(list.findIndex((q) => q.id === job.id), 1);
+      list.splice(
+        list.findIndex((q) => q.id === job.id),
+        1,
+      );
       if (list.length === 0) queues.delete(job.user);
       countQueued(job.gpus, -1);
       const taken = new Set(placement.gpus);
       free = free.filter((gpu) => !taken.has(gpu));
       const runFor = Math.min(job.duration, job.time_limit);
-      const run: Run = { id: job.id, user: job.user, gpus: placement.gpus, ends_at: now + ms(job.time_limit), job, start: now, end: now + ms(runFor) };
+      const run: Run = {
+        id: job.id,
+        user: job.user,
+        gpus: placement.gpus,
+        ends_at: now + ms(job.time_limit),
+        job,
+        start: now,
+        end: now + ms(runFor),
+      };
       running.set(job.id, run);
       ends.push(run);
       const result = results.get(job.id)!;

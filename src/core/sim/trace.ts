@@ -26,11 +26,14 @@ export interface Trace {
 }
 
 const userName = z.string().regex(USER_NAME, { error: 'expected a user name' });
-const count = (what: string) => z.number({ error: `expected a whole number of ${what}` }).int({ error: `expected a whole number of ${what}` });
+const count = (what: string) =>
+  z.number({ error: `expected a whole number of ${what}` }).int({ error: `expected a whole number of ${what}` });
 
 const traceSchema = z.strictObject({
   gpus: count('GPUs').min(1, { error: 'a machine needs at least 1 GPU' }),
-  users: z.record(userName, z.strictObject({ share: z.number({ error: 'expected a number' }).positive({ error: 'share must be more than 0' }) })).default({}),
+  users: z
+    .record(userName, z.strictObject({ share: z.number({ error: 'expected a number' }).positive({ error: 'share must be more than 0' }) }))
+    .default({}),
   half_life: durationSchema('half_life').optional(),
   jobs: z.array(
     z.strictObject({
@@ -59,20 +62,33 @@ export function parseTrace(text: string, file: string, config: Pick<Config, 'def
   const jobs: TraceJob[] = [];
   let total = 0;
   raw.jobs.forEach((entry, i) => {
-    const at = (field: string, message: string) => issues.push({ path: `jobs[${i}].${field}`, line: yaml.source.lineOf(['jobs', i, field]) ?? yaml.source.lineOf(['jobs', i]), message });
+    const at = (field: string, message: string) =>
+      issues.push({
+        path: `jobs[${i}].${field}`,
+        line: yaml.source.lineOf(['jobs', i, field]) ?? yaml.source.lineOf(['jobs', i]),
+        message,
+      });
     if (entry.gpus > raw.gpus) at('gpus', `the trace's machine has ${raw.gpus} GPUs, got ${entry.gpus}`);
     else if (entry.gpus > config.limits.gpus) at('gpus', `at most ${config.limits.gpus} GPUs per job (limits.gpus), got ${entry.gpus}`);
     else if (config.limits.per_user.gpus !== null && entry.gpus > config.limits.per_user.gpus) {
       at('gpus', `at most ${config.limits.per_user.gpus} GPUs per user at once (limits.per_user.gpus), got ${entry.gpus}`);
     }
-    if (entry.time_limit !== undefined && entry.time_limit > config.limits.time_limit) at('time_limit', `at most ${config.limits.time_limit}s (limits.time_limit), got ${entry.time_limit}s`);
+    if (entry.time_limit !== undefined && entry.time_limit > config.limits.time_limit)
+      at('time_limit', `at most ${config.limits.time_limit}s (limits.time_limit), got ${entry.time_limit}s`);
     total += entry.count;
     if (total > MAX_TRACE_JOBS) {
       if (total - entry.count <= MAX_TRACE_JOBS) at('count', `a trace may expand to at most ${MAX_TRACE_JOBS} jobs`);
       return;
     }
     for (let k = 0; k < entry.count; k++) {
-      jobs.push({ id: jobs.length + 1, user: entry.user, gpus: entry.gpus, at: entry.at, duration: entry.duration, time_limit: entry.time_limit ?? config.defaults.time_limit });
+      jobs.push({
+        id: jobs.length + 1,
+        user: entry.user,
+        gpus: entry.gpus,
+        at: entry.at,
+        duration: entry.duration,
+        time_limit: entry.time_limit ?? config.defaults.time_limit,
+      });
     }
   });
   if (issues.length > 0) throw new InvalidDocumentError('trace', file, issues);

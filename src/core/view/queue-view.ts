@@ -149,7 +149,15 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
   const userView = (user: string): UserView => {
     let view = users.get(user);
     if (!view) {
-      view = { user, share: shareOf(user), usage_gpu_hours: (usage.get(user) ?? 0) / 3600, penalty: penaltyOf(user), running: 0, queued: 0, gpus_held: 0 };
+      view = {
+        user,
+        share: shareOf(user),
+        usage_gpu_hours: (usage.get(user) ?? 0) / 3600,
+        penalty: penaltyOf(user),
+        running: 0,
+        queued: 0,
+        gpus_held: 0,
+      };
       users.set(user, view);
     }
     return view;

@@ -51,7 +51,12 @@ export function drawTable(head: string[], rows: string[][], chunkRows = TABLE_CH
   for (let start = 0; start < rows.length; start += chunkRows) {
     const first = start === 0;
     const last = start + chunkRows >= rows.length;
-    const t = new Table({ head: first ? head : [], colWidths, style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+    const t = new Table({
+      head: first ? head : [],
+      colWidths,
+      style: { head: [], border: [] },
+      chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    });
     t.push(...rows.slice(start, start + chunkRows));
     const drawn = t.toString().split('\n');
     lines.push(...drawn.slice(first ? 0 : 1, last ? drawn.length : -1));
@@ -63,17 +68,28 @@ function renderStatus(view: QueueView, c: ChalkInstance): string {
   const daemon = view.daemon.running
     ? `${c.green('up')} (pid ${view.daemon.pid}${view.daemon.host ? ` on ${view.daemon.host}` : ''}, since ${view.daemon.since})`
     : c.red('not running');
-  const gpuList = view.gpus.map((gpu) => `${gpu.index}:${gpu.state === 'free' ? c.green('free') : gpu.state === 'held' ? c.yellow(`job ${gpu.job}`) : c.red('busy')}`);
+  const gpuList = view.gpus.map(
+    (gpu) => `${gpu.index}:${gpu.state === 'free' ? c.green('free') : gpu.state === 'held' ? c.yellow(`job ${gpu.job}`) : c.red('busy')}`,
+  );
   const lines = [
     `${c.bold('Daemon')}  ${daemon}`,
     ...(view.daemon.engine && !view.daemon.engine.reachable
-      ? [`${c.bold('Engine')}  ${c.red(`unreachable since ${view.daemon.engine.since ?? '?'}`)}${view.daemon.engine.error ? ` (${view.daemon.engine.error})` : ''}: nothing starts; pushes are kept`]
+      ? [
+          `${c.bold('Engine')}  ${c.red(`unreachable since ${view.daemon.engine.since ?? '?'}`)}${view.daemon.engine.error ? ` (${view.daemon.engine.error})` : ''}: nothing starts; pushes are kept`,
+        ]
       : []),
-    ...(view.daemon.state_not_saved ? [`${c.bold('State')}   ${c.red(`not saved since ${view.daemon.state_not_saved.since}: ${view.daemon.state_not_saved.error}`)}; running jobs go on, none start`] : []),
+    ...(view.daemon.state_not_saved
+      ? [
+          `${c.bold('State')}   ${c.red(`not saved since ${view.daemon.state_not_saved.since}: ${view.daemon.state_not_saved.error}`)}; running jobs go on, none start`,
+        ]
+      : []),
     `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${view.paused.since}: no new jobs start`)}` : ''}`,
     `${c.bold('GPUs')}    ${view.gpus_free}/${view.gpus_total} free${gpuList.length ? `  [${gpuList.join(' ')}]` : ''}`,
   ];
-  if (view.reservation) lines.push(`${c.bold('Reserved')} GPUs ${gpuLabels(view, view.reservation.gpus)} for job ${view.reservation.job} from ${view.reservation.at}`);
+  if (view.reservation)
+    lines.push(
+      `${c.bold('Reserved')} GPUs ${gpuLabels(view, view.reservation.gpus)} for job ${view.reservation.job} from ${view.reservation.at}`,
+    );
   return lines.join('\n');
 }
 

@@ -7,22 +7,38 @@ import type { EngineImage } from '../../io/docker/engine.js';
 import type { DaemonContext } from '../context.js';
 import { ImageRefused, resolveForUser } from './image-guard.js';
 
-export async function checkBuildReferences(ctx: DaemonContext, uid: number, dockerfile: string, text: string, args: Record<string, string>): Promise<{ baseLayers: number }> {
+export async function checkBuildReferences(
+  ctx: DaemonContext,
+  uid: number,
+  dockerfile: string,
+  text: string,
+  args: Record<string, string>,
+): Promise<{ baseLayers: number }> {
   const reading = readDockerfile(text, args);
   refuseByText(dockerfile, reading, uid, ctx.config.images.allowed);
   const resolved = new Map<string, EngineImage>();
   for (const ref of reading.refs) {
-    const image = await resolveForUser(ctx, uid, ref.name, `${dockerfile} line ${ref.line}: ${describeReference(ref).replace(/ \S+$/, '')}`);
+    const image = await resolveForUser(
+      ctx,
+      uid,
+      ref.name,
+      `${dockerfile} line ${ref.line}: ${describeReference(ref).replace(/ \S+$/, '')}`,
+    );
     resolved.set(ref.name, image);
     if (ref.kind !== 'from' || ref.viaOnbuild) continue;
     // A base's ONBUILD triggers run in this build, in the stages seen so far.
     const stageIndex = reading.stages.findIndex((stage) => stage.line === ref.line);
     const before = reading.stages.slice(0, Math.max(0, stageIndex));
     for (const trigger of image.onBuild) {
-      const triggered = readTrigger(trigger, before.flatMap((stage) => (stage.name ? [stage.name] : [])), before.length);
+      const triggered = readTrigger(
+        trigger,
+        before.flatMap((stage) => (stage.name ? [stage.name] : [])),
+        before.length,
+      );
       const where = `${dockerfile} line ${ref.line}: ONBUILD trigger of ${ref.name}`;
       refuseByText(where, triggered, uid, ctx.config.images.allowed);
-      for (const inner of triggered.refs) await resolveForUser(ctx, uid, inner.name, `${where}: ${describeReference(inner).replace(/ \S+$/, '')}`);
+      for (const inner of triggered.refs)
+        await resolveForUser(ctx, uid, inner.name, `${where}: ${describeReference(inner).replace(/ \S+$/, '')}`);
     }
   }
   return { baseLayers: finalBaseLayers(reading, resolved) };

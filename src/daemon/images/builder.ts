@@ -71,7 +71,11 @@ export class Builder {
     for (const [id, { controller }] of this.active) {
       if (jobById(this.ctx, id)?.state !== 'building') controller.abort(new Error('the job was cancelled'));
     }
-    const waiting = order.map((id) => jobById(this.ctx, id)).filter((job): job is JobRecord => job !== undefined && job.state === 'queued' && job.needs_image !== undefined && !this.active.has(job.id));
+    const waiting = order
+      .map((id) => jobById(this.ctx, id))
+      .filter(
+        (job): job is JobRecord => job !== undefined && job.state === 'queued' && job.needs_image !== undefined && !this.active.has(job.id),
+      );
     const runningUids = [...this.active.values()].map((build) => build.uid);
     const limits = { parallel: this.ctx.config.builds.parallel, perUser: this.ctx.config.limits.per_user.builds };
     for (const id of chooseBuilds(waiting, runningUids, limits)) {
@@ -103,7 +107,10 @@ export class Builder {
     const { ctx } = this;
     const controller = new AbortController();
     this.active.set(job.id, { controller, uid: job.uid });
-    const deadline = setTimeout(() => controller.abort(new Error(`the build took longer than builds.deadline (${ctx.config.builds.deadline}s)`)), ctx.config.builds.deadline * 1000);
+    const deadline = setTimeout(
+      () => controller.abort(new Error(`the build took longer than builds.deadline (${ctx.config.builds.deadline}s)`)),
+      ctx.config.builds.deadline * 1000,
+    );
     // Made the owner's under a temp name, then renamed: `dopq log -f` never finds it root's.
     const logFile = buildLogFile(ctx, job.id);
     const temp = `${path.dirname(logFile)}/.${path.basename(logFile)}`;
@@ -124,24 +131,36 @@ export class Builder {
       };
       const shortage = await diskShortage(ctx.spool.root, ctx.config.builds.min_free);
       if (shortage) throw new BuildRefused(shortage);
-      const detail = spec.manifest.build ? await this.runBuild(spec, job, output, controller.signal) : await loadArchive(ctx, spec, contextTarPath(ctx, job.id), output, controller.signal);
+      const detail = spec.manifest.build
+        ? await this.runBuild(spec, job, output, controller.signal)
+        : await loadArchive(ctx, spec, contextTarPath(ctx, job.id), output, controller.signal);
       await Promise.all(writes);
       // Docker's words can quote the Dockerfile's commands (and what they hold): the log only.
-      if (detail !== undefined) failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail, retry: this.engineRestartedSince(job) };
+      if (detail !== undefined)
+        failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail, retry: this.engineRestartedSince(job) };
     } catch (error) {
-      if (error instanceof BuildRefused || error instanceof ImageRefused) failure = { message: `${what} failed: ${error.message}`, foreign: error instanceof ImageRefused && error.kind === 'foreign-image' };
-      else if (controller.signal.aborted) failure = { message: `${what} failed: ${String((controller.signal.reason as Error)?.message ?? controller.signal.reason)}` };
+      if (error instanceof BuildRefused || error instanceof ImageRefused)
+        failure = { message: `${what} failed: ${error.message}`, foreign: error instanceof ImageRefused && error.kind === 'foreign-image' };
+      else if (controller.signal.aborted)
+        failure = { message: `${what} failed: ${String((controller.signal.reason as Error)?.message ?? controller.signal.reason)}` };
       else {
         // An engine that went away mid-build is not the Dockerfile's fault: build it again later.
         const unreachable = noteEngineError(ctx, error) === 'unreachable';
-        failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail: dockerMessage(error), retry: unreachable || this.engineRestartedSince(job) };
+        failure = {
+          message: `${what} failed; its output is in dopq log ${job.id}`,
+          detail: dockerMessage(error),
+          retry: unreachable || this.engineRestartedSince(job),
+        };
       }
     } finally {
       clearTimeout(deadline);
       this.active.delete(job.id);
       // The image holds what the job needs now; the copied context or archive can go.
       if (!this.stopping) await rm(contextTarPath(ctx, job.id), { force: true });
-      if (failure) await log.write(`dopq: ${failure.detail === undefined ? failure.message : `${what} failed: ${failure.detail}`}\n`).catch(() => undefined);
+      if (failure)
+        await log
+          .write(`dopq: ${failure.detail === undefined ? failure.message : `${what} failed: ${failure.detail}`}\n`)
+          .catch(() => undefined);
       await log.close();
     }
     this.record(job.id, failure);
@@ -163,7 +182,13 @@ export class Builder {
     }
   }
 
-  private async buildFrom(context: string, spec: JobSpec, job: JobRecord, output: (text: string) => void, signal: AbortSignal): Promise<string | undefined> {
+  private async buildFrom(
+    context: string,
+    spec: JobSpec,
+    job: JobRecord,
+    output: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
     const { ctx } = this;
     const build = spec.manifest.build!;
     // Checked again here: push checked the user's Dockerfile, but the tar is only what a file said.
@@ -172,26 +197,30 @@ export class Builder {
     const plan = await checkBuildReferences(ctx, job.uid, build.dockerfile, dockerfile, build.args);
     ctx.log.info(`building ${spec.image}`, job.id);
     const cgroup = await this.pidsCgroup(job);
-    const failure = await ctx.engine.buildImage(
-      context,
-      {
-        tag: spec.image,
-        dockerfile: build.dockerfile,
-        args: build.args,
-        // Not the container labels: a build's own intermediate containers inherit these. They
-        // are for admins' eyes; ownership is in dopq's own record.
-        labels: { [IMAGE_LABEL_INSTANCE]: ctx.instance, [IMAGE_LABEL_JOB]: String(job.id), [IMAGE_LABEL_UID]: String(job.uid) },
-        // A build's RUN steps get the job's own memory and CPU limits.
-        memory: spec.manifest.memory,
-        cpus: spec.manifest.cpus,
-        shm: spec.manifest.shm,
-        pids: ctx.config.limits.pids,
-        ...(cgroup ? { cgroupParent: cgroup.parent } : {}),
-        cacheFrom: imagesOf(ctx.images, job.uid).slice(0, CACHE_IMAGES).map((image) => image.id),
-      },
-      output,
-      signal,
-    ).finally(() => cgroup && removeBuildCgroup(buildCgroupName(ctx.instance, job.id)));
+    const failure = await ctx.engine
+      .buildImage(
+        context,
+        {
+          tag: spec.image,
+          dockerfile: build.dockerfile,
+          args: build.args,
+          // Not the container labels: a build's own intermediate containers inherit these. They
+          // are for admins' eyes; ownership is in dopq's own record.
+          labels: { [IMAGE_LABEL_INSTANCE]: ctx.instance, [IMAGE_LABEL_JOB]: String(job.id), [IMAGE_LABEL_UID]: String(job.uid) },
+          // A build's RUN steps get the job's own memory and CPU limits.
+          memory: spec.manifest.memory,
+          cpus: spec.manifest.cpus,
+          shm: spec.manifest.shm,
+          pids: ctx.config.limits.pids,
+          ...(cgroup ? { cgroupParent: cgroup.parent } : {}),
+          cacheFrom: imagesOf(ctx.images, job.uid)
+            .slice(0, CACHE_IMAGES)
+            .map((image) => image.id),
+        },
+        output,
+        signal,
+      )
+      .finally(() => cgroup && removeBuildCgroup(buildCgroupName(ctx.instance, job.id)));
     if (failure !== undefined) return failure;
     const built = await ctx.engine.inspectImage(spec.image);
     if (!built) throw new BuildRefused('the engine has no image after the build');
@@ -205,7 +234,11 @@ export class Builder {
     const { ctx } = this;
     await (this.swept ??= sweepBuildCgroups(ctx.instance));
     this.cgroupDriver ??= await ctx.engine.cgroupDriver().catch(() => undefined);
-    const made = await makeBuildCgroup(buildCgroupName(ctx.instance, job.id), ctx.config.limits.pids, this.cgroupDriver ?? 'unknown (docker info failed)');
+    const made = await makeBuildCgroup(
+      buildCgroupName(ctx.instance, job.id),
+      ctx.config.limits.pids,
+      this.cgroupDriver ?? 'unknown (docker info failed)',
+    );
     if ('cgroup' in made) return made.cgroup;
     ctx.log.info(`the build runs without a pids limit (limits.pids): ${made.missing}`, job.id);
     return undefined;
@@ -215,7 +248,11 @@ export class Builder {
   private engineRestartedSince(job: JobRecord): boolean {
     const health = this.ctx.health;
     const began = job.build_started_at ?? 0;
-    return health.down !== null || health.outages.some((outage) => (outage.to ?? Number.POSITIVE_INFINITY) >= began) || (health.startedAt ?? 0) > began;
+    return (
+      health.down !== null ||
+      health.outages.some((outage) => (outage.to ?? Number.POSITIVE_INFINITY) >= began) ||
+      (health.startedAt ?? 0) > began
+    );
   }
 
   private record(id: number, failure: BuildFailure | undefined): void {
@@ -235,7 +272,14 @@ export class Builder {
       replaceJob(ctx, refuseJob(job, 'foreign-image', failure.message, ctx.now()));
       ctx.log.error(`refused: ${failure.message}`, id);
     } else {
-      replaceJob(ctx, { ...rest, state: 'failed', reason: 'build-failed', message: failure.message, exit_code: null, finished_at: ctx.now() });
+      replaceJob(ctx, {
+        ...rest,
+        state: 'failed',
+        reason: 'build-failed',
+        message: failure.message,
+        exit_code: null,
+        finished_at: ctx.now(),
+      });
       ctx.log.error(`${failure.message}${failure.detail === undefined ? '' : `: ${failure.detail}`}`, id);
     }
     this.onEnd();

@@ -1,7 +1,14 @@
 // Every image a job runs, builds on or copies from is resolved through the engine and judged on
 // the ID it resolves to (image-ownership.ts) before the build or the start: a name, a digest, an
 // ID or a short ID of another user's job image all end at the same refusal.
-import { judgeImage, withImage, withoutImages, type ImageFacts, type ImageRecord, type OwnedImage } from '../../core/job/image-ownership.js';
+import {
+  judgeImage,
+  withImage,
+  withoutImages,
+  type ImageFacts,
+  type ImageRecord,
+  type OwnedImage,
+} from '../../core/job/image-ownership.js';
 import { namesForeignJobImage } from '../../core/job/image-names.js';
 import type { EngineImage } from '../../io/docker/engine.js';
 import { writeImageRecord } from '../../io/spool/image-record.js';
@@ -35,7 +42,7 @@ export async function imageFacts(ctx: DaemonContext, reference: string): Promise
   let ancestors = ancestryById.get(image.id);
   if (!ancestors) {
     ancestors = [];
-    for (let parent = image.parent; parent && ancestors.length < MAX_ANCESTORS && !ancestors.includes(parent); ) {
+    for (let parent = image.parent; parent && ancestors.length < MAX_ANCESTORS && !ancestors.includes(parent);) {
       ancestors.push(parent);
       parent = (await ctx.engine.inspectImage(parent))?.parent ?? '';
     }

@@ -9,7 +9,13 @@ import type { DaemonContext } from '../context.js';
 import { checkNewImage, ImageRefused, recordImage, resolveForUser } from './image-guard.js';
 
 /** Load the job's archive as its image; resolves with Docker's error text, if the load failed. */
-export async function loadArchive(ctx: DaemonContext, spec: JobSpec, archive: string, output: (text: string) => void, signal: AbortSignal): Promise<string | undefined> {
+export async function loadArchive(
+  ctx: DaemonContext,
+  spec: JobSpec,
+  archive: string,
+  output: (text: string) => void,
+  signal: AbortSignal,
+): Promise<string | undefined> {
   let image;
   try {
     image = await inspectArchive(archive, signal, { maxInflated: ctx.config.builds.archive_size });
@@ -26,11 +32,23 @@ export async function loadArchive(ctx: DaemonContext, spec: JobSpec, archive: st
     const loaded = await ctx.engine.loadImage(cleanArchive(archive, image), output, signal);
     if ('failure' in loaded) return loaded.failure;
     try {
-      if (loaded.id !== image.id) throw new ImageRefused(`image_archive: the engine loaded ${loaded.id}, not the archive's ${image.id}`, 'unusable');
+      if (loaded.id !== image.id)
+        throw new ImageRefused(`image_archive: the engine loaded ${loaded.id}, not the archive's ${image.id}`, 'unusable');
       const checked = await checkNewImage(ctx, spec.uid, loaded.id, 'image_archive: the image');
       const base = await namedBase(ctx, checked.layers);
-      if (!base.allowed) throw new ImageRefused(`image_archive: the image is not built on an image this server allows (images.allowed: ${ctx.config.images.allowed!.join(', ')})`, 'unusable');
-      await recordImage(ctx, { id: loaded.id, uid: spec.uid, job: spec.id, layers: [...checked.layers], base_layers: base.layers, at: ctx.now() });
+      if (!base.allowed)
+        throw new ImageRefused(
+          `image_archive: the image is not built on an image this server allows (images.allowed: ${ctx.config.images.allowed!.join(', ')})`,
+          'unusable',
+        );
+      await recordImage(ctx, {
+        id: loaded.id,
+        uid: spec.uid,
+        job: spec.id,
+        layers: [...checked.layers],
+        base_layers: base.layers,
+        at: ctx.now(),
+      });
     } catch (error) {
       // It was not on the engine before this load: nothing else can be using it.
       await ctx.engine.removeImage(loaded.id).catch(() => undefined);
@@ -54,7 +72,8 @@ async function namedBase(ctx: DaemonContext, layers: readonly string[]): Promise
     const names = listed.repoTags.filter((tag) => tag !== '<none>:<none>' && !isJobTag(tag));
     if (names.length === 0) continue;
     const base = await ctx.engine.inspectImage(listed.id);
-    if (!base || base.layers.length === 0 || base.layers.length > layers.length || !base.layers.every((layer, i) => layers[i] === layer)) continue;
+    if (!base || base.layers.length === 0 || base.layers.length > layers.length || !base.layers.every((layer, i) => layers[i] === layer))
+      continue;
     best = Math.max(best, base.layers.length);
     if (patterns !== null && names.some((name) => imageAllowed(name, patterns))) allowed = true;
   }

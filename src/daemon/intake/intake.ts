@@ -33,7 +33,11 @@ export async function ingest(ctx: DaemonContext): Promise<Consumed[]> {
   // the state shrinks as finished records age out (history.keep).
   const stateBytes = (await stat(ctx.spool.state).catch(() => undefined))?.size ?? 0;
   if (stateBytes > ctx.config.limits.state_size) {
-    noteOnce(ctx, `state size ${Math.floor(stateBytes / 1024 ** 2)}`, `the state is ${readableSize(stateBytes)}, over limits.state_size (${readableSize(ctx.config.limits.state_size)}): new job files wait in the intake until finished records age out`);
+    noteOnce(
+      ctx,
+      `state size ${Math.floor(stateBytes / 1024 ** 2)}`,
+      `the state is ${readableSize(stateBytes)}, over limits.state_size (${readableSize(ctx.config.limits.state_size)}): new job files wait in the intake until finished records age out`,
+    );
     return [];
   }
   const { intakeEntries } = await enforceWaitingCap(ctx);
@@ -88,14 +92,27 @@ async function dropUnread(ctx: DaemonContext, file: string, uid: number, refusal
 /** Push links a new file and removes its temp name a moment later: two links that young are that. */
 const PUBLISH_GRACE_MS = 30_000;
 
-async function ingestFile(ctx: DaemonContext, file: string, name: string, numbers: { floor: number; waiting: number }, refusals: RefusalSummary): Promise<Consumed | undefined> {
+async function ingestFile(
+  ctx: DaemonContext,
+  file: string,
+  name: string,
+  numbers: { floor: number; waiting: number },
+  refusals: RefusalSummary,
+): Promise<Consumed | undefined> {
   const now = ctx.now();
   const owner = await lstat(file).catch(() => undefined);
   if (!owner) return undefined; // withdrawn by its owner
   // The number is checked before the file is read: a name push cannot have made costs one lstat.
   const id = jobIdOfIntakeName(name);
   if (id === undefined) return dropUnread(ctx, file, owner.uid, refusals, 'not named <job number>.job, as dopq push names job files');
-  if (id > highestPushedId(numbers.floor, numbers.waiting)) return dropUnread(ctx, file, owner.uid, refusals, `job number ${id} is far past the last one taken (${numbers.floor}); dopq push takes the lowest free number`);
+  if (id > highestPushedId(numbers.floor, numbers.waiting))
+    return dropUnread(
+      ctx,
+      file,
+      owner.uid,
+      refusals,
+      `job number ${id} is far past the last one taken (${numbers.floor}); dopq push takes the lowest free number`,
+    );
   const known = jobById(ctx, id);
   if (known && known.uid !== owner.uid) return dropUnread(ctx, file, owner.uid, refusals, `job number ${id} belongs to another user's job`);
   if (known) {
@@ -119,7 +136,11 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string, number
   const user = await userName(owned.uid);
   const envelope = decodeEnvelope(owned.text);
   if ('error' in envelope || envelope.id !== id) {
-    reject(ctx, { id, user, uid: owned.uid, name: safeName(name), submitted_at: now }, `${name}: ${'error' in envelope ? envelope.error : 'file name and job id differ'}`);
+    reject(
+      ctx,
+      { id, user, uid: owned.uid, name: safeName(name), submitted_at: now },
+      `${name}: ${'error' in envelope ? envelope.error : 'file name and job id differ'}`,
+    );
     return { file, keepAs: rejectedPath(ctx, id) };
   }
   const stem = path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
@@ -128,7 +149,12 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string, number
   if (!parsed.ok) {
     // The file's name only: the state is world-readable, and where the user keeps it is theirs.
     const reason = parsed.issues.some((issue) => issue.denied) ? 'foreign-image' : 'rejected';
-    reject(ctx, { id, user, uid: owned.uid, name: safeName(stem), submitted_at }, `${sourceName(envelope.source)}:\n${formatIssues(parsed.issues)}`, reason);
+    reject(
+      ctx,
+      { id, user, uid: owned.uid, name: safeName(stem), submitted_at },
+      `${sourceName(envelope.source)}:\n${formatIssues(parsed.issues)}`,
+      reason,
+    );
     return { file, keepAs: rejectedPath(ctx, id) };
   }
   const refusal = await admissionRefusal(ctx, owned.uid, user);
@@ -174,11 +200,15 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string, number
  */
 async function claimContext(ctx: DaemonContext, envelope: Envelope, uid: number, id: number): Promise<string | undefined> {
   const ref = envelope.context;
-  if (!ref || ref.file !== `${envelope.id}${CONTEXT_SUFFIX}`) return 'the job has no packed build context or image archive (push the manifest with dopq push)';
+  if (!ref || ref.file !== `${envelope.id}${CONTEXT_SUFFIX}`)
+    return 'the job has no packed build context or image archive (push the manifest with dopq push)';
   const target = contextTarPath(ctx, id);
   await rm(target, { force: true }); // left by a pass that failed before saving the state
   // A tar holds 512 bytes of header per file plus padding; allow for that above the limit.
-  const cap = Math.max(ctx.config.builds.archive_size, ctx.config.builds.context_size + ctx.config.builds.context_files * 1024 + 1024 * 1024);
+  const cap = Math.max(
+    ctx.config.builds.archive_size,
+    ctx.config.builds.context_size + ctx.config.builds.context_files * 1024 + 1024 * 1024,
+  );
   const problem = await copyContext(path.join(ctx.spool.intake, ref.file), ref, uid, cap, target);
   if (problem) await rm(target, { force: true }); // only a verified copy stays
   return problem;
@@ -188,7 +218,8 @@ async function copyContext(file: string, ref: PackedContextRef, uid: number, cap
   try {
     const copied = await copyOwnedFile(file, cap, target);
     if (copied.uid !== uid) return `build: the build context ${ref.file} belongs to another user`;
-    if (copied.bytes !== ref.bytes || copied.sha256 !== ref.sha256) return `build: the build context ${ref.file} changed after push packed it; push again`;
+    if (copied.bytes !== ref.bytes || copied.sha256 !== ref.sha256)
+      return `build: the build context ${ref.file} changed after push packed it; push again`;
     return undefined;
   } catch (error) {
     if (error instanceof UnsafeFileError) return `build: the build context ${ref.file} ${error.message}`;
@@ -228,12 +259,30 @@ async function admissionRefusal(ctx: DaemonContext, uid: number, user: string): 
 /** What a rejected record keeps of its reasons: enough to fix the file, bounded whatever it said. */
 const REJECTED_MESSAGE_CHARS = 2048;
 
-function reject(ctx: DaemonContext, job: Pick<JobRecord, 'id' | 'user' | 'uid' | 'name' | 'submitted_at'>, text: string, reason: 'rejected' | 'foreign-image' = 'rejected'): void {
+function reject(
+  ctx: DaemonContext,
+  job: Pick<JobRecord, 'id' | 'user' | 'uid' | 'name' | 'submitted_at'>,
+  text: string,
+  reason: 'rejected' | 'foreign-image' = 'rejected',
+): void {
   const now = ctx.now();
   // Parts of it (file names, paths) are the user's own text: no terminal escapes for `dopq q`.
   const cleaned = text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '?');
-  const message = cleaned.length > REJECTED_MESSAGE_CHARS ? `${cleaned.slice(0, REJECTED_MESSAGE_CHARS)}... (${cleaned.length - REJECTED_MESSAGE_CHARS} more characters cut)` : cleaned;
-  ctx.state.jobs.push({ ...job, image: '', gpus_requested: 0, gpus: [], state: 'rejected', reason, message, finished_at: now, time_limit: 0 });
+  const message =
+    cleaned.length > REJECTED_MESSAGE_CHARS
+      ? `${cleaned.slice(0, REJECTED_MESSAGE_CHARS)}... (${cleaned.length - REJECTED_MESSAGE_CHARS} more characters cut)`
+      : cleaned;
+  ctx.state.jobs.push({
+    ...job,
+    image: '',
+    gpus_requested: 0,
+    gpus: [],
+    state: 'rejected',
+    reason,
+    message,
+    finished_at: now,
+    time_limit: 0,
+  });
   ctx.log.error(`rejected: ${message.replace(/\n/g, '; ')}`, job.id);
   dropOldestRejected(ctx, job.uid);
 }
@@ -243,7 +292,12 @@ function dropOldestRejected(ctx: DaemonContext, uid: number): void {
   const cap = ctx.config.limits.per_user.rejected;
   const theirs = ctx.state.jobs.filter((job) => job.uid === uid && job.state === 'rejected');
   if (theirs.length <= cap) return;
-  const dropped = new Set(theirs.sort((a, b) => (a.finished_at ?? 0) - (b.finished_at ?? 0) || a.id - b.id).slice(0, theirs.length - cap).map((job) => job.id));
+  const dropped = new Set(
+    theirs
+      .sort((a, b) => (a.finished_at ?? 0) - (b.finished_at ?? 0) || a.id - b.id)
+      .slice(0, theirs.length - cap)
+      .map((job) => job.id),
+  );
   ctx.state.jobs = ctx.state.jobs.filter((job) => !dropped.has(job.id));
   for (const id of dropped) void rm(rejectedPath(ctx, id), { force: true }).catch(() => undefined);
 }

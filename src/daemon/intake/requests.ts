@@ -36,7 +36,13 @@ export async function handleRequests(ctx: DaemonContext, daemonSince: number | n
   return outcome;
 }
 
-async function handleRequestFile(ctx: DaemonContext, name: string, daemonSince: number | null, outcome: RequestOutcome, refusals: RefusalSummary): Promise<void> {
+async function handleRequestFile(
+  ctx: DaemonContext,
+  name: string,
+  daemonSince: number | null,
+  outcome: RequestOutcome,
+  refusals: RefusalSummary,
+): Promise<void> {
   const file = path.join(ctx.spool.requests, name);
   let owned;
   try {
@@ -115,7 +121,13 @@ function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, o
   }
 }
 
-function applyAdminOp(ctx: DaemonContext, request: Exclude<ControlRequest, { ids: number[] }>, caller: Caller, daemonSince: number | null, outcome: RequestOutcome): void {
+function applyAdminOp(
+  ctx: DaemonContext,
+  request: Exclude<ControlRequest, { ids: number[] }>,
+  caller: Caller,
+  daemonSince: number | null,
+  outcome: RequestOutcome,
+): void {
   const now = ctx.now();
   switch (request.op) {
     case 'pause':
@@ -135,7 +147,9 @@ function applyAdminOp(ctx: DaemonContext, request: Exclude<ControlRequest, { ids
     }
     case 'history-clear': {
       const gone = forgetFinished(ctx, request.before ?? now + 1);
-      ctx.log.info(`history cleared by ${caller.user}: ${gone} finished jobs${request.before === null ? '' : ` before ${new Date(request.before).toISOString()}`}`);
+      ctx.log.info(
+        `history cleared by ${caller.user}: ${gone} finished jobs${request.before === null ? '' : ` before ${new Date(request.before).toISOString()}`}`,
+      );
       return;
     }
     case 'shutdown':

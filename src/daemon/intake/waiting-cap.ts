@@ -17,7 +17,9 @@ interface Entry {
 /** Remove what each user holds past the cap; returns how many entries are left in the intake. */
 export async function enforceWaitingCap(ctx: DaemonContext): Promise<{ intakeEntries: number }> {
   const cap = ctx.config.limits.per_user.waiting_files;
-  const folders = await Promise.all([ctx.spool.intake, ctx.spool.requests].map(async (dir) => ({ dir, names: await readdir(dir).catch(() => [] as string[]) })));
+  const folders = await Promise.all(
+    [ctx.spool.intake, ctx.spool.requests].map(async (dir) => ({ dir, names: await readdir(dir).catch(() => [] as string[]) })),
+  );
   let intakeEntries = folders[0]!.names.length;
   // Nobody can be over the cap when all entries together are not: the usual case costs no lstat.
   if (folders.reduce((sum, { names }) => sum + names.length, 0) <= cap) return { intakeEntries };
@@ -39,7 +41,9 @@ export async function enforceWaitingCap(ctx: DaemonContext): Promise<{ intakeEnt
     const done = await inBatches(excess, (entry) => discardEntry(entry.file, ctx.spool.rejected).catch(() => 'kept' as const));
     const removed = done.filter((outcome) => outcome === 'removed' || outcome === 'moved').length;
     intakeEntries -= excess.filter((entry, i) => entry.file.startsWith(`${ctx.spool.intake}/`) && done[i] !== 'kept').length;
-    ctx.log.error(`removed ${removed} of ${await userName(uid)}'s ${entries.length} files in intake/ and requests/ unread: at most ${cap} per user (limits.per_user.waiting_files)`);
+    ctx.log.error(
+      `removed ${removed} of ${await userName(uid)}'s ${entries.length} files in intake/ and requests/ unread: at most ${cap} per user (limits.per_user.waiting_files)`,
+    );
   }
   return { intakeEntries };
 }

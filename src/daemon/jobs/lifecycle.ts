@@ -68,7 +68,10 @@ export async function startJobContainer(ctx: DaemonContext, job: JobRecord): Pro
     output = await attachOutput(ctx, job, job.container_id);
     await ctx.engine.startCreated(job.container_id, ctx.config.keep_containers > 0);
     output.settle(true);
-    ctx.log.info(`started ${job.name} on GPUs [${job.gpus.join(',')}] as ${job.container_id.slice(0, 12)}${(job.attempt ?? 1) > 1 ? ` (attempt ${job.attempt})` : ''}`, job.id);
+    ctx.log.info(
+      `started ${job.name} on GPUs [${job.gpus.join(',')}] as ${job.container_id.slice(0, 12)}${(job.attempt ?? 1) > 1 ? ` (attempt ${job.attempt})` : ''}`,
+      job.id,
+    );
     const { start_failures: _f, ...started } = job;
     return { ...started, ...(engineStartedAt !== undefined ? { engine_started_at: engineStartedAt } : {}) };
   } catch (error) {
@@ -248,7 +251,12 @@ export async function reap(ctx: DaemonContext, logs: LogSavers, id: number): Pro
   if (restart === true) {
     const next = afterEngineRestart(job, ctx.config.requeue_on_engine_restart && !job.no_requeue, exit, ctx.now());
     replaceJob(ctx, next);
-    ctx.log.error(next.state === 'queued' ? `its container was killed by an engine restart; queued again as attempt ${next.attempt}` : 'its container was killed by an engine restart; failed (requeue: false)', id);
+    ctx.log.error(
+      next.state === 'queued'
+        ? `its container was killed by an engine restart; queued again as attempt ${next.attempt}`
+        : 'its container was killed by an engine restart; failed (requeue: false)',
+      id,
+    );
     ctx.removals.add(job.container_id); // a new attempt gets a new container of the same name
     return true;
   }

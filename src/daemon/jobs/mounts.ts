@@ -30,7 +30,12 @@ function overlaps(a: string, b: string): boolean {
   return under(a, b) || under(b, a);
 }
 
-export async function resolveBinds(mounts: readonly Mount[], allowedRoots: readonly string[], forbidden: readonly string[], owner: Identity): Promise<string[]> {
+export async function resolveBinds(
+  mounts: readonly Mount[],
+  allowedRoots: readonly string[],
+  forbidden: readonly string[],
+  owner: Identity,
+): Promise<string[]> {
   const roots = await Promise.all(allowedRoots.map((root) => realpath(root).catch(() => root)));
   const reals: string[] = [];
   for (const mount of mounts) {
@@ -42,7 +47,8 @@ export async function resolveBinds(mounts: readonly Mount[], allowedRoots: reado
     }
     if (!isUnderRoots(real, roots)) throw new StartRefused(`mount source ${mount.src} resolves to ${real}, outside the allowed roots`);
     const clash = forbidden.find((f) => overlaps(real, f));
-    if (clash) throw new StartRefused(`mount source ${mount.src} resolves to ${real}, which is or holds the Docker socket ${clash}: never mounted`);
+    if (clash)
+      throw new StartRefused(`mount source ${mount.src} resolves to ${real}, which is or holds the Docker socket ${clash}: never mounted`);
     reals.push(real);
   }
   await assertOwnerMay(mounts, reals, owner);
@@ -83,15 +89,20 @@ async function assertOwnerMay(mounts: readonly Mount[], reals: readonly string[]
 export async function outputBind(config: Config, user: string, uid: number, gid: number): Promise<string | undefined> {
   const output = config.mounts.output;
   if (!output) return undefined;
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || user === '.' || user === '..') throw new StartRefused(`cannot make an output folder for the user name ${JSON.stringify(user)}`);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || user === '.' || user === '..')
+    throw new StartRefused(`cannot make an output folder for the user name ${JSON.stringify(user)}`);
   const folder = output.host.split(USER_PLACEHOLDER).join(user);
   // Jobs of one user start concurrently: one makes the folder, the others wait for it to be theirs.
   const previous = making.get(folder) ?? Promise.resolve();
   const made = previous.then(() => makeOwnedFolder(folder, uid, gid));
-  making.set(folder, made.catch(() => undefined));
+  making.set(
+    folder,
+    made.catch(() => undefined),
+  );
   await made;
   const info = await lstat(folder);
-  if (info.isSymbolicLink() || !info.isDirectory()) throw new StartRefused(`the output folder ${folder} is not a plain folder (a symlink?): refused`);
+  if (info.isSymbolicLink() || !info.isDirectory())
+    throw new StartRefused(`the output folder ${folder} is not a plain folder (a symlink?): refused`);
   if (info.uid !== uid) throw new StartRefused(`the output folder ${folder} belongs to uid ${info.uid}, not to ${user}`);
   return `${await realpath(folder)}:${output.container}:rw`;
 }

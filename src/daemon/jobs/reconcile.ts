@@ -27,7 +27,14 @@ export async function reconcile(ctx: DaemonContext, logs: LogSavers, buildsRunni
     const container = byJob.get(job.id);
     if (!container) {
       if (job.container_id) {
-        replaceJob(ctx, { ...job, state: 'failed', reason: 'lost', message: 'its container disappeared (removed outside dopq?)', finished_at: ctx.now(), exit_code: null });
+        replaceJob(ctx, {
+          ...job,
+          state: 'failed',
+          reason: 'lost',
+          message: 'its container disappeared (removed outside dopq?)',
+          finished_at: ctx.now(),
+          exit_code: null,
+        });
         ctx.log.error('container disappeared; recorded as lost', job.id);
       } else {
         // The daemon stopped between placing the job and creating its container: queue it again.

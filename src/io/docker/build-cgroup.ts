@@ -93,5 +93,8 @@ async function hierarchies(root: string): Promise<string[]> {
 }
 
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(() => true, () => false);
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }

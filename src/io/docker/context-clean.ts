@@ -34,9 +34,14 @@ export async function cleanBuildContext(src: string, dst: string): Promise<void>
     if (refusal) return skip();
     const isDir = header.type === 'directory';
     const name = isDir ? header.name.replace(/\/$/, '') : header.name;
-    const problem = header.type !== 'file' && !isDir ? `is a ${header.type ?? 'special entry'}` : (contextNameProblem(name) ?? (seen.has(name) ? 'appears twice' : undefined));
+    const problem =
+      header.type !== 'file' && !isDir
+        ? `is a ${header.type ?? 'special entry'}`
+        : (contextNameProblem(name) ?? (seen.has(name) ? 'appears twice' : undefined));
     if (problem) {
-      refusal = new ContextRefused(`the build context's entry ${JSON.stringify(header.name)} ${problem}; push packs only plain files and folders`);
+      refusal = new ContextRefused(
+        `the build context's entry ${JSON.stringify(header.name)} ${problem}; push packs only plain files and folders`,
+      );
       return skip();
     }
     seen.add(name);

@@ -13,7 +13,11 @@ interface ProgressItem {
 }
 
 /** Docker's newline-delimited JSON progress (build, load), item by item, until the stream ends. */
-function followJsonLines(stream: NodeJS.ReadableStream, onItem: (item: ProgressItem) => void, onText: (text: string) => void = () => {}): Promise<void> {
+function followJsonLines(
+  stream: NodeJS.ReadableStream,
+  onItem: (item: ProgressItem) => void,
+  onText: (text: string) => void = () => {},
+): Promise<void> {
   let rest = '';
   const take = (line: string) => {
     if (line.trim() === '') return;
@@ -87,15 +91,21 @@ export function createDockerEngine(socketPath: string): DockerEngine {
         } catch (error) {
           if ((error as { statusCode?: number }).statusCode !== 409 || attempt >= 20) throw error;
         }
-        const existing = await docker.getContainer(name).inspect().catch((error: { statusCode?: number }) => {
-          if (error.statusCode === 404) return undefined; // gone meanwhile: create again
-          throw error;
-        });
+        const existing = await docker
+          .getContainer(name)
+          .inspect()
+          .catch((error: { statusCode?: number }) => {
+            if (error.statusCode === 404) return undefined; // gone meanwhile: create again
+            throw error;
+          });
         if (existing?.State.Running) throw new Error(`a container of this job (${name}) is still running`);
         if (existing) {
-          await docker.getContainer(name).remove({ force: true }).catch((error: { statusCode?: number }) => {
-            if (error.statusCode !== 404 && error.statusCode !== 409) throw error; // 409: a removal already under way
-          });
+          await docker
+            .getContainer(name)
+            .remove({ force: true })
+            .catch((error: { statusCode?: number }) => {
+              if (error.statusCode !== 404 && error.statusCode !== 409) throw error; // 409: a removal already under way
+            });
         }
         await new Promise((resolve) => setTimeout(resolve, 100 + attempt * 50));
       }
@@ -119,7 +129,9 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       const containers = await docker.listContainers({ all: true, filters: { name: [prefix] } });
       return containers.flatMap((c) => {
         const jobId = (c.Names ?? []).map((name) => new RegExp(`^/${prefix}(\\d+)$`).exec(name)?.[1]).find((id) => id !== undefined);
-        return jobId === undefined ? [] : [{ id: c.Id, jobId: Number(jobId), running: c.State === 'running', created: c.State === 'created' }];
+        return jobId === undefined
+          ? []
+          : [{ id: c.Id, jobId: Number(jobId), running: c.State === 'running', created: c.State === 'created' }];
       });
     },
 
@@ -180,13 +192,17 @@ export function createDockerEngine(socketPath: string): DockerEngine {
       } as Docker.ImageBuildOptions)) as NodeJS.ReadableStream;
       // A failure is an {error, errorDetail} item, not a stream error.
       let failure: string | undefined;
-      await followJsonLines(stream, (item) => {
-        if (item.stream) onOutput(item.stream);
-        if (item.error !== undefined) {
-          failure = item.errorDetail?.message ?? item.error;
-          onOutput(`${failure}\n`);
-        }
-      }, onOutput);
+      await followJsonLines(
+        stream,
+        (item) => {
+          if (item.stream) onOutput(item.stream);
+          if (item.error !== undefined) {
+            failure = item.errorDetail?.message ?? item.error;
+            onOutput(`${failure}\n`);
+          }
+        },
+        onOutput,
+      );
       return failure;
     },
 
@@ -263,12 +279,16 @@ export function createDockerEngine(socketPath: string): DockerEngine {
 
     async attachOutput(containerId, signal) {
       // As `docker run` does: attached before the start, so nothing is printed before dopq reads.
-      const stream = await docker.getContainer(containerId).attach({ stream: true, stdout: true, stderr: true, logs: false, abortSignal: signal } as Docker.ContainerAttachOptions);
+      const stream = await docker
+        .getContainer(containerId)
+        .attach({ stream: true, stdout: true, stderr: true, logs: false, abortSignal: signal } as Docker.ContainerAttachOptions);
       return demuxed(docker, stream);
     },
 
     async followOutput(containerId, signal) {
-      const stream = (await docker.getContainer(containerId).logs({ follow: true, stdout: true, stderr: true, abortSignal: signal })) as NodeJS.ReadableStream;
+      const stream = (await docker
+        .getContainer(containerId)
+        .logs({ follow: true, stdout: true, stderr: true, abortSignal: signal })) as NodeJS.ReadableStream;
       return demuxed(docker, stream);
     },
 

@@ -77,7 +77,11 @@ export interface DockerEngine {
    * Load an image archive (already cleaned of every tag: image-archive.ts). Resolves with the
    * loaded image ID, or the error Docker reported.
    */
-  loadImage(archive: NodeJS.ReadableStream, onOutput: (text: string) => void, signal: AbortSignal): Promise<{ id: string } | { failure: string }>;
+  loadImage(
+    archive: NodeJS.ReadableStream,
+    onOutput: (text: string) => void,
+    signal: AbortSignal,
+  ): Promise<{ id: string } | { failure: string }>;
   /** Resolve a name (or ID, short ID, digest) as the engine does; undefined when it has no such image. */
   inspectImage(reference: string): Promise<EngineImage | undefined>;
   tagImage(id: string, tag: string): Promise<void>;

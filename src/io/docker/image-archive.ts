@@ -92,14 +92,24 @@ export function normaliseEntryName(raw: string): string {
   return name === '.' ? '' : name;
 }
 
-const KIND_TEXT: Record<EntryKind, string> = { file: 'regular file', directory: 'folder', symlink: 'symbolic link', link: 'hard link', other: 'device, FIFO or other special file' };
+const KIND_TEXT: Record<EntryKind, string> = {
+  file: 'regular file',
+  directory: 'folder',
+  symlink: 'symbolic link',
+  link: 'hard link',
+  other: 'device, FIFO or other special file',
+};
 
 function kindOf(type: string | null | undefined): EntryKind {
   return type === 'file' || type === 'directory' || type === 'symlink' || type === 'link' ? type : 'other';
 }
 
 /** Adds one tar header to `archive`; refuses a name that climbs out or is seen twice. */
-export function recordEntry(archive: ArchiveIndex, header: { name: string; type?: string | null; size?: number; linkname?: string | null }, index: number): ArchiveEntry | undefined {
+export function recordEntry(
+  archive: ArchiveIndex,
+  header: { name: string; type?: string | null; size?: number; linkname?: string | null },
+  index: number,
+): ArchiveEntry | undefined {
   const name = normaliseEntryName(header.name);
   const kind = kindOf(header.type);
   if (name === '') {
@@ -148,11 +158,13 @@ export function resolveFile(archive: ArchiveIndex, name: string, what: string): 
     if (entry?.kind === 'link') {
       const target = archive.entries.get(normaliseEntryName(entry.linkname));
       if (pending.length > 0) refuse('is a hard link, used as a folder', entry.raw);
-      if (target?.kind !== 'file' || target.index > entry.index) refuse(`is a hard link to ${JSON.stringify(entry.linkname)}, not to a regular file before it`, entry.raw);
+      if (target?.kind !== 'file' || target.index > entry.index)
+        refuse(`is a hard link to ${JSON.stringify(entry.linkname)}, not to a regular file before it`, entry.raw);
       return target!;
     }
     if (pending.length > 0) {
-      if (entry ? entry.kind !== 'directory' : !archive.folders.has(here)) refuse(entry ? 'is used as a folder but is not one' : 'is used as a folder the archive does not hold', entry?.raw ?? here);
+      if (entry ? entry.kind !== 'directory' : !archive.folders.has(here))
+        refuse(entry ? 'is used as a folder but is not one' : 'is used as a folder the archive does not hold', entry?.raw ?? here);
       done.push(part);
       continue;
     }
@@ -166,8 +178,12 @@ export function resolveFile(archive: ArchiveIndex, name: string, what: string): 
 /** Why there is no usable manifest.json: usually the archive is some other kind of tar. */
 function missingManifest(archive: ArchiveIndex): never {
   const has = (name: string) => archive.entries.has(name);
-  if (has('index.json') || has('oci-layout')) throw new ArchiveRefused('is an OCI image layout without manifest.json; dopq loads the tar that `docker save IMAGE` writes');
-  if (has('repositories')) throw new ArchiveRefused('is a legacy `docker save` archive (a repositories file, no manifest.json); save it again with a current docker');
+  if (has('index.json') || has('oci-layout'))
+    throw new ArchiveRefused('is an OCI image layout without manifest.json; dopq loads the tar that `docker save IMAGE` writes');
+  if (has('repositories'))
+    throw new ArchiveRefused(
+      'is a legacy `docker save` archive (a repositories file, no manifest.json); save it again with a current docker',
+    );
   throw new ArchiveRefused('has no manifest.json: it is not a `docker save` archive');
 }
 
@@ -189,19 +205,35 @@ export function parseManifest(text: string): { config: string; layers: string[] 
     throw new ArchiveRefused(`is not JSON: ${(error as Error).message}`, 'manifest.json');
   }
   if (!Array.isArray(value)) throw new ArchiveRefused('is not a JSON array of images', 'manifest.json');
-  if (value.length !== 1) throw new ArchiveRefused(`lists ${value.length} images; a job runs one image, so save just that one (docker save IMAGE)`, 'manifest.json');
+  if (value.length !== 1)
+    throw new ArchiveRefused(
+      `lists ${value.length} images; a job runs one image, so save just that one (docker save IMAGE)`,
+      'manifest.json',
+    );
   const image = value[0] as { Config?: unknown; Layers?: unknown } | null;
-  if (typeof image?.Config !== 'string' || image.Config === '') throw new ArchiveRefused('has no Config path for its image', 'manifest.json');
-  if (!Array.isArray(image.Layers) || !image.Layers.every((layer) => typeof layer === 'string')) throw new ArchiveRefused('has no Layers list of paths for its image', 'manifest.json');
+  if (typeof image?.Config !== 'string' || image.Config === '')
+    throw new ArchiveRefused('has no Config path for its image', 'manifest.json');
+  if (!Array.isArray(image.Layers) || !image.Layers.every((layer) => typeof layer === 'string'))
+    throw new ArchiveRefused('has no Layers list of paths for its image', 'manifest.json');
   return { config: image.Config, layers: image.Layers as string[] };
 }
 
 // The engine's JSON decoder matches keys case-insensitively (also ſ as s, K as k), so a second
 // "RootFS" would win there while JSON.parse reads "rootfs": the diff_ids must mean one thing.
-const goFold = (key: string) => key.replace(/\u017f/g, 's').replace(/\u212a/g, 'k').toLowerCase();
+const goFold = (key: string) =>
+  key
+    .replace(/\u017f/g, 's')
+    .replace(/\u212a/g, 'k')
+    .toLowerCase();
 function onlyKey(object: Record<string, unknown>, key: string, entry: string): unknown {
   const keys = Object.keys(object).filter((k) => goFold(k) === key);
-  if (keys.length !== 1 || keys[0] !== key) throw new ArchiveRefused(keys.length === 0 ? `has no "${key}"` : `spells "${key}" as ${keys.map((k) => JSON.stringify(k)).join(', ')}; write it once, in lower case`, entry);
+  if (keys.length !== 1 || keys[0] !== key)
+    throw new ArchiveRefused(
+      keys.length === 0
+        ? `has no "${key}"`
+        : `spells "${key}" as ${keys.map((k) => JSON.stringify(k)).join(', ')}; write it once, in lower case`,
+      entry,
+    );
   return object[key];
 }
 
@@ -213,11 +245,14 @@ export function parseConfig(bytes: Buffer, entry: string): string[] {
   } catch (error) {
     throw new ArchiveRefused(`(the image config) is not JSON: ${(error as Error).message}`, entry);
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ArchiveRefused('(the image config) is not a JSON object', entry);
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new ArchiveRefused('(the image config) is not a JSON object', entry);
   const rootfs = onlyKey(value as Record<string, unknown>, 'rootfs', entry);
-  if (!rootfs || typeof rootfs !== 'object' || Array.isArray(rootfs)) throw new ArchiveRefused('(the image config) has no rootfs object', entry);
+  if (!rootfs || typeof rootfs !== 'object' || Array.isArray(rootfs))
+    throw new ArchiveRefused('(the image config) has no rootfs object', entry);
   const diffIds = onlyKey(rootfs as Record<string, unknown>, 'diff_ids', entry);
-  if (!Array.isArray(diffIds) || !diffIds.every((id) => typeof id === 'string' && SHA256.test(id))) throw new ArchiveRefused('(the image config) has rootfs.diff_ids that are not a list of sha256:<hex> digests', entry);
+  if (!Array.isArray(diffIds) || !diffIds.every((id) => typeof id === 'string' && SHA256.test(id)))
+    throw new ArchiveRefused('(the image config) has rootfs.diff_ids that are not a list of sha256:<hex> digests', entry);
   return diffIds as string[];
 }
 
@@ -248,13 +283,18 @@ export function compressionOf(head: Uint8Array): Compression {
 export function checkLayer(i: number, entry: ArchiveEntry, digest: EntryDigest | undefined, diffId: string): void {
   const which = `layer ${i} (entry ${JSON.stringify(entry.raw)}${digest?.compression === 'gzip' ? ', gzip-compressed' : ''})`;
   if (!digest) throw new ArchiveRefused(`${which} was not read`);
-  if (digest.compression !== 'none' && digest.compression !== 'gzip') throw new ArchiveRefused(`${which} is compressed with ${digest.compression}; save it uncompressed`);
+  if (digest.compression !== 'none' && digest.compression !== 'gzip')
+    throw new ArchiveRefused(`${which} is compressed with ${digest.compression}; save it uncompressed`);
   let actual = digest.sha256;
   if (digest.compression === 'gzip') {
-    if (!digest.inflated || 'failed' in digest.inflated) throw new ArchiveRefused(`${which} cannot be decompressed: ${digest.inflated?.failed ?? 'it was not read'}`);
+    if (!digest.inflated || 'failed' in digest.inflated)
+      throw new ArchiveRefused(`${which} cannot be decompressed: ${digest.inflated?.failed ?? 'it was not read'}`);
     actual = digest.inflated.sha256;
   }
-  if (`sha256:${actual}` !== diffId) throw new ArchiveRefused(`${which} does not hold its rootfs.diff_id ${diffId} (its data hashes to sha256:${actual}): the archive must carry every layer's data`);
+  if (`sha256:${actual}` !== diffId)
+    throw new ArchiveRefused(
+      `${which} does not hold its rootfs.diff_id ${diffId} (its data hashes to sha256:${actual}): the archive must carry every layer's data`,
+    );
 }
 
 // ---- effects: reading the user's tar, writing ours ----
@@ -265,9 +305,17 @@ async function refuseCompressed(file: string): Promise<void> {
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(6), 0, 6, 0);
     const head = buffer.subarray(0, bytesRead);
-    const kinds: [string, number[]][] = [['gzip', [0x1f, 0x8b]], ['bzip2', [0x42, 0x5a, 0x68]], ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]], ['zstd', [0x28, 0xb5, 0x2f, 0xfd]]];
+    const kinds: [string, number[]][] = [
+      ['gzip', [0x1f, 0x8b]],
+      ['bzip2', [0x42, 0x5a, 0x68]],
+      ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+      ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+    ];
     const found = kinds.find(([, magic]) => magic.every((byte, i) => head[i] === byte));
-    if (found) throw new ArchiveRefused(`is ${found[0]}-compressed; dopq loads the plain tar that \`docker save -o FILE IMAGE\` writes: decompress it first`);
+    if (found)
+      throw new ArchiveRefused(
+        `is ${found[0]}-compressed; dopq loads the plain tar that \`docker save -o FILE IMAGE\` writes: decompress it first`,
+      );
   } finally {
     await handle.close();
   }
@@ -346,7 +394,11 @@ class Inflater {
 }
 
 /** Reads `stream` to its end with backpressure: `onChunk` sees every chunk; the digest, if asked for. */
-async function consumeEntry(stream: Readable, onChunk: ((chunk: Buffer) => void) | undefined, budget: InflateBudget | undefined): Promise<EntryDigest | undefined> {
+async function consumeEntry(
+  stream: Readable,
+  onChunk: ((chunk: Buffer) => void) | undefined,
+  budget: InflateBudget | undefined,
+): Promise<EntryDigest | undefined> {
   const raw = budget ? createHash('sha256') : undefined;
   let held: Buffer[] = [];
   let heldBytes = 0;
@@ -445,19 +497,24 @@ export async function inspectArchive(file: string, signal?: AbortSignal, options
   const cap = options.maxInflated ?? DEFAULT_MAX_INFLATED;
   const { archive, kept, digests } = await scanArchive(
     file,
-    (entry, keptBytes) => (entry.name === 'manifest.json' ? entry.size <= MAX_MANIFEST : entry.size <= MAX_CONFIG && keptBytes + entry.size <= KEEP_BUDGET),
+    (entry, keptBytes) =>
+      entry.name === 'manifest.json' ? entry.size <= MAX_MANIFEST : entry.size <= MAX_CONFIG && keptBytes + entry.size <= KEEP_BUDGET,
     { left: cap, cap },
     signal,
   );
   const manifestBytes = kept.get(manifestEntry(archive).name)!;
   const manifest = parseManifest(manifestBytes.toString('utf8'));
   const configEntry = resolveFile(archive, manifest.config, 'its Config');
-  if (configEntry.size > MAX_CONFIG) throw new ArchiveRefused(`(the image config) is ${configEntry.size} bytes; the limit is ${MAX_CONFIG}`, configEntry.raw);
+  if (configEntry.size > MAX_CONFIG)
+    throw new ArchiveRefused(`(the image config) is ${configEntry.size} bytes; the limit is ${MAX_CONFIG}`, configEntry.raw);
   const layers = manifest.layers.map((layer, i) => resolveFile(archive, layer, `its Layers[${i}]`));
-  const config = kept.get(configEntry.name) ?? (await scanArchive(file, (entry) => entry.name === configEntry.name, undefined, signal)).kept.get(configEntry.name);
+  const config =
+    kept.get(configEntry.name) ??
+    (await scanArchive(file, (entry) => entry.name === configEntry.name, undefined, signal)).kept.get(configEntry.name);
   if (config?.length !== configEntry.size) throw new ArchiveRefused('changed while it was being read', configEntry.raw);
   const diffIds = parseConfig(config, configEntry.raw);
-  if (diffIds.length !== layers.length) throw new ArchiveRefused(`lists ${layers.length} layers, but its config has ${diffIds.length} rootfs.diff_ids`, 'manifest.json');
+  if (diffIds.length !== layers.length)
+    throw new ArchiveRefused(`lists ${layers.length} layers, but its config has ${diffIds.length} rootfs.diff_ids`, 'manifest.json');
   layers.forEach((entry, i) => checkLayer(i, entry, digests.get(entry.name), diffIds[i]!));
   return {
     id: `sha256:${createHash('sha256').update(config).digest('hex')}`,
@@ -478,8 +535,11 @@ function fileHeader(name: string, size: number): Partial<tar.Header> & { name: s
 export function cleanArchive(file: string, image: ArchiveImage): NodeJS.ReadableStream {
   const hex = image.id.slice('sha256:'.length);
   const slots = new Map<string, { n: number; size: number; sha256: string }>();
-  for (const layer of image.layers) if (!slots.has(layer.entry)) slots.set(layer.entry, { n: slots.size, size: layer.size, sha256: layer.sha256 });
-  const manifest = [{ Config: `${hex}.json`, RepoTags: null, Layers: image.layers.map((layer) => `${slots.get(layer.entry)!.n}/layer.tar`) }];
+  for (const layer of image.layers)
+    if (!slots.has(layer.entry)) slots.set(layer.entry, { n: slots.size, size: layer.size, sha256: layer.sha256 });
+  const manifest = [
+    { Config: `${hex}.json`, RepoTags: null, Layers: image.layers.map((layer) => `${slots.get(layer.entry)!.n}/layer.tar`) },
+  ];
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const pack = tar.pack();
   pack.entry(fileHeader(`${hex}.json`, image.config.length), image.config);

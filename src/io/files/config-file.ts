@@ -22,9 +22,15 @@ export async function loadConfig(file: string): Promise<Config> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new DopqError('bad-config', ExitCode.config, `cannot read the config: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, file, {
-      hint: 'pass --config FILE or set DOPQ_CONFIG',
-    });
+    throw new DopqError(
+      'bad-config',
+      ExitCode.config,
+      `cannot read the config: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      file,
+      {
+        hint: 'pass --config FILE or set DOPQ_CONFIG',
+      },
+    );
   }
   return parseConfig(text, file);
 }

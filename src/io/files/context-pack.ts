@@ -41,7 +41,13 @@ async function walk(root: string, limit: number): Promise<ContextEntry[]> {
 }
 
 /** Pack the context at `root` into `target` (created with `mode`); throws ContextError with every problem. */
-export async function packContext(root: string, dockerfile: string, limits: ContextLimits, target: string, mode = 0o600): Promise<PackedContext> {
+export async function packContext(
+  root: string,
+  dockerfile: string,
+  limits: ContextLimits,
+  target: string,
+  mode = 0o600,
+): Promise<PackedContext> {
   let info;
   try {
     info = await lstat(root);
@@ -50,7 +56,9 @@ export async function packContext(root: string, dockerfile: string, limits: Cont
   }
   if (!info.isDirectory()) throw new ContextError([`${root}: not a folder${info.isSymbolicLink() ? ' (a symbolic link)' : ''}`]);
   const entries = await walk(root, limits.files);
-  const ignoreText = entries.some((e) => e.path === '.dockerignore' && e.kind === 'file') ? await readFile(path.join(root, '.dockerignore'), 'utf8') : undefined;
+  const ignoreText = entries.some((e) => e.path === '.dockerignore' && e.kind === 'file')
+    ? await readFile(path.join(root, '.dockerignore'), 'utf8')
+    : undefined;
   const plan = planContext(entries, ignoreText, dockerfile, limits);
   if (!plan.ok) throw new ContextError(plan.problems);
 

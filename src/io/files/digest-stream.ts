@@ -7,7 +7,10 @@ export interface Digest {
   sha256: string;
 }
 
-export function digestThrough(maxBytes: number, tooBig: () => Error): { stage: (source: AsyncIterable<unknown>) => AsyncGenerator<Buffer>; digest(): Digest } {
+export function digestThrough(
+  maxBytes: number,
+  tooBig: () => Error,
+): { stage: (source: AsyncIterable<unknown>) => AsyncGenerator<Buffer>; digest(): Digest } {
   const hash = createHash('sha256');
   let bytes = 0;
   return {

@@ -19,5 +19,8 @@ export async function diskShortage(folder: string, minFree: number): Promise<str
 
 export async function assertDiskRoom(ctx: { spool: { root: string }; config: { builds: { min_free: number } } }): Promise<void> {
   const shortage = await diskShortage(ctx.spool.root, ctx.config.builds.min_free);
-  if (shortage) throw new SpoolError(ctx.spool.root, shortage, { hint: 'nothing was queued; ask an admin to free space (old images: docker image prune)' });
+  if (shortage)
+    throw new SpoolError(ctx.spool.root, shortage, {
+      hint: 'nothing was queued; ask an admin to free space (old images: docker image prune)',
+    });
 }

@@ -55,12 +55,15 @@ async function checkZip(zipFile: string, limits: BundleLimits): Promise<void> {
       const name = (entry.fileName as unknown as Buffer).toString('utf8');
       const badName = yauzl.validateFileName(name);
       if (badName || name.split('/').includes('..')) problems.push(`${name}: ${badName ?? 'leaves the folder'} (zip slip)`);
-      if (((entry.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK) problems.push(`${name}: is a symbolic link; dopq unpacks only files and folders`);
+      if (((entry.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK)
+        problems.push(`${name}: is a symbolic link; dopq unpacks only files and folders`);
       if (name.endsWith('/')) continue;
       files += 1;
       bytes += entry.uncompressedSize;
       if (entry.uncompressedSize > 1024 * 1024 && entry.uncompressedSize > entry.compressedSize * limits.ratio) {
-        problems.push(`${name}: unpacks ${entry.uncompressedSize} bytes from ${entry.compressedSize} (over ${limits.ratio}:1, a zip bomb?)`);
+        problems.push(
+          `${name}: unpacks ${entry.uncompressedSize} bytes from ${entry.compressedSize} (over ${limits.ratio}:1, a zip bomb?)`,
+        );
       }
     }
   } finally {
@@ -104,9 +107,13 @@ async function findConfig(root: string): Promise<string> {
       else if (name === 'container_config.json') found.push(full);
     }
   };
-  if ((await lstat(path.join(root, 'container_config.json')).catch(() => undefined))?.isFile()) return path.join(root, 'container_config.json');
+  if ((await lstat(path.join(root, 'container_config.json')).catch(() => undefined))?.isFile())
+    return path.join(root, 'container_config.json');
   await visit(root);
-  if (found.length !== 1) throw new ContextError([`container_config.json: ${found.length === 0 ? 'not found' : `found ${found.length}, which is ambiguous`}; put one at the top`]);
+  if (found.length !== 1)
+    throw new ContextError([
+      `container_config.json: ${found.length === 0 ? 'not found' : `found ${found.length}, which is ambiguous`}; put one at the top`,
+    ]);
   return found[0]!;
 }
 
@@ -128,7 +135,11 @@ export async function openDopqBundle(input: string, limits: BundleLimits): Promi
     const configFile = await findConfig(root);
     const folder = path.dirname(configFile);
     const names = await readdir(folder);
-    const dockerfile = names.includes('Dockerfile') ? 'Dockerfile' : names.filter((n) => n.includes('Dockerfile')).length === 1 ? names.find((n) => n.includes('Dockerfile')) : undefined;
+    const dockerfile = names.includes('Dockerfile')
+      ? 'Dockerfile'
+      : names.filter((n) => n.includes('Dockerfile')).length === 1
+        ? names.find((n) => n.includes('Dockerfile'))
+        : undefined;
     const tars = names.filter((n) => n.endsWith('.tar'));
     return { folder, configFile, ...(dockerfile ? { dockerfile } : {}), ...(tars.length === 1 ? { archive: tars[0]! } : {}), cleanup };
   } catch (error) {

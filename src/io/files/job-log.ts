@@ -54,7 +54,10 @@ export interface OutputLimits {
  * is attached never waits on the log: what cannot be saved is dropped and marked.
  */
 export async function saveJobOutput(source: NodeJS.ReadableStream, file: string, uid: number, limits: OutputLimits): Promise<void> {
-  const exists = await stat(file).then(() => true, () => false);
+  const exists = await stat(file).then(
+    () => true,
+    () => false,
+  );
   const handle = exists ? await open(file, constants.O_RDWR | constants.O_TRUNC | constants.O_NOFOLLOW) : await createOwned(file, uid);
   const log = new GuardedLog(handle, limits);
   try {
@@ -93,7 +96,10 @@ class GuardedLog {
   private droppedEndsLine = true;
   private trimmed = false;
 
-  constructor(private readonly handle: FileHandle, private readonly limits: OutputLimits) {}
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly limits: OutputLimits,
+  ) {}
 
   push(chunk: Buffer): void {
     if (this.state === 'cut' || this.state === 'broken' || chunk.length === 0) return;

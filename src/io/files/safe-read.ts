@@ -39,7 +39,8 @@ const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK |
 async function openOwned(file: string, maxBytes: number): Promise<{ handle: FileHandle; stat: Stats }> {
   // lstat first, so a FIFO or device is never opened at all (opening some devices acts).
   const before = await lstat(file);
-  if (before.isSymbolicLink()) throw new UnsafeFileError(file, 'is a symbolic link; dopq reads only files their owner wrote themselves', before.uid);
+  if (before.isSymbolicLink())
+    throw new UnsafeFileError(file, 'is a symbolic link; dopq reads only files their owner wrote themselves', before.uid);
   if (!before.isFile()) throw new UnsafeFileError(file, 'is not a regular file (a FIFO, device or folder)', before.uid);
   let handle;
   try {
@@ -52,9 +53,16 @@ async function openOwned(file: string, maxBytes: number): Promise<{ handle: File
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new UnsafeFileError(file, 'was replaced by something other than a regular file while being read', stat.uid);
-    if (stat.ino !== before.ino || stat.dev !== before.dev) throw new UnsafeFileError(file, 'was replaced by another file while being read', stat.uid);
+    if (stat.ino !== before.ino || stat.dev !== before.dev)
+      throw new UnsafeFileError(file, 'was replaced by another file while being read', stat.uid);
     if (stat.nlink === 0) throw new UnsafeFileError(file, 'was replaced or removed while being read', stat.uid);
-    if (stat.nlink !== 1) throw new UnsafeFileError(file, `has ${stat.nlink} hard links; a job file must have exactly one, so its owner is the user who wrote it`, stat.uid, 'hard-links');
+    if (stat.nlink !== 1)
+      throw new UnsafeFileError(
+        file,
+        `has ${stat.nlink} hard links; a job file must have exactly one, so its owner is the user who wrote it`,
+        stat.uid,
+        'hard-links',
+      );
     if (stat.size > maxBytes) throw new UnsafeFileError(file, `is ${stat.size} bytes; the limit is ${maxBytes}`, stat.uid);
     return { handle, stat };
   } catch (error) {
@@ -70,13 +78,21 @@ export async function readOwnedFile(file: string, maxBytes: number): Promise<Own
     let buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1, stat.size + 4096));
     let length = 0;
     while (length <= maxBytes) {
-      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(Math.min(maxBytes + 1, buffer.length * 2) - buffer.length)]);
+      if (length === buffer.length)
+        buffer = Buffer.concat([buffer, Buffer.allocUnsafe(Math.min(maxBytes + 1, buffer.length * 2) - buffer.length)]);
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }
     if (length > maxBytes) throw new UnsafeFileError(file, `grew past the limit of ${maxBytes} bytes while being read`, stat.uid);
-    return { text: buffer.subarray(0, length).toString('utf8'), uid: stat.uid, gid: stat.gid, ino: stat.ino, mtimeMs: stat.mtimeMs, size: length };
+    return {
+      text: buffer.subarray(0, length).toString('utf8'),
+      uid: stat.uid,
+      gid: stat.gid,
+      ino: stat.ino,
+      mtimeMs: stat.mtimeMs,
+      size: length,
+    };
   } finally {
     await handle.close();
   }
@@ -96,8 +112,15 @@ export interface CopiedFile {
 export async function copyOwnedFile(file: string, maxBytes: number, target: string, mode = 0o600): Promise<CopiedFile> {
   const { handle, stat } = await openOwned(file, maxBytes);
   try {
-    const through = digestThrough(maxBytes, () => new UnsafeFileError(file, `grew past the limit of ${maxBytes} bytes while being read`, stat.uid));
-    await pipeline(handle.createReadStream({ autoClose: false, start: 0 }), through.stage, createWriteStream(target, { flags: 'wx', mode }));
+    const through = digestThrough(
+      maxBytes,
+      () => new UnsafeFileError(file, `grew past the limit of ${maxBytes} bytes while being read`, stat.uid),
+    );
+    await pipeline(
+      handle.createReadStream({ autoClose: false, start: 0 }),
+      through.stage,
+      createWriteStream(target, { flags: 'wx', mode }),
+    );
     return { uid: stat.uid, ...through.digest() };
   } finally {
     await handle.close();

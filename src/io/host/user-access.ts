@@ -11,7 +11,11 @@ export const SETPRIV = '/usr/bin/setpriv';
 export class AccessCheckError extends Error {}
 
 /** One denial (or undefined) per check, in order, as `identity` would meet them. */
-export async function checkAccessAs(identity: Identity, checks: readonly AccessCheck[], timeoutMs = 10_000): Promise<(Denial | undefined)[]> {
+export async function checkAccessAs(
+  identity: Identity,
+  checks: readonly AccessCheck[],
+  timeoutMs = 10_000,
+): Promise<(Denial | undefined)[]> {
   if (checks.length === 0) return [];
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(
@@ -20,7 +24,12 @@ export async function checkAccessAs(identity: Identity, checks: readonly AccessC
       // A fixed environment and cwd: nothing of the daemon's leaks into the user's process.
       { cwd: '/', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 },
       (error, out, err) => {
-        if (error) reject(new AccessCheckError(`could not check access as ${identity.user}: ${error.killed ? `no answer within ${timeoutMs} ms` : (err.trim() || error.message)}`));
+        if (error)
+          reject(
+            new AccessCheckError(
+              `could not check access as ${identity.user}: ${error.killed ? `no answer within ${timeoutMs} ms` : err.trim() || error.message}`,
+            ),
+          );
         else resolve(out);
       },
     );
