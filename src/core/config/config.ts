@@ -6,6 +6,7 @@ import { PRINCIPAL } from '../permissions.js';
 import { POLICIES, type PolicyName } from '../schedule/policy.js';
 import { toIssues } from '../document/schema-issues.js';
 import { cpusSchema, sizeSchema } from '../document/resource-units.js';
+import { absolutePathSchema } from '../document/fields.js';
 import { parseDuration, parseSize } from '../units.js';
 import { readYaml } from '../document/yaml-source.js';
 
@@ -123,10 +124,6 @@ const wholeCount = (what: string) =>
     .number({ error: `expected a whole number of ${what}` })
     .int({ error: `expected a whole number of ${what}` })
     .min(0, { error: `${what} cannot be negative` });
-const absolutePath = (what: string) =>
-  z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
-    error: `expected an absolute path without .. for ${what}`,
-  });
 
 /** In `mounts.output.host`, replaced by the job owner's login name. */
 export const USER_PLACEHOLDER = '{user}';
@@ -149,8 +146,8 @@ const configSchema = z.strictObject({
   spool: z.string({ error: 'expected a folder path' }).default('../spool'),
   docker: z
     .strictObject({
-      socket: absolutePath('the Docker socket').default('/var/run/docker.sock'),
-      pidfile: absolutePath("the Docker engine's pid file").default('/var/run/docker.pid'),
+      socket: absolutePathSchema('the Docker socket').default('/var/run/docker.sock'),
+      pidfile: absolutePathSchema("the Docker engine's pid file").default('/var/run/docker.pid'),
     })
     .default({ socket: '/var/run/docker.sock', pidfile: '/var/run/docker.pid' }),
   gpus: z
@@ -197,16 +194,16 @@ const configSchema = z.strictObject({
     .default({ per_user: {} }),
   mounts: z
     .strictObject({
-      allowed_roots: z.array(absolutePath('a mount root')).default([]),
+      allowed_roots: z.array(absolutePathSchema('a mount root')).default([]),
       output: z
         .strictObject({
-          host: absolutePath('the output folder template').refine(
+          host: absolutePathSchema('the output folder template').refine(
             (p) => p.includes(USER_PLACEHOLDER) && !path.posix.dirname(p).includes(USER_PLACEHOLDER),
             {
               error: `expected an absolute path whose last part holds ${USER_PLACEHOLDER}, e.g. /srv/dopq/out/${USER_PLACEHOLDER}`,
             },
           ),
-          container: absolutePath('where jobs see their output folder').default('/outdir'),
+          container: absolutePathSchema('where jobs see their output folder').default('/outdir'),
         })
         .optional(),
     })

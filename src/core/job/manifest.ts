@@ -7,6 +7,7 @@ import type { Issue } from '../errors.js';
 import { claimedJobOwner, namesForeignJobImage } from './image-names.js';
 import { toIssues } from '../document/schema-issues.js';
 import { cpusSchema, sizeSchema } from '../document/resource-units.js';
+import { absolutePathSchema, isAbsoluteWithoutDotDot } from '../document/fields.js';
 import { formatSize, parseDuration } from '../units.js';
 import { formatPath, readYaml, type YamlSource } from '../document/yaml-source.js';
 
@@ -57,11 +58,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Set by dopq itself, or (NVIDIA_*, CUDA_VISIBLE_DEVICES) a way to reach GPUs the job was not given.
 const RESERVED_ENV = /^(NVIDIA_|DOPQ_)|^CUDA_VISIBLE_DEVICES$/;
 
-const absolute = (what: string) =>
-  z.string({ error: `expected an absolute path for ${what}` }).refine((p) => path.posix.isAbsolute(p) && !p.split('/').includes('..'), {
-    error: `expected an absolute path without .. for ${what}`,
-  });
-
 /** A path on the user's side, relative to the manifest's folder. */
 const relative = (what: string) =>
   z
@@ -91,7 +87,7 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
     ['source', src],
     ['destination', dst],
   ] as const) {
-    if (!path.posix.isAbsolute(p) || p.split('/').includes('..')) {
+    if (!isAbsoluteWithoutDotDot(p)) {
       ctx.addIssue({ code: 'custom', message: `the ${label} ${JSON.stringify(p)} must be an absolute path without ..` });
       return z.NEVER;
     }
@@ -152,7 +148,7 @@ const manifestSchema = z.strictObject({
       },
     )
     .optional(),
-  workdir: absolute('workdir').optional(),
+  workdir: absolutePathSchema('workdir').optional(),
   mounts: z.array(mountSchema, { error: 'expected a list of src:dst[:ro]' }).optional(),
   time_limit: z
     .union([z.string(), z.number()], { error: 'expected a duration such as 90m, 48h or 7d' })
