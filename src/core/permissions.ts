@@ -1,9 +1,12 @@
 // Who may act on a job: its owner, or an admin (root, or a user or %group in the config).
 
+// Written once: the CLI's arguments, the config's lists, sim traces and output folders all take
+// a user name this way. Its first character is never a dot, so no name is `.` or `..`.
+const USER_NAME_TEXT = String.raw`[A-Za-z0-9_][A-Za-z0-9_.-]*\$?`;
 /** A Unix user name as useradd accepts it (a trailing $ for machine accounts). */
-export const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+export const USER_NAME = new RegExp(`^${USER_NAME_TEXT}$`);
 /** A user name, or %group, as the config lists them. */
-export const PRINCIPAL = /^%?[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+export const PRINCIPAL = new RegExp(`^%?${USER_NAME_TEXT}$`);
 
 export interface Caller {
   uid: number;

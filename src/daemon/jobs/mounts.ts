@@ -9,6 +9,7 @@ import { USER_PLACEHOLDER, type Config } from '../../core/config/config.js';
 import type { Mount } from '../../core/job/manifest.js';
 import { isUnderRoots } from '../../core/job/manifest.js';
 import { mountDenialMessage, type AccessCheck, type Identity } from '../../core/job/mount-access.js';
+import { USER_NAME } from '../../core/permissions.js';
 import { AccessCheckError, checkAccessAs } from '../../io/host/user-access.js';
 
 /** A job that may not start as asked (a mount, its output folder, its owner): the job fails, nothing else. */
@@ -89,7 +90,8 @@ async function assertOwnerMay(mounts: readonly Mount[], reals: readonly string[]
 export async function outputBind(config: Config, user: string, uid: number, gid: number): Promise<string | undefined> {
   const output = config.mounts.output;
   if (!output) return undefined;
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user) || user === '.' || user === '..')
+  // A user name is one safe path component; machine accounts (a trailing $) get no folder.
+  if (!USER_NAME.test(user) || user.endsWith('$'))
     throw new StartRefused(`cannot make an output folder for the user name ${JSON.stringify(user)}`);
   const folder = output.host.split(USER_PLACEHOLDER).join(user);
   // Jobs of one user start concurrently: one makes the folder, the others wait for it to be theirs.
