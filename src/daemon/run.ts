@@ -11,7 +11,7 @@ import { SpoolError, UnsafeSpoolError } from '../core/errors.js';
 import { readState } from '../io/spool/state-store.js';
 import { readImageRecord } from '../io/spool/image-record.js';
 import { instanceId, stderrLogger, type DaemonContext, type Logger } from './context.js';
-import { Daemon } from './daemon.js';
+import { DaemonLoop } from './loop.js';
 import { newEngineHealth } from '../core/engine-faults.js';
 import { noteEngineError } from './engine-health.js';
 import { createGpuSource } from './gpu-source.js';
@@ -19,7 +19,12 @@ import { createGpuSource } from './gpu-source.js';
 export interface RunOptions {
   once: boolean;
   log?: Logger;
+  /** The engine to drive; without it, Docker at config.docker.socket. */
   engine?: DockerEngine;
+  /** The clock (ms since the epoch); without it, the system's. */
+  now?: () => number;
+  /** Stop as on SIGTERM once aborted; without it, SIGTERM and SIGINT stop the daemon. */
+  stop?: AbortSignal;
 }
 
 export async function runDaemon(config: Config, options: RunOptions): Promise<number> {
@@ -65,7 +70,7 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
       spool,
       engine,
       instance: instanceId(await realpath(spool.root)),
-      now: Date.now,
+      now: options.now ?? Date.now,
       log,
       state,
       specs: new Map(),
@@ -85,14 +90,14 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
       };
     });
     if (engineError !== undefined && noteEngineError(ctx, engineError) !== 'unreachable') throw engineError;
-    const daemon = new Daemon(ctx, gpus, fatal, (by) => requestStop(by));
+    const daemon = new DaemonLoop(ctx, gpus, fatal, (by) => requestStop(by));
     if (options.once) {
       await daemon.once();
       await daemon.close();
       return 0;
     }
     // Handlers first: a signal during the first pass must stop us cleanly too.
-    const signalled = waitForSignal(log);
+    const signalled = options.stop ? whenAborted(options.stop) : waitForSignal(log);
     log.info(`dopq run: spool ${spool.root}, ${gpus.current().length} GPUs, pid ${process.pid}`);
     await daemon.start();
     await Promise.race([signalled, stopRequested]);
@@ -102,6 +107,7 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
     }, 20_000);
     watchdog.unref();
     await daemon.close();
+    clearTimeout(watchdog);
     log.info('stopped; running containers keep running and are adopted by the next dopq run');
     return 0;
   } finally {
@@ -125,4 +131,9 @@ function waitForSignal(log: Logger): Promise<void> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+function whenAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

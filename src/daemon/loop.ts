@@ -1,0 +1,194 @@
+// When the daemon's passes run (what one does is pass.ts). Passes never overlap; anything that
+// happens during one (a push, a container exit) asks for another, so a freed GPU is reused as
+// soon as Docker reports the exit. Events are hints; timers make sure nothing waits forever.
+import { hostname } from 'node:os';
+import { watch, type FSWatcher } from 'chokidar';
+import { Builder } from './images/builder.js';
+import { dockerMessage } from '../io/docker/docker.js';
+import type { DaemonContext } from './context.js';
+import type { GpuSource } from './gpu-source.js';
+import { createLogSavers, type LogSavers } from './jobs/lifecycle.js';
+import { noteEngineError } from './engine-health.js';
+import { Pass, type PassRunner } from './pass.js';
+import { StateSaver } from './state-saver.js';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class DaemonLoop implements PassRunner {
+  private readonly logs: LogSavers = createLogSavers();
+  private readonly saver: StateSaver;
+  private readonly builder: Builder;
+  private readonly pass: Pass;
+  private dirty = false;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
+  private stopEvents: (() => void) | undefined;
+  private afterPass: (() => void) | undefined;
+
+  /** `onShutdown`: an admin ran `dopq shutdown`; the caller stops us as on SIGTERM. */
+  constructor(
+    private readonly ctx: DaemonContext,
+    private readonly gpus: GpuSource,
+    onStateLockLost: (error: Error) => void,
+    onShutdown: (by: string) => void = () => {},
+  ) {
+    this.saver = new StateSaver(ctx, gpus, onStateLockLost);
+    this.builder = new Builder(ctx, () => this.kick());
+    this.builder.requeueInterrupted();
+    this.pass = new Pass(ctx, { gpus, builder: this.builder, logs: this.logs, saver: this.saver, runner: this, onShutdown });
+  }
+
+  /** One full pass (ingest, reap, cancel, schedule, start), for `dopq run --once`. */
+  async once(): Promise<void> {
+    this.ctx.state.daemon = null;
+    await this.runPass();
+    // cron: wait for the builds this pass started, then record them (and start what is ready).
+    await this.builder.idle();
+    await this.runPass();
+    await this.builder.abortAll();
+    await this.pass.stopsSettled();
+    this.logs.abortAll();
+  }
+
+  /** Watch and act until close(); resolves after the first pass. */
+  async start(): Promise<void> {
+    const { ctx } = this;
+    const now = ctx.now();
+    this.pass.since = now;
+    ctx.state.daemon = { pid: process.pid, started_at: now, host: hostname(), heartbeat_at: now };
+    await this.saver.openStatus();
+    this.stopEvents = ctx.engine.watchExits(
+      ctx.instance,
+      (containerId) => {
+        this.pass.noteExit(containerId);
+        this.kick();
+      },
+      (error) => {
+        if (noteEngineError(ctx, error) !== 'unreachable') ctx.log.error(`Docker events: ${dockerMessage(error)}; reconnecting`);
+        this.kick();
+      },
+    );
+    this.watchSpool();
+    this.startTimers();
+    // Only the first pass: on a busy spool passes follow each other without a gap, and waiting
+    // for the loop to go idle would keep a shutdown request or a signal from being heard.
+    const first = new Promise<void>((resolve) => (this.afterPass = resolve));
+    this.kick();
+    await first;
+  }
+
+  /** Resolves once no pass is running or wanted. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.stopEvents?.();
+    await this.watcher?.close();
+    await this.idle();
+    await this.builder.abortAll();
+    this.logs.abortAll();
+    await this.saver.saveAtExit();
+  }
+
+  /** A pass as soon as none is running (one that runs now is followed by another). */
+  kick(): void {
+    this.dirty = true;
+    if (this.running || this.closed) return;
+    this.running = (async () => {
+      while (this.dirty && !this.closed) {
+        this.dirty = false;
+        try {
+          await this.runPass();
+        } catch (error) {
+          this.ctx.log.error(`pass failed: ${(error as Error).stack ?? String(error)}`);
+        }
+        this.afterPass?.();
+        this.afterPass = undefined;
+      }
+    })().finally(() => {
+      this.running = undefined;
+      if (this.dirty && !this.closed) this.kick();
+    });
+  }
+
+  /** Another pass right after the one running now. */
+  again(): void {
+    this.dirty = true;
+  }
+
+  /** Ask for another pass in `ms` (engine probe, a save to retry, a suspect to look at again). */
+  retryIn(ms: number): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, ms);
+  }
+
+  /** Whatever a step of the pass throws, the time limits stay armed. */
+  private async runPass(): Promise<void> {
+    const began = Date.now();
+    try {
+      await this.pass.run();
+    } finally {
+      this.armDeadline();
+      const took = Date.now() - began;
+      if (took >= 2000) this.ctx.log.info(`pass ${this.pass.count} took ${took} ms`);
+    }
+  }
+
+  private watchSpool(): void {
+    const { ctx } = this;
+    this.watcher = watch([ctx.spool.intake, ctx.spool.requests], {
+      depth: 0,
+      ignoreInitial: true,
+      followSymlinks: false,
+      ignored: (file: string) => /(^|\/)\./.test(file.slice(ctx.spool.root.length)),
+    });
+    this.watcher.on('add', () => this.kick()).on('change', () => this.kick());
+    this.watcher.on('error', (error) => ctx.log.error(`watch: ${(error as Error).message}`));
+  }
+
+  private startTimers(): void {
+    const { ctx } = this;
+    const every = (seconds: number, action: () => void) => this.timers.push(setInterval(action, Math.max(50, seconds * 1000)));
+    // Events are hints: a rescan on a timer is the truth (NFS, overflowed watches, lossy events).
+    every(ctx.config.rescan_interval, () => this.kick());
+    every(ctx.config.reconcile_interval, () => {
+      this.pass.reconcileNext();
+      this.kick();
+    });
+    if (ctx.config.gpus === 'auto') {
+      every(
+        ctx.config.gpu_poll_interval,
+        () =>
+          void this.gpus.refresh().then(
+            () => this.kick(),
+            (error: Error) => ctx.log.error(`GPU poll: ${error.message}; keeping the last snapshot`),
+          ),
+      );
+    }
+  }
+
+  /** A pass when the first running job reaches its time limit. */
+  private armDeadline(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (this.closed) return;
+    const deadlines = this.ctx.state.jobs
+      .filter((job) => job.state === 'running' && !job.stopping && job.started_at !== undefined)
+      .map((job) => job.started_at! + job.time_limit * 1000);
+    if (deadlines.length === 0) return;
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, Math.min(...deadlines) - this.ctx.now()));
+    this.deadlineTimer = setTimeout(() => this.kick(), wait);
+  }
+}

@@ -1,0 +1,91 @@
+// Saving the daemon's state, and what waits on a save: containers whose outcome the state
+// records are removed only once it is on disk, and the status file says whether saving works.
+import { openStatusFile, type StatusWriter } from '../io/spool/daemon-status.js';
+import { createStateWriter, type StateWriter } from '../io/spool/state-store.js';
+import type { DaemonContext } from './context.js';
+import { noteEngineError } from './engine-health.js';
+import type { GpuSource } from './gpu-source.js';
+
+export class StateSaver {
+  private readonly writer: StateWriter;
+  private status: StatusWriter | undefined;
+  private saveError: { since: number; error: string } | null = null;
+
+  constructor(
+    private readonly ctx: DaemonContext,
+    private readonly gpus: GpuSource,
+    onStateLockLost: (error: Error) => void,
+  ) {
+    this.writer = createStateWriter(ctx.spool.state, onStateLockLost);
+  }
+
+  /** The status file (`dopq q` reads it): a daemon that cannot keep one runs on without. */
+  async openStatus(): Promise<void> {
+    this.status = await openStatusFile(this.ctx.spool.daemonStatus).catch((error: Error) => {
+      this.ctx.log.error(`cannot keep ${this.ctx.spool.daemonStatus}: ${error.message}`);
+      return undefined;
+    });
+  }
+
+  /**
+   * Save the state; once it is on disk, remove the containers whose outcome it records. On a
+   * failure (no space) the daemon carries on with what it has in memory and says so in q.
+   */
+  async save(): Promise<boolean> {
+    const { ctx } = this;
+    ctx.state.daemon = ctx.state.daemon ? { ...ctx.state.daemon, heartbeat_at: ctx.now(), engine: this.engineInfo() } : null;
+    try {
+      await this.writer.write(this.snapshot());
+    } catch (error) {
+      const message = (error as NodeJS.ErrnoException).code === 'ENOSPC' ? "no space left on the spool's disk" : (error as Error).message;
+      if (!this.saveError) ctx.log.error(`state not saved: ${message}; running jobs continue, nothing starts until it can be saved`);
+      this.saveError ??= { since: ctx.now(), error: message };
+      await this.writeStatus();
+      return false;
+    }
+    if (this.saveError) ctx.log.info(`state saved again after ${Math.round((ctx.now() - this.saveError.since) / 1000)}s`);
+    this.saveError = null;
+    await this.writeStatus();
+    this.removeRecorded();
+    return true;
+  }
+
+  /** The last save, as the daemon stops: no daemon in the record, and a failure only logged. */
+  async saveAtExit(): Promise<void> {
+    this.ctx.state.daemon = null;
+    await this.writer.write(this.snapshot()).catch((error: Error) => this.ctx.log.error(`state not saved at exit: ${error.message}`));
+    await this.status?.close();
+  }
+
+  private snapshot() {
+    this.ctx.state.gpus = this.gpus.current();
+    return this.ctx.state;
+  }
+
+  private removeRecorded(): void {
+    const { ctx } = this;
+    const removals = [...ctx.removals];
+    ctx.removals.clear();
+    for (const id of removals) {
+      // Not awaited: the GPU is free already, and the next placement should not wait for it.
+      ctx.removing.add(id);
+      void ctx.engine
+        .remove(id)
+        .catch((error: Error) => {
+          ctx.removals.add(id); // tried again after the next save
+          noteEngineError(ctx, error);
+        })
+        .finally(() => ctx.removing.delete(id));
+    }
+  }
+
+  private engineInfo() {
+    const down = this.ctx.health.down;
+    return { reachable: down === null, since: down?.since ?? null, error: down?.error ?? null };
+  }
+
+  private async writeStatus(): Promise<void> {
+    if (!this.status) return;
+    await this.status.write({ pid: process.pid, at: this.ctx.now(), engine: this.engineInfo(), save_error: this.saveError });
+  }
+}
