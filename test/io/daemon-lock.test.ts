@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import { LockBusyError } from '../../src/core/errors.js';
 import { acquireDaemonLock, daemonAlive, readDaemonPid } from '../../src/io/spool/daemon-lock.js';
 
-const MODULE = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/io/daemon-lock.js')).href;
+const MODULE = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/io/spool/daemon-lock.js')).href;
 
 // A contender: says `ready`, waits for `go` on stdin, tries once, reports, holds a while, exits.
 const CONTENDER = `
@@ -55,7 +55,11 @@ async function race(f: Fixture, count: number, mode = 'hold', holdMs = 500): Pro
   const outputs = children.map((child) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const ready = new Promise<void>((resolve) => child.stdout.on('data', () => out.includes('ready') && resolve()));
+    // A contender that dies first (a module it cannot load) fails the test now, not at the timeout.
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', () => out.includes('ready') && resolve());
+      child.on('close', (code) => reject(new Error(`a contender exited (${code}) before it was ready`)));
+    });
     const closed = new Promise<string>((resolve) => child.on('close', () => resolve(out.replace('ready\n', '').trim())));
     return { ready, closed };
   });
