@@ -50,7 +50,8 @@ export interface Manifest {
 
 export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A job's name, as a manifest may give it (the daemon and `dopq q` read it the same way). */
+export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 // A Docker reference: [registry[:port]/]path[:tag][@digest]; printable, so it is safe in tables.
 const IMAGE_REF =
   /^[A-Za-z0-9][A-Za-z0-9._-]*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[a-z0-9]+:[a-f0-9]{32,})?$/;
@@ -98,7 +99,7 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
 const manifestSchema = z.strictObject({
   name: z
     .string({ error: 'expected a job name' })
-    .regex(NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' })
+    .regex(JOB_NAME, { error: 'expected letters, digits, _ . - (at most 64, starting with a letter or digit)' })
     .optional(),
   image: z
     .string({ error: 'expected an image name such as pytorch/pytorch:2.3' })
@@ -209,7 +210,7 @@ export function parseManifest(text: string, config: Config, fallbackName = 'job'
 
 function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): Manifest {
   const command = raw.command === undefined ? undefined : typeof raw.command === 'string' ? ['/bin/sh', '-c', raw.command] : raw.command;
-  const name = raw.name ?? (NAME.test(fallbackName) ? fallbackName : 'job');
+  const name = raw.name ?? (JOB_NAME.test(fallbackName) ? fallbackName : 'job');
   return {
     name,
     image: raw.image ?? null,

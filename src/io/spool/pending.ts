@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeEnvelope } from '../../core/job/envelope.js';
+import { summarizeManifest } from '../../core/job/manifest-summary.js';
 import type { PendingJob } from '../../core/state.js';
 import { jobIdOfIntakeName } from './spool.js';
 import { userName } from '../host/users.js';
@@ -42,9 +43,9 @@ async function readEnvelopeIfAllowed(file: string): Promise<{ submitted_at: numb
     try {
       const envelope = decodeEnvelope(await handle.readFile('utf8'));
       if ('error' in envelope) return undefined;
-      const name = /^name:\s*["']?([A-Za-z0-9][A-Za-z0-9_.-]*)/m.exec(envelope.manifest)?.[1] ?? path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
-      const gpus = /^gpus:\s*(\d+)\s*$/m.exec(envelope.manifest)?.[1];
-      return { submitted_at: envelope.submitted_at, name, ...(gpus ? { gpus_requested: Number(gpus) } : {}) };
+      const summary = summarizeManifest(envelope.manifest);
+      const name = summary.name ?? path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
+      return { submitted_at: envelope.submitted_at, name, ...(summary.gpus !== undefined ? { gpus_requested: summary.gpus } : {}) };
     } finally {
       await handle.close();
     }
