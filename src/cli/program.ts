@@ -1,10 +1,22 @@
 // Commander setup and the one place that turns errors into `dopq: <subject>: <reason>` and an
 // exit code. Commands return data or throw DopqError; they never print errors or exit.
-import { Command, CommanderError, Option } from 'commander';
+// Options and arguments are checked as commander parses them (args.ts), so a bad one is a
+// usage error (64) before any command runs.
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
-import { commandContext, type GlobalOptions, type Output } from './context.js';
+import { POLICIES } from '../core/schedule/policy.js';
+import { collectJobIds, parseDate, parseJobId, parseSeconds, parseUserName } from './args.js';
+import { commandContext, type CommandContext, type GlobalOptions, type Output } from './context.js';
 import { reportError } from './report.js';
 import type { SimOptions } from './commands/sim.js';
+
+/** What every command's action needs: its context, loaded when it runs, and where its exit code goes. */
+interface Wiring {
+  ctx: () => Promise<CommandContext>;
+  setExit: (code: number) => void;
+}
+
+const jobIds = () => new Argument('<id...>', 'job ids').argParser(collectJobIds);
 
 // Commands are imported when run: `dopq push` need not load dockerode or chokidar.
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
@@ -16,8 +28,15 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showSuggestionAfterError();
-  const ctx = async () => commandContext(program.opts<GlobalOptions>(), io, env);
+  const wiring: Wiring = { ctx: async () => commandContext(program.opts<GlobalOptions>(), io, env), setExit };
+  addJobCommands(program, wiring);
+  addAdminCommands(program, wiring);
+  addToolCommands(program, wiring);
+  return program;
+}
 
+/** What users do with their own jobs: push, q, rm, log, hold, release, top. */
+function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
   program
     .command('push')
     .description('validate a job manifest and queue it; prints the job id')
@@ -26,18 +45,6 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .action(async (file: string, options: { json?: boolean }) =>
       setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), file, options)),
     );
-
-  program
-    .command('init')
-    .description('as root: create the spool, or give it back its owners and modes; then check it and the config')
-    .option('--repair', 'instead: put back state.json.prev if state.json is damaged, saying what was restored and what is lost')
-    .action(async (options: { repair?: boolean }) => setExit(await (await import('./commands/init.js')).initCommand(await ctx(), options)));
-
-  program
-    .command('run')
-    .description('run the queue daemon on the spool (as root; one per spool)')
-    .option('--once', 'do one full pass (ingest, reap, cancel, schedule, start) and exit: for cron')
-    .action(async (options: { once?: boolean }) => setExit(await (await import('./commands/run.js')).runCommand(await ctx(), options)));
 
   program
     .command('q')
@@ -52,8 +59,8 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
   program
     .command('rm')
     .description('cancel jobs: queued ones are removed, running ones stopped')
-    .argument('<id...>', 'job ids')
-    .action(async (ids: string[]) => setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), ids)));
+    .addArgument(jobIds())
+    .action(async (ids: number[]) => setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), ids)));
 
   for (const [op, description] of [
     ['hold', 'keep queued jobs from starting (they keep their place) until released'],
@@ -63,9 +70,33 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     program
       .command(op)
       .description(description)
-      .argument('<id...>', 'job ids')
-      .action(async (ids: string[]) => setExit(await (await import('./commands/job-control.js')).jobControlCommand(await ctx(), op, ids)));
+      .addArgument(jobIds())
+      .action(async (ids: number[]) => setExit(await (await import('./commands/job-control.js')).jobControlCommand(await ctx(), op, ids)));
   }
+
+  program
+    .command('log')
+    .description("print a job's output")
+    .addArgument(new Argument('<id>', 'job id').argParser(parseJobId))
+    .option('-f, --follow', 'keep printing output until the job ends')
+    .action(async (id: number, options: { follow?: boolean }) =>
+      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)),
+    );
+}
+
+/** Setting up and running the daemon, and what admins do to the whole queue. */
+function addAdminCommands(program: Command, { ctx, setExit }: Wiring): void {
+  program
+    .command('init')
+    .description('as root: create the spool, or give it back its owners and modes; then check it and the config')
+    .option('--repair', 'instead: put back state.json.prev if state.json is damaged, saying what was restored and what is lost')
+    .action(async (options: { repair?: boolean }) => setExit(await (await import('./commands/init.js')).initCommand(await ctx(), options)));
+
+  program
+    .command('run')
+    .description('run the queue daemon on the spool (as root; one per spool)')
+    .option('--once', 'do one full pass (ingest, reap, cancel, schedule, start) and exit: for cron')
+    .action(async (options: { once?: boolean }) => setExit(await (await import('./commands/run.js')).runCommand(await ctx(), options)));
 
   const admin = async () => import('./commands/admin.js');
   program
@@ -81,33 +112,24 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .description('admin: manage recorded GPU usage')
     .command('reset')
     .description("admin: forget a user's GPU usage (all users' without USER), so their penalty starts from 0")
-    .argument('[user]', 'user name')
+    .addArgument(new Argument('[user]', 'user name').argParser(parseUserName))
     .action(async (user: string | undefined) => setExit(await (await admin()).usageResetCommand(await ctx(), user)));
   program
     .command('history')
     .description('admin: manage finished jobs')
     .command('clear')
     .description('admin: remove finished jobs and their logs from the history (usage is kept)')
-    .option('--before <date>', 'only jobs that ended before this date (ISO 8601)')
-    .action(async (options: { before?: string }) => setExit(await (await admin()).historyClearCommand(await ctx(), options)));
+    .addOption(new Option('--before <date>', 'only jobs that ended before this date (ISO 8601)').argParser(parseDate))
+    .action(async (options: { before?: number }) => setExit(await (await admin()).historyClearCommand(await ctx(), options)));
   program
     .command('shutdown')
     .description('admin: stop the running daemon cleanly; containers keep running')
-    .option('--wait <seconds>', 'how long to wait for it to exit', '30')
-    .action(async (options: { wait?: string }) => setExit(await (await admin()).shutdownCommand(await ctx(), options)));
+    .addOption(new Option('--wait <seconds>', 'how long to wait for it to exit (seconds, or e.g. 2m)').default(30).argParser(parseSeconds))
+    .action(async (options: { wait: number }) => setExit(await (await admin()).shutdownCommand(await ctx(), options)));
+}
 
-  program
-    .command('sim')
-    .description('run the scheduler on a trace with a virtual clock, without Docker (see dopq-sim(1))')
-    .argument('<trace>', 'YAML trace')
-    .addOption(new Option('--policy <policy>', "override the config's policy").choices(['fairshare', 'fifo', 'dopq-classic']))
-    .option('--compare', 'run every policy and print their summaries side by side')
-    .option('--json', 'print {"jobs": [...], "summary": {...}} (with --compare: one per policy)')
-    .option('--jobs', 'also print a table of every job')
-    .action(async (trace: string, options: SimOptions) =>
-      setExit(await (await import('./commands/sim.js')).simCommand(await ctx(), trace, options)),
-    );
-
+/** Commands that touch no spool: a DoPQ config converted, the scheduler on a trace. */
+function addToolCommands(program: Command, { ctx, setExit }: Wiring): void {
   program
     .command('convert')
     .description('print the dopq manifest for a DoPQ container_config.json (with the Dockerfile beside it)')
@@ -115,17 +137,17 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .action(async (file: string) => setExit(await (await import('./commands/convert.js')).convertCommand(await ctx(), file)));
 
   program
-    .command('log')
-    .description("print a job's output")
-    .argument('<id>', 'job id')
-    .option('-f, --follow', 'keep printing output until the job ends')
-    .action(async (id: string, options: { follow?: boolean }) =>
-      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)),
+    .command('sim')
+    .description('run the scheduler on a trace with a virtual clock, without Docker (see dopq-sim(1))')
+    .argument('<trace>', 'YAML trace')
+    .addOption(new Option('--policy <policy>', "override the config's policy").choices(POLICIES).conflicts('compare'))
+    .option('--compare', 'run every policy and print their summaries side by side')
+    .option('--json', 'print {"jobs": [...], "summary": {...}} (with --compare: one per policy)')
+    .option('--jobs', 'also print a table of every job')
+    .action(async (trace: string, options: SimOptions) =>
+      setExit(await (await import('./commands/sim.js')).simCommand(await ctx(), trace, options)),
     );
-
-  return program;
 }
-
 export async function main(argv: string[], io: Output = processOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let code: number = ExitCode.ok;
   const program = buildProgram(io, env, (c) => (code = c));

@@ -1,7 +1,7 @@
 // Admin-only requests on the whole queue: pause, resume, usage reset, history clear, shutdown.
 // The CLI refuses non-admins at once (exit 77); the daemon checks again on the request file.
-import { DopqError, ExitCode, PermissionError, UsageError } from '../../core/errors.js';
-import { isAdmin, USER_NAME } from '../../core/permissions.js';
+import { DopqError, ExitCode, PermissionError } from '../../core/errors.js';
+import { isAdmin } from '../../core/permissions.js';
 import { daemonAlive, isProcessAlive, readDaemonPid } from '../../io/spool/daemon-lock.js';
 import { assertSpoolReady } from '../../io/spool/spool.js';
 import { currentCaller } from '../../io/host/users.js';
@@ -29,21 +29,17 @@ export async function pauseCommand(ctx: CommandContext, pause: boolean): Promise
   return ExitCode.ok;
 }
 
+/** `user`: a user name, checked as commander parsed it (cli/args.ts). */
 export async function usageResetCommand(ctx: CommandContext, user: string | undefined): Promise<number> {
-  if (user !== undefined && !USER_NAME.test(user)) throw new UsageError(`not a user name: ${JSON.stringify(user)}`);
   await assertAdmin(ctx, 'usage reset');
   await sendRequest(ctx, { op: 'usage-reset', user: user ?? null });
   ctx.io.out(`usage of ${user ?? 'every user'} reset${await daemonNote(ctx)}\n`);
   return ExitCode.ok;
 }
 
-export async function historyClearCommand(ctx: CommandContext, options: { before?: string }): Promise<number> {
-  let before: number | null = null;
-  if (options.before !== undefined) {
-    before = Date.parse(options.before);
-    if (Number.isNaN(before))
-      throw new UsageError(`not a date: ${JSON.stringify(options.before)} (use e.g. 2026-11-01 or 2026-11-01T12:00:00Z)`);
-  }
+/** `before`: milliseconds since the epoch, parsed from the date the admin typed (cli/args.ts). */
+export async function historyClearCommand(ctx: CommandContext, options: { before?: number }): Promise<number> {
+  const before = options.before ?? null;
   await assertAdmin(ctx, 'history clear');
   await sendRequest(ctx, { op: 'history-clear', before });
   ctx.io.out(
@@ -52,13 +48,14 @@ export async function historyClearCommand(ctx: CommandContext, options: { before
   return ExitCode.ok;
 }
 
-export async function shutdownCommand(ctx: CommandContext, options: { wait?: string }): Promise<number> {
+/** `wait`: seconds, parsed from what the admin typed (cli/args.ts). */
+export async function shutdownCommand(ctx: CommandContext, options: { wait: number }): Promise<number> {
   await assertAdmin(ctx, 'shutdown');
   const daemon = await readDaemonPid(ctx.spool.daemonPid);
   if (!daemon || !(await daemonAlive(ctx.spool.daemonPid)))
     throw new DopqError('no-daemon', ExitCode.unavailable, 'no daemon is running on this spool', 'shutdown');
   await sendRequest(ctx, { op: 'shutdown' });
-  const waitMs = Number(options.wait ?? 30) * 1000;
+  const waitMs = options.wait * 1000;
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     if (!isProcessAlive(daemon.pid) || !(await daemonAlive(ctx.spool.daemonPid))) {

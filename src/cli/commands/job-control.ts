@@ -8,7 +8,6 @@ import { assertSpoolReady } from '../../io/spool/spool.js';
 import { readState } from '../../io/spool/state-store.js';
 import { currentCaller } from '../../io/host/users.js';
 import type { CommandContext } from '../context.js';
-import { parseJobIds } from '../args.js';
 import { forEachId } from '../report.js';
 import { sendRequest } from '../requests.js';
 
@@ -17,8 +16,8 @@ export type QueueOp = 'hold' | 'release' | 'top';
 const DONE: Record<QueueOp, string> = { hold: 'held', release: 'released', top: "moved ahead of its owner's other jobs" };
 const VERB: Record<QueueOp, string> = { hold: 'hold', release: 'release', top: 'move' };
 
-export async function jobControlCommand(ctx: CommandContext, op: QueueOp, rawIds: string[]): Promise<number> {
-  const ids = parseJobIds(rawIds);
+/** `ids`: job ids, checked as commander parsed them (cli/args.ts). */
+export async function jobControlCommand(ctx: CommandContext, op: QueueOp, ids: readonly number[]): Promise<number> {
   await assertSpoolReady(ctx.spool);
   const [state, pending, caller] = await Promise.all([readState(ctx.spool.state), pendingJobs(ctx.spool.intake), currentCaller()]);
   const accepted: number[] = [];

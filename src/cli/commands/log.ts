@@ -2,16 +2,15 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DopqError, ExitCode, NotFoundError, PermissionError, UsageError } from '../../core/errors.js';
+import { DopqError, ExitCode, NotFoundError, PermissionError } from '../../core/errors.js';
 import { isFinished } from '../../core/job/job.js';
 import { readState } from '../../io/spool/state-store.js';
 import { mayActOnJob } from '../../core/permissions.js';
 import { currentCaller } from '../../io/host/users.js';
 import type { CommandContext } from '../context.js';
 
-export async function logCommand(ctx: CommandContext, rawId: string, options: { follow?: boolean }): Promise<number> {
-  if (!/^\d+$/.test(rawId)) throw new UsageError(`not a job id: ${JSON.stringify(rawId)}`);
-  const id = Number(rawId);
+/** `id`: a job id, checked as commander parsed it (cli/args.ts). */
+export async function logCommand(ctx: CommandContext, id: number, options: { follow?: boolean }): Promise<number> {
   const file = path.join(ctx.spool.logs, `${id}.log`);
   const jobState = async () => (await readState(ctx.spool.state)).jobs.find((job) => job.id === id);
   let job = await jobState();

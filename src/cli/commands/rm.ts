@@ -11,11 +11,10 @@ import { readState } from '../../io/spool/state-store.js';
 import { currentCaller } from '../../io/host/users.js';
 import { forEachId } from '../report.js';
 import type { CommandContext } from '../context.js';
-import { parseJobIds } from '../args.js';
 import { sendRequest } from '../requests.js';
 
-export async function rmCommand(ctx: CommandContext, rawIds: string[]): Promise<number> {
-  const ids = parseJobIds(rawIds);
+/** `ids`: job ids, checked as commander parsed them (cli/args.ts). */
+export async function rmCommand(ctx: CommandContext, ids: readonly number[]): Promise<number> {
   await assertSpoolReady(ctx.spool);
   const [state, pending, caller] = await Promise.all([readState(ctx.spool.state), pendingJobs(ctx.spool.intake), currentCaller()]);
   const toRequest: number[] = [];
