@@ -1,20 +1,19 @@
 // `dopq convert container_config.json`: the dopq manifest equivalent to a DoPQ job, printed, so
 // users migrating from DoPQ can keep a manifest instead of a zip.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { convertDopqConfig } from '../../core/job/dopq-compat.js';
-import { DopqError, ExitCode, InvalidDocumentError } from '../../core/errors.js';
+import { ExitCode, InvalidDocumentError } from '../../core/errors.js';
 import { currentCaller } from '../../io/host/users.js';
+import { readUserFile } from '../../io/files/user-file.js';
 import type { CommandContext } from '../context.js';
 
+// DoPQ's job configs are a few hundred bytes; anything near this is not one.
+const DOPQ_CONFIG_MAX_BYTES = 1024 * 1024;
+
 export async function convertCommand(ctx: CommandContext, file: string): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new DopqError('no-input', ExitCode.noSuchJob, `cannot read: ${(error as NodeJS.ErrnoException).code}`, file);
-  }
+  const text = await readUserFile(file, { what: 'the DoPQ config', maxBytes: DOPQ_CONFIG_MAX_BYTES });
   const names = await readdir(path.dirname(path.resolve(file))).catch(() => [] as string[]);
   const dockerfile = names.includes('Dockerfile') ? 'Dockerfile' : names.find((n) => n.includes('Dockerfile'));
   const archive = names.filter((n) => n.endsWith('.tar'));

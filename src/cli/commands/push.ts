@@ -1,5 +1,5 @@
 // `dopq push FILE`: validate here for fast feedback, take a job number, publish into the intake.
-import { link, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { link, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { referenceRefusals } from '../../core/job/dockerfile-check.js';
 import { readDockerfile } from '../../core/job/dockerfile-refs.js';
@@ -10,6 +10,7 @@ import { encodeEnvelope, type PackedContextRef } from '../../core/job/envelope.j
 import { DopqError, ExitCode, formatIssues, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
 import { parseManifest, type BuildSpec, type Manifest } from '../../core/job/manifest.js';
 import { assertDiskRoom } from '../../io/files/disk.js';
+import { readUserFile } from '../../io/files/user-file.js';
 import { ContextError, copyArchive, packContext } from '../../io/files/context-pack.js';
 import { maySubmit } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/spool/pending.js';
@@ -31,7 +32,11 @@ export async function pushCommand(ctx: CommandContext, file: string, options: { 
     ))
   )
     return pushDopqBundle(ctx, file, options);
-  const text = await readManifest(file, ctx.config.limits.manifest_bytes);
+  const text = await readUserFile(file, {
+    what: 'the manifest',
+    maxBytes: ctx.config.limits.manifest_bytes,
+    limitName: 'limits.manifest_size',
+  });
   return pushManifest(ctx, file, text, path.resolve(file), options);
 }
 
@@ -281,29 +286,5 @@ async function checkAdmission(ctx: CommandContext): Promise<void> {
         hint: 'push again once some have started, or dopq rm jobs you no longer need',
       },
     );
-  }
-}
-
-async function readManifest(file: string, maxBytes: number): Promise<string> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DopqError('no-input', ExitCode.noSuchJob, code === 'ENOENT' ? 'no such file' : `cannot read: ${code}`, file);
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new DopqError('no-input', ExitCode.badInput, 'not a regular file', file);
-    if (stat.size > maxBytes)
-      throw new DopqError(
-        'too-large',
-        ExitCode.badInput,
-        `the manifest is ${stat.size} bytes; the limit is ${maxBytes} (limits.manifest_size)`,
-        file,
-      );
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
   }
 }

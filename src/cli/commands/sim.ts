@@ -1,10 +1,10 @@
 // `dopq sim TRACE`: the daemon's scheduler on a trace, with a virtual clock and no Docker.
-import { readFile } from 'node:fs/promises';
-import { DopqError, ExitCode } from '../../core/errors.js';
+import { ExitCode } from '../../core/errors.js';
 import { POLICIES, type PolicyName } from '../../core/schedule/policy.js';
 import { renderJobs, renderSummaries, renderUsers } from '../../core/sim/render.js';
 import { parseTrace } from '../../core/sim/trace.js';
 import { simulate, type SimSettings } from '../../core/sim/simulate.js';
+import { readUserFile } from '../../io/files/user-file.js';
 import type { CommandContext } from '../context.js';
 
 export interface SimOptions {
@@ -14,14 +14,13 @@ export interface SimOptions {
   jobs?: boolean;
 }
 
+// Traces repeat a job with `count`, so even a million-job trace is small; this only keeps a
+// file named by mistake from filling memory.
+const TRACE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** `options.policy` is one of POLICIES and never comes with `compare` (commander checks both). */
 export async function simCommand(ctx: CommandContext, file: string, options: SimOptions): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DopqError('no-input', ExitCode.noSuchJob, code === 'ENOENT' ? 'no such file' : `cannot read: ${code}`, file);
-  }
+  const text = await readUserFile(file, { what: 'the trace', maxBytes: TRACE_MAX_BYTES });
   const trace = parseTrace(text, file, ctx.config);
   const settings = (policy: PolicyName): SimSettings => ({
     policy,

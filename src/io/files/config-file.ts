@@ -1,11 +1,11 @@
 // Where the config comes from: --config, then DOPQ_CONFIG, then /etc/dopq/dopq.yaml, then the
 // copy bundled with this package (etc/dopq.yaml).
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type Config } from '../../core/config/config.js';
-import { DopqError, ExitCode } from '../../core/errors.js';
+import { ExitCode } from '../../core/errors.js';
+import { readUserFile } from './user-file.js';
 
 export const SYSTEM_CONFIG = '/etc/dopq/dopq.yaml';
 export const BUNDLED_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../etc/dopq.yaml');
@@ -17,20 +17,15 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): st
   return BUNDLED_CONFIG;
 }
 
+// A config is a page of YAML; a file this big was named by mistake.
+const CONFIG_MAX_BYTES = 1024 * 1024;
+
 export async function loadConfig(file: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new DopqError(
-      'bad-config',
-      ExitCode.config,
-      `cannot read the config: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      file,
-      {
-        hint: 'pass --config FILE or set DOPQ_CONFIG',
-      },
-    );
-  }
+  const text = await readUserFile(file, {
+    what: 'the config',
+    maxBytes: CONFIG_MAX_BYTES,
+    exitCode: ExitCode.config,
+    hint: 'pass --config FILE or set DOPQ_CONFIG',
+  });
   return parseConfig(text, file);
 }
