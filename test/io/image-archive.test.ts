@@ -14,18 +14,14 @@ import Docker from 'dockerode';
 import tar from 'tar-stream';
 import {
   ArchiveRefused,
-  checkLayer,
-  cleanArchive,
-  compressionOf,
-  inspectArchive,
   normaliseEntryName,
   recordEntry,
   resolveFile,
-  untaggedArchive,
   type ArchiveEntry,
   type ArchiveIndex,
-  type EntryDigest,
-} from '../../src/io/docker/image-archive.js';
+} from '../../src/core/job/archive-entries.js';
+import { checkLayer, compressionOf, type EntryDigest } from '../../src/core/job/image-archive-check.js';
+import { cleanArchive, inspectArchive, untaggedArchive } from '../../src/io/docker/image-archive.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const SHARED = process.env['DOPQ_BUSYBOX_IMAGE'] ?? 'dopq-busybox:latest';
