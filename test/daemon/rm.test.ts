@@ -1,6 +1,8 @@
 // `dopq rm`: owner and admin may cancel, anyone else is refused and the job is untouched.
+import { access, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import test from 'ava';
-import { docker, makeSpool } from '../helpers/spool.js';
+import { docker, makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice, bob, ensureUser } from '../helpers/users.js';
 
 test('rm by another user is refused; by the owner it stops the running job', async (t) => {
@@ -27,7 +29,7 @@ test('rm by another user is refused; by the owner it stops the running job', asy
   const refused = await spool.cli(['rm', String(id)], { user: bob() });
   t.is(refused.code, 77);
   t.regex(refused.stderr, new RegExp(`job ${id}: belongs to dopq-alice`));
-  await new Promise((r) => setTimeout(r, 300));
+  await requestsHandled(spool);
   t.is((await spool.job(id))!.state, 'running', 'the job is untouched');
 
   const ok = await spool.cli(['rm', String(id)], { user: alice() });
@@ -37,6 +39,21 @@ test('rm by another user is refused; by the owner it stops the running job', asy
   t.regex(job.message ?? '', /cancelled by dopq-alice/);
   await daemon.stop();
 });
+
+/**
+ * Resolves once the daemon has handled the requests made so far: a marker request (one it
+ * ignores) dropped now is gone only after a pass has read the requests folder and saved.
+ */
+async function requestsHandled(spool: TestSpool): Promise<void> {
+  const marker = path.join(spool.spoolDir, 'requests', `${String(Date.now()).padStart(15, '0')}-marker.req`);
+  await writeFile(marker, '{}\n', { mode: 0o600 });
+  await spool.waitFor('the daemon to handle the marker request', () =>
+    access(marker).then(
+      () => false,
+      () => true,
+    ),
+  );
+}
 
 test('rm of a queued job works without a daemon; the next pass acts on it', async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });
