@@ -10,7 +10,9 @@ test("a lighter user's job starts before a heavier user's earlier job", async (t
   const a1 = await spool.push({ name: 'a1', command: gate.wait, mounts: gate.mounts }, alice());
   await spool.waitForJob(a1, ['running']);
   const a2 = await spool.push({ name: 'a2', command: 'true' }, alice());
-  await new Promise((r) => setTimeout(r, 50)); // b1 is pushed strictly later than a2
+  // b1 is pushed strictly later than a2: once the clock has passed a2's submission time.
+  const a2Submitted = Date.parse((await spool.job(a2))!.submitted_at);
+  await spool.waitFor("the clock to pass a2's submission", async () => Date.now() > a2Submitted);
   const b1 = await spool.push({ name: 'b1', command: 'true' }, bob());
 
   // Both taken in by the daemon before a1 ends: otherwise the pass that frees the GPU may have
