@@ -30,12 +30,14 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .showSuggestionAfterError();
   const wiring: Wiring = { ctx: async () => commandContext(program.opts<GlobalOptions>(), io, env), setExit };
   addJobCommands(program, wiring);
+  addJobControlCommands(program, wiring);
+  addDaemonCommands(program, wiring);
   addAdminCommands(program, wiring);
   addToolCommands(program, wiring);
   return program;
 }
 
-/** What users do with their own jobs: push, q, rm, log, hold, release, top. */
+/** Submitting jobs and looking at them: push, q, log. */
 function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
   program
     .command('push')
@@ -57,6 +59,18 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
     );
 
   program
+    .command('log')
+    .description("print a job's output")
+    .addArgument(new Argument('<id>', 'job id').argParser(parseJobId))
+    .option('-f, --follow', 'keep printing output until the job ends')
+    .action(async (id: number, options: { follow?: boolean }) =>
+      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)),
+    );
+}
+
+/** What owners (and admins) do to queued and running jobs: rm, hold, release, top. */
+function addJobControlCommands(program: Command, { ctx, setExit }: Wiring): void {
+  program
     .command('rm')
     .description('cancel jobs: queued ones are removed, running ones stopped')
     .addArgument(jobIds())
@@ -73,19 +87,10 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
       .addArgument(jobIds())
       .action(async (ids: number[]) => setExit(await (await import('./commands/job-control.js')).jobControlCommand(await ctx(), op, ids)));
   }
-
-  program
-    .command('log')
-    .description("print a job's output")
-    .addArgument(new Argument('<id>', 'job id').argParser(parseJobId))
-    .option('-f, --follow', 'keep printing output until the job ends')
-    .action(async (id: number, options: { follow?: boolean }) =>
-      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)),
-    );
 }
 
-/** Setting up and running the daemon, and what admins do to the whole queue. */
-function addAdminCommands(program: Command, { ctx, setExit }: Wiring): void {
+/** Setting up the spool and running the daemon on it (root). */
+function addDaemonCommands(program: Command, { ctx, setExit }: Wiring): void {
   program
     .command('init')
     .description('as root: create the spool, or give it back its owners and modes; then check it and the config')
@@ -97,7 +102,10 @@ function addAdminCommands(program: Command, { ctx, setExit }: Wiring): void {
     .description('run the queue daemon on the spool (as root; one per spool)')
     .option('--once', 'do one full pass (ingest, reap, cancel, schedule, start) and exit: for cron')
     .action(async (options: { once?: boolean }) => setExit(await (await import('./commands/run.js')).runCommand(await ctx(), options)));
+}
 
+/** Admins' requests on the whole queue, which the running daemon applies. */
+function addAdminCommands(program: Command, { ctx, setExit }: Wiring): void {
   const admin = async () => import('./commands/admin.js');
   program
     .command('pause')
@@ -148,6 +156,7 @@ function addToolCommands(program: Command, { ctx, setExit }: Wiring): void {
       setExit(await (await import('./commands/sim.js')).simCommand(await ctx(), trace, options)),
     );
 }
+
 export async function main(argv: string[], io: Output = processOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let code: number = ExitCode.ok;
   const program = buildProgram(io, env, (c) => (code = c));
