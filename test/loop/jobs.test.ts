@@ -1,0 +1,98 @@
+// A job's life through the real daemon loop, with the engine in memory: ends, exit codes, time
+// limits, one GPU shared by two jobs, and whose file a job is. Orders come from events (an
+// engine call, a state saved), never from waiting a while.
+import test from 'ava';
+import { readState } from '../../src/io/spool/state-store.js';
+import { startInMemoryDaemon } from './in-memory-daemon.js';
+
+test('a job runs to done: its exit code is recorded, and its container goes once that is saved', async (t) => {
+  const d = await startInMemoryDaemon(t);
+  const id = await d.push({ name: 'ok' });
+  await d.engine.called('startCreated', id);
+  d.engine.exit(id, 0, 'hello\n');
+  await d.engine.called('remove', id);
+  const job = await d.job(id);
+  t.is(job?.state, 'done');
+  t.is(job?.exit_code, 0);
+  t.is(job?.attempt ?? 1, 1);
+});
+
+test('a non-zero exit fails the job with its exit code', async (t) => {
+  const d = await startInMemoryDaemon(t);
+  const id = await d.push({ name: 'bad' });
+  await d.engine.called('startCreated', id);
+  d.engine.exit(id, 3);
+  const job = await d.waitForJob(id, ['done', 'failed']);
+  t.is(job.state, 'failed');
+  t.is(job.reason, 'exited');
+  t.is(job.exit_code, 3);
+});
+
+test('write-ahead: the placement is on disk before the create, the container ID before the start', async (t) => {
+  const d = await startInMemoryDaemon(t);
+  const seen: { create?: string; start?: string } = {};
+  const { create, startCreated } = d.engine;
+  d.engine.create = async (spec) => {
+    const job = (await readState(d.spool.state)).jobs.find((j) => String(j.id) === spec.Labels['dopq.job']);
+    seen.create = `${job?.state} on [${job?.gpus.join(',')}] container ${job?.container_id ?? 'none'}`;
+    return create.call(d.engine, spec);
+  };
+  d.engine.startCreated = async (containerId: string) => {
+    const job = (await readState(d.spool.state)).jobs.find((j) => j.container_id === containerId);
+    seen.start = `${job?.state} with its container ${job ? 'recorded' : 'unknown'}`;
+    return startCreated.call(d.engine, containerId);
+  };
+  const id = await d.push({ name: 'ahead' });
+  await d.engine.called('startCreated', id);
+  t.is(seen.create, 'running on [0] container none');
+  t.is(seen.start, 'running with its container recorded');
+});
+
+test('a job over its time limit is stopped and failed as time-limit', async (t) => {
+  const d = await startInMemoryDaemon(t);
+  const id = await d.push({ name: 'slow', time_limit: '10m' });
+  await d.engine.called('startCreated', id);
+  // Running as saved; then the clock passes the limit, and the next pass must stop it.
+  await d.waitFor('the start to be saved', async () => (await d.job(id))?.started_at !== undefined && (await d.job(id))?.container_id);
+  d.advance(11 * 60_000);
+  await d.engine.called('stop', id);
+  const job = await d.waitForJob(id, ['done', 'failed', 'cancelled']);
+  t.is(job.state, 'failed');
+  t.is(job.reason, 'time-limit');
+});
+
+test('two jobs on one GPU never overlap: the second starts once the first has ended', async (t) => {
+  const d = await startInMemoryDaemon(t, { gpus: [0] });
+  const first = await d.push({ name: 'first' });
+  await d.engine.called('startCreated', first);
+  const second = await d.push({ name: 'second' });
+  await d.waitForJob(second, ['queued']);
+  // Two more saved passes with the second job known: it had every chance to start, and did not.
+  for (let pass = 0; pass < 2; pass++) {
+    const beat = (await d.state()).daemon?.heartbeat_at ?? 0;
+    await d.waitFor('another pass', async () => ((await d.state()).daemon?.heartbeat_at ?? 0) > beat);
+  }
+  t.is((await d.job(second))?.state, 'queued');
+  t.false(d.engine.calls.some((call) => call.jobId === second && call.method === 'create'));
+  d.engine.exit(first, 0);
+  await d.engine.called('startCreated', second);
+  d.engine.exit(second, 0);
+  t.is((await d.waitForJob(second, ['done', 'failed'])).state, 'done');
+  t.deepEqual(d.engine.overlaps, []);
+  const [a, b] = [await d.job(first), await d.job(second)];
+  t.is(a?.state, 'done');
+  t.true(b!.started_at! >= a!.finished_at!, 'the second started after the first had finished');
+});
+
+test("ownership is the file's: a non-root user's own job file is taken in and run as theirs", async (t) => {
+  const d = await startInMemoryDaemon(t);
+  const id = await d.push({ name: 'theirs' }, { uid: 65534 });
+  await d.engine.called('startCreated', id);
+  const container = [...d.engine.containers.values()].find((c) => c.jobId === id)!;
+  t.is(container.spec.User.split(':')[0], '65534');
+  d.engine.exit(id, 0);
+  const job = await d.waitForJob(id, ['done', 'failed', 'rejected']);
+  t.is(job.state, 'done', job.message ?? '');
+  t.is(job.uid, 65534);
+  t.is(job.user, 'nobody');
+});
