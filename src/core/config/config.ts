@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { InvalidDocumentError, type Issue } from '../errors.js';
 import { PRINCIPAL } from '../permissions.js';
 import { POLICIES, type PolicyName } from '../schedule/policy.js';
-import { toIssues } from '../document/schema-issues.js';
+import { checkSchema } from '../document/schema-issues.js';
 import { cpusSchema, sizeSchema } from '../document/resource-units.js';
 import { absolutePathSchema } from '../document/fields.js';
 import { parseDuration, parseSize } from '../units.js';
@@ -290,9 +290,9 @@ const BUILTIN_LIMITS = {
 export function parseConfig(text: string, file: string): Config {
   const yaml = readYaml(text);
   if (!yaml.ok) throw new InvalidDocumentError('config', file, yaml.issues);
-  const parsed = configSchema.safeParse(yaml.source.value ?? {});
-  if (!parsed.success) throw new InvalidDocumentError('config', file, toIssues(parsed.error.issues, yaml.source));
-  const raw = parsed.data;
+  const parsed = checkSchema(configSchema, yaml.source, yaml.source.value ?? {});
+  if (!parsed.ok) throw new InvalidDocumentError('config', file, parsed.issues);
+  const raw = parsed.value;
   const limits = {
     gpus: raw.limits.gpus ?? BUILTIN_LIMITS.gpus,
     memory: raw.limits.memory ?? BUILTIN_LIMITS.memory,

@@ -1,42 +1,78 @@
-// Zod issues -> our Issues with a dotted field path and the YAML line, one per problem.
+// A document's value checked against a zod schema, its problems as our Issues: a dotted field
+// path, the YAML line, and a message in our words. A field's own `error` in the schema says what
+// that field expects; where a schema gives none, the message is built from the issue's code and
+// fields (never from zod's wording, which is not ours to show and may change with zod).
 import type { z } from 'zod';
 import type { Issue } from '../errors.js';
 import { formatPath, type PathSegment, type YamlSource } from './yaml-source.js';
 
-export function toIssues(zodIssues: readonly z.core.$ZodIssue[], source: YamlSource): Issue[] {
-  const issues: Issue[] = [];
-  for (const zodIssue of zodIssues) {
+export type SchemaResult<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
+
+/** `value` (the document's own by default) as `schema` outputs it, or every problem with its field and line. */
+export function checkSchema<S extends z.ZodType>(schema: S, source: YamlSource, value: unknown = source.value): SchemaResult<z.output<S>> {
+  // A parse-wide error map ranks below each field's own `error`: it only fills in the rest.
+  const parsed = schema.safeParse(value, { error: defaultMessage });
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: toIssues(parsed.error.issues, source) };
+}
+
+function toIssues(zodIssues: readonly z.core.$ZodIssue[], source: YamlSource): Issue[] {
+  return zodIssues.flatMap((zodIssue) => {
     const path = zodIssue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
     if (zodIssue.code === 'unrecognized_keys') {
-      for (const key of zodIssue.keys) {
-        const keyPath = [...path, key];
-        issues.push({ path: formatPath(keyPath), line: source.lineOf(keyPath), message: unknownFieldMessage(path) });
-      }
-      continue;
+      return zodIssue.keys.map((key) => ({
+        path: formatPath([...path, key]),
+        line: source.lineOf([...path, key]),
+        message: unknownFieldMessage(path),
+      }));
     }
-    issues.push({ path: formatPath(path), line: source.lineOf(path), message: messageFor(zodIssue, valueAt(source.value, path)) });
-  }
-  return issues;
+    return [{ path: formatPath(path), line: source.lineOf(path), message: messageFor(zodIssue, valueAt(source.value, path)) }];
+  });
 }
 
 function unknownFieldMessage(parent: PathSegment[]): string {
   return parent.length === 0 ? 'unknown field' : `unknown field in ${formatPath(parent)}`;
 }
 
+// Every message says what was expected; the value given is added unless the message names it.
 function messageFor(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === 'invalid_type' && value === undefined) return 'is required';
-  // Messages we wrote ourselves (per-field `error`) already say what was expected.
-  if (!issue.message.startsWith('Invalid input') && !issue.message.startsWith('Too ')) {
-    return issue.message.includes('got ') || value === undefined ? issue.message : `${issue.message}, got ${describe(value)}`;
-  }
-  if (issue.code === 'invalid_type' && value === undefined) return 'is required';
-  if (issue.code === 'invalid_type') return `expected ${issue.expected}, got ${describe(value)}`;
-  if (issue.code === 'too_small') return `must be at least ${String(issue.minimum)}, got ${describe(value)}`;
-  if (issue.code === 'too_big') return `must be at most ${String(issue.maximum)}, got ${describe(value)}`;
-  return issue.message;
+  return issue.message.includes('got ') || value === undefined ? issue.message : `${issue.message}, got ${describe(value)}`;
 }
 
-export function describe(value: unknown): string {
+/** What was expected, by the issue's code, for fields whose schema says nothing itself. */
+function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${issue.expected}`;
+    case 'too_small':
+      return `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`;
+    case 'invalid_union':
+      return issue.input === undefined ? 'is required' : unionMessage(issue.errors);
+    case 'invalid_value':
+      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
+    case 'invalid_key':
+      // The issue's path ends at the key, so its value would be the entry's: name the key instead.
+      return `${issue.issues[0]?.message ?? 'not an allowed key'} (a key), got ${describe(issue.input)}`;
+    case 'invalid_format':
+      return issue.format === 'regex' ? `expected text matching ${String(issue.pattern)}` : `expected ${issue.format}`;
+    case 'not_multiple_of':
+      return `must be a multiple of ${String(issue.divisor)}`;
+    default:
+      return undefined; // invalid_element and custom: none of our schemas leave these without a message
+  }
+}
+
+// `z.union([z.string(), z.number()])` without an `error`: name the types each branch wanted.
+function unionMessage(branches: readonly (readonly z.core.$ZodIssue[])[]): string {
+  const expected = branches.flatMap((issues) => issues.flatMap((issue) => (issue.code === 'invalid_type' ? [issue.expected] : [])));
+  return expected.length === branches.length && expected.length > 0
+    ? `expected ${[...new Set(expected)].join(' or ')}`
+    : 'matches none of the allowed forms';
+}
+
+function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { Issue } from '../errors.js';
 import { claimedJobOwner, namesForeignJobImage } from './image-names.js';
-import { toIssues } from '../document/schema-issues.js';
+import { checkSchema } from '../document/schema-issues.js';
 import { cpusSchema, sizeSchema } from '../document/resource-units.js';
 import { absolutePathSchema, isAbsoluteWithoutDotDot } from '../document/fields.js';
 import { formatSize, parseDuration } from '../units.js';
@@ -192,20 +192,20 @@ export function parseManifest(text: string, config: Config, fallbackName = 'job'
       issues: [{ path: '', line: yaml.source.lineOf([]) ?? 1, message: 'a manifest is a YAML map of fields (name, image, command, ...)' }],
     };
   }
-  const parsed = manifestSchema.safeParse(value);
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, yaml.source) };
-  const issues = checkAgainstConfig(parsed.data, config, yaml.source);
-  if (ownerUid !== undefined && parsed.data.image !== undefined && namesForeignJobImage(parsed.data.image, ownerUid)) {
+  const parsed = checkSchema(manifestSchema, yaml.source);
+  if (!parsed.ok) return parsed;
+  const issues = checkAgainstConfig(parsed.value, config, yaml.source);
+  if (ownerUid !== undefined && parsed.value.image !== undefined && namesForeignJobImage(parsed.value.image, ownerUid)) {
     // Early, on the name alone; the daemon judges the image ID the engine resolves at the start.
     issues.push({
       path: 'image',
       line: yaml.source.lineOf(['image']),
-      message: `${parsed.data.image} is another user's job image`,
+      message: `${parsed.value.image} is another user's job image`,
       denied: true,
     });
   }
   if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, manifest: applyDefaults(parsed.data, config, fallbackName) };
+  return { ok: true, manifest: applyDefaults(parsed.value, config, fallbackName) };
 }
 
 function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): Manifest {

@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import { durationSchema } from '../config/config.js';
 import { InvalidDocumentError, type Issue } from '../errors.js';
 import { USER_NAME } from '../permissions.js';
-import { toIssues } from '../document/schema-issues.js';
+import { checkSchema } from '../document/schema-issues.js';
 import { readYaml } from '../document/yaml-source.js';
 
 export interface TraceJob {
@@ -55,9 +55,9 @@ export const MAX_TRACE_JOBS = 2_000_000;
 export function parseTrace(text: string, file: string, config: Pick<Config, 'defaults' | 'limits' | 'penalty'>): Trace {
   const yaml = readYaml(text);
   if (!yaml.ok) throw new InvalidDocumentError('trace', file, yaml.issues);
-  const parsed = traceSchema.safeParse(yaml.source.value ?? {});
-  if (!parsed.success) throw new InvalidDocumentError('trace', file, toIssues(parsed.error.issues, yaml.source));
-  const raw = parsed.data;
+  const parsed = checkSchema(traceSchema, yaml.source, yaml.source.value ?? {});
+  if (!parsed.ok) throw new InvalidDocumentError('trace', file, parsed.issues);
+  const raw = parsed.value;
   const issues: Issue[] = [];
   const jobs: TraceJob[] = [];
   let total = 0;
