@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { LockBusyError } from '../../src/core/errors.js';
@@ -11,7 +12,8 @@ import { acquireDaemonLock, daemonAlive, readDaemonPid } from '../../src/io/spoo
 
 const MODULE = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/io/spool/daemon-lock.js')).href;
 
-// A contender: says `ready`, waits for `go` on stdin, tries once, reports, holds a while, exits.
+// A contender: says `ready`, waits for `go` on stdin, tries once, reports, holds a while (mode
+// `hold-open`: until its stdin ends), exits.
 const CONTENDER = `
 import { acquireDaemonLock } from ${JSON.stringify(MODULE)};
 const [lockFile, pidFile, mode, holdMs] = process.argv.slice(2);
@@ -21,7 +23,8 @@ process.stdin.once('data', async () => {
     const lock = await acquireDaemonLock(lockFile, pidFile, () => process.stdout.write('compromised\\n'));
     process.stdout.write('got\\n');
     if (mode === 'die') process.kill(process.pid, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, Number(holdMs)));
+    if (mode === 'hold-open') await new Promise((resolve) => process.stdin.once('end', resolve));
+    else await new Promise((resolve) => setTimeout(resolve, Number(holdMs)));
     await lock.release();
   } catch (error) {
     process.stdout.write((error.exitCode === 75 ? 'busy ' : 'error ') + error.message + '\\n');
@@ -47,25 +50,38 @@ async function fixture(t: ExecutionContext): Promise<Fixture> {
   return { dir, lockFile, lockDir: `${lockFile}.lock`, pidFile: path.join(dir, 'daemon.pid'), script };
 }
 
+interface Contender {
+  /** `go` releases it; the end of it lets a `hold-open` contender go. */
+  stdin: Writable;
+  ready: Promise<void>;
+  /** Resolves once the contender has said `text`. */
+  said(text: string): Promise<void>;
+  /** What it said after `ready`, once it has exited. */
+  closed: Promise<string>;
+}
+
+function contender(f: Fixture, mode: string, holdMs: number): Contender {
+  const child = spawn(process.execPath, [f.script, f.lockFile, f.pidFile, mode, String(holdMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const said = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => out.includes(text) && resolve();
+      check();
+      child.stdout.on('data', check);
+      // One that exits first (a module it cannot load) fails the test now, not at the timeout.
+      child.on('close', (code) => reject(new Error(`a contender exited (${code}) before it said ${text}`)));
+    });
+  const closed = new Promise<string>((resolve) => child.on('close', () => resolve(out.replace('ready\n', '').trim())));
+  return { stdin: child.stdin, ready: said('ready'), said, closed };
+}
+
 /** Start `count` contenders, release them together, and collect what each said. */
 async function race(f: Fixture, count: number, mode = 'hold', holdMs = 500): Promise<string[]> {
-  const children = Array.from({ length: count }, () =>
-    spawn(process.execPath, [f.script, f.lockFile, f.pidFile, mode, String(holdMs)], { stdio: ['pipe', 'pipe', 'inherit'] }),
-  );
-  const outputs = children.map((child) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    // A contender that dies first (a module it cannot load) fails the test now, not at the timeout.
-    const ready = new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', () => out.includes('ready') && resolve());
-      child.on('close', (code) => reject(new Error(`a contender exited (${code}) before it was ready`)));
-    });
-    const closed = new Promise<string>((resolve) => child.on('close', () => resolve(out.replace('ready\n', '').trim())));
-    return { ready, closed };
-  });
-  await Promise.all(outputs.map((o) => o.ready));
-  for (const child of children) child.stdin.write('go\n');
-  return Promise.all(outputs.map((o) => o.closed));
+  const contenders = Array.from({ length: count }, () => contender(f, mode, holdMs));
+  await Promise.all(contenders.map((c) => c.ready));
+  for (const c of contenders) c.stdin.write('go\n');
+  return Promise.all(contenders.map((c) => c.closed));
 }
 
 /** A lock whose holder was SIGKILLed while holding it. */
@@ -106,10 +122,11 @@ test('a lock whose holder was SIGKILLed is taken over at once', async (t) => {
 
 test('a live holder is never taken over, whatever the age of its lock', async (t) => {
   const f = await fixture(t);
-  const children = race(f, 1, 'hold', 3_000);
-  for (let i = 0; i < 100 && !(await readdir(f.lockDir).catch(() => [] as string[])).some((n) => n.startsWith('owner')); i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  // It holds the lock until told to let go: however slow this machine, it is alive meanwhile.
+  const holder = contender(f, 'hold-open', 0);
+  await holder.ready;
+  holder.stdin.write('go\n');
+  await holder.said('got');
   const old = new Date(Date.now() - 3_600_000);
   for (const name of await readdir(f.lockDir)) await utimes(path.join(f.lockDir, name), old, old);
   await utimes(f.lockDir, old, old);
@@ -117,7 +134,8 @@ test('a live holder is never taken over, whatever the age of its lock', async (t
     instanceOf: LockBusyError,
     message: /active on this spool \(pid \d+\)/,
   });
-  t.deepEqual(await children, ['got']);
+  holder.stdin.end();
+  t.deepEqual([await holder.closed], ['got']);
 });
 
 test('a lock folder with no owner: busy while fresh, taken over once stale', async (t) => {
@@ -144,12 +162,14 @@ test('an owner whose pid now belongs to another process (pid reuse) is dead', as
 
 test('a holder whose lock is taken away is told (onCompromised)', async (t) => {
   const f = await fixture(t);
-  let told: Error | undefined;
-  const lock = await acquireDaemonLock(f.lockFile, f.pidFile, (error) => (told = error));
+  let tell!: (error: Error) => void;
+  const told = new Promise<Error>((resolve) => (tell = resolve));
+  const lock = await acquireDaemonLock(f.lockFile, f.pidFile, (error) => tell(error));
   await rm(f.lockDir, { recursive: true });
-  const deadline = Date.now() + 8_000;
-  while (!told && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  t.regex(told?.message ?? 'not told', /taken over|lost|removed/);
+  // Waits for the callback itself, however long the lock's next check takes on a loaded machine.
+  // The lock's check timer is unref'd: a timer of ours keeps the process up until it fires.
+  const awake = setInterval(() => {}, 1000);
+  t.regex((await told.finally(() => clearInterval(awake))).message, /taken over|lost|removed/);
   await lock.release();
 });
 
