@@ -5,7 +5,7 @@ import { isFinished, type JobRecord, type JobState } from '../job/job.js';
 import { stateUsage } from '../schedule/penalty.js';
 import { classicPenalties, type PolicyName } from '../schedule/policy.js';
 import { asQueued, schedulerInput, type SchedulingConfig } from '../schedule/schedule-input.js';
-import { planQueue } from '../schedule/start-estimates.js';
+import { planQueue, type QueuePlan } from '../schedule/start-estimates.js';
 import type { EngineStatus, PendingJob, StateFile } from '../state.js';
 
 export type WaitReason = 'held' | 'paused' | 'reserved' | 'too-big' | 'user-cap' | 'image' | 'building';
@@ -94,66 +94,122 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
   const { now, config } = options;
   const known = new Set(state.jobs.map((job) => job.id));
   const unread = pending.filter((job) => !known.has(job.id)).map((job) => pendingAsRecord(job, config.defaults.time_limit));
-  const waiting = [...state.jobs.filter((job) => job.state === 'queued' || job.state === 'building'), ...unread];
+  const waiting = [...state.jobs.filter(isWaiting), ...unread];
+  const running = state.jobs.filter((job) => job.state === 'running');
   const input = schedulerInput(state, config, { now, shares: options.shares, extraQueued: unread.map(asQueued) });
   const plan = planQueue(input);
+  const standing = userStanding(state, input.history, options);
+  const gpus = gpuViews(state, running, input.free);
+  const reservation = plan.decisions.reservation;
+  const origin: JobOrigin = { known, pending: new Set(pending.map((job) => job.id)) };
   const position = new Map(plan.order.map((job, i) => [job.id, i + 1]));
-  const usage = stateUsage(state, now, config.penalty.half_life);
-  const classic = config.policy === 'dopq-classic' ? classicPenalties(input.history, config.penalty.classic_history) : undefined;
-  const shareOf = (user: string) => options.shares.get(user) ?? 1;
-  const penaltyOf = (user: string): number | null =>
-    config.policy === 'fifo' ? null : classic ? (classic.get(user) ?? 0) : (usage.get(user) ?? 0) / shareOf(user) / 3600;
-  const waitingFor = (job: JobRecord): WaitReason | null => {
-    if (job.state === 'building') return 'building';
-    if (job.needs_image) return 'image';
-    if (job.held_by) return 'held';
-    if (state.paused) return 'paused';
-    if (plan.decisions.reservation?.id === job.id) return 'reserved';
-    return plan.blocked.get(job.id) ?? null;
+  const shown = [...state.jobs.filter((job) => !isWaiting(job)), ...waiting].filter((job) => isShown(job, options));
+
+  return {
+    daemon: daemonView(state, options),
+    policy: config.policy,
+    paused: state.paused ? { by: state.paused.by, since: iso(state.paused.at)! } : null,
+    reservation: reservation ? { job: reservation.id, at: iso(reservation.at)!, gpus: reservation.gpus } : null,
+    gpus,
+    gpus_free: gpus.filter((gpu) => gpu.state === 'free').length,
+    gpus_total: gpus.length,
+    jobs: shown.map((job) => jobView(job, { state, plan, position, standing, origin })).sort((a, b) => a.id - b.id),
+    users: userViews(standing, running, waiting),
+    generated_at: new Date(now).toISOString(),
   };
+}
 
+const isWaiting = (job: JobRecord): boolean => job.state === 'queued' || job.state === 'building';
+
+/** Every job not finished, and finished ones from the last `recentMs` unless all are asked for. */
+function isShown(job: JobRecord, options: ViewOptions): boolean {
   const recent = options.recentMs ?? 24 * 3600 * 1000;
-  const running = state.jobs.filter((job) => job.state === 'running');
-  const shown = [...state.jobs.filter((job) => job.state !== 'queued' && job.state !== 'building'), ...waiting].filter(
-    (job) => options.all || !isFinished(job) || (job.finished_at ?? now) >= now - recent,
-  );
-  const pendingIds = new Set(pending.map((job) => job.id));
+  return options.all || !isFinished(job) || (job.finished_at ?? options.now) >= options.now - recent;
+}
 
-  const jobs: JobView[] = shown
-    .map((job) => ({
-      id: job.id,
-      name: job.name,
-      user: job.user,
-      state: job.state,
-      gpus: job.gpus,
-      gpus_requested: job.gpus_requested,
-      penalty: isFinished(job) ? null : penaltyOf(job.user),
-      position: position.get(job.id) ?? null,
-      estimated_start: job.state === 'queued' ? iso(plan.estimates.get(job.id)) : null,
-      waiting_for: job.state === 'queued' || job.state === 'building' ? waitingFor(job) : null,
-      held_by: job.held_by ?? null,
-      submitted_at: iso(job.submitted_at)!,
-      started_at: iso(job.started_at),
-      finished_at: iso(job.finished_at),
-      exit_code: job.exit_code ?? null,
-      reason: job.reason ?? null,
-      message: job.message ?? null,
-      image: job.image === '' ? null : job.image,
-      time_limit: job.time_limit > 0 && (known.has(job.id) || !pendingIds.has(job.id)) ? job.time_limit : null,
-      ingested: !pendingIds.has(job.id) || known.has(job.id),
-      attempt: job.attempt ?? 1,
-    }))
-    .sort((a, b) => a.id - b.id);
+/** How the policy ranks users now: share, decayed usage (GPU-seconds) and penalty. */
+interface UserStanding {
+  usage: Map<string, number>;
+  share(user: string): number;
+  penalty(user: string): number | null;
+}
 
+function userStanding(state: StateFile, history: readonly string[], options: ViewOptions): UserStanding {
+  const { now, config } = options;
+  const usage = stateUsage(state, now, config.penalty.half_life);
+  const classic = config.policy === 'dopq-classic' ? classicPenalties(history, config.penalty.classic_history) : undefined;
+  const share = (user: string) => options.shares.get(user) ?? 1;
+  const penalty = (user: string): number | null =>
+    config.policy === 'fifo' ? null : classic ? (classic.get(user) ?? 0) : (usage.get(user) ?? 0) / share(user) / 3600;
+  return { usage, share, penalty };
+}
+
+/** Which jobs the daemon has read (`known`, in the state) and which still lie in the intake. */
+interface JobOrigin {
+  known: ReadonlySet<number>;
+  pending: ReadonlySet<number>;
+}
+
+/** What a job's row needs beside the job: the plan, its place in it, the users' standing, where it lies. */
+interface JobContext {
+  state: StateFile;
+  plan: QueuePlan;
+  /** Place in the start order (from 1) of each queued job that may start. */
+  position: ReadonlyMap<number, number>;
+  standing: UserStanding;
+  origin: JobOrigin;
+}
+
+function jobView(job: JobRecord, { state, plan, position, standing, origin }: JobContext): JobView {
+  const ingested = !origin.pending.has(job.id) || origin.known.has(job.id);
+  return {
+    id: job.id,
+    name: job.name,
+    user: job.user,
+    state: job.state,
+    gpus: job.gpus,
+    gpus_requested: job.gpus_requested,
+    penalty: isFinished(job) ? null : standing.penalty(job.user),
+    position: position.get(job.id) ?? null,
+    estimated_start: job.state === 'queued' ? iso(plan.estimates.get(job.id)) : null,
+    waiting_for: isWaiting(job) ? waitReason(job, state, plan) : null,
+    held_by: job.held_by ?? null,
+    submitted_at: iso(job.submitted_at)!,
+    started_at: iso(job.started_at),
+    finished_at: iso(job.finished_at),
+    exit_code: job.exit_code ?? null,
+    reason: job.reason ?? null,
+    message: job.message ?? null,
+    image: job.image === '' ? null : job.image,
+    // A job still in the intake has the default time limit only as a stand-in: its own is unknown.
+    time_limit: job.time_limit > 0 && ingested ? job.time_limit : null,
+    ingested,
+    attempt: job.attempt ?? 1,
+  };
+}
+
+/** Why a queued job waits beyond its turn, when there is a specific reason. */
+function waitReason(job: JobRecord, state: StateFile, plan: QueuePlan): WaitReason | null {
+  if (job.state === 'building') return 'building';
+  if (job.needs_image) return 'image';
+  if (job.held_by) return 'held';
+  if (state.paused) return 'paused';
+  if (plan.decisions.reservation?.id === job.id) return 'reserved';
+  return plan.blocked.get(job.id) ?? null;
+}
+
+/** Every user with usage, running or waiting jobs, the least penalised first. */
+function userViews(standing: UserStanding, running: readonly JobRecord[], waiting: readonly JobRecord[]): UserView[] {
   const users = new Map<string, UserView>();
   const userView = (user: string): UserView => {
     let view = users.get(user);
     if (!view) {
+      const usage = standing.usage.get(user) ?? 0;
       view = {
         user,
-        share: shareOf(user),
-        usage_gpu_hours: (usage.get(user) ?? 0) / 3600,
-        penalty: penaltyOf(user),
+        share: standing.share(user),
+        usage_gpu_hours: usage / 3600,
+        penalty: standing.penalty(user),
         running: 0,
         queued: 0,
         gpus_held: 0,
@@ -162,42 +218,36 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
     }
     return view;
   };
-  for (const user of usage.keys()) userView(user);
+  for (const user of standing.usage.keys()) userView(user);
   for (const job of running) {
     const view = userView(job.user);
     view.running += 1;
     view.gpus_held += job.gpus.length;
   }
   for (const job of waiting) userView(job.user).queued += 1;
+  return [...users.values()].sort((a, b) => (a.penalty ?? 0) - (b.penalty ?? 0) || a.user.localeCompare(b.user));
+}
 
+/** Each GPU: held by one of our jobs, free, or busy with someone else's process. */
+function gpuViews(state: StateFile, running: readonly JobRecord[], free: readonly string[]): QueueView['gpus'] {
   const holder = new Map(running.flatMap((job) => job.gpus.map((gpu) => [gpu, job.id] as const)));
-  const free = new Set(input.free);
-  const gpus = state.gpus.map((gpu) => ({
+  const freeSet = new Set(free);
+  return state.gpus.map((gpu) => ({
     id: gpu.id,
     index: gpu.index,
     name: gpu.name ?? null,
-    state: holder.has(gpu.id) ? ('held' as const) : free.has(gpu.id) ? ('free' as const) : ('busy' as const),
+    state: holder.has(gpu.id) ? ('held' as const) : freeSet.has(gpu.id) ? ('free' as const) : ('busy' as const),
     job: holder.get(gpu.id) ?? null,
   }));
-  const reservation = plan.decisions.reservation;
+}
 
+function daemonView(state: StateFile, options: ViewOptions): QueueView['daemon'] {
   return {
-    daemon: {
-      running: options.daemonAlive && state.daemon !== null,
-      pid: state.daemon?.pid ?? null,
-      since: options.daemonAlive ? iso(state.daemon?.started_at) : null,
-      host: state.daemon?.host ?? null,
-      ...daemonHealth(state, options),
-    },
-    policy: config.policy,
-    paused: state.paused ? { by: state.paused.by, since: iso(state.paused.at)! } : null,
-    reservation: reservation ? { job: reservation.id, at: iso(reservation.at)!, gpus: reservation.gpus } : null,
-    gpus,
-    gpus_free: gpus.filter((gpu) => gpu.state === 'free').length,
-    gpus_total: gpus.length,
-    jobs,
-    users: [...users.values()].sort((a, b) => (a.penalty ?? 0) - (b.penalty ?? 0) || a.user.localeCompare(b.user)),
-    generated_at: new Date(now).toISOString(),
+    running: options.daemonAlive && state.daemon !== null,
+    pid: state.daemon?.pid ?? null,
+    since: options.daemonAlive ? iso(state.daemon?.started_at) : null,
+    host: state.daemon?.host ?? null,
+    ...daemonHealth(state, options),
   };
 }
 
