@@ -82,7 +82,8 @@ test('shutdown: admins only; the daemon exits cleanly and its containers keep ru
   const job = await spool.push({ name: 'long', command: gate.wait, mounts: gate.mounts }, alice());
   const running = await spool.waitForJob(job, ['running']);
   t.is((await spool.cli(['shutdown'], { user: alice() })).code, 77);
-  const stopped = await spool.cli(['shutdown']);
+  // A pass on a loaded 2-core CI machine has taken 40 s: wait for the exit longer than 30 s.
+  const stopped = await spool.cli(['shutdown', '--wait', '180']);
   t.is(stopped.code, 0, stopped.stderr);
   t.regex(stopped.stdout, /daemon \(pid \d+\) stopped/);
   t.is(await daemon.exited, 0);
@@ -114,18 +115,18 @@ test('submitters and the per-user queue cap: refused by push, and by the daemon 
 
   // Bob writes a job file himself, bypassing push: the daemon refuses it by its owner's uid.
   const envelope = JSON.stringify({
-    id: 900,
+    id: 30,
     submitted_at: Date.now(),
     source: 'forged.yaml',
     manifest: 'image: dopq-busybox:latest\ncommand: "true"\n',
   });
-  execFileSync('sh', ['-c', `cat > ${path.join(spool.spoolDir, 'intake', '900.job')}`], {
+  execFileSync('sh', ['-c', `cat > ${path.join(spool.spoolDir, 'intake', '30.job')}`], {
     input: envelope,
     uid: bob().uid,
     gid: bob().gid,
   });
   const daemon = spool.startDaemon();
-  const forged = await spool.waitForJob(900, ['rejected']);
+  const forged = await spool.waitForJob(30, ['rejected']);
   t.is(forged.user, 'dopq-bob');
   t.regex(forged.message ?? '', /dopq-bob may not submit jobs here \(not in submitters: dopq-alice\)/);
   await daemon.stop();

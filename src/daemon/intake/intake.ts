@@ -15,6 +15,7 @@ import { CONTEXT_SUFFIX, discardEntry, INTAKE_SUFFIX, jobIdOfIntakeName, listDro
 import { callerOf, userName } from '../../io/host/users.js';
 import { jobById, type DaemonContext } from '../context.js';
 import { noteOnce } from './requests.js';
+import { retireIds } from '../jobs/history.js';
 import { RefusalSummary } from './refusal-summary.js';
 import { enforceWaitingCap } from './waiting-cap.js';
 
@@ -40,9 +41,9 @@ export async function ingest(ctx: DaemonContext): Promise<Consumed[]> {
     );
     return [];
   }
-  const { intakeEntries } = await enforceWaitingCap(ctx);
+  const { numberedEntries } = await enforceWaitingCap(ctx);
   const refusals = new RefusalSummary('job files dropped unread');
-  const numbers = { floor: ctx.state.jobs.reduce((max, job) => Math.max(max, job.id), ctx.idFloor), waiting: intakeEntries };
+  const numbers = { floor: ctx.state.jobs.reduce((max, job) => Math.max(max, job.id), ctx.idFloor), waiting: numberedEntries };
   const consumed: Consumed[] = [];
   for (const name of await listDropped(ctx.spool.intake, INTAKE_SUFFIX)) {
     const file = path.join(ctx.spool.intake, name);
@@ -115,6 +116,16 @@ async function ingestFile(
     );
   const known = jobById(ctx, id);
   if (known && known.uid !== owner.uid) return dropUnread(ctx, file, owner.uid, refusals, `job number ${id} belongs to another user's job`);
+  // A number whose job has left the state (aged out, cleared, past the rejected cap) stays that
+  // job's: push only takes numbers above the floor, which was above it when it was taken.
+  if (!known && id <= (ctx.state.retired_up_to ?? 0))
+    return dropUnread(
+      ctx,
+      file,
+      owner.uid,
+      refusals,
+      `job number ${id} was taken before, by a job that has left the state; dopq push takes numbers above the last one taken`,
+    );
   if (known) {
     // Ingested by a pass whose state could not be saved, or that died before it deleted the
     // file: already in the state (push never reuses a number below the floor).
@@ -299,6 +310,7 @@ function dropOldestRejected(ctx: DaemonContext, uid: number): void {
       .map((job) => job.id),
   );
   ctx.state.jobs = ctx.state.jobs.filter((job) => !dropped.has(job.id));
+  retireIds(ctx.state, dropped);
   for (const id of dropped) void rm(rejectedPath(ctx, id), { force: true }).catch(() => undefined);
 }
 
