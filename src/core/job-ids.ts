@@ -6,12 +6,13 @@
 import { MAX_JOB_ID } from './envelope.js';
 
 /**
- * How far past the floor and the files waiting in the intake a job number may lie and still be
- * taken as pushed: room for pushes racing each other between the daemon's listings. A number
+ * How far past the floor and the numbered files waiting in the intake a job number may lie and
+ * still be taken as pushed: room for pushes racing each other between the daemon's listings and
+ * for numbers claimed and given back. A number
  * further out was not picked by push (push takes the lowest free one) and is dropped unread, so
  * nobody can move the floor towards the end of the number range faster than by pushing jobs.
  */
-export const ID_SLACK = 1000;
+export const ID_SLACK = 64;
 
 /** The lowest job number above `floor` that no name in `taken` holds; undefined when none is left. */
 export function freeJobId(floor: number, taken: ReadonlySet<number>): number | undefined {

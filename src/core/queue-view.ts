@@ -32,6 +32,8 @@ export interface StateFile {
   carried_usage?: CarriedUsage[];
   /** `dopq usage reset`: per user (or `*` for all), usage before this time (ms) no longer counts. */
   usage_resets?: Record<string, number>;
+  /** The highest job number whose record has left the state (aged out, cleared, capped): never taken again. */
+  retired_up_to?: number;
   /** `dopq pause`: no job starts until `dopq resume`. */
   paused?: { by: string; at: number } | null;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { isFinished } from '../core/job.js';
 import { carriedNow, penalties, usageFloor } from '../core/penalty.js';
 import type { DaemonContext } from './context.js';
+import type { StateFile } from '../core/queue-view.js';
 
 export function pruneHistory(ctx: DaemonContext): void {
   const gone = forgetFinished(ctx, ctx.now() - ctx.config.history.keep * 1000);
@@ -25,6 +26,7 @@ export function forgetFinished(ctx: DaemonContext, cutoff: number): number {
   ctx.state.carried_usage = [...carried].map(([user, gpu_seconds]) => ({ user, gpu_seconds, at: now }));
   const gone = new Set(old.map((job) => job.id));
   ctx.state.jobs = ctx.state.jobs.filter((job) => !gone.has(job.id));
+  retireIds(ctx.state, gone);
   for (const id of gone) {
     ctx.specs.delete(id);
     void rm(path.join(ctx.spool.jobs, `${id}.json`), { force: true });
@@ -34,4 +36,9 @@ export function forgetFinished(ctx: DaemonContext, cutoff: number): number {
     void rm(path.join(ctx.spool.logs, `${id}.build.log`), { force: true });
   }
   return gone.size;
+}
+
+/** Records of these ids left the state: the numbers are never taken again (intake.ts). */
+export function retireIds(state: StateFile, ids: Iterable<number>): void {
+  for (const id of ids) state.retired_up_to = Math.max(state.retired_up_to ?? 0, id);
 }

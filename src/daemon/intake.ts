@@ -15,6 +15,7 @@ import { CONTEXT_SUFFIX, discardEntry, INTAKE_SUFFIX, jobIdOfIntakeName, listDro
 import { callerOf, userName } from '../io/users.js';
 import { jobById, type DaemonContext } from './context.js';
 import { noteOnce } from './requests.js';
+import { retireIds } from './history.js';
 import { RefusalSummary } from './refusal-summary.js';
 import { enforceWaitingCap } from './waiting-cap.js';
 
@@ -36,9 +37,9 @@ export async function ingest(ctx: DaemonContext): Promise<Consumed[]> {
     noteOnce(ctx, `state size ${Math.floor(stateBytes / 1024 ** 2)}`, `the state is ${readableSize(stateBytes)}, over limits.state_size (${readableSize(ctx.config.limits.state_size)}): new job files wait in the intake until finished records age out`);
     return [];
   }
-  const { intakeEntries } = await enforceWaitingCap(ctx);
+  const { numberedEntries } = await enforceWaitingCap(ctx);
   const refusals = new RefusalSummary('job files dropped unread');
-  const numbers = { floor: ctx.state.jobs.reduce((max, job) => Math.max(max, job.id), ctx.idFloor), waiting: intakeEntries };
+  const numbers = { floor: ctx.state.jobs.reduce((max, job) => Math.max(max, job.id), ctx.idFloor), waiting: numberedEntries };
   const consumed: Consumed[] = [];
   for (const name of await listDropped(ctx.spool.intake, INTAKE_SUFFIX)) {
     const file = path.join(ctx.spool.intake, name);
@@ -98,6 +99,9 @@ async function ingestFile(ctx: DaemonContext, file: string, name: string, number
   if (id > highestPushedId(numbers.floor, numbers.waiting)) return dropUnread(ctx, file, owner.uid, refusals, `job number ${id} is far past the last one taken (${numbers.floor}); dopq push takes the lowest free number`);
   const known = jobById(ctx, id);
   if (known && known.uid !== owner.uid) return dropUnread(ctx, file, owner.uid, refusals, `job number ${id} belongs to another user's job`);
+  // A number whose job has left the state (aged out, cleared, past the rejected cap) stays that
+  // job's: push only takes numbers above the floor, which was above it when it was taken.
+  if (!known && id <= (ctx.state.retired_up_to ?? 0)) return dropUnread(ctx, file, owner.uid, refusals, `job number ${id} was taken before, by a job that has left the state; dopq push takes numbers above the last one taken`);
   if (known) {
     // Ingested by a pass whose state could not be saved, or that died before it deleted the
     // file: already in the state (push never reuses a number below the floor).
@@ -245,6 +249,7 @@ function dropOldestRejected(ctx: DaemonContext, uid: number): void {
   if (theirs.length <= cap) return;
   const dropped = new Set(theirs.sort((a, b) => (a.finished_at ?? 0) - (b.finished_at ?? 0) || a.id - b.id).slice(0, theirs.length - cap).map((job) => job.id));
   ctx.state.jobs = ctx.state.jobs.filter((job) => !dropped.has(job.id));
+  retireIds(ctx.state, dropped);
   for (const id of dropped) void rm(rejectedPath(ctx, id), { force: true }).catch(() => undefined);
 }
 

@@ -4,6 +4,7 @@
 // one lstat each and its author their own files, never the others a slow pass.
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { idOfIntakeEntry } from '../core/job-ids.js';
 import { discardEntry } from '../io/spool.js';
 import { userName } from '../io/users.js';
 import type { DaemonContext } from './context.js';
@@ -14,13 +15,17 @@ interface Entry {
   mtimeMs: number;
 }
 
-/** Remove what each user holds past the cap; returns how many entries are left in the intake. */
-export async function enforceWaitingCap(ctx: DaemonContext): Promise<{ intakeEntries: number }> {
+/**
+ * Remove what each user holds past the cap. Returns how many intake names held job numbers
+ * before that (`<n>.job`, `<n>.ctx`): pushes picked their numbers with those present, so they
+ * bound the numbers the daemon takes as pushed (core/job-ids.ts).
+ */
+export async function enforceWaitingCap(ctx: DaemonContext): Promise<{ numberedEntries: number }> {
   const cap = ctx.config.limits.per_user.waiting_files;
   const folders = await Promise.all([ctx.spool.intake, ctx.spool.requests].map(async (dir) => ({ dir, names: await readdir(dir).catch(() => [] as string[]) })));
-  let intakeEntries = folders[0]!.names.length;
+  const numberedEntries = folders[0]!.names.filter((name) => idOfIntakeEntry(name) !== undefined).length;
   // Nobody can be over the cap when all entries together are not: the usual case costs no lstat.
-  if (folders.reduce((sum, { names }) => sum + names.length, 0) <= cap) return { intakeEntries };
+  if (folders.reduce((sum, { names }) => sum + names.length, 0) <= cap) return { numberedEntries };
   const byUid = new Map<number, Entry[]>();
   const paths = folders.flatMap(({ dir, names }) => names.map((name) => path.join(dir, name)));
   // In parallel batches: one at a time, thousands of lstats queue behind the watcher's events.
@@ -38,10 +43,9 @@ export async function enforceWaitingCap(ctx: DaemonContext): Promise<{ intakeEnt
     const excess = entries.sort((a, b) => a.mtimeMs - b.mtimeMs || a.file.localeCompare(b.file)).slice(cap);
     const done = await inBatches(excess, (entry) => discardEntry(entry.file, ctx.spool.rejected).catch(() => 'kept' as const));
     const removed = done.filter((outcome) => outcome === 'removed' || outcome === 'moved').length;
-    intakeEntries -= excess.filter((entry, i) => entry.file.startsWith(`${ctx.spool.intake}/`) && done[i] !== 'kept').length;
     ctx.log.error(`removed ${removed} of ${await userName(uid)}'s ${entries.length} files in intake/ and requests/ unread: at most ${cap} per user (limits.per_user.waiting_files)`);
   }
-  return { intakeEntries };
+  return { numberedEntries };
 }
 
 /** `action` over `items`, 64 at a time, results in order. */

@@ -19,14 +19,14 @@ const corpus = async () =>
 test('bad corpus dropped into the intake: each rejected with its reason for its owner; good jobs pushed meanwhile all run', async (t) => {
   const spool = await makeSpool(t, (dir) => corpusConfig(dir));
   await mkdir(path.join(spool.dir, 'out'));
-  const daemon = spool.startDaemon();
   const files = await corpus();
   const a = alice();
   // Each file as alice's, straight into the intake, in push's envelope; bob pushes good jobs meanwhile.
   const dropping = Promise.all(
     files.map(async ({ file, text }, index) => {
-      // Numbers push could have taken (within 1000 of the floor), clear of bob's lowest ones.
-      const id = 500 + index;
+      // Numbers push could have taken (within the files waiting and 64 of the floor), clear of
+      // bob's lowest ones.
+      const id = 10 + index;
       const target = path.join(spool.spoolDir, 'intake', `${id}.job`);
       const temp = path.join(spool.spoolDir, 'intake', `.${id}.tmp`);
       await writeFile(temp, JSON.stringify({ id, submitted_at: Date.now(), source: `/home/dopq-alice/${file}`, manifest: text }), { mode: 0o600 });
@@ -37,6 +37,9 @@ test('bad corpus dropped into the intake: each rejected with its reason for its 
   );
   const good = Promise.all([1, 2, 3, 4].map((n) => spool.push({ name: `good-${n}`, command: `echo good ${n} > /outdir/good-${n}`, gpus: n % 2 }, bob())));
   const [dropped, goodIds] = await Promise.all([dropping, good]);
+  // Started once all are in: the numbers a daemon takes as pushed are bounded by the files it
+  // finds waiting, and a daemon listing the intake mid-drop would see only some.
+  const daemon = spool.startDaemon();
 
   for (const id of goodIds) t.is((await spool.waitForJob(id, ['done', 'failed'])).state, 'done', `good job ${id}`);
   const view = await spool.waitFor('every bad file to be rejected', async () => {

@@ -111,10 +111,10 @@ test('submitters and the per-user queue cap: refused by push, and by the daemon 
   t.is((await spool.q()).jobs.length, 2, 'nothing was queued');
 
   // Bob writes a job file himself, bypassing push: the daemon refuses it by its owner's uid.
-  const envelope = JSON.stringify({ id: 900, submitted_at: Date.now(), source: 'forged.yaml', manifest: 'image: dopq-busybox:latest\ncommand: "true"\n' });
-  execFileSync('sh', ['-c', `cat > ${path.join(spool.spoolDir, 'intake', '900.job')}`], { input: envelope, uid: bob().uid, gid: bob().gid });
+  const envelope = JSON.stringify({ id: 30, submitted_at: Date.now(), source: 'forged.yaml', manifest: 'image: dopq-busybox:latest\ncommand: "true"\n' });
+  execFileSync('sh', ['-c', `cat > ${path.join(spool.spoolDir, 'intake', '30.job')}`], { input: envelope, uid: bob().uid, gid: bob().gid });
   const daemon = spool.startDaemon();
-  const forged = await spool.waitForJob(900, ['rejected']);
+  const forged = await spool.waitForJob(30, ['rejected']);
   t.is(forged.user, 'dopq-bob');
   t.regex(forged.message ?? '', /dopq-bob may not submit jobs here \(not in submitters: dopq-alice\)/);
   await daemon.stop();

@@ -325,7 +325,7 @@ test("a context tar written by hand cannot show dopq one Dockerfile and the engi
   ];
   const ids: [string, number][] = [];
   for (const [index, [what, entries]] of variants.entries()) {
-    const id = 900 + index;
+    const id = 30 + index;
     const script = `
 import hashlib, io, json, sys, tarfile, time
 buf = io.BytesIO(); t = tarfile.open(fileobj=buf, mode='w')

@@ -16,16 +16,16 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   await spool.waitForJob(limited, ['running']);
 
   const b = bob();
-  const envelope = { id: 78, submitted_at: Date.now(), source: 'x.yaml', manifest: 'name: ctx\nbuild: {context: .}\ngpus: 0\n', context: { file: '78.ctx', bytes: 10, sha256: 'a'.repeat(64) } };
+  const envelope = { id: 18, submitted_at: Date.now(), source: 'x.yaml', manifest: 'name: ctx\nbuild: {context: .}\ngpus: 0\n', context: { file: '18.ctx', bytes: 10, sha256: 'a'.repeat(64) } };
   const dropped = await shellAs(
     b,
-    `cd ${spool.spoolDir} && mkdir requests/x.req intake/77.job intake/78.ctx intake/79.ctx intake/.push-old.ctx && touch requests/x.req/inside && mkfifo requests/y.req && ` +
-      `printf '%s' '${JSON.stringify(envelope)}' > intake/.t && mv intake/.t intake/78.job`,
+    `cd ${spool.spoolDir} && mkdir requests/x.req intake/17.job intake/18.ctx intake/19.ctx intake/.push-old.ctx && touch requests/x.req/inside && mkfifo requests/y.req && ` +
+      `printf '%s' '${JSON.stringify(envelope)}' > intake/.t && mv intake/.t intake/18.job`,
   );
   t.is(dropped.code, 0, dropped.stderr);
   // Orphaned contexts older than an hour (a push that died): cleaned up even when folders.
   const old = new Date(Date.now() - 2 * 3600_000);
-  for (const name of ['79.ctx', '.push-old.ctx']) await utimes(path.join(spool.spoolDir, 'intake', name), old, old);
+  for (const name of ['19.ctx', '.push-old.ctx']) await utimes(path.join(spool.spoolDir, 'intake', name), old, old);
 
   const after = await spool.push({ name: 'after', command: 'echo after' }, alice());
   t.is((await spool.waitForJob(after, ['done'], 120_000)).state, 'done', "alice's job still starts");
@@ -45,8 +45,8 @@ test('folders, FIFOs and a folder as a build context stop no pass; time limits s
   // bob's refused requests of one pass share one line: the folder and the FIFO, once each at most.
   const requestLines = count(log, /x\.req|y\.req/);
   t.true(requestLines >= 1 && requestLines <= 2, log);
-  t.is(count(log, /77\.job/), 1, 'the folder job file: one line');
-  t.is(count(log, /78\.ctx/), 1, 'the job whose context is a folder: one line');
+  t.is(count(log, /17\.job/), 1, 'the folder job file: one line');
+  t.is(count(log, /18\.ctx/), 1, 'the job whose context is a folder: one line');
   t.regex(log, /removed 2 build contexts whose push never finished/);
   const rejected = (await readdir(path.join(spool.spoolDir, 'rejected'))).join(' ');
   t.regex(rejected, /dropped-x\.req-/, 'a folder with something in it is moved out of the user\'s reach, never walked');

@@ -15,7 +15,7 @@ test('forged ownership: symlinks, hard links, FIFOs, oversize files and names wr
   const intake = path.join(spool.spoolDir, 'intake');
   // alice's private manifest in her home, with a secret in it.
   const secret = path.join(a.home, 'secret.yaml');
-  await writeFile(secret, envelope(801, `image: ${IMAGE}\nenv: {TOKEN: alice-secret-token}\n`), { mode: 0o600 });
+  await writeFile(secret, envelope(31, `image: ${IMAGE}\nenv: {TOKEN: alice-secret-token}\n`), { mode: 0o600 });
   await chmod(a.home, 0o711);
   await chown(secret, a.uid, a.gid);
 
@@ -24,19 +24,19 @@ test('forged ownership: symlinks, hard links, FIFOs, oversize files and names wr
   const dropped = await shellAs(
     b,
     `set -e; cd ${intake}
-     ln -s ${secret} 801.job
-     ln -s /etc/shadow 802.job
-     mkfifo 803.job
-     printf '%s' '${envelope(804, `image: ${IMAGE}\ncommand: "true"\n`)}' > .own && ln .own 804.job
-     head -c 2000000 /dev/zero > 805.job
-     printf '%s' '${envelope(806, `image: ${IMAGE}\ncommand: "true"\n`, { user: 'dopq-alice', uid: a.uid })}' > 806.job`,
+     ln -s ${secret} 31.job
+     ln -s /etc/shadow 32.job
+     mkfifo 33.job
+     printf '%s' '${envelope(34, `image: ${IMAGE}\ncommand: "true"\n`)}' > .own && ln .own 34.job
+     head -c 2000000 /dev/zero > 35.job
+     printf '%s' '${envelope(36, `image: ${IMAGE}\ncommand: "true"\n`, { user: 'dopq-alice', uid: a.uid })}' > 36.job`,
   );
   t.is(dropped.code, 0, dropped.stderr);
   // The kernel already refuses a hard link to alice's file (fs.protected_hardlinks); if it ever
   // allowed one, the daemon would refuse it for its link count.
-  const foreignLink = await shellAs(b, `ln ${secret} ${intake}/807.job`);
+  const foreignLink = await shellAs(b, `ln ${secret} ${intake}/37.job`);
   // Users cannot make device nodes; root can, and the daemon must never open one (some act on open).
-  execFileSync('mknod', [path.join(intake, '808.job'), 'c', '1', '5']);
+  execFileSync('mknod', [path.join(intake, '38.job'), 'c', '1', '5']);
   const daemon = spool.startDaemon();
   const good = await spool.push({ name: 'good', command: 'true' }, a);
 
@@ -51,20 +51,20 @@ test('forged ownership: symlinks, hard links, FIFOs, oversize files and names wr
   await spool.waitFor('all five refusals', async () => (await rejectedIds('dopq-bob')).length >= 5);
   const bobs = await rejectedIds('dopq-bob');
   const byName = (name: string) => bobs.find((j) => (j.message ?? '').startsWith(name));
-  t.regex(byName('801.job')?.message ?? '', /symbolic link/);
-  t.regex(byName('802.job')?.message ?? '', /symbolic link/);
-  t.regex(byName('803.job')?.message ?? '', /not a regular file/);
-  t.regex(byName('804.job')?.message ?? '', /2 hard links/);
-  t.regex(byName('805.job')?.message ?? '', /bytes; the limit is/);
-  const device = (await spool.q()).jobs.find((j) => (j.message ?? '').startsWith('808.job'));
+  t.regex(byName('31.job')?.message ?? '', /symbolic link/);
+  t.regex(byName('32.job')?.message ?? '', /symbolic link/);
+  t.regex(byName('33.job')?.message ?? '', /not a regular file/);
+  t.regex(byName('34.job')?.message ?? '', /2 hard links/);
+  t.regex(byName('35.job')?.message ?? '', /bytes; the limit is/);
+  const device = (await spool.q()).jobs.find((j) => (j.message ?? '').startsWith('38.job'));
   t.is(device?.user, 'root');
   t.regex(device?.message ?? '', /not a regular file \(a FIFO, device or folder\)/);
   for (const job of bobs) t.notRegex(job.message ?? '', /alice-secret-token|root:/);
   // The job that names alice inside is bob's: the owner comes from the file, never its content.
-  const claimed = await spool.waitForJob(806, ['done', 'failed']);
+  const claimed = await spool.waitForJob(36, ['done', 'failed']);
   t.is(claimed.user, 'dopq-bob');
   t.is(claimed.state, 'done');
-  if (foreignLink.code === 0) await expectRejected(807, /hard links/);
+  if (foreignLink.code === 0) await expectRejected(37, /hard links/);
   else t.regex(foreignLink.stderr, /Operation not permitted/);
   t.is((await spool.waitForJob(good, ['done'])).user, 'dopq-alice');
   // alice's file is untouched; the refused files left the intake.
@@ -243,5 +243,24 @@ test('a user who squats job numbers holds only those: the floor is out of reach,
   await spool.waitFor('the far file to go', async () => !(await readdir(intake)).includes('2147483000.job'));
   t.regex(daemon.output(), /dropped 2147483000\.job of dopq-bob unread: job number 2147483000 is far past the last one taken/);
   t.is(await readFile(seqFile, 'utf8'), '7\n', 'the floor is the highest number taken in');
+  await daemon.stop();
+});
+
+test("a job number taken before is never taken again, even once its job has left the state", async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const [a, b] = [alice(), bob()];
+  const daemon = spool.startDaemon();
+  const first = await spool.push({ name: 'alice-first', command: 'echo alice' }, a);
+  await spool.waitForJob(first, ['done']);
+  t.is((await spool.cli(['history', 'clear'])).code, 0);
+  await spool.waitFor('the record to leave the state', async () => (await spool.job(first)) === undefined);
+  // bob writes a job file under alice's old number, as push would have written it.
+  const intake = path.join(spool.spoolDir, 'intake');
+  await shellAs(b, `cd ${intake} && printf '%s' '${envelope(first, `image: ${IMAGE}\ncommand: "echo bob"\n`)}' > .t && mv .t ${first}.job`);
+  await spool.waitFor('the file to go', async () => !(await readdir(intake)).includes(`${first}.job`));
+  t.regex(daemon.output(), new RegExp(`dropped ${first}\\.job of dopq-bob unread: job number ${first} was taken before, by a job that has left the state`));
+  t.is(await spool.job(first), undefined, 'no job under the old number');
+  const next = await spool.push({ name: 'alice-next', command: 'echo next' }, a);
+  t.true(next > first, `alice's next job takes a new number (${next})`);
   await daemon.stop();
 });
