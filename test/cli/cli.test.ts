@@ -97,12 +97,12 @@ test('the daemon rejects a forged job file and keeps running the others', async 
   await spool.waitFor('the daemon', async () => (await spool.q()).daemon.running);
   const good = await spool.push({ name: 'good', command: 'true' }, alice());
   // Dropped by hand, bypassing push: the daemon validates again and records a rejection.
-  const forged = path.join(spool.spoolDir, 'intake', '900.job');
+  const forged = path.join(spool.spoolDir, 'intake', '30.job');
   await writeFile(
     forged,
-    JSON.stringify({ id: 900, submitted_at: Date.now(), source: '/x/evil.yaml', manifest: 'image: x\nprivileged: true\n' }),
+    JSON.stringify({ id: 30, submitted_at: Date.now(), source: '/x/evil.yaml', manifest: 'image: x\nprivileged: true\n' }),
   );
-  const rejected = await spool.waitForJob(900, ['rejected']);
+  const rejected = await spool.waitForJob(30, ['rejected']);
   t.regex(rejected.message ?? '', /line 2: privileged: unknown field/);
   t.is((await spool.waitForJob(good, ['done'])).state, 'done');
   t.is(daemon.child.exitCode, null);
