@@ -92,7 +92,7 @@ test("push refuses a context with a link, naming build.context; a job claiming a
   // bob cannot read alice's job file; the test reads it as root to forge the closest copy.
   t.not((await shellAs(b, `cat ${spool.spoolDir}/intake/${aliceId}.job`)).code, 0);
   const envelope = JSON.parse(await readFile(path.join(spool.spoolDir, 'intake', `${aliceId}.job`), 'utf8'));
-  const forgedId = aliceId + 100;
+  const forgedId = aliceId + 10; // a number push could take: within the files waiting and 64 of the floor
   await shellAs(
     b,
     `cd ${spool.spoolDir}/intake && printf '%s' '${JSON.stringify({ ...envelope, id: forgedId, context: { ...envelope.context } })}' > .f && mv .f ${forgedId}.job`,
