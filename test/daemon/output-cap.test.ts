@@ -66,7 +66,13 @@ test('a job printing 30 MB under limits.log_size 1m: 1 MB and the marker saved, 
   ).reduce((a, b) => a + b, 0);
   t.log(`engine log: ${engineBytes} bytes`);
   t.true(engineBytes <= 2 * MB + 64 * 1024, `engine keeps at most two 1 MB files, has ${engineBytes}`);
-  const tail = (await docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: 5 })).toString('latin1');
+  // The engine copies a container's output into its log on its own time: the die event can come
+  // before the last lines are in, so wait for them rather than read once.
+  const lastLines = async () => (await docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: 5 })).toString('latin1');
+  const tail = await spool.waitFor(
+    'the engine log to have the last line',
+    async () => /finished/.test(await lastLines()) && (await lastLines()),
+  );
   t.regex(tail, /finished/, 'docker logs still shows the tail');
   await daemon.stop();
 });
