@@ -89,6 +89,8 @@ class GuardedLog {
   private state: Saving = 'on';
   private size = 0;
   private endsLine = true;
+  /** Where the last whole line saved ends: a cut goes back to it, so only whole lines precede the marker. */
+  private lineEnd = 0;
   private sinceCheck = 0;
   private checkedAt = Number.NEGATIVE_INFINITY;
   private dropped = 0;
@@ -150,6 +152,13 @@ class GuardedLog {
     if (kept !== batch) {
       this.state = 'cut';
       this.pending = [];
+      // A line begun in an earlier chunk (the engine splits output anywhere) and cut here goes
+      // whole; a single line longer than the cap (lineEnd 0) is kept cut.
+      if (!this.endsLine && this.lineEnd > 0) {
+        await this.handle.truncate(this.lineEnd).catch(() => undefined);
+        this.size = this.lineEnd;
+        this.endsLine = true;
+      }
       await this.mark(outputCutMarker(this.limits.size));
     }
   }
@@ -213,11 +222,16 @@ class GuardedLog {
       const kept = keepLines ? data.subarray(0, offset).lastIndexOf(0x0a) + 1 : 0;
       await this.handle.truncate(start + kept).catch(() => undefined);
       this.size = start + kept;
-      if (kept > 0) this.endsLine = true;
+      if (kept > 0) {
+        this.endsLine = true;
+        this.lineEnd = this.size;
+      }
       throw error;
     }
     this.size = start + data.length;
     if (data.length > 0) this.endsLine = data[data.length - 1] === 0x0a;
+    const newline = data.lastIndexOf(0x0a);
+    if (newline >= 0) this.lineEnd = start + newline + 1;
   }
 
   // Once per log, so a disk that keeps filling up cannot eat the saved output marker by marker.
@@ -229,6 +243,7 @@ class GuardedLog {
     const newline = tail.subarray(0, -1).lastIndexOf(0x0a);
     this.size = newline >= 0 ? from + newline + 1 : from;
     this.endsLine = newline >= 0 || from === 0;
+    this.lineEnd = Math.min(this.lineEnd, this.size);
     await this.handle.truncate(this.size);
   }
 }
