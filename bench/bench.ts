@@ -1,15 +1,14 @@
 // `npm run bench`: dopq's latencies beside raw Docker in the same run, on the same engine and
 // image. Prints figures; asserts nothing (speed is measured, not tested).
+import { benchSpool } from './bench-spool.js';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { stringify } from 'yaml';
 import { instanceId } from '../src/daemon/context.js';
-import { initSpool, spoolPaths } from '../src/io/spool/spool.js';
 import { writeFileAtomic } from '../src/io/files/atomic-write.js';
 import type { StateFile } from '../src/core/state.js';
 import { runCli, startDaemonProcess } from '../test/helpers/cli.js';
@@ -66,23 +65,11 @@ const quantile = (values: number[], q: number) => {
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 async function makeSpool(gpus: number) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dopq-bench-'));
-  await chmod(dir, 0o755);
-  const configFile = path.join(dir, 'dopq.yaml');
-  await writeFile(
-    configFile,
-    stringify({
-      spool: './spool',
-      gpus: Array.from({ length: gpus }, (_, i) => i),
-      gpu_assignment: 'env',
-      defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' },
-      rescan_interval: '5s',
-      reconcile_interval: '30s',
-      builds: { min_free: '1m' },
-    }),
-  );
-  const spool = spoolPaths(path.join(dir, 'spool'));
-  await initSpool(spool);
+  const { dir, configFile, spool } = await benchSpool('bench', {
+    gpus: Array.from({ length: gpus }, (_, i) => i),
+    rescan_interval: '5s',
+    reconcile_interval: '30s',
+  });
   const manifest = async (name: string, command: string) => {
     const file = path.join(dir, `${name}.yaml`);
     await writeFile(file, stringify({ name, image: IMAGE, command }));

@@ -2,16 +2,14 @@
 // daemon's pass and `dopq q` on an empty spool, with 20,000 rejected records in the state, and
 // with 3,000 request files waiting, all in the same run. Prints figures; asserts nothing.
 // Needs root and the Docker engine (`bash scripts/docker-engine.sh`): `run --once` probes it.
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { benchSpool, type BenchSpool } from './bench-spool.js';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify } from 'yaml';
 import { encodeRequest } from '../src/core/job/envelope.js';
 import type { JobRecord } from '../src/core/job/job.js';
 import type { StateFile } from '../src/core/state.js';
 import { writeFileAtomic } from '../src/io/files/atomic-write.js';
-import { initSpool, publish, REQUEST_SUFFIX, spoolPaths, type SpoolPaths } from '../src/io/spool/spool.js';
+import { publish, REQUEST_SUFFIX } from '../src/io/spool/spool.js';
 import { runCli, startDaemonProcess } from '../test/helpers/cli.js';
 
 const ROUNDS = Number(process.env['BENCH_FLOOD_ROUNDS'] ?? 5);
@@ -21,30 +19,10 @@ const REJECTED_USERS = 200;
 const REJECTED_CAP = REJECTED;
 const REQUESTS = 3_000;
 
-interface Bench {
-  dir: string;
-  configFile: string;
-  spool: SpoolPaths;
-}
+type Bench = BenchSpool;
 
 async function makeBench(): Promise<Bench> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dopq-flood-'));
-  await chmod(dir, 0o755);
-  const configFile = path.join(dir, 'dopq.yaml');
-  await writeFile(
-    configFile,
-    stringify({
-      spool: './spool',
-      gpus: [0],
-      gpu_assignment: 'env',
-      builds: { min_free: '1m' },
-      defaults: { gpus: 1, memory: '64m', cpus: 0.5, shm: '8m', time_limit: '10m' },
-      limits: { per_user: { rejected: REJECTED_CAP } },
-    }),
-  );
-  const spool = spoolPaths(path.join(dir, 'spool'));
-  await initSpool(spool);
-  return { dir, configFile, spool };
+  return benchSpool('flood', { gpus: [0], limits: { per_user: { rejected: REJECTED_CAP } } });
 }
 
 const seedState = (b: Bench, jobs: JobRecord[], paused = false) =>
