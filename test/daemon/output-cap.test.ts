@@ -66,14 +66,12 @@ test('a job printing 30 MB under limits.log_size 1m: 1 MB and the marker saved, 
   ).reduce((a, b) => a + b, 0);
   t.log(`engine log: ${engineBytes} bytes`);
   t.true(engineBytes <= 2 * MB + 64 * 1024, `engine keeps at most two 1 MB files, has ${engineBytes}`);
-  // The engine copies a container's output into its log on its own time: the die event can come
-  // before the last lines are in, so wait for them rather than read once.
-  const lastLines = async () => (await docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: 5 })).toString('latin1');
-  const tail = await spool.waitFor(
-    'the engine log to have the last line',
-    async () => /finished/.test(await lastLines()) && (await lastLines()),
-  );
-  t.regex(tail, /finished/, 'docker logs still shows the tail');
+  // The engine's own log is not dopq's to keep whole: after the exit, dockerd gives its log
+  // copier two seconds (moby daemon/monitor.go, StreamConfig.Wait) and drops what is still
+  // unwritten, so on a loaded machine the last lines can be missing there. What dopq owes is
+  // that its cap does not stop the engine log: `docker logs` still reads whole lines of the job.
+  const tail = (await docker.getContainer(info.Id).logs({ stdout: true, stderr: true, tail: 5 })).toString('latin1');
+  t.regex(tail, /(x{99}|finished)\n$/, `docker logs still shows the job's output: ${JSON.stringify(tail.slice(-120))}`);
   await daemon.stop();
 });
 
