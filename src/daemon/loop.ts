@@ -86,17 +86,25 @@ export class DaemonLoop implements PassRunner {
     while (this.running) await this.running;
   }
 
+  /** What close() waits on now, named by the shutdown watchdog when it fires. */
+  closingStep = '';
+
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.stopEvents?.();
+    this.closingStep = 'closing the spool watcher';
     await this.watcher?.close();
+    this.closingStep = 'finishing the current pass';
     await this.idle();
+    this.closingStep = 'stopping builds';
     await this.builder.abortAll();
     this.logs.abortAll();
+    this.closingStep = 'saving the state';
     await this.saver.saveAtExit();
+    this.closingStep = '';
   }
 
   /** A pass as soon as none is running (one that runs now is followed by another). */

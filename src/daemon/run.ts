@@ -101,10 +101,12 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
     log.info(`dopq run: spool ${spool.root}, ${gpus.current().length} GPUs, pid ${process.pid}`);
     await daemon.start();
     await Promise.race([signalled, stopRequested]);
+    // Under systemd's default TimeoutStopSec (90 s), and long enough for an fsync on a disk
+    // busy with other writes; the message names the step that hung.
     const watchdog = setTimeout(() => {
-      log.error('shutdown took too long; exiting now');
+      log.error(`shutdown took too long (${daemon.closingStep || 'closing'}); exiting now`);
       process.exit(70);
-    }, 20_000);
+    }, 60_000);
     watchdog.unref();
     await daemon.close();
     clearTimeout(watchdog);
