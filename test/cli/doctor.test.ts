@@ -94,3 +94,23 @@ test("push refuses a manifest asking for more CPUs or memory than this host has 
   t.regex(result.stderr, /line 3: memory: 60t is more than this host's [\d.]+ [GT]B of memory/);
   t.deepEqual((await spool.q()).jobs, [], 'nothing was queued');
 });
+
+test('push refuses a manifest that would take a config default above this host, saying which and what to give', async (t) => {
+  const cpus = availableParallelism();
+  const spool = await makeSpool(t, {
+    defaults: { gpus: 1, memory: '128m', cpus: cpus + 1, shm: '16m', time_limit: '10m' },
+    limits: { cpus: 100000 },
+  });
+  const file = path.join(spool.dir, 'plain.yaml');
+  await writeFile(file, `image: ${IMAGE}\n`);
+  const result = await spool.cli(['push', file]);
+  t.is(result.code, 65);
+  t.regex(
+    result.stderr,
+    new RegExp(
+      `^dopq: ${file}: cpus: not given, and the server's default \\(defaults.cpus: ${cpus + 1}\\) is more than this host's ${cpus} CPUs?; give cpus: ${cpus} or less\nhint: `,
+    ),
+  );
+  await writeFile(file, `image: ${IMAGE}\ncpus: ${cpus}\n`);
+  t.is((await spool.cli(['push', file])).code, 0, 'giving cpus within the host is fine');
+});

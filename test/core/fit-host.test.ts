@@ -1,6 +1,6 @@
 import test from 'ava';
 import { parseConfig, type HostFigures } from '../../src/core/config/config.js';
-import { beyondHost, fitHost } from '../../src/core/config/fit-host.js';
+import { beyondHost, defaultsBeyondHost, fitHost } from '../../src/core/config/fit-host.js';
 import { formatIssues } from '../../src/core/errors.js';
 import { parseManifest } from '../../src/core/job/manifest.js';
 import { testConfig } from './fixtures.js';
@@ -77,4 +77,14 @@ test('beyondHost says why a job (defaults applied) can never start on this host'
     beyondHost({ cpus: 4, memory: 8 * GB }, small),
     "it asks for 4 CPUs and 8 GB of memory, more than this host's 2 CPUs and this host's 4 GB of memory: it can never start here",
   );
+});
+
+test('defaultsBeyondHost: what push says of a default the admin set above the host', (t) => {
+  t.deepEqual(defaultsBeyondHost({ cpus: 2, memory: GB }, small), []);
+  t.deepEqual(defaultsBeyondHost({ cpus: 3, memory: GB }, small), [
+    {
+      path: 'cpus',
+      message: "not given, and the server's default (defaults.cpus: 3) is more than this host's 2 CPUs; give cpus: 2 or less",
+    },
+  ]);
 });

@@ -2,6 +2,7 @@
 // are lowered to it; defaults and limits the file sets above it are kept and reported (the
 // admin chose them); and the host becomes one more limit no job may ask beyond.
 import type { Config, HostFigures } from './config.js';
+import type { Issue } from '../errors.js';
 import { readableSize } from '../units.js';
 
 export type HostResource = 'cpus' | 'memory';
@@ -93,6 +94,18 @@ export function beyondHost(job: { cpus: number; memory: number }, host: HostFigu
   const over = RESOURCES.filter((resource) => job[resource] > host[resource]);
   if (over.length === 0) return undefined;
   return `it asks for ${over.map((resource) => `${describeAmount(resource, job[resource])}`).join(' and ')}, more than ${over.map((resource) => hostAmount(host, resource)).join(' and ')}: it can never start here`;
+}
+
+/**
+ * A parsed manifest whose CPUs or memory, not given and so from the config's defaults, are more
+ * than the host has (a default the admin set above it): what push says instead of queueing a
+ * job that cannot start. Values the manifest gives are checked, with their lines, by the parse.
+ */
+export function defaultsBeyondHost(job: { cpus: number; memory: number }, host: HostFigures): Issue[] {
+  return RESOURCES.filter((resource) => job[resource] > host[resource]).map((resource) => ({
+    path: resource,
+    message: `not given, and the server's default (defaults.${resource}: ${resource === 'cpus' ? job.cpus : readableSize(job.memory)}) is more than ${hostAmount(host, resource)}; give ${resource}: ${resource === 'cpus' ? host.cpus : readableSize(host.memory)} or less`,
+  }));
 }
 
 function where(key: string, line: number | undefined): string {
