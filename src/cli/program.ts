@@ -32,6 +32,14 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
   addJobCommands(program, wiring);
   addJobControlCommands(program, wiring);
   addDaemonCommands(program, wiring);
+  // Before any config is loaded: a config that does not load is one of its checks.
+  program
+    .command('doctor')
+    .description('check the config, spool, engine, GPUs, host, disk, users and daemon: ok, warn or fail, with the fix')
+    .option('--json', 'print the checks as a JSON array of {name, status, detail, hint}')
+    .action(async (options: { json?: boolean }) =>
+      setExit(await (await import('./commands/doctor.js')).doctorCommand(program.opts<GlobalOptions>(), io, env, options)),
+    );
   addAdminCommands(program, wiring);
   addToolCommands(program, wiring);
   return program;

@@ -15,6 +15,7 @@ import { DaemonLoop } from './loop.js';
 import { newEngineHealth } from '../core/engine-faults.js';
 import { noteEngineError } from './engine-health.js';
 import { createGpuSource } from './gpu-source.js';
+import { fitConfigToHost } from './host-fit.js';
 
 export interface RunOptions {
   once: boolean;
@@ -42,6 +43,8 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
     () => undefined,
     (error: unknown) => error,
   );
+  // Built-in defaults above the host lowered, the host made a limit; the rest logged.
+  config = await fitConfigToHost(config, log, engineError === undefined && options.engine === undefined);
   const gpus = await createGpuSource(config);
 
   const fatal = (error: Error) => {

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { encodeEnvelope, type PackedContextRef } from '../../core/job/envelope.js';
 import { DopqError, ExitCode, formatIssues, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
 import { parseManifest, type BuildSpec, type Manifest } from '../../core/job/manifest.js';
+import { defaultsBeyondHost, fitHost } from '../../core/config/fit-host.js';
+import { localHostFigures } from '../../io/host/host-resources.js';
 import { assertDiskRoom } from '../../io/files/disk.js';
 import { readUserFile } from '../../io/files/user-file.js';
 import { ContextError, copyArchive, packContext } from '../../io/files/context-pack.js';
@@ -74,11 +76,18 @@ async function pushDopqBundle(ctx: CommandContext, input: string, options: { jso
 
 async function pushManifest(ctx: CommandContext, file: string, text: string, source: string, options: { json?: boolean }): Promise<number> {
   const stem = path.basename(file).replace(/\.(ya?ml|json|zip)$/i, '');
-  const result = parseManifest(text, ctx.config, stem, process.getuid?.());
+  // This host is one more limit, read here without the engine; the daemon checks again with the engine's figures.
+  const host = localHostFigures();
+  const result = parseManifest(text, fitHost(ctx.config, host).config, stem, process.getuid?.());
   if (!result.ok) {
     if (result.issues.some((issue) => issue.denied)) throw new PermissionError(file, formatIssues(result.issues));
     throw new InvalidDocumentError('manifest', file, result.issues);
   }
+  const overDefaults = defaultsBeyondHost(result.manifest, host);
+  if (overDefaults.length > 0)
+    throw new InvalidDocumentError('manifest', file, overDefaults, {
+      hint: 'or ask an admin to fit the defaults to the host (dopq doctor)',
+    });
   await assertMountsAccessible(file, result.manifest.mounts);
   if (result.manifest.build)
     checkBaseImages(

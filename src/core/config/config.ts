@@ -33,6 +33,14 @@ export interface PerUserLimits {
   builds: number;
 }
 
+/** The CPUs and memory (bytes) jobs can have on this host, and whose figures they are (for messages). */
+export interface HostFigures {
+  cpus: number;
+  memory: number;
+  /** e.g. "the engine's" or "this host's": who counted them. */
+  source: string;
+}
+
 export interface Config {
   /** Absolute path of the file this came from (for messages and relative paths). */
   file: string;
@@ -96,6 +104,10 @@ export interface Config {
   start_retries: number;
   /** Queue a job again when an engine restart killed its container (else it fails, engine-restart). */
   requeue_on_engine_restart: boolean;
+  /** The CPU and memory defaults and limits the file sets itself (`defaults.cpus` -> its line); the rest are built in. */
+  resources_set: Record<string, number | undefined>;
+  /** This host's figures once fit-host.ts checked the config against them: no job may ask for more. */
+  host?: HostFigures;
 }
 
 const size = (what: string) =>
@@ -340,6 +352,12 @@ export function parseConfig(text: string, file: string): Config {
     });
   }
   if (issues.length > 0) throw new InvalidDocumentError('config', file, issues);
+  const resourcesSet: Record<string, number | undefined> = {};
+  for (const section of ['defaults', 'limits'] as const) {
+    for (const key of ['cpus', 'memory'] as const) {
+      if (raw[section][key] !== undefined) resourcesSet[`${section}.${key}`] = yaml.source.lineOf([section, key]);
+    }
+  }
 
   return {
     file,
@@ -373,6 +391,7 @@ export function parseConfig(text: string, file: string): Config {
     history: raw.history,
     start_retries: raw.start_retries,
     requeue_on_engine_restart: raw.requeue_on_engine_restart,
+    resources_set: resourcesSet,
   };
 }
 

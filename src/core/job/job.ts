@@ -16,7 +16,8 @@ export type EndReason =
   | 'lost'
   | 'foreign-image'
   | 'mount-denied'
-  | 'engine-restart';
+  | 'engine-restart'
+  | 'exceeds-host';
 
 export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled', 'rejected'];
 

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
+import { hostAmount } from '../config/fit-host.js';
 import type { Issue } from '../errors.js';
 import { claimedJobOwner, namesForeignJobImage } from './image-names.js';
 import { checkSchema } from '../document/schema-issues.js';
@@ -246,6 +247,12 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
     at(['memory'], `at most ${formatSize(limits.memory)}, got ${formatSize(raw.memory)}`);
   if (raw.shm !== undefined && raw.shm > limits.shm) at(['shm'], `at most ${formatSize(limits.shm)}, got ${formatSize(raw.shm)}`);
   if (raw.cpus !== undefined && raw.cpus > limits.cpus) at(['cpus'], `at most ${limits.cpus} CPUs, got ${raw.cpus}`);
+  // The host is one more limit (fit-host.ts records it): the engine refuses more CPUs than it has.
+  const host = config.host;
+  if (host && raw.cpus !== undefined && raw.cpus <= limits.cpus && raw.cpus > host.cpus)
+    at(['cpus'], `${raw.cpus} is more than ${hostAmount(host, 'cpus')}`);
+  if (host && raw.memory !== undefined && raw.memory <= limits.memory && raw.memory > host.memory)
+    at(['memory'], `${formatSize(raw.memory)} is more than ${hostAmount(host, 'memory')}`);
   if (raw.time_limit !== undefined && raw.time_limit > limits.time_limit) {
     at(['time_limit'], `at most ${limits.time_limit}s (${Math.round(limits.time_limit / 3600)}h) on this server, got ${raw.time_limit}s`);
   }

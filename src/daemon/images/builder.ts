@@ -6,6 +6,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { IMAGE_LABEL_INSTANCE, IMAGE_LABEL_JOB, IMAGE_LABEL_UID } from '../../core/job/container-spec.js';
 import { refuseJob, type JobRecord, type JobSpec } from '../../core/job/job.js';
+import { beyondHost } from '../../core/config/fit-host.js';
 import { imagesOf } from '../../core/job/image-ownership.js';
 import { chooseBuilds } from '../../core/schedule/build-slots.js';
 import { buildOutputCutMarker, capOutput } from '../../core/job/output-cap.js';
@@ -123,6 +124,9 @@ export class Builder {
     try {
       const spec = await loadSpec(ctx, job.id);
       if (!spec) throw new BuildRefused('the job file in the spool is missing');
+      // The build's steps get the job's limits: one above the host would fail with the engine's words.
+      const beyond = ctx.config.host && beyondHost(spec.manifest, ctx.config.host);
+      if (beyond) throw new BuildRefused(beyond);
       const writes: Promise<unknown>[] = [];
       // Past builds.log_size the output is still read (the build goes on) but no longer kept.
       const cap = capOutput(ctx.config.builds.log_size, buildOutputCutMarker(ctx.config.builds.log_size));

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { containerSpec } from '../../core/job/container-spec.js';
+import { beyondHost } from '../../core/config/fit-host.js';
 import { afterEngineRestart, afterHostFault, failToStart, finishJob, refuseJob, type JobRecord, type JobSpec } from '../../core/job/job.js';
 import { killedByEngineRestart } from '../../core/engine-faults.js';
 import { noteEngineError, refreshEngineStart } from '../engine-health.js';
@@ -37,6 +38,12 @@ export function logFile(ctx: DaemonContext, id: number): string {
 export async function createJobContainer(ctx: DaemonContext, job: JobRecord): Promise<JobRecord> {
   const spec = await loadSpec(ctx, job.id);
   if (!spec) return failToStart(job, 'the job file in the spool is missing', ctx.now());
+  // Queued before the host shrank (or under a default above it): the engine would only say "Range of CPUs".
+  const beyond = ctx.config.host && beyondHost(spec.manifest, ctx.config.host);
+  if (beyond) {
+    ctx.log.error(`failed: ${beyond}`, job.id);
+    return { ...failToStart(job, beyond, ctx.now()), reason: 'exceeds-host' };
+  }
   try {
     // Identity from the user database now, not from the manifest or the dropped file's group.
     const account = await accountOf(spec.uid);

@@ -11,10 +11,15 @@ export const SYSTEM_CONFIG = '/etc/dopq/dopq.yaml';
 export const BUNDLED_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../etc/dopq.yaml');
 
 export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  if (flag) return path.resolve(flag);
-  if (env['DOPQ_CONFIG']) return path.resolve(env['DOPQ_CONFIG']);
-  if (existsSync(SYSTEM_CONFIG)) return SYSTEM_CONFIG;
-  return BUNDLED_CONFIG;
+  return findConfig(flag, env).file;
+}
+
+/** The config file and the rule that chose it (for `dopq doctor`). */
+export function findConfig(flag: string | undefined, env: NodeJS.ProcessEnv): { file: string; rule: string } {
+  if (flag) return { file: path.resolve(flag), rule: '--config' };
+  if (env['DOPQ_CONFIG']) return { file: path.resolve(env['DOPQ_CONFIG']), rule: '$DOPQ_CONFIG' };
+  if (existsSync(SYSTEM_CONFIG)) return { file: SYSTEM_CONFIG, rule: `${SYSTEM_CONFIG} exists` };
+  return { file: BUNDLED_CONFIG, rule: `the bundled copy: no --config, $DOPQ_CONFIG or ${SYSTEM_CONFIG}` };
 }
 
 // A config is a page of YAML; a file this big was named by mistake.
