@@ -13,7 +13,9 @@ export async function fitConfigToHost(config: Config, log: Logger, askEngine: bo
   const host = (engine && engineHostFigures(engine)) ?? localHostFigures();
   const fit = fitHost(config, host);
   for (const note of fit.notes) {
-    if (note.builtIn) log.info(`config: ${note.message}`);
+    // A default above the host fails every job that does not say; a limit above it only promises
+    // more than the host gives, and the host is the tighter limit.
+    if (note.builtIn || note.key.startsWith('limits.')) log.info(`config: ${note.message}`);
     else log.error(`config: ${note.message}`);
   }
   return fit.config;

@@ -75,11 +75,14 @@ test('doctor with a config that does not load: its problems in one fail line, ex
   t.regex(config?.detail ?? '', /^\/nonexistent\/dopq.yaml \(by --config\): cannot read the config: ENOENT/);
 });
 
-test('doctor fails a config default or limit above this host, naming key and line', async (t) => {
-  const spool = await makeSpool(t, { limits: { cpus: 100000 } });
+test('doctor fails a config default above this host and warns of a limit above it, naming key and line', async (t) => {
+  const limit = await makeSpool(t, { limits: { cpus: 100000 } });
+  const warned = await limit.cli(['doctor']);
+  t.regex(line(warned.stdout, 'host'), /^warn +host +limits\.cpus \(line \d+\): 100000 is more than the engine's \d+ CPUs?/);
+  const spool = await makeSpool(t, { defaults: { cpus: 100000 }, limits: { cpus: 100000 } });
   const result = await spool.cli(['doctor']);
   t.is(result.code, 1);
-  t.regex(line(result.stdout, 'host'), /^fail +host +limits\.cpus \(line \d+\): 100000 is more than the engine's \d+ CPUs?/);
+  t.regex(line(result.stdout, 'host'), /^fail +host +defaults\.cpus \(line \d+\): 100000 is more than the engine's \d+ CPUs?/);
 });
 
 test("push refuses a manifest asking for more CPUs or memory than this host has (65), naming file, field, line and the host's figure", async (t) => {

@@ -101,14 +101,17 @@ test("gpus: the config's list against what nvidia-smi sees, by index or UUID", (
   t.regex(missing.detail, /the config lists 2, which nvidia-smi does not see/);
 });
 
-test('host: built-in defaults lowered are ok (said); a default or limit set above the host fails', (t) => {
+test('host: built-in defaults lowered are ok (said); a limit set above the host warns; a default set above it fails', (t) => {
   const host = { cpus: 2, memory: 4 * GB, source: "this host's" };
   const minimal = hostCheck(parseConfig('gpus: [0]\n', '/etc/dopq/dopq.yaml'), host);
   t.is(minimal.status, 'ok');
   t.regex(minimal.detail, /built-in defaults\.cpus lowered to 2/);
   const set = hostCheck(parseConfig('limits: {cpus: 16}\n', '/etc/dopq/dopq.yaml'), host);
-  t.is(set.status, 'fail');
+  t.is(set.status, 'warn');
   t.regex(set.detail, /limits\.cpus \(line 1\): 16 is more than this host's 2 CPUs/);
+  const defaults = hostCheck(parseConfig('defaults: {cpus: 4}\nlimits: {cpus: 16}\n', '/etc/dopq/dopq.yaml'), host);
+  t.is(defaults.status, 'fail');
+  t.regex(defaults.detail, /defaults\.cpus \(line 1\): 4 is more than this host's 2 CPUs/);
   t.is(hostCheck(testConfig(), { cpus: 8, memory: 16 * GB, source: "the engine's" }).status, 'ok');
 });
 

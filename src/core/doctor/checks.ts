@@ -180,9 +180,11 @@ export function hostCheck(config: Config, host: HostFigures): Check {
   const { notes } = fitHost(config, host);
   const set = notes.filter((note) => !note.builtIn);
   if (set.length > 0) {
+    // A default above the host fails jobs; a limit above it is only a promise the host narrows.
+    const failing = set.some((note) => note.key.startsWith('defaults.'));
     return check(
       'host',
-      'fail',
+      failing ? 'fail' : 'warn',
       set.map((note) => note.message).join('; '),
       `lower them to what the host has (${describeAmount('cpus', host.cpus)}, ${readableSize(host.memory)}), or remove them from the config to take the built-in ones, fitted to the host`,
     );
