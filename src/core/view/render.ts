@@ -179,11 +179,11 @@ function gpusLine(view: QueueView, { c, width }: Drawing): string {
     .map(
       (gpu) => `${gpu.index}:${gpu.state === 'free' ? c.green('free') : gpu.state === 'held' ? c.yellow(`job ${gpu.job}`) : c.red('busy')}`,
     );
-  const note = view.gpus_source === 'config' ? " (the config's list; the daemon has not run yet)" : '';
-  if (items.length === 0) return fitLines(`${head}${view.gpus_free}/${view.gpus_total} free${note}`, width);
-  const words = [`${view.gpus_free}/${view.gpus_total} free `, `[${items[0]!}`, ...items.slice(1)];
-  words[words.length - 1] += `]${note}`;
-  return fitLines(wrapWords(head, words, width), width);
+  const note = view.gpus_source === 'config' ? "(the config's list; the daemon has not run yet)".split(' ') : [];
+  const list = items.length === 0 ? [] : [`[${items[0]!}`, ...items.slice(1)];
+  if (list.length > 0) list[list.length - 1] += ']';
+  // Two spaces between the count and the list, as ever; `wrapWords` puts one.
+  return fitLines(wrapWords(head, [`${view.gpus_free}/${view.gpus_total} free${list.length ? ' ' : ''}`, ...list, ...note], width), width);
 }
 
 /** `words` after `head`, one space apart, a new line (indented as wide as `head`) when one would pass `width`. */
