@@ -62,7 +62,8 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
     .description('show running, queued and finished jobs, GPUs and user penalties')
     .option('--json', 'print one JSON object (fields in dopq(1))')
     .option('-a, --all', 'include all finished jobs, not only the last 24 hours')
-    .action(async (options: { json?: boolean; all?: boolean }) =>
+    .option('-w, --wide', 'every column, nothing cut with …, whatever the terminal width')
+    .action(async (options: { json?: boolean; all?: boolean; wide?: boolean }) =>
       setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)),
     );
 

@@ -140,3 +140,37 @@ test('held and paused jobs have no estimate and say why', (t) => {
   t.like(view.paused, { by: 'root' });
   t.regex(renderQueue(view, { now, colorLevel: 0 }), /paused by root/);
 });
+
+test('before the daemon first wrote the state: the config GPUs, estimates from them, nothing "too big"', (t) => {
+  const empty: StateFile = { version: 1, jobs: [], gpus: [], daemon: null };
+  const pending = [
+    { id: 7, user: 'alice', uid: 1000, submitted_at: now - 2000, name: 'two', gpus_requested: 2 },
+    { id: 8, user: 'bob', uid: 1001, submitted_at: now - 1000 }, // another user's file: GPUs unknown
+  ];
+  const view = buildQueueView(empty, pending, opts({ daemonAlive: false, noStateYet: true }));
+  t.is(view.gpus_source, 'config');
+  t.like(view, { gpus_free: 4, gpus_total: 4 });
+  for (const id of [7, 8])
+    t.like(
+      view.jobs.find((j) => j.id === id),
+      { estimated_start: new Date(now).toISOString(), waiting_for: null },
+    );
+  t.is(view.jobs.find((j) => j.id === 8)!.gpus_requested, 0, 'shown as unknown, planned as the default');
+  t.regex(renderQueue(view, { now, colorLevel: 0 }), /^GPUs {4}4\/4 free {2}\[0:free 1:free 2:free 3:free\] \(the config's list/m);
+
+  const auto = buildQueueView(empty, pending, opts({ daemonAlive: false, noStateYet: true, config: { ...testConfig(), gpus: 'auto' } }));
+  t.is(auto.gpus_source, 'unknown');
+  t.is(auto.reservation, null);
+  for (const id of [7, 8])
+    t.like(
+      auto.jobs.find((j) => j.id === id),
+      { estimated_start: null, waiting_for: null },
+    );
+  const drawn = renderQueue(auto, { now, colorLevel: 0 });
+  t.regex(drawn, /^GPUs {4}unknown until the daemon runs \(gpus: auto\)$/m);
+  t.notRegex(drawn, /more GPUs than usable/);
+
+  const afterPass = buildQueueView({ ...empty, gpus: staticInventory(['0', '1']) }, pending, opts({ noStateYet: false }));
+  t.is(afterPass.gpus_source, 'daemon', "once the daemon wrote the state, its GPUs, not the config's");
+  t.is(afterPass.gpus_total, 2);
+});

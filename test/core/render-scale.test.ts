@@ -120,6 +120,7 @@ function finishedView(count: number): QueueView {
     gpus: [],
     gpus_free: 0,
     gpus_total: 0,
+    gpus_source: 'daemon',
     jobs: Array.from({ length: count }, (_, i) => job(i + 1)),
     users: [],
     generated_at: new Date(now).toISOString(),

@@ -102,3 +102,21 @@ test("q before any daemon ran: another user's job by owner only, a bad file as a
   t.deepEqual(await q(a), [shown(hers, a, 'hers', 2), shown(his, b, '?', 0), shown(40, a, '?', 0)]);
   t.deepEqual(await q(), [shown(hers, a, 'hers', 2), shown(his, b, 'his', 1), shown(40, a, '?', 0)], 'root reads every file');
 });
+
+test('a job file over the size cap is listed by its owner only, never read whole', async (t) => {
+  const spool = await makeTempSpool(t);
+  const big = `name: big\nimage: busybox\nenv:\n  PAD: "${'x'.repeat(4000)}"\n`;
+  await dropJob(spool, '5.job', envelope(5, big));
+  await dropJob(spool, '6.job', envelope(6, 'name: small\nimage: busybox\n'));
+  const file = path.join(spool.paths.intake, '5.job');
+  const jobs = (await pendingJobs(spool.paths.intake, 2000)).sort((a, b) => a.id - b.id);
+  t.deepEqual(jobs, [
+    { id: 5, uid: 0, user: 'root', submitted_at: (await lstat(file)).mtimeMs },
+    { id: 6, uid: 0, user: 'root', submitted_at: SUBMITTED, name: 'small' },
+  ]);
+  t.like(
+    (await pendingJobs(spool.paths.intake, 8000)).find((job) => job.id === 5),
+    { name: 'big' },
+    'read under a larger cap',
+  );
+});

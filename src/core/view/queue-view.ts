@@ -2,6 +2,7 @@
 // the intake, and the clock. `--json` prints it as is; render.ts draws it as tables.
 import type { Config } from '../config/config.js';
 import { isFinished, type JobRecord, type JobState } from '../job/job.js';
+import { staticInventory, type GpuInfo } from '../schedule/gpus.js';
 import { stateUsage } from '../schedule/penalty.js';
 import { classicPenalties, type PolicyName } from '../schedule/policy.js';
 import { asQueued, schedulerInput, type SchedulingConfig } from '../schedule/schedule-input.js';
@@ -69,6 +70,11 @@ export interface QueueView {
   gpus: { id: string; index: number; name: string | null; state: 'free' | 'held' | 'busy'; job: number | null }[];
   gpus_free: number;
   gpus_total: number;
+  /**
+   * Where `gpus` comes from: the daemon's last scan; the config's list before the daemon's first
+   * pass; or unknown then with `gpus: auto` (no estimates until the daemon has looked).
+   */
+  gpus_source: 'daemon' | 'config' | 'unknown';
   jobs: JobView[];
   users: UserView[];
   generated_at: string;
@@ -76,7 +82,7 @@ export interface QueueView {
 
 export interface ViewOptions {
   now: number;
-  config: SchedulingConfig & Pick<Config, 'defaults'>;
+  config: SchedulingConfig & Pick<Config, 'defaults' | 'gpus'>;
   /** Shares of the users in the state (absent: 1). */
   shares: ReadonlyMap<string, number>;
   /** Whether the daemon that wrote `daemon` is alive (the caller checks the pid). */
@@ -86,6 +92,8 @@ export interface ViewOptions {
   /** Show finished jobs of all time, not just the last `recentMs`. */
   all: boolean;
   recentMs?: number;
+  /** No state file yet: no daemon has passed, so the GPUs are the config's (or unknown with `gpus: auto`). */
+  noStateYet?: boolean;
 }
 
 const iso = (ms: number | null | undefined): string | null => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
@@ -93,15 +101,24 @@ const iso = (ms: number | null | undefined): string | null => (ms === undefined 
 export function buildQueueView(state: StateFile, pending: readonly PendingJob[], options: ViewOptions): QueueView {
   const { now, config } = options;
   const known = new Set(state.jobs.map((job) => job.id));
-  const unread = pending.filter((job) => !known.has(job.id)).map((job) => pendingAsRecord(job, config.defaults.time_limit));
+  const unreadJobs = pending.filter((job) => !known.has(job.id));
+  const unread = unreadJobs.map((job) => pendingAsRecord(job, config.defaults));
   const waiting = [...state.jobs.filter(isWaiting), ...unread];
   const running = state.jobs.filter((job) => job.state === 'running');
-  const input = schedulerInput(state, config, { now, shares: options.shares, extraQueued: unread.map(asQueued) });
+  const inventory = gpuInventory(state, config, options);
+  const seen = { ...state, gpus: inventory.gpus };
+  const input = schedulerInput(seen, config, { now, shares: options.shares, extraQueued: unread.map(asQueued) });
   const plan = planQueue(input);
   const standing = userStanding(state, input.history, options);
-  const gpus = gpuViews(state, running, input.free);
-  const reservation = plan.decisions.reservation;
-  const origin: JobOrigin = { known, pending: new Set(pending.map((job) => job.id)) };
+  const gpus = gpuViews(seen, running, input.free);
+  const reservation = inventory.source === 'unknown' ? undefined : plan.decisions.reservation;
+  const origin: JobOrigin = {
+    known,
+    pending: new Set(pending.map((job) => job.id)),
+    // Another user's file, unread: its GPUs are unknown (the plan counts the default for it).
+    gpusUnknown: new Set(unreadJobs.filter((job) => job.gpus_requested === undefined && job.name === undefined).map((job) => job.id)),
+    gpusKnown: inventory.source !== 'unknown',
+  };
   const position = new Map(plan.order.map((job, i) => [job.id, i + 1]));
   const shown = [...state.jobs.filter((job) => !isWaiting(job)), ...waiting].filter((job) => isShown(job, options));
 
@@ -113,6 +130,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
     gpus,
     gpus_free: gpus.filter((gpu) => gpu.state === 'free').length,
     gpus_total: gpus.length,
+    gpus_source: inventory.source,
     jobs: shown.map((job) => jobView(job, { state, plan, position, standing, origin })).sort((a, b) => a.id - b.id),
     users: userViews(standing, running, waiting),
     generated_at: new Date(now).toISOString(),
@@ -148,6 +166,23 @@ function userStanding(state: StateFile, history: readonly string[], options: Vie
 interface JobOrigin {
   known: ReadonlySet<number>;
   pending: ReadonlySet<number>;
+  /** Jobs in the intake whose GPU count the caller may not read. */
+  gpusUnknown: ReadonlySet<number>;
+  /** Whether the GPUs are known at all, so that estimates mean something. */
+  gpusKnown: boolean;
+}
+
+/**
+ * The GPUs to plan with: the daemon's last scan; before any daemon wrote the state, the config's
+ * static list (what the daemon will use) or, with `gpus: auto`, none known.
+ */
+function gpuInventory(
+  state: StateFile,
+  config: Pick<Config, 'gpus'>,
+  options: ViewOptions,
+): { gpus: GpuInfo[]; source: QueueView['gpus_source'] } {
+  if (state.gpus.length > 0 || !options.noStateYet) return { gpus: state.gpus, source: 'daemon' };
+  return config.gpus === 'auto' ? { gpus: [], source: 'unknown' } : { gpus: staticInventory(config.gpus), source: 'config' };
 }
 
 /** What a job's row needs beside the job: the plan, its place in it, the users' standing, where it lies. */
@@ -168,11 +203,11 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
     user: job.user,
     state: job.state,
     gpus: job.gpus,
-    gpus_requested: job.gpus_requested,
+    gpus_requested: origin.gpusUnknown.has(job.id) ? 0 : job.gpus_requested,
     penalty: isFinished(job) ? null : standing.penalty(job.user),
     position: position.get(job.id) ?? null,
-    estimated_start: job.state === 'queued' ? iso(plan.estimates.get(job.id)) : null,
-    waiting_for: isWaiting(job) ? waitReason(job, state, plan) : null,
+    estimated_start: job.state === 'queued' && origin.gpusKnown ? iso(plan.estimates.get(job.id)) : null,
+    waiting_for: isWaiting(job) ? waitReason(job, state, plan, origin.gpusKnown) : null,
     held_by: job.held_by ?? null,
     submitted_at: iso(job.submitted_at)!,
     started_at: iso(job.started_at),
@@ -189,11 +224,12 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
 }
 
 /** Why a queued job waits beyond its turn, when there is a specific reason. */
-function waitReason(job: JobRecord, state: StateFile, plan: QueuePlan): WaitReason | null {
+function waitReason(job: JobRecord, state: StateFile, plan: QueuePlan, gpusKnown: boolean): WaitReason | null {
   if (job.state === 'building') return 'building';
   if (job.needs_image) return 'image';
   if (job.held_by) return 'held';
   if (state.paused) return 'paused';
+  if (!gpusKnown) return null; // no GPUs to weigh it against yet
   if (plan.decisions.reservation?.id === job.id) return 'reserved';
   return plan.blocked.get(job.id) ?? null;
 }
@@ -263,17 +299,21 @@ function daemonHealth(state: StateFile, options: ViewOptions): Pick<QueueView['d
   };
 }
 
-function pendingAsRecord(job: PendingJob, defaultTimeLimit: number): JobRecord {
+/**
+ * A job still in the intake, as the plan counts it: a manifest without `gpus` asks for the
+ * default, and so is another user's unread file assumed to (its own count is unknown to us).
+ */
+function pendingAsRecord(job: PendingJob, defaults: Config['defaults']): JobRecord {
   return {
     id: job.id,
     user: job.user,
     uid: job.uid,
     name: job.name ?? '?',
     image: '',
-    gpus_requested: job.gpus_requested ?? 0,
+    gpus_requested: job.gpus_requested ?? defaults.gpus,
     gpus: [],
     state: 'queued',
     submitted_at: job.submitted_at,
-    time_limit: defaultTimeLimit, // its own is unknown until the daemon reads it
+    time_limit: defaults.time_limit, // its own is unknown until the daemon reads it
   };
 }

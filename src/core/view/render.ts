@@ -3,6 +3,8 @@
 import { createRequire } from 'node:module';
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
+import { fitColumns, MIN_WIDTH, type TableFit } from './fit-table.js';
+import { localTime } from './local-time.js';
 import type { JobView, QueueView } from './queue-view.js';
 import { formatDuration } from '../units.js';
 
@@ -11,100 +13,215 @@ export interface RenderOptions {
   colorLevel: 0 | 1 | 2 | 3;
   /** Finished rows to draw, newest first; the older ones become one line. Absent: all. */
   finishedLimit?: number;
+  /** The terminal's width: every line fits it (see TABLE_FITS). Absent: no limit (`--wide`, a pipe). */
+  width?: number;
+  /** IANA zone for the times in the header (the TZ environment variable); absent: the system's. */
+  timeZone?: string;
 }
 
-// cli-table3's own cell width (ANSI-aware, wide characters), so measured widths match its padding.
-const { strlen } = createRequire(import.meta.url)('cli-table3/src/utils.js') as { strlen: (text: string) => number };
+// cli-table3's own cell width and cut (ANSI-aware, wide characters), so widths match its padding.
+const { strlen, truncate: cut } = createRequire(import.meta.url)('cli-table3/src/utils.js') as {
+  strlen: (text: string) => number;
+  truncate: (text: string, width: number, marker?: string) => string;
+};
+
+/**
+ * What each table gives up in a narrow terminal (documented in dopq(1)): first the columns that
+ * repeat what another says (a queued job's place is its row; penalty is usage / share) or matter
+ * least, then names and details are cut with `…`.
+ */
+export const TABLE_FITS = {
+  running: {
+    drop: [],
+    truncate: [
+      { column: 'name', min: 10 },
+      { column: 'user', min: 8 },
+    ],
+  },
+  queued: {
+    drop: ['waiting', '#'],
+    truncate: [
+      { column: 'name', min: 10 },
+      { column: 'est. start', min: 10 },
+      { column: 'user', min: 8 },
+    ],
+  },
+  finished: {
+    drop: ['duration', 'exit'],
+    truncate: [
+      { column: 'detail', min: 10 },
+      { column: 'name', min: 10 },
+      { column: 'outcome', min: 8 },
+      { column: 'user', min: 8 },
+    ],
+  },
+  users: { drop: ['usage (GPU-h)', 'share'], truncate: [{ column: 'user', min: 8 }] },
+} satisfies Record<string, TableFit>;
+
+/** No column dropped and none cut: `--wide`, or output that is not a terminal. */
+const NO_FIT: TableFit = { drop: [], truncate: [] };
 
 /** Rows one cli-table3 Table draws at most: its layout step is quadratic in rows (20,000 took 38 s). */
 export const TABLE_CHUNK_ROWS = 100;
 
+/** What every part of the drawing needs beside the view. */
+interface Drawing {
+  now: number;
+  c: ChalkInstance;
+  width: number | undefined;
+  timeZone: string | undefined;
+}
+
 export function renderQueue(view: QueueView, options: RenderOptions): string {
-  const c = new Chalk({ level: options.colorLevel });
+  const d: Drawing = {
+    now: options.now,
+    c: new Chalk({ level: options.colorLevel }),
+    width: options.width === undefined ? undefined : Math.max(options.width, MIN_WIDTH),
+    timeZone: options.timeZone,
+  };
   const sections = [
-    renderStatus(view, c),
-    section(c, 'Running', runningTable(view, options.now, c)),
-    section(c, 'Queued', queuedTable(view, options.now, c)),
-    section(c, 'Finished', finishedTable(view, options.finishedLimit, c)),
-    section(c, 'Users', usersTable(view, c)),
+    renderStatus(view, d),
+    section(d, 'Running', runningTable(view, d)),
+    section(d, 'Queued', queuedTable(view, d)),
+    section(d, 'Finished', finishedTable(view, options.finishedLimit, d)),
+    section(d, 'Users', usersTable(view, d)),
   ];
   return `${sections.join('\n\n')}\n`;
 }
 
-function section(c: ChalkInstance, title: string, body: string): string {
+function section({ c }: Drawing, title: string, body: string): string {
   return `${c.bold(title)}\n${body}`;
 }
 
-function table(head: string[], rows: string[][], c: ChalkInstance): string {
-  return rows.length === 0 ? c.dim('  (none)') : drawTable(head, rows);
+function table(head: string[], rows: string[][], fit: TableFit, { c, width }: Drawing): string {
+  return rows.length === 0 ? c.dim('  (none)') : drawTable(head, rows, TABLE_CHUNK_ROWS, { fit, width });
+}
+
+/** Lines of text (not tables) cut to the width with `…`; a line already within it is left as is. */
+function fitLines(text: string, width: number | undefined): string {
+  if (width === undefined) return text;
+  return text
+    .split('\n')
+    .map((line) => (strlen(line) <= width ? line : cut(line, width)))
+    .join('\n');
 }
 
 /**
  * What one cli-table3 Table of all rows draws, in time linear in rows: widths are measured once
  * over all cells, then chunks of rows are drawn at those fixed widths and joined without the
- * borders between chunks.
+ * borders between chunks. With a `width`, the columns are fitted to it first (fit-table.ts):
+ * some dropped, and cli-table3 cuts each cell wider than its column with `…`.
  */
-export function drawTable(head: string[], rows: string[][], chunkRows = TABLE_CHUNK_ROWS): string {
+export function drawTable(
+  head: string[],
+  rows: string[][],
+  chunkRows = TABLE_CHUNK_ROWS,
+  fitting: { fit: TableFit; width: number | undefined } = { fit: NO_FIT, width: undefined },
+): string {
   // As cli-table3 sizes a column: its widest cell plus one space of padding each side.
-  const colWidths = head.map((cell, i) => rows.reduce((width, row) => Math.max(width, strlen(row[i] ?? '') + 2), strlen(cell) + 2));
+  const natural = head.map((cell, i) => rows.reduce((width, row) => Math.max(width, strlen(row[i] ?? '') + 2), strlen(cell) + 2));
+  const { keep, colWidths } = fitColumns(head, natural, fitting.fit, fitting.width);
+  const all = keep.length === head.length;
+  const pick = (row: string[]): string[] => (all ? row : keep.map((i) => row[i] ?? ''));
   const lines: string[] = [];
   for (let start = 0; start < rows.length; start += chunkRows) {
     const first = start === 0;
     const last = start + chunkRows >= rows.length;
     const t = new Table({
-      head: first ? head : [],
+      head: first ? pick(head) : [],
       colWidths,
       style: { head: [], border: [] },
       chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
     });
-    t.push(...rows.slice(start, start + chunkRows));
+    t.push(...rows.slice(start, start + chunkRows).map(pick));
     const drawn = t.toString().split('\n');
     lines.push(...drawn.slice(first ? 0 : 1, last ? drawn.length : -1));
   }
   return lines.join('\n');
 }
 
-function renderStatus(view: QueueView, c: ChalkInstance): string {
+function renderStatus(view: QueueView, d: Drawing): string {
+  const { c } = d;
+  const at = (iso: string | null) => (iso === null ? '?' : localTime(Date.parse(iso), d.now, d.timeZone));
   const daemon = view.daemon.running
-    ? `${c.green('up')} (pid ${view.daemon.pid}${view.daemon.host ? ` on ${view.daemon.host}` : ''}, since ${view.daemon.since})`
+    ? `${c.green('up')} (pid ${view.daemon.pid}${view.daemon.host ? ` on ${view.daemon.host}` : ''}, since ${at(view.daemon.since)})`
     : c.red('not running');
-  const gpuList = view.gpus.map(
-    (gpu) => `${gpu.index}:${gpu.state === 'free' ? c.green('free') : gpu.state === 'held' ? c.yellow(`job ${gpu.job}`) : c.red('busy')}`,
-  );
   const lines = [
     `${c.bold('Daemon')}  ${daemon}`,
     ...(view.daemon.engine && !view.daemon.engine.reachable
       ? [
-          `${c.bold('Engine')}  ${c.red(`unreachable since ${view.daemon.engine.since ?? '?'}`)}${view.daemon.engine.error ? ` (${view.daemon.engine.error})` : ''}: nothing starts; pushes are kept`,
+          `${c.bold('Engine')}  ${c.red(`unreachable since ${at(view.daemon.engine.since)}`)}${view.daemon.engine.error ? ` (${view.daemon.engine.error})` : ''}: nothing starts; pushes are kept`,
         ]
       : []),
     ...(view.daemon.state_not_saved
       ? [
-          `${c.bold('State')}   ${c.red(`not saved since ${view.daemon.state_not_saved.since}: ${view.daemon.state_not_saved.error}`)}; running jobs go on, none start`,
+          `${c.bold('State')}   ${c.red(`not saved since ${at(view.daemon.state_not_saved.since)}: ${view.daemon.state_not_saved.error}`)}; running jobs go on, none start`,
         ]
       : []),
-    `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${view.paused.since}: no new jobs start`)}` : ''}`,
-    `${c.bold('GPUs')}    ${view.gpus_free}/${view.gpus_total} free${gpuList.length ? `  [${gpuList.join(' ')}]` : ''}`,
+    `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${at(view.paused.since)}: no new jobs start`)}` : ''}`,
   ];
-  if (view.reservation)
-    lines.push(
-      `${c.bold('Reserved')} GPUs ${gpuLabels(view, view.reservation.gpus)} for job ${view.reservation.job} from ${view.reservation.at}`,
+  const status = fitLines(lines.join('\n'), d.width);
+  const reserved = view.reservation
+    ? fitLines(
+        `${c.bold('Reserved')} GPUs ${gpuLabels(view, view.reservation.gpus)} for job ${view.reservation.job} from ${at(view.reservation.at)}`,
+        d.width,
+      )
+    : undefined;
+  return [status, gpusLine(view, d), ...(reserved ? [reserved] : [])].join('\n');
+}
+
+/** Free/total and each GPU by index, wrapped to the width; before the daemon's first scan, the config's. */
+function gpusLine(view: QueueView, { c, width }: Drawing): string {
+  const head = `${c.bold('GPUs')}    `;
+  if (view.gpus_source === 'unknown') return fitLines(`${head}unknown until the daemon runs (gpus: auto)`, width);
+  const items = [...view.gpus]
+    .sort((a, b) => a.index - b.index)
+    .map(
+      (gpu) => `${gpu.index}:${gpu.state === 'free' ? c.green('free') : gpu.state === 'held' ? c.yellow(`job ${gpu.job}`) : c.red('busy')}`,
     );
-  return lines.join('\n');
+  const note = view.gpus_source === 'config' ? "(the config's list; the daemon has not run yet)".split(' ') : [];
+  const list = items.length === 0 ? [] : [`[${items[0]!}`, ...items.slice(1)];
+  if (list.length > 0) list[list.length - 1] += ']';
+  // Two spaces between the count and the list, as ever; `wrapWords` puts one.
+  return fitLines(wrapWords(head, [`${view.gpus_free}/${view.gpus_total} free${list.length ? ' ' : ''}`, ...list, ...note], width), width);
+}
+
+/** `words` after `head`, one space apart, a new line (indented as wide as `head`) when one would pass `width`. */
+function wrapWords(head: string, words: string[], width: number | undefined): string {
+  const indent = ' '.repeat(strlen(head));
+  const lines: string[] = [];
+  let line = head;
+  let empty = true;
+  for (const word of words) {
+    if (!empty && width !== undefined && strlen(line) + 1 + strlen(word) > width) {
+      lines.push(line);
+      line = indent;
+      empty = true;
+    }
+    line += empty ? word : ` ${word}`;
+    empty = false;
+  }
+  return [...lines, line].join('\n');
 }
 
 const since = (iso: string | null, now: number): string => (iso === null ? '-' : formatDuration((now - Date.parse(iso)) / 1000));
 
+/** GPU ids as the indices people know, in numeric order (ids not in the inventory after them). */
 function gpuLabels(view: QueueView, ids: string[]): string {
   const index = new Map(view.gpus.map((gpu) => [gpu.id, gpu.index]));
-  return ids.map((id) => String(index.get(id) ?? id)).join(',') || '-';
+  return (
+    [...ids]
+      .sort((a, b) => (index.get(a) ?? Infinity) - (index.get(b) ?? Infinity) || a.localeCompare(b, 'en', { numeric: true }))
+      .map((id) => String(index.get(id) ?? id))
+      .join(',') || '-'
+  );
 }
 
-function runningTable(view: QueueView, now: number, c: ChalkInstance): string {
+function runningTable(view: QueueView, d: Drawing): string {
   const rows = view.jobs
     .filter((job) => job.state === 'running')
-    .map((job) => [String(job.id), job.user, nameOf(job), gpuLabels(view, job.gpus), since(job.started_at, now)]);
-  return table(['id', 'user', 'name', 'gpus', 'runtime'], rows, c);
+    .map((job) => [String(job.id), job.user, nameOf(job), gpuLabels(view, job.gpus), since(job.started_at, d.now)]);
+  return table(['id', 'user', 'name', 'gpus', 'runtime'], rows, TABLE_FITS.running, d);
 }
 
 const WAITING_FOR: Record<string, string> = {
@@ -126,7 +243,8 @@ function startCell(job: JobView, now: number, c: ChalkInstance): string {
   return note ? `${when} (${note})` : when;
 }
 
-function queuedTable(view: QueueView, now: number, c: ChalkInstance): string {
+function queuedTable(view: QueueView, d: Drawing): string {
+  const { now, c } = d;
   const rows = view.jobs
     .filter((job) => job.state === 'queued' || job.state === 'building')
     .sort((a, b) => (a.position ?? Infinity) - (b.position ?? Infinity) || a.id - b.id)
@@ -139,7 +257,7 @@ function queuedTable(view: QueueView, now: number, c: ChalkInstance): string {
       since(job.submitted_at, now),
       startCell(job, now, c),
     ]);
-  return table(['#', 'id', 'user', 'name', 'gpus', 'waiting', 'est. start'], rows, c);
+  return table(['#', 'id', 'user', 'name', 'gpus', 'waiting', 'est. start'], rows, TABLE_FITS.queued, d);
 }
 
 /** A job's name, with its attempt when an engine restart made it run again. */
@@ -153,7 +271,8 @@ function outcome(job: JobView, c: ChalkInstance): string {
 }
 
 /** Newest first; past `limit`, one line counts the rest (`q --json` and `q --all` keep them all). */
-function finishedTable(view: QueueView, limit: number | undefined, c: ChalkInstance): string {
+function finishedTable(view: QueueView, limit: number | undefined, d: Drawing): string {
+  const { c } = d;
   const finished = view.jobs
     .filter((job) => ['done', 'failed', 'cancelled', 'rejected'].includes(job.state))
     .sort((a, b) => Date.parse(b.finished_at ?? '') - Date.parse(a.finished_at ?? '') || b.id - a.id);
@@ -169,11 +288,11 @@ function finishedTable(view: QueueView, limit: number | undefined, c: ChalkInsta
       job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
       truncate(job.message ?? '', 60),
     ]);
-  const drawn = table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'detail'], rows, c);
-  return hidden > 0 ? `${drawn}\n${c.dim(`  ... ${hidden} older not shown; dopq q --all shows them`)}` : drawn;
+  const drawn = table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'detail'], rows, TABLE_FITS.finished, d);
+  return hidden > 0 ? `${drawn}\n${fitLines(c.dim(`  ... ${hidden} older not shown; dopq q --all shows them`), d.width)}` : drawn;
 }
 
-function usersTable(view: QueueView, c: ChalkInstance): string {
+function usersTable(view: QueueView, d: Drawing): string {
   const rows = view.users.map((user) => [
     user.user,
     String(user.share),
@@ -184,7 +303,7 @@ function usersTable(view: QueueView, c: ChalkInstance): string {
     String(user.queued),
   ]);
   const penalty = view.policy === 'dopq-classic' ? 'penalty (DoPQ)' : 'penalty (GPU-h/share)';
-  return table(['user', 'share', 'usage (GPU-h)', penalty, 'running', 'gpus', 'queued'], rows, c);
+  return table(['user', 'share', 'usage (GPU-h)', penalty, 'running', 'gpus', 'queued'], rows, TABLE_FITS.users, d);
 }
 
 function truncate(text: string, max: number): string {
