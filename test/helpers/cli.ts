@@ -21,6 +21,8 @@ export interface CliOptions {
 function spawnCli(args: string[], options: CliOptions): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
   delete env['FORCE_COLOR'];
+  // Tests match q's tables whole: a COLUMNS from the runner's terminal would fit them to it.
+  if (!options.env?.['COLUMNS']) delete env['COLUMNS'];
   return spawn(process.execPath, [CLI, ...args], {
     env: options.user ? { ...env, HOME: options.user.home, USER: options.user.name, LOGNAME: options.user.name } : env,
     cwd: options.cwd ?? '/',
