@@ -2,19 +2,20 @@
 // copy bundled with this package (etc/dopq.yaml).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseConfig, type Config } from '../../core/config/config.js';
 import { ExitCode } from '../../core/errors.js';
+import { packageRoot } from './package-root.js';
 import { readUserFile } from './user-file.js';
 
 export const SYSTEM_CONFIG = '/etc/dopq/dopq.yaml';
-export const BUNDLED_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../etc/dopq.yaml');
+/** The demo config in the package (found from package.json: a fixed climb from this module broke when it moved). */
+export const bundledConfig = () => path.join(packageRoot()?.root ?? '/nonexistent', 'etc', 'dopq.yaml');
 
 export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   if (flag) return path.resolve(flag);
   if (env['DOPQ_CONFIG']) return path.resolve(env['DOPQ_CONFIG']);
   if (existsSync(SYSTEM_CONFIG)) return SYSTEM_CONFIG;
-  return BUNDLED_CONFIG;
+  return bundledConfig();
 }
 
 // A config is a page of YAML; a file this big was named by mistake.
