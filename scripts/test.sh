@@ -13,6 +13,13 @@ if [ "$(id -u)" != 0 ]; then
   exit 77
 fi
 bash scripts/docker-engine.sh
+# The install tests read man pages (man-db), verify the systemd unit and run the zsh completion.
+if ! command -v man >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v zsh >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y man-db systemd zsh >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y man-db systemd zsh >/dev/null; }
+fi
+# The package test packs the sources, which a copy (below) does not hold.
+export DOPQ_CHECKOUT="$PWD"
 # The tests run the CLI as unprivileged users, who must be able to reach it. A checkout under a
 # private folder (/root, a 0700 home) is not reachable: run the suite from a readable copy.
 if ! runuser -u nobody -- test -r "$PWD/dist/src/cli.js" 2>/dev/null; then

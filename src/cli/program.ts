@@ -8,12 +8,14 @@ import { POLICIES } from '../core/schedule/policy.js';
 import { collectJobIds, parseDate, parseJobId, parseSeconds, parseUserName } from './args.js';
 import { commandContext, type CommandContext, type GlobalOptions, type Output } from './context.js';
 import { reportError } from './report.js';
+import { packageVersion } from './version.js';
 import type { SimOptions } from './commands/sim.js';
 
 /** What every command's action needs: its context, loaded when it runs, and where its exit code goes. */
 interface Wiring {
   ctx: () => Promise<CommandContext>;
   setExit: (code: number) => void;
+  io: Output;
 }
 
 const jobIds = () => new Argument('<id...>', 'job ids').argParser(collectJobIds);
@@ -22,13 +24,13 @@ const jobIds = () => new Argument('<id...>', 'job ids').argParser(collectJobIds)
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
   const program = new Command('dopq')
     .description('A fair job queue that runs deep-learning jobs as Docker containers on shared GPUs')
-    .version('0.1.0')
+    .version(packageVersion())
     .addOption(new Option('-c, --config <file>', 'config file (default: $DOPQ_CONFIG, /etc/dopq/dopq.yaml, or the bundled etc/dopq.yaml)'))
     .option('--debug', 'print stack traces')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showSuggestionAfterError();
-  const wiring: Wiring = { ctx: async () => commandContext(program.opts<GlobalOptions>(), io, env), setExit };
+  const wiring: Wiring = { ctx: async () => commandContext(program.opts<GlobalOptions>(), io, env), setExit, io };
   addJobCommands(program, wiring);
   addJobControlCommands(program, wiring);
   addDaemonCommands(program, wiring);
@@ -145,8 +147,8 @@ function addAdminCommands(program: Command, { ctx, setExit }: Wiring): void {
     .action(async (options: { wait: number }) => setExit(await (await admin()).shutdownCommand(await ctx(), options)));
 }
 
-/** Commands that touch no spool: a DoPQ config converted, the scheduler on a trace. */
-function addToolCommands(program: Command, { ctx, setExit }: Wiring): void {
+/** Commands that touch no spool: a DoPQ config converted, the scheduler on a trace, shell completion. */
+function addToolCommands(program: Command, { ctx, setExit, io }: Wiring): void {
   program
     .command('convert')
     .description('print the dopq manifest for a DoPQ container_config.json (with the Dockerfile beside it)')
@@ -164,6 +166,17 @@ function addToolCommands(program: Command, { ctx, setExit }: Wiring): void {
     .action(async (trace: string, options: SimOptions) =>
       setExit(await (await import('./commands/sim.js')).simCommand(await ctx(), trace, options)),
     );
+
+  const completion = async () => import('./commands/completion.js');
+  program
+    .command('completion')
+    .description('print the bash or zsh completion script (commands, options, your job ids)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .action(async (shell: 'bash' | 'zsh') => setExit((await completion()).completionCommand(program, io, shell)));
+  program
+    .command('__complete-ids', { hidden: true })
+    .argument('<command>')
+    .action(async (command: string) => setExit(await (await completion()).completeIdsCommand(await ctx(), command)));
 }
 
 export async function main(argv: string[], io: Output = processOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -9,6 +9,7 @@ import { cpusSchema, sizeSchema } from '../document/resource-units.js';
 import { absolutePathSchema } from '../document/fields.js';
 import { parseDuration, parseSize } from '../units.js';
 import { readYaml } from '../document/yaml-source.js';
+import { SYSTEM_SPOOL } from './spool-location.js';
 
 export type GpuAssignment = 'device-requests' | 'env';
 
@@ -155,7 +156,8 @@ const resources = z.strictObject({
 });
 
 const configSchema = z.strictObject({
-  spool: z.string({ error: 'expected a folder path' }).default('../spool'),
+  // Without `spool`, where an installed server keeps it (relative paths are the config's folder's).
+  spool: z.string({ error: 'expected a folder path' }).default(SYSTEM_SPOOL),
   docker: z
     .strictObject({
       socket: absolutePathSchema('the Docker socket').default('/var/run/docker.sock'),

@@ -78,6 +78,12 @@ function trustedUids(): number[] {
 export async function initSpool(spool: SpoolPaths): Promise<string[]> {
   const changed: string[] = [];
   try {
+    // Folders above a new spool, said one by one: a path that went somewhere unexpected shows.
+    for (const parent of await missingAncestors(spool.root)) {
+      await mkdir(parent, { mode: 0o755 });
+      await chmod(parent, 0o755); // not the umask's: others must not write above the spool
+      changed.push(`created ${parent} (${formatMode(0o755)})`);
+    }
     for (const [key, rule] of LAYOUT) {
       const target = spool[key];
       const seen = await observe(target);
@@ -105,6 +111,15 @@ export async function initSpool(spool: SpoolPaths): Promise<string[]> {
     throw new SpoolError(spool.root, `cannot lay out the spool: ${(error as Error).message}`, { cause: error });
   }
   return changed;
+}
+
+/** The folders above `target` that do not exist yet, outermost first. */
+async function missingAncestors(target: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let dir = path.dirname(target); dir !== path.dirname(dir) && (await observe(dir)).kind === undefined; dir = path.dirname(dir)) {
+    missing.unshift(dir);
+  }
+  return missing;
 }
 
 /** Create only what is missing, with its mode (what `dopq run` does on a new spool). */
