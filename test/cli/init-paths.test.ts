@@ -46,7 +46,7 @@ test('init prints the config it read and each path it creates, with the mode tha
   t.is(again.stdout, `config ${config}: spool ${spool}\nspool ${spool} is ready (nothing to change)\n`);
 });
 
-test('init refuses a spool under /etc with exit 78, naming the config, the line of spool: and why; nothing is created', async (t) => {
+test('init and run refuse a spool under /etc with exit 78, naming the config, the line of spool: and why; nothing is created', async (t) => {
   // The mistake as made: the clone's config copied into a folder of /etc.
   const etc = await tempDir(t, '/etc');
   const config = path.join(etc, 'dopq.yaml');
@@ -62,7 +62,11 @@ test('init refuses a spool under /etc with exit 78, naming the config, the line 
       `^dopq: ${config.replaceAll('.', '\\.')}: line 3: spool: /etc/spool is under /etc, .*\\(\`\\.\\./spool\` is relative to the config's folder\\); use an absolute path such as /var/spool/dopq`,
     ),
   );
-  t.regex(result.stderr, /hint: nothing was created/);
+  t.is(existsSync('/etc/spool'), existedBefore);
+  // The config itself is refused, so `run` (which would create a missing spool) never starts either.
+  const run = await runCli(['--config', config, 'run', '--once']);
+  t.is(run.code, 78, run.stderr);
+  t.regex(run.stderr, /line 3: spool: \/etc\/spool is under \/etc/);
   t.is(existsSync('/etc/spool'), existedBefore);
 
   await writeFile(config, 'spool: /etc/dopq-queue\n', { mode: 0o644 });

@@ -10,7 +10,7 @@ const small: HostFigures = { cpus: 2, memory: 4 * GB, source: "this host's" };
 
 test('built-in defaults above the host are lowered to it, with a note each', (t) => {
   // The minimal config of the report: the built-in cpus 4 and memory 8g on a 2-CPU, 4 GB host.
-  const config = parseConfig('spool: ./spool\ngpus: [0]\ngpu_assignment: env\n', '/etc/dopq/dopq.yaml');
+  const config = parseConfig('spool: /srv/dopq/spool\ngpus: [0]\ngpu_assignment: env\n', '/etc/dopq/dopq.yaml');
   t.is(config.defaults.cpus, 4);
   const fit = fitHost(config, small);
   t.is(fit.config.defaults.cpus, 2);
@@ -29,7 +29,7 @@ test('built-in defaults above the host are lowered to it, with a note each', (t)
 });
 
 test('defaults and limits the file sets above the host are kept and named with their line', (t) => {
-  const config = parseConfig('spool: ./spool\ndefaults:\n  cpus: 3\nlimits:\n  cpus: 16\n  memory: 2g\n', '/etc/dopq/dopq.yaml');
+  const config = parseConfig('spool: /srv/dopq/spool\ndefaults:\n  cpus: 3\nlimits:\n  cpus: 16\n  memory: 2g\n', '/etc/dopq/dopq.yaml');
   const fit = fitHost(config, small);
   t.is(fit.config.defaults.cpus, 3);
   t.deepEqual(

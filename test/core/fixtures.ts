@@ -3,7 +3,7 @@ import { parseConfig, type Config } from '../../src/core/config/config.js';
 
 export function testConfig(extra = ''): Config {
   return parseConfig(
-    `spool: ./spool
+    `spool: /srv/dopq/spool
 gpus: [0, 1, 2, 3]
 gpu_assignment: env
 defaults: {gpus: 1, memory: 1g, cpus: 1, shm: 64m, time_limit: 1h}

@@ -1,11 +1,10 @@
 // `dopq init` (root): lay out the spool with the owners and modes that let any user submit but
 // not read, change or delete another user's files, saying each path it creates or fixes, then
-// check everything `dopq run` checks. A spool under /etc (a relative one copied there) is refused.
+// check everything `dopq run` checks. (A spool under /etc is refused with the config itself.)
 // `dopq init --repair`: put back the last whole state generation, saying what it loses.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ExitCode, InvalidDocumentError, LockBusyError, PermissionError, UnsafeSpoolError } from '../../core/errors.js';
-import { spoolLocationIssue } from '../../core/config/spool-location.js';
+import { ExitCode, LockBusyError, PermissionError, UnsafeSpoolError } from '../../core/errors.js';
 import type { JobRecord } from '../../core/job/job.js';
 import type { StateFile } from '../../core/state.js';
 import { acquireDaemonLock, type DaemonLock } from '../../io/spool/daemon-lock.js';
@@ -25,8 +24,6 @@ export async function initCommand(ctx: CommandContext, options: InitOptions = {}
     });
   }
   if (options.repair) return repairCommand(ctx);
-  const misplaced = spoolLocationIssue(ctx.config.spool, await readFile(ctx.config.file, 'utf8'));
-  if (misplaced) throw new InvalidDocumentError('config', ctx.config.file, [misplaced], { hint: 'nothing was created' });
   ctx.io.out(`config ${ctx.config.file}: spool ${ctx.spool.root}\n`);
   const changed = await initSpool(ctx.spool);
   for (const line of changed) ctx.io.out(`${line}\n`);

@@ -9,7 +9,7 @@ import { cpusSchema, sizeSchema } from '../document/resource-units.js';
 import { absolutePathSchema } from '../document/fields.js';
 import { parseDuration, parseSize } from '../units.js';
 import { readYaml } from '../document/yaml-source.js';
-import { SYSTEM_SPOOL } from './spool-location.js';
+import { SYSTEM_SPOOL, spoolLocationIssue } from './spool-location.js';
 
 export type GpuAssignment = 'device-requests' | 'env';
 
@@ -307,6 +307,9 @@ export function parseConfig(text: string, file: string): Config {
   const parsed = checkSchema(configSchema, yaml.source, yaml.source.value ?? {});
   if (!parsed.ok) throw new InvalidDocumentError('config', file, parsed.issues);
   const raw = parsed.value;
+  // Every command refuses it, so that neither `init` nor `run` ever creates a queue in /etc.
+  const misplaced = spoolLocationIssue(path.resolve(path.dirname(file), raw.spool), text);
+  if (misplaced) throw new InvalidDocumentError('config', file, [misplaced]);
   const limits = {
     gpus: raw.limits.gpus ?? BUILTIN_LIMITS.gpus,
     memory: raw.limits.memory ?? BUILTIN_LIMITS.memory,
