@@ -1,6 +1,6 @@
 // What every command gets: the loaded config, its spool paths, and where to write.
 import type { Config } from '../core/config/config.js';
-import { configPath, loadConfig } from '../io/files/config-file.js';
+import { chooseConfig, loadConfig } from '../io/files/config-file.js';
 import { spoolPaths, type SpoolPaths } from '../io/spool/spool.js';
 
 export interface Output {
@@ -22,6 +22,7 @@ export interface CommandContext {
 }
 
 export async function commandContext(options: GlobalOptions, io: Output, env: NodeJS.ProcessEnv): Promise<CommandContext> {
-  const config = await loadConfig(configPath(options.config, env));
+  const chosen = chooseConfig(options.config, env);
+  const config = await loadConfig(chosen.file, chosen.rule);
   return { config, spool: spoolPaths(config.spool), io, env };
 }

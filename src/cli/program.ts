@@ -7,7 +7,7 @@ import { ExitCode } from '../core/errors.js';
 import { POLICIES } from '../core/schedule/policy.js';
 import { collectJobIds, parseDate, parseJobId, parseSeconds, parseUserName } from './args.js';
 import { commandContext, type CommandContext, type GlobalOptions, type Output } from './context.js';
-import { reportError } from './report.js';
+import { reportError, usageError } from './report.js';
 import { packageVersion } from './version.js';
 import type { SimOptions } from './commands/sim.js';
 
@@ -182,19 +182,55 @@ function addToolCommands(program: Command, { ctx, setExit, io }: Wiring): void {
 export async function main(argv: string[], io: Output = processOutput(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let code: number = ExitCode.ok;
   const program = buildProgram(io, env, (c) => (code = c));
+  const parse = watchParse(program);
   try {
     await program.parseAsync(argv);
     return code;
   } catch (error) {
+    const debug = Boolean(program.opts<GlobalOptions>().debug);
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help')
-        return ExitCode.ok;
-      return ExitCode.usage; // commander already printed the message
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
+      // Help on stderr (exit code 1) answers `dopq` or `dopq usage` without a command: a usage error.
+      if (error.code === 'commander.help') return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      const command = parse.failed ?? program;
+      return reportError(usageError(error, command), io, { debug, json: asksForJson(command, argv) });
     }
-    return reportError(error, io, Boolean(program.opts<GlobalOptions>().debug));
+    return reportError(error, io, { debug, json: parse.ran !== undefined && asksForJson(parse.ran, argv) });
   }
 }
 
+/**
+ * Which command commander refused, and which one ran: each command's own outputError records
+ * itself (commander says only the message), and nothing is printed there, since
+ * reportError prints every error in dopq's form.
+ */
+function watchParse(program: Command): { failed?: Command; ran?: Command } {
+  const seen: { failed?: Command; ran?: Command } = {};
+  const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
+  for (const command of all(program)) command.configureOutput({ outputError: () => (seen.failed = command) });
+  program.hook('preAction', (_program, action) => {
+    seen.ran = action;
+  });
+  return seen;
+}
+
+/** `--json` on a command that has it: its errors go to stdout as JSON too (report.ts). */
+function asksForJson(command: Command, argv: string[]): boolean {
+  const operands = argv.slice(2);
+  const end = operands.indexOf('--');
+  return command.options.some((option) => option.long === '--json') && (end < 0 ? operands : operands.slice(0, end)).includes('--json');
+}
+
+/** A reader that went away (`dopq log 12 | head -2`) ends the command at once and quietly, as SIGPIPE ends git or cat. */
+export const CLOSED_OUTPUT_EXIT = 128 + 13; // the status a shell gives a process killed by SIGPIPE
+
 function processOutput(): Output {
+  // Node ignores SIGPIPE, so a closed pipe is an EPIPE error event on the stream; unhandled, a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(CLOSED_OUTPUT_EXIT);
+      throw error;
+    });
+  }
   return { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), isTTY: Boolean(process.stdout.isTTY) };
 }

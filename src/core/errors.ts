@@ -6,6 +6,7 @@ export const ExitCode = {
   usage: 64,
   badInput: 65,
   noSuchJob: 66,
+  noUser: 67,
   unavailable: 69,
   internal: 70,
   cantCreate: 73,

@@ -46,7 +46,7 @@ test('push prints the id (and {"id": N} with --json); ids increase', async (t) =
 test('a missing config is a config error (78) with a hint', async (t) => {
   const result = await runCli(['--config', '/nonexistent/dopq.yaml', 'q']);
   t.is(result.code, 78);
-  t.regex(result.stderr, /^dopq: \/nonexistent\/dopq.yaml: cannot read the config: ENOENT\nhint: /);
+  t.regex(result.stderr, /^dopq: \/nonexistent\/dopq.yaml: cannot read the config named by --config: no such file\nhint: /);
 });
 
 test('a bad config names field and line', async (t) => {

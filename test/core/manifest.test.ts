@@ -192,3 +192,55 @@ test('build: and image_archive: instead of image:, exactly one of the three', (t
   );
   t.regex(issues('build: {context: ., network: host}\n'), /build.network: unknown field/);
 });
+
+test('build: ./dir is Compose’s short form of build: {context: ./dir}', (t) => {
+  const short = parseManifest('build: ./trainer\n', testConfig());
+  t.true(short.ok);
+  if (short.ok) t.deepEqual(short.manifest.build, { context: './trainer', dockerfile: 'Dockerfile', args: {} });
+  const absolute = parseManifest('build: /srv/code\n', testConfig());
+  t.false(absolute.ok);
+  if (!absolute.ok)
+    t.regex(formatIssues(absolute.issues), /^line 1: build.context: expected a path relative to the manifest .*, not an absolute one/);
+  const wrong = parseManifest('build: 3\n', testConfig());
+  t.false(wrong.ok);
+  if (!wrong.ok) t.regex(formatIssues(wrong.issues), /^line 1: build: expected a folder, or \{context: folder/);
+});
+
+test('all problems at once: an unknown field does not hide values over the limits, and it names the field meant', (t) => {
+  const text = 'image: a\ncpu: 2\ngpus: 5\nmemory: 64g\nshm: 2g\ntime_limit: 3d\n';
+  const result = parseManifest(text, config);
+  t.false(result.ok);
+  if (result.ok) return;
+  t.deepEqual(formatIssues(result.issues).split('\n'), [
+    'line 2: cpu: unknown field; did you mean cpus?',
+    'line 3: gpus: at most 4 GPUs per job on this server, got 5',
+    'line 4: memory: at most 8g, got 64g',
+    'line 5: shm: at most 1g, got 2g',
+    'line 6: time_limit: at most 172800s (48h) on this server, got 259200s',
+  ]);
+});
+
+test('a field that fails its type is not also called missing: a bad image is not "image: is required"', (t) => {
+  const result = parseManifest('image: "bad image"\ngpus: 9\n', config);
+  t.false(result.ok);
+  if (result.ok) return;
+  const text = formatIssues(result.issues);
+  t.regex(text, /line 1: image: expected an image reference/);
+  t.regex(text, /line 2: gpus: at most 4 GPUs/);
+  t.notRegex(text, /is required/);
+});
+
+test('did you mean: the closest known field, within a third of the name; none for a far one', (t) => {
+  const messages = (text: string) => {
+    const result = parseManifest(`image: a\n${text}`, config);
+    return result.ok ? 'accepted' : formatIssues(result.issues);
+  };
+  t.is(messages('time-limit: 1h\n'), 'line 2: time-limit: unknown field; did you mean time_limit?');
+  t.is(messages('Memory: 1g\n'), 'line 2: Memory: unknown field; did you mean memory?');
+  t.is(messages('mount: []\n'), 'line 2: mount: unknown field; did you mean mounts?');
+  t.is(messages('build2: x\n'), 'line 2: build2: unknown field; did you mean build?');
+  t.is(messages('privileged: true\n'), 'line 2: privileged: unknown field');
+  t.is(messages('colour: blue\n'), 'line 2: colour: unknown field');
+  const nested = parseManifest('build: {context: ., dockerfil: D}\n', config);
+  t.is(nested.ok ? 'accepted' : formatIssues(nested.issues), 'line 1: build.dockerfil: unknown field in build; did you mean dockerfile?');
+});

@@ -86,3 +86,21 @@ test('property: no config problem is worded by zod', (t) => {
   );
   t.pass();
 });
+
+test('an unknown config key names the key meant, at any depth', (t) => {
+  const problems = (text: string): string[] => {
+    try {
+      parseConfig(text, '/etc/dopq/dopq.yaml');
+      return [];
+    } catch (error) {
+      if (!(error instanceof InvalidDocumentError)) throw error;
+      return error.issues.map((issue) => `${issue.line}: ${issue.path}: ${issue.message}`).sort();
+    }
+  };
+  t.deepEqual(problems('gpu_asignment: env\nlimits:\n  per_user: {gpu: 2}\nbuilds: {keep_image: {per_user: 1}}\n'), [
+    '1: gpu_asignment: unknown field; did you mean gpu_assignment?',
+    '3: limits.per_user.gpu: unknown field in limits.per_user; did you mean gpus?',
+    '4: builds.keep_image: unknown field in builds; did you mean keep_images?',
+  ]);
+  t.deepEqual(problems('colour: red\n'), ['1: colour: unknown field']);
+});

@@ -23,6 +23,11 @@ export function expectedReason(text: string): string | undefined {
   return /^# expect: (.+)$/m.exec(text)?.[1];
 }
 
+/** Every `# expect:` line: a file with many errors must have them all reported in one go. */
+export function expectedReasons(text: string): string[] {
+  return [...text.matchAll(/^# expect: (.+)$/gm)].map((match) => match[1]!);
+}
+
 /** What push exits with for the file: 65 (a bad manifest) unless a `# exit: N` line says (77: permission). */
 export function expectedExit(text: string): number {
   return Number(/^# exit: (\d+)$/m.exec(text)?.[1] ?? 65);

@@ -18,7 +18,14 @@ test('hold, release and top act on your own jobs only; pause stops starts, resum
   const a1 = await spool.push({ name: 'a1', command: 'true' }, alice());
   const a2 = await spool.push({ name: 'a2', command: 'true' }, alice());
   const a3 = await spool.push({ name: 'a3', command: 'true' }, alice());
-  for (const id of [a1, a2, a3]) t.like(await spool.waitForJob(id, ['queued']), { waiting_for: 'paused', estimated_start: null });
+  // Read by the daemon: release of an unread job is a request it applies in order, never "not held".
+  for (const id of [a1, a2, a3]) {
+    const job = await spool.waitFor(`job ${id} read`, async () => {
+      const view = await spool.job(id);
+      return view?.ingested ? view : undefined;
+    });
+    t.like(job, { state: 'queued', waiting_for: 'paused', estimated_start: null });
+  }
 
   for (const op of ['hold', 'top', 'release']) {
     const refused = await spool.cli([op, String(a1)], { user: bob() });

@@ -130,7 +130,8 @@ test('on a full disk every push exits 73 and queues nothing; after freeing space
     t.is(refused.code, 73, `${what}: ${refused.stderr}`);
     t.regex(refused.stderr, message, what);
     t.regex(refused.stderr, /hint: ask an admin to free space/, what);
-    t.is(refused.stdout, '', `${what}: no job number printed`);
+    // --json: the error as JSON, and no job number.
+    t.like(JSON.parse(refused.stdout), { error: { exit_code: 73 } }, `${what}: no job number printed`);
     t.deepEqual(await spoolFiles(spool), before, `${what}: no file left anywhere in the spool`);
     t.is(await spool.seq(), '', `${what}: push never writes the floor (only the daemon does)`);
   }

@@ -4,7 +4,8 @@ import { DopqError, ExitCode, PermissionError } from '../../core/errors.js';
 import { isAdmin } from '../../core/permissions.js';
 import { daemonAlive, isProcessAlive, readDaemonPid } from '../../io/spool/daemon-lock.js';
 import { assertSpoolReady } from '../../io/spool/spool.js';
-import { currentCaller } from '../../io/host/users.js';
+import { currentCaller, userExists } from '../../io/host/users.js';
+import { readState } from '../../io/spool/state-store.js';
 import type { CommandContext } from '../context.js';
 import { sendRequest } from '../requests.js';
 
@@ -32,9 +33,21 @@ export async function pauseCommand(ctx: CommandContext, pause: boolean): Promise
 /** `user`: a user name, checked as commander parsed it (cli/args.ts). */
 export async function usageResetCommand(ctx: CommandContext, user: string | undefined): Promise<number> {
   await assertAdmin(ctx, 'usage reset');
+  if (user !== undefined && !(await knownUser(ctx, user))) {
+    throw new DopqError('no-user', ExitCode.noUser, `no such user: ${user}`, 'usage reset', {
+      hint: 'give a login name; `dopq q` lists the users with usage',
+    });
+  }
   await sendRequest(ctx, { op: 'usage-reset', user: user ?? null });
   ctx.io.out(`usage of ${user ?? 'every user'} reset${await daemonNote(ctx)}\n`);
   return ExitCode.ok;
+}
+
+/** A user of this system, or one the queue has records of (who may have left it since). */
+async function knownUser(ctx: CommandContext, user: string): Promise<boolean> {
+  if (await userExists(user)) return true;
+  const state = await readState(ctx.spool.state);
+  return state.jobs.some((job) => job.user === user) || (state.carried_usage ?? []).some((usage) => usage.user === user);
 }
 
 /** `before`: milliseconds since the epoch, parsed from the date the admin typed (cli/args.ts). */

@@ -23,10 +23,11 @@ export async function jobControlCommand(ctx: CommandContext, op: QueueOp, ids: r
   const accepted: number[] = [];
   const code = await forEachId(ids, ctx.io, (id) => {
     // A job still in the intake is queued as far as its owner is concerned; the daemon reads
-    // the intake before requests, so the request finds it.
+    // the intake before requests, and applies requests in the order they were made, so a
+    // release after a hold of such a job undoes it, though no hold shows yet.
+    const read = state.jobs.find((j) => j.id === id);
     const job: Pick<JobRecord, 'uid' | 'user' | 'state' | 'held_by'> | undefined =
-      state.jobs.find((j) => j.id === id) ??
-      pending.filter((p) => p.id === id).map((p) => ({ uid: p.uid, user: p.user, state: 'queued' as const }))[0];
+      read ?? pending.filter((p) => p.id === id).map((p) => ({ uid: p.uid, user: p.user, state: 'queued' as const }))[0];
     if (!job) throw new NotFoundError(`job ${id}`, 'no such job');
     if (!mayActOnJob(op, job, caller, ctx.config.admins)) {
       throw new PermissionError(`job ${id}`, `belongs to ${job.user}; only its owner or an admin may ${VERB[op]} it`);
@@ -38,7 +39,7 @@ export async function jobControlCommand(ctx: CommandContext, op: QueueOp, ids: r
         `is ${job.state}; only queued jobs can be ${op === 'top' ? 'moved' : DONE[op]}`,
         `job ${id}`,
       );
-    if (op === 'release' && !job.held_by) throw new DopqError('not-held', ExitCode.partial, 'is not held', `job ${id}`);
+    if (op === 'release' && read && !read.held_by) throw new DopqError('not-held', ExitCode.partial, 'is not held', `job ${id}`);
     accepted.push(id);
     ctx.io.out(`${id}: ${DONE[op]}\n`);
   });

@@ -26,12 +26,12 @@ import type { CommandContext } from '../context.js';
 import { assertMountsAccessible } from '../mount-access-check.js';
 
 export async function pushCommand(ctx: CommandContext, file: string, options: { json?: boolean }): Promise<number> {
+  // A zip or folder that is not there is a missing file like any other (readUserFile says so).
   if (
-    /\.zip$/i.test(file) ||
-    (await stat(file).then(
-      (s) => s.isDirectory(),
+    await stat(file).then(
+      (s) => s.isDirectory() || (/\.zip$/i.test(file) && s.isFile()),
       () => false,
-    ))
+    )
   )
     return pushDopqBundle(ctx, file, options);
   const text = await readUserFile(file, {

@@ -6,7 +6,7 @@ import { DopqError, ExitCode, NotFoundError, PermissionError } from '../../core/
 import { isFinished } from '../../core/job/job.js';
 import { mayActOnJob } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/spool/pending.js';
-import { assertSpoolReady, INTAKE_SUFFIX } from '../../io/spool/spool.js';
+import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX } from '../../io/spool/spool.js';
 import { readState } from '../../io/spool/state-store.js';
 import { currentCaller } from '../../io/host/users.js';
 import { forEachId } from '../report.js';
@@ -18,7 +18,8 @@ export async function rmCommand(ctx: CommandContext, ids: readonly number[]): Pr
   await assertSpoolReady(ctx.spool);
   const [state, pending, caller] = await Promise.all([readState(ctx.spool.state), pendingJobs(ctx.spool.intake), currentCaller()]);
   const toRequest: number[] = [];
-  const code = await forEachId(ids, ctx.io, async (id) => {
+  const toWithdraw: number[] = [];
+  const code = await forEachId(ids, ctx.io, (id) => {
     const job = state.jobs.find((j) => j.id === id);
     const waiting = job ? undefined : pending.find((p) => p.id === id);
     if (!job && !waiting) throw new NotFoundError(`job ${id}`, 'no such job');
@@ -29,21 +30,37 @@ export async function rmCommand(ctx: CommandContext, ids: readonly number[]): Pr
     if (job && isFinished(job)) throw new DopqError('finished', ExitCode.partial, `already finished (${job.state})`, `job ${id}`);
     // Not read by the daemon yet: its owner (or root) withdraws it by deleting the file. An
     // admin cannot delete another's file in the sticky intake: the daemon cancels it instead.
-    if (!job && (caller.uid === owner.uid || caller.uid === 0) && (await withdrawFromIntake(ctx, id))) {
-      ctx.io.out(`${id}: removed\n`);
-      return;
+    if (!job && (caller.uid === owner.uid || caller.uid === 0)) toWithdraw.push(id);
+    else {
+      toRequest.push(id);
+      ctx.io.out(`${id}: ${job?.state === 'running' ? 'stopping' : 'cancelling'}\n`);
     }
-    toRequest.push(id);
-    ctx.io.out(`${id}: ${job?.state === 'running' ? 'stopping' : 'cancelling'}\n`);
   });
-  if (toRequest.length > 0) await requestCancel(ctx, toRequest);
+  // Asked of the daemon even for files about to be deleted, and before: one it is reading at
+  // this moment is cancelled all the same, and a job that later takes a freed number was pushed
+  // after this request, so the daemon spares it (requests.ts). Deleting needs no request, so a
+  // spool that takes no new file (a full disk) still lets owners withdraw their files.
+  if (toRequest.length + toWithdraw.length > 0) {
+    await requestCancel(ctx, [...toRequest, ...toWithdraw]).catch((error: unknown) => {
+      if (toRequest.length > 0) throw error;
+    });
+  }
+  for (const id of toWithdraw) {
+    const withdrawn = await withdrawFromIntake(ctx, id).catch(() => false);
+    ctx.io.out(`${id}: ${withdrawn ? 'removed' : 'cancelling'}\n`);
+  }
   return code;
 }
 
-/** Delete the job's intake file; false when the daemon took it in meanwhile (then ask it). */
+/**
+ * Delete the job's intake file (and the build context push packed with it); false when the
+ * daemon took it in meanwhile (then ask it). Requests made for it before stay behind, but the
+ * daemon applies none to a later job that takes its number (it was pushed after them).
+ */
 async function withdrawFromIntake(ctx: CommandContext, id: number): Promise<boolean> {
   try {
     await rm(path.join(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`));
+    await rm(path.join(ctx.spool.intake, `${id}${CONTEXT_SUFFIX}`), { force: true });
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

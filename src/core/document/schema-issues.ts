@@ -1,7 +1,9 @@
 // A document's value checked against a zod schema, its problems as our Issues: a dotted field
 // path, the YAML line, and a message in our words. A field's own `error` in the schema says what
 // that field expects; where a schema gives none, the message is built from the issue's code and
-// fields (never from zod's wording, which is not ours to show and may change with zod).
+// fields (never from zod's wording, which is not ours to show and may change with zod). An
+// unknown field names the known one it is closest to, as commander does for options.
+import { closestMatch } from 'leven';
 import type { z } from 'zod';
 import type { Issue } from '../errors.js';
 import { formatPath, type PathSegment, type YamlSource } from './yaml-source.js';
@@ -12,25 +14,82 @@ export type SchemaResult<T> = { ok: true; value: T } | { ok: false; issues: Issu
 export function checkSchema<S extends z.ZodType>(schema: S, source: YamlSource, value: unknown = source.value): SchemaResult<z.output<S>> {
   // A parse-wide error map ranks below each field's own `error`: it only fills in the rest.
   const parsed = schema.safeParse(value, { error: defaultMessage });
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: toIssues(parsed.error.issues, source) };
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: toIssues(schema, parsed.error.issues, source) };
 }
 
-function toIssues(zodIssues: readonly z.core.$ZodIssue[], source: YamlSource): Issue[] {
+function toIssues(schema: z.ZodType, zodIssues: readonly z.core.$ZodIssue[], source: YamlSource): Issue[] {
   return zodIssues.flatMap((zodIssue) => {
     const path = zodIssue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
     if (zodIssue.code === 'unrecognized_keys') {
       return zodIssue.keys.map((key) => ({
         path: formatPath([...path, key]),
         line: source.lineOf([...path, key]),
-        message: unknownFieldMessage(path),
+        message: unknownFieldMessage(path, key, knownKeysAt(schema, path)),
       }));
     }
     return [{ path: formatPath(path), line: source.lineOf(path), message: messageFor(zodIssue, valueAt(source.value, path)) }];
   });
 }
 
-function unknownFieldMessage(parent: PathSegment[]): string {
-  return parent.length === 0 ? 'unknown field' : `unknown field in ${formatPath(parent)}`;
+function unknownFieldMessage(parent: PathSegment[], key: string, known: readonly string[]): string {
+  const text = parent.length === 0 ? 'unknown field' : `unknown field in ${formatPath(parent)}`;
+  const near = closestKnown(key, known);
+  return near === undefined ? text : `${text}; did you mean ${near}?`;
+}
+
+/**
+ * The known field a mistyped `key` most likely meant: `cpu` -> `cpus`, `time-limit` ->
+ * `time_limit`, `Memory` -> `memory`. Within a third of the key's length (at least 1, at most 3
+ * edits), so `privileged` or `colour` get no suggestion that would only mislead.
+ */
+export function closestKnown(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const maxDistance = Math.min(3, Math.max(1, Math.floor(lower.length / 3)));
+  const byLower = new Map(known.map((k) => [k.toLowerCase(), k]));
+  const match = closestMatch(lower, [...byLower.keys()], { maxDistance });
+  return match === undefined ? undefined : byLower.get(match);
+}
+
+type SchemaNode = z.ZodType & {
+  def: {
+    type: string;
+    innerType?: z.ZodType;
+    in?: z.ZodType;
+    out?: z.ZodType;
+    shape?: Record<string, z.ZodType>;
+    element?: z.ZodType;
+    valueType?: z.ZodType;
+    options?: readonly z.ZodType[];
+  };
+};
+
+/** The field names the object at `path` in `schema` accepts (every object branch's, for a union). */
+function knownKeysAt(schema: z.ZodType, path: readonly PathSegment[]): string[] {
+  const objects = nodesAt(schema as SchemaNode, path).filter((node) => node.def.type === 'object');
+  return [...new Set(objects.flatMap((node) => Object.keys(node.def.shape ?? {})))];
+}
+
+function nodesAt(schema: SchemaNode, path: readonly PathSegment[]): SchemaNode[] {
+  const node = unwrap(schema);
+  if (node.def.type === 'union') return (node.def.options ?? []).flatMap((option) => nodesAt(option as SchemaNode, path));
+  if (path.length === 0) return [node];
+  const [segment, ...rest] = path;
+  const { type, shape, element, valueType } = node.def;
+  const child = type === 'object' ? shape?.[String(segment)] : type === 'array' ? element : type === 'record' ? valueType : undefined;
+  return child ? nodesAt(child as SchemaNode, rest) : [];
+}
+
+// Defaults, optionals and pipes wrap the schema that says which fields there are: a
+// preprocessed field (`build: ./dir`) is checked by the schema its transform feeds.
+function unwrap(schema: SchemaNode): SchemaNode {
+  let node = schema;
+  for (;;) {
+    const { type, innerType, in: input, out } = node.def;
+    if ((type === 'default' || type === 'optional' || type === 'nullable' || type === 'prefault') && innerType)
+      node = innerType as SchemaNode;
+    else if (type === 'pipe' && input && out) node = ((input as SchemaNode).def.type === 'transform' ? out : input) as SchemaNode;
+    else return node;
+  }
 }
 
 // Every message says what was expected; the value given is added unless the message names it.

@@ -109,20 +109,24 @@ const manifestSchema = z.strictObject({
       error: 'expected an image reference such as pytorch/pytorch:2.3 or registry:5000/team/image@sha256:...',
     })
     .optional(),
+  // Compose's short form, `build: ./dir`, is `build: {context: ./dir}`.
   build: z
-    .strictObject(
-      {
-        context: relative('the build context folder'),
-        dockerfile: insideRelative('the Dockerfile').optional(),
-        args: z
-          .record(
-            z.string(),
-            z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String),
-            { error: 'expected a map of NAME: value' },
-          )
-          .optional(),
-      },
-      { error: 'expected {context: folder, dockerfile: path, args: {NAME: value}}' },
+    .preprocess(
+      (value) => (typeof value === 'string' ? { context: value } : value),
+      z.strictObject(
+        {
+          context: relative('the build context folder'),
+          dockerfile: insideRelative('the Dockerfile').optional(),
+          args: z
+            .record(
+              z.string(),
+              z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean value' }).transform(String),
+              { error: 'expected a map of NAME: value' },
+            )
+            .optional(),
+        },
+        { error: 'expected a folder, or {context: folder, dockerfile: path, args: {NAME: value}}' },
+      ),
     )
     .optional(),
   image_archive: relative('the image archive (a docker save tar)').optional(),
@@ -193,20 +197,32 @@ export function parseManifest(text: string, config: Config, fallbackName = 'job'
       issues: [{ path: '', line: yaml.source.lineOf([]) ?? 1, message: 'a manifest is a YAML map of fields (name, image, command, ...)' }],
     };
   }
+  const given = value as Record<string, unknown>;
   const parsed = checkSchema(manifestSchema, yaml.source);
-  if (!parsed.ok) return parsed;
-  const issues = checkAgainstConfig(parsed.value, config, yaml.source);
-  if (ownerUid !== undefined && parsed.value.image !== undefined && namesForeignJobImage(parsed.value.image, ownerUid)) {
+  // Every problem in one go: the fields that passed the schema are still held against the
+  // server's limits, so fixing what was reported does not reveal more.
+  const raw = parsed.ok ? parsed.value : fieldsThatPass(given, parsed.issues);
+  const issues = [...(parsed.ok ? [] : parsed.issues), ...checkAgainstConfig(raw, config, yaml.source, given)];
+  if (ownerUid !== undefined && raw.image !== undefined && namesForeignJobImage(raw.image, ownerUid)) {
     // Early, on the name alone; the daemon judges the image ID the engine resolves at the start.
     issues.push({
       path: 'image',
       line: yaml.source.lineOf(['image']),
-      message: `${parsed.value.image} is another user's job image`,
+      message: `${raw.image} is another user's job image`,
       denied: true,
     });
   }
-  if (issues.length > 0) return { ok: false, issues };
+  if (!parsed.ok || issues.length > 0) return { ok: false, issues };
   return { ok: true, manifest: applyDefaults(parsed.value, config, fallbackName) };
+}
+
+/** The manifest's known top-level fields that no schema issue is about, as the schema outputs them. */
+function fieldsThatPass(given: Record<string, unknown>, issues: readonly Issue[]): RawManifest {
+  const failed = new Set(issues.map((issue) => /^[^.[]*/.exec(issue.path)![0]));
+  const known = Object.keys(manifestSchema.shape);
+  const rest = Object.fromEntries(Object.entries(given).filter(([key]) => known.includes(key) && !failed.has(key)));
+  const parsed = manifestSchema.safeParse(rest);
+  return parsed.success ? parsed.data : {};
 }
 
 function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): Manifest {
@@ -233,7 +249,8 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
   };
 }
 
-function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource): Issue[] {
+/** `given`: the document as written, so a field the schema refused still counts as given. */
+function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource, given: Record<string, unknown>): Issue[] {
   const issues: Issue[] = [];
   const at = (p: (string | number)[], message: string) => issues.push({ path: formatPath(p), line: source.lineOf(p), message });
   const { limits } = config;
@@ -280,7 +297,7 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
       if (mount.dst === output.container) at(['mounts', index], `${output.container} is where every job gets its owner's output folder`);
     });
   }
-  const sources = (['image', 'build', 'image_archive'] as const).filter((key) => raw[key] !== undefined);
+  const sources = (['image', 'build', 'image_archive'] as const).filter((key) => given[key] !== undefined);
   if (sources.length === 0) at([], 'image: is required (or build: to build one, or image_archive: to load one)');
   if (sources.length > 1) at([sources[1]!], `give one of image, build or image_archive, not ${sources.join(' and ')}`);
   // dopq's job images are the owner's own builds on allowed bases; whose they are is checked with the uid.

@@ -65,7 +65,7 @@ async function handleRequestFile(
   const caller = await callerOf(owned.uid);
   if ('ids' in request) {
     // A request may name one job many times; acting once is enough, and refusing once too.
-    for (const id of new Set(request.ids)) applyJobOp(ctx, request.op, id, caller, outcome, refusals);
+    for (const id of new Set(request.ids)) applyJobOp(ctx, request.op, id, request.at, caller, outcome, refusals);
   } else if (!isAdmin(caller, ctx.config.admins)) {
     refusals.add(caller.user, `refused ${request.op} by ${caller.user}: admins only`);
   } else {
@@ -85,9 +85,19 @@ export function noteOnce(ctx: DaemonContext, key: string, message: string): void
   ctx.log.error(message);
 }
 
-function applyJobOp(ctx: DaemonContext, op: JobOp, id: number, caller: Caller, outcome: RequestOutcome, refusals: RefusalSummary): void {
+function applyJobOp(
+  ctx: DaemonContext,
+  op: JobOp,
+  id: number,
+  at: number,
+  caller: Caller,
+  outcome: RequestOutcome,
+  refusals: RefusalSummary,
+): void {
   const job = jobById(ctx, id);
   if (!job) return; // still in the intake: its owner withdraws it by deleting the file
+  // Asked of an earlier job with this number, withdrawn unread (`dopq rm`) before this one was pushed.
+  if (at < job.submitted_at) return;
   if (!mayActOnJob(op, job, caller, ctx.config.admins)) {
     refusals.add(caller.user, `refused ${op} by ${caller.user}: not the owner (${job.user}) nor an admin`, id);
     return;

@@ -19,27 +19,65 @@ export const bundledConfig = () => {
   return path.join(root, 'etc', existsSync(path.join(root, 'tsconfig.json')) ? 'dopq.yaml' : 'dopq.server.yaml');
 };
 
-export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  return findConfig(flag, env).file;
+/** Which rule picked the config: told when it cannot be read, so the fix fits what was typed. */
+export type ConfigRule = 'flag' | 'env' | 'system' | 'bundled';
+
+export interface ConfigChoice {
+  file: string;
+  rule: ConfigRule;
 }
 
-/** The config file and the rule that chose it (for `dopq doctor`). */
-export function findConfig(flag: string | undefined, env: NodeJS.ProcessEnv): { file: string; rule: string } {
-  if (flag) return { file: path.resolve(flag), rule: '--config' };
-  if (env['DOPQ_CONFIG']) return { file: path.resolve(env['DOPQ_CONFIG']), rule: '$DOPQ_CONFIG' };
-  if (existsSync(SYSTEM_CONFIG)) return { file: SYSTEM_CONFIG, rule: `${SYSTEM_CONFIG} exists` };
-  return { file: bundledConfig(), rule: `the bundled copy: no --config, $DOPQ_CONFIG or ${SYSTEM_CONFIG}` };
+export function chooseConfig(flag: string | undefined, env: NodeJS.ProcessEnv): ConfigChoice {
+  if (flag) return { file: path.resolve(flag), rule: 'flag' };
+  if (env['DOPQ_CONFIG']) return { file: path.resolve(env['DOPQ_CONFIG']), rule: 'env' };
+  if (existsSync(SYSTEM_CONFIG)) return { file: SYSTEM_CONFIG, rule: 'system' };
+  return { file: bundledConfig(), rule: 'bundled' };
 }
+
+export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  return chooseConfig(flag, env).file;
+}
+
+// The rule as `dopq doctor` shows it beside the file.
+const RULE_SHOWN: Record<ConfigRule, string> = {
+  flag: '--config',
+  env: '$DOPQ_CONFIG',
+  system: `${SYSTEM_CONFIG} exists`,
+  bundled: `the bundled copy: no --config, $DOPQ_CONFIG or ${SYSTEM_CONFIG}`,
+};
+
+/** The config file and the rule that chose it, in words (for `dopq doctor`). */
+export function findConfig(flag: string | undefined, env: NodeJS.ProcessEnv): { file: string; rule: string } {
+  const choice = chooseConfig(flag, env);
+  return { file: choice.file, rule: RULE_SHOWN[choice.rule] };
+}
+
+// The config as the message names it: which rule chose the file.
+const CHOSEN_BY: Record<ConfigRule, string> = {
+  flag: 'the config named by --config',
+  env: 'the config named by $DOPQ_CONFIG',
+  system: 'the system config',
+  bundled: `the bundled config (used without --config, $DOPQ_CONFIG or ${SYSTEM_CONFIG})`,
+};
+
+// What else fits: the next rule down, or how to name another file.
+const ALTERNATIVE: Record<ConfigRule, string | undefined> = {
+  flag: undefined,
+  env: `or unset DOPQ_CONFIG to use ${SYSTEM_CONFIG}`,
+  system: 'or pass --config FILE',
+  bundled: `or install a config at ${SYSTEM_CONFIG} (see dopq.yaml(5)) or pass --config FILE`,
+};
 
 // A config is a page of YAML; a file this big was named by mistake.
 const CONFIG_MAX_BYTES = 1024 * 1024;
 
-export async function loadConfig(file: string): Promise<Config> {
+/** `rule`: how `file` was chosen, when it was (chooseConfig); it shapes the hint of a read error. */
+export async function loadConfig(file: string, rule?: ConfigRule): Promise<Config> {
   const text = await readUserFile(file, {
-    what: 'the config',
+    what: rule ? CHOSEN_BY[rule] : 'the config',
     maxBytes: CONFIG_MAX_BYTES,
     exitCode: ExitCode.config,
-    hint: 'pass --config FILE or set DOPQ_CONFIG',
+    ...(rule && ALTERNATIVE[rule] ? { alternative: ALTERNATIVE[rule] } : {}),
   });
   return parseConfig(text, file);
 }

@@ -1,8 +1,9 @@
 // Reading a file the user named on the command line (a manifest, a trace, a config): one set of
-// refusals and one message form, `dopq: FILE: cannot read the manifest: ENOENT`, for every
+// refusals and one message form, `dopq: FILE: cannot read the manifest: no such file`, for every
 // command. Runs as the user, so links are followed; the daemon reads spool files with safe-read.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import { DopqError, ExitCode } from '../../core/errors.js';
 
 export interface UserFileOptions {
@@ -13,17 +14,31 @@ export interface UserFileOptions {
   limitName?: string;
   /** The exit code of every refusal, for a caller whose files are all one kind (78 for the config). */
   exitCode?: number;
-  /** Advice for a file that cannot be opened; by default, what its error code means. */
+  /** Advice for a file that cannot be opened; by default, what to do about its error code. */
   hint?: string;
+  /** Another way out, added to that advice: `or pass --config FILE`. */
+  alternative?: string;
 }
 
 // O_NONBLOCK: a FIFO named by mistake is refused below instead of hanging the command.
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-const EXPLAINED: Record<string, string> = {
-  ENOENT: 'there is no such file: check the path',
-  EACCES: 'you may not read it: check its mode and its folders',
-  EISDIR: 'it is a folder: name a file in it',
+// The error codes a user meets, in words (the code itself for the rest), and what to do.
+const REASON: Record<string, string> = {
+  ENOENT: 'no such file',
+  ENOTDIR: 'no such file (a part of the path is not a folder)',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a folder',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+};
+const FIX: Record<string, string> = {
+  ENOENT: 'check the path',
+  ENOTDIR: 'check the path',
+  EACCES: 'check the mode of the file and of its folders',
+  EPERM: 'check the mode of the file and of its folders',
+  EISDIR: 'name a file in it',
 };
 
 /** The file's text, refused (DopqError naming the file) when it cannot be read, is not a regular file or is over `maxBytes`. */
@@ -51,8 +66,10 @@ export async function readUserFile(file: string, options: UserFileOptions): Prom
 }
 
 function cannotRead(file: string, options: UserFileOptions, code: string): DopqError {
-  const hint = options.hint ?? EXPLAINED[code];
-  return new DopqError('no-input', options.exitCode ?? ExitCode.noSuchJob, `cannot read ${options.what}: ${code}`, file, {
+  const relative = path.isAbsolute(file) ? '' : ` (relative to ${process.cwd()})`;
+  const fix = options.hint ?? (FIX[code] && `${FIX[code]}${code === 'ENOENT' ? relative : ''}`);
+  const hint = [fix, options.alternative].filter(Boolean).join('; ');
+  return new DopqError('no-input', options.exitCode ?? ExitCode.noSuchJob, `cannot read ${options.what}: ${REASON[code] ?? code}`, file, {
     ...(hint ? { hint } : {}),
   });
 }

@@ -104,3 +104,8 @@ export async function accountOf(uid: number): Promise<Account | undefined> {
   }
   return { user, gid, groups };
 }
+
+/** Whether the user database knows the login `name` (local, LDAP or NIS alike). */
+export async function userExists(name: string): Promise<boolean> {
+  return (await getent('passwd', name)).some((line) => line.split(':')[0] === name);
+}
