@@ -8,7 +8,7 @@ import { currentCaller } from '../../io/host/users.js';
 import type { CommandContext } from '../context.js';
 import { sendRequest } from '../requests.js';
 
-async function assertAdmin(ctx: CommandContext, what: string): Promise<void> {
+export async function assertAdmin(ctx: CommandContext, what: string): Promise<void> {
   await assertSpoolReady(ctx.spool);
   const caller = await currentCaller();
   if (!isAdmin(caller, ctx.config.admins)) {

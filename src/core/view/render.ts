@@ -83,6 +83,7 @@ function renderStatus(view: QueueView, c: ChalkInstance): string {
           `${c.bold('State')}   ${c.red(`not saved since ${view.daemon.state_not_saved.since}: ${view.daemon.state_not_saved.error}`)}; running jobs go on, none start`,
         ]
       : []),
+    ...reloadLine(view.daemon.reload, c),
     `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${view.paused.since}: no new jobs start`)}` : ''}`,
     `${c.bold('GPUs')}    ${view.gpus_free}/${view.gpus_total} free${gpuList.length ? `  [${gpuList.join(' ')}]` : ''}`,
   ];
@@ -91,6 +92,20 @@ function renderStatus(view: QueueView, c: ChalkInstance): string {
       `${c.bold('Reserved')} GPUs ${gpuLabels(view, view.reservation.gpus)} for job ${view.reservation.job} from ${view.reservation.at}`,
     );
   return lines.join('\n');
+}
+
+/** The last config reload, when it says something: refused (the old config stays), or keys that wait for a restart. */
+function reloadLine(reload: QueueView['daemon']['reload'], c: ChalkInstance): string[] {
+  if (!reload) return [];
+  if (!reload.applied) {
+    const more = reload.errors.length > 1 ? ` (and ${reload.errors.length - 1} more)` : '';
+    return [
+      `${c.bold('Config')}  ${c.red(`reload refused at ${reload.at} (${reload.by}): ${reload.errors[0] ?? '?'}${more}`)}; the running config stays`,
+    ];
+  }
+  return reload.pending_restart.length > 0
+    ? [`${c.bold('Config')}  ${c.yellow(`${reload.pending_restart.join(', ')} changed: applied on restart`)}`]
+    : [];
 }
 
 const since = (iso: string | null, now: number): string => (iso === null ? '-' : formatDuration((now - Date.parse(iso)) / 1000));
