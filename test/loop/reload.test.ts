@@ -190,6 +190,15 @@ test('a running job on a removed GPU keeps running; the GPU is not given out aga
   t.is((await d.job(onOne))?.state, 'running', 'not stopped by the reload');
   t.false(d.engine.calls.some((call) => call.method === 'stop'));
 
+  const whileRunning = buildQueueView(await d.state(), [], {
+    now: Date.now(),
+    config: await loadConfig(d.configFile),
+    shares: new Map(),
+    daemonAlive: true,
+    all: true,
+  });
+  t.is(whileRunning.jobs.find((job) => job.id === twoGpus)?.waiting_for, 'too-big', 'GPU 1 counts for nothing, though still held');
+
   // GPU 1 comes back from its job, but not to the queue.
   d.engine.exit(onOne, 0);
   await d.waitForJob(onOne, ['done']);
