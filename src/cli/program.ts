@@ -145,6 +145,13 @@ function addAdminCommands(program: Command, { ctx, setExit }: Wiring): void {
     .description('admin: stop the running daemon cleanly; containers keep running')
     .addOption(new Option('--wait <seconds>', 'how long to wait for it to exit (seconds, or e.g. 2m)').default(30).argParser(parseSeconds))
     .action(async (options: { wait: number }) => setExit(await (await admin()).shutdownCommand(await ctx(), options)));
+  program
+    .command('reload')
+    .description('admin: have the running daemon read its config again (as SIGHUP does); prints what changed or why it was refused')
+    .addOption(
+      new Option('--wait <seconds>', "how long to wait for the daemon's answer (seconds, or e.g. 2m)").default(30).argParser(parseSeconds),
+    )
+    .action(async (options: { wait: number }) => setExit(await (await import('./commands/reload.js')).reloadCommand(await ctx(), options)));
 }
 
 /** Commands that touch no spool: a DoPQ config converted, the scheduler on a trace, shell completion. */

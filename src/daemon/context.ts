@@ -1,5 +1,6 @@
 // What every part of the daemon shares: config, spool paths, the engine, the clock, the log, and
-// the in-memory state that the daemon alone writes back to the spool.
+// the in-memory state that the daemon alone writes back to the spool. The config is replaced
+// whole by a reload (reload.ts), between passes: read `ctx.config` where it is used, never keep it.
 import { createHash } from 'node:crypto';
 import type { Config } from '../core/config/config.js';
 import type { ImageRecord } from '../core/job/image-ownership.js';
@@ -7,6 +8,7 @@ import type { EngineHealth } from '../core/engine-faults.js';
 import type { JobRecord, JobSpec } from '../core/job/job.js';
 import type { StateFile } from '../core/state.js';
 import type { DockerEngine } from '../io/docker/engine.js';
+import type { ReloadStatus } from '../io/spool/daemon-status.js';
 import type { SpoolPaths } from '../io/spool/spool.js';
 
 export interface Logger {
@@ -15,6 +17,7 @@ export interface Logger {
 }
 
 export interface DaemonContext {
+  /** Swapped by a reload between passes; `spool` and `docker.socket` keep their values from start. */
   config: Config;
   spool: SpoolPaths;
   engine: DockerEngine;
@@ -41,6 +44,8 @@ export interface DaemonContext {
   unsaved: Set<string>;
   /** The job-number floor last written to seq/seq: pushes take numbers above it. */
   idFloor: number;
+  /** What the last config reload did (the status file shows it to `q` and `dopq reload`). */
+  reload: ReloadStatus | null;
 }
 
 export function instanceId(spoolRealPath: string): string {

@@ -1,15 +1,17 @@
 // When the daemon's passes run (what one does is pass.ts). Passes never overlap; anything that
 // happens during one (a push, a container exit) asks for another, so a freed GPU is reused as
 // soon as Docker reports the exit. Events are hints; timers make sure nothing waits forever.
+// A config reload (SIGHUP, `dopq reload`) happens here too, between two passes.
 import { hostname } from 'node:os';
 import { watch, type FSWatcher } from 'chokidar';
 import { Builder } from './images/builder.js';
 import { dockerMessage } from '../io/docker/docker.js';
 import type { DaemonContext } from './context.js';
-import type { GpuSource } from './gpu-source.js';
+import { swappableGpuSource, type GpuSource } from './gpu-source.js';
 import { createLogSavers, type LogSavers } from './jobs/lifecycle.js';
 import { noteEngineError } from './engine-health.js';
 import { Pass, type PassRunner } from './pass.js';
+import { describeReload, prepareReload, reloadStatus } from './reload.js';
 import { StateSaver } from './state-saver.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -22,24 +24,37 @@ export class DaemonLoop implements PassRunner {
   private dirty = false;
   private running: Promise<void> | undefined;
   private closed = false;
+  private started = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private deadlineTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private stopEvents: (() => void) | undefined;
   private afterPass: (() => void) | undefined;
+  private readonly gpus: ReturnType<typeof swappableGpuSource>;
+  /** Reloads asked for and not done yet: done together before the next pass. */
+  private readonly reloads: { by: string; token: string | null }[] = [];
 
   /** `onShutdown`: an admin ran `dopq shutdown`; the caller stops us as on SIGTERM. */
   constructor(
     private readonly ctx: DaemonContext,
-    private readonly gpus: GpuSource,
+    gpus: GpuSource,
     onStateLockLost: (error: Error) => void,
     onShutdown: (by: string) => void = () => {},
   ) {
-    this.saver = new StateSaver(ctx, gpus, onStateLockLost);
+    this.gpus = swappableGpuSource(gpus);
+    this.saver = new StateSaver(ctx, this.gpus, onStateLockLost);
     this.builder = new Builder(ctx, () => this.kick());
     this.builder.requeueInterrupted();
-    this.pass = new Pass(ctx, { gpus, builder: this.builder, logs: this.logs, saver: this.saver, runner: this, onShutdown });
+    this.pass = new Pass(ctx, {
+      gpus: this.gpus,
+      builder: this.builder,
+      logs: this.logs,
+      saver: this.saver,
+      runner: this,
+      onShutdown,
+      onReload: (by, token) => this.reload(by, token),
+    });
   }
 
   /** One full pass (ingest, reap, cancel, schedule, start), for `dopq run --once`. */
@@ -58,6 +73,7 @@ export class DaemonLoop implements PassRunner {
   async start(): Promise<void> {
     const { ctx } = this;
     const now = ctx.now();
+    this.started = true;
     this.pass.since = now;
     ctx.state.daemon = { pid: process.pid, started_at: now, host: hostname(), heartbeat_at: now };
     await this.saver.openStatus();
@@ -115,6 +131,7 @@ export class DaemonLoop implements PassRunner {
       while (this.dirty && !this.closed) {
         this.dirty = false;
         try {
+          if (this.reloads.length > 0) await this.applyReload();
           await this.runPass();
         } catch (error) {
           this.ctx.log.error(`pass failed: ${(error as Error).stack ?? String(error)}`);
@@ -126,6 +143,15 @@ export class DaemonLoop implements PassRunner {
       this.running = undefined;
       if (this.dirty && !this.closed) this.kick();
     });
+  }
+
+  /**
+   * Read the config again before the next pass (`by`: SIGHUP or the admin who asked; `token`:
+   * their request's). Passes never overlap, so no pass sees half of one config and half of another.
+   */
+  reload(by: string, token: string | null = null): void {
+    this.reloads.push({ by, token });
+    if (this.started) this.kick(); // before start(), its first pass takes it
   }
 
   /** Another pass right after the one running now. */
@@ -154,6 +180,24 @@ export class DaemonLoop implements PassRunner {
     }
   }
 
+  /** A valid config replaces the running one (its GPUs, shares, timers); an invalid one is only reported. */
+  private async applyReload(): Promise<void> {
+    const { ctx } = this;
+    const requests = this.reloads.splice(0);
+    const result = await prepareReload(ctx);
+    if (result.ok) {
+      ctx.config = result.plan.config;
+      if (result.plan.gpus) this.gpus.swap(result.plan.gpus);
+      this.pass.reconfigure();
+      if (this.timers.length > 0) this.startTimers(); // intervals and the GPU poll as the new config says
+    }
+    ctx.reload = reloadStatus(result, requests, ctx.now());
+    for (const line of describeReload(ctx.reload, ctx.config.file)) {
+      if (result.ok) ctx.log.info(line);
+      else ctx.log.error(line);
+    }
+  }
+
   private watchSpool(): void {
     const { ctx } = this;
     // The two folders only, never their entries: chokidar stats and remembers every entry it
@@ -172,6 +216,7 @@ export class DaemonLoop implements PassRunner {
 
   private startTimers(): void {
     const { ctx } = this;
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
     const every = (seconds: number, action: () => void) => this.timers.push(setInterval(action, Math.max(50, seconds * 1000)));
     // Events are hints: a rescan on a timer is the truth (NFS, overflowed watches, lossy events).
     every(ctx.config.rescan_interval, () => this.kick());

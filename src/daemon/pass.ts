@@ -41,6 +41,8 @@ export interface PassParts {
   runner: PassRunner;
   /** An admin ran `dopq shutdown`. */
   onShutdown: (by: string) => void;
+  /** An admin ran `dopq reload`: the config is read again before the next pass. */
+  onReload: (by: string, token: string) => void;
 }
 
 /** The passes of one daemon, and what one pass leaves the next (exits seen, starts to make). */
@@ -53,7 +55,7 @@ export class Pass {
   private reconcileDue = true;
   private choresDue = true;
   private lastReservation = '';
-  private readonly shares: ShareResolver;
+  private shares: ShareResolver;
   /** Jobs whose container is created and recorded, to be started after the next save. */
   private readonly toStart = new Set<number>();
   /** Intake files taken in while the state could not be saved: dealt with after the next save. */
@@ -67,6 +69,11 @@ export class Pass {
     private readonly parts: PassParts,
   ) {
     this.shares = createShareResolver(ctx.config, ctx.now);
+  }
+
+  /** The config was reloaded: shares (and whether they name groups) come from the new one. */
+  reconfigure(): void {
+    this.shares = createShareResolver(this.ctx.config, this.ctx.now);
   }
 
   /** Docker reported that a container exited: reaped by the next pass. */
@@ -94,7 +101,7 @@ export class Pass {
     if (engine === 'back') this.reconcileDue = true;
     // Each step on its own: a bad entry a user dropped, or a failing chore, stops no other step.
     const intakeFiles = await this.step('intake', [] as Consumed[], () => ingest(ctx));
-    const noRequests: RequestOutcome = { consumed: [], toStop: [], shutdownBy: null };
+    const noRequests: RequestOutcome = { consumed: [], toStop: [], shutdownBy: null, reloads: [] };
     const requests = await this.step('requests', noRequests, () => handleRequests(ctx, this.since));
     if (requests.consumed.length >= 500) ctx.log.info(`pass ${this.count}: handled ${requests.consumed.length} requests`);
     const toStop = new Map<number, StopReason>(requests.toStop.map((id) => [id, 'cancelled']));
@@ -123,6 +130,7 @@ export class Pass {
       ctx.log.info(`shutdown requested by ${requests.shutdownBy}`);
       this.parts.onShutdown(requests.shutdownBy);
     }
+    for (const { by, token } of requests.reloads) this.parts.onReload(by, token);
     if (!(await this.createContainers(placements))) return;
     await this.startCreated();
     if (ctx.health.down) this.parts.runner.retryIn(Math.max(50, ctx.health.nextProbe - ctx.now()));

@@ -1,5 +1,5 @@
 // `dopq run`: check everything that can be wrong before taking the spool (config, engine, GPUs),
-// then hold the single-instance lock and loop until a signal.
+// then hold the single-instance lock and loop until a signal. SIGHUP reads the config again.
 import { realpath } from 'node:fs/promises';
 import type { Config } from '../core/config/config.js';
 import { createDockerEngine } from '../io/docker/docker.js';
@@ -26,6 +26,8 @@ export interface RunOptions {
   now?: () => number;
   /** Stop as on SIGTERM once aborted; without it, SIGTERM and SIGINT stop the daemon. */
   stop?: AbortSignal;
+  /** Read the config again on each `SIGHUP` event; without it (and without `stop`), on the process's SIGHUP. */
+  hangups?: EventTarget;
 }
 
 export async function runDaemon(config: Config, options: RunOptions): Promise<number> {
@@ -84,6 +86,7 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
       suspects: new Map(),
       unsaved: new Set(),
       idFloor,
+      reload: null,
     };
     let requestStop: (reason: string) => void = () => {};
     const stopRequested = new Promise<void>((resolve) => {
@@ -101,9 +104,13 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
     }
     // Handlers first: a signal during the first pass must stop us cleanly too.
     const signalled = options.stop ? whenAborted(options.stop) : waitForSignal(log);
-    log.info(`dopq run: spool ${spool.root}, ${gpus.current().length} GPUs, pid ${process.pid}`);
+    const hangups = options.hangups ?? (options.stop ? undefined : processHangups());
+    const onHangup = () => daemon.reload('SIGHUP');
+    hangups?.addEventListener('SIGHUP', onHangup);
+    log.info(`dopq run: spool ${spool.root}, config ${config.file}, ${gpus.current().length} GPUs, pid ${process.pid}`);
     await daemon.start();
     await Promise.race([signalled, stopRequested]);
+    hangups?.removeEventListener('SIGHUP', onHangup);
     // Under systemd's default TimeoutStopSec (90 s), and long enough for an fsync on a disk
     // busy with other writes; the message names the step that hung.
     const watchdog = setTimeout(() => {
@@ -136,6 +143,13 @@ function waitForSignal(log: Logger): Promise<void> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+/** The process's SIGHUP as events (`systemctl reload` sends it); a handler also keeps it from killing us. */
+function processHangups(): EventTarget {
+  const target = new EventTarget();
+  process.on('SIGHUP', () => target.dispatchEvent(new Event('SIGHUP')));
+  return target;
 }
 
 function whenAborted(signal: AbortSignal): Promise<void> {

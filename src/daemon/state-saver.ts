@@ -86,6 +86,12 @@ export class StateSaver {
 
   private async writeStatus(): Promise<void> {
     if (!this.status) return;
-    await this.status.write({ pid: process.pid, at: this.ctx.now(), engine: this.engineInfo(), save_error: this.saveError });
+    await this.status.write({
+      pid: process.pid,
+      at: this.ctx.now(),
+      engine: this.engineInfo(),
+      save_error: this.saveError,
+      reload: this.ctx.reload,
+    });
   }
 }

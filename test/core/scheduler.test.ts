@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { classicPenalties, shareOf } from '../../src/core/schedule/policy.js';
 import { groupQueues, type QueuedJob } from '../../src/core/schedule/queue-order.js';
-import { blockerOf, decide, heldByUser, type RunningJob, type SchedulerInput } from '../../src/core/schedule/scheduler.js';
+import { blockerOf, decide, heldByUser, usableGpus, type RunningJob, type SchedulerInput } from '../../src/core/schedule/scheduler.js';
 
 const now = 1_000_000_000;
 const H = 3600 * 1000;
@@ -275,4 +275,15 @@ test('property: the same input gives the same decisions, in whatever order users
     { numRuns: 300 },
   );
   t.pass();
+});
+
+test('a GPU a running job holds that left the inventory (a reload removed it) is never counted on, nor reserved', (t) => {
+  const running: RunningJob[] = [{ id: 9, user: 'dan', gpus: ['g1'], ends_at: now + H }];
+  const queued = [job(1, 'alice', 2), job(2, 'bob', 1, { time_limit: 7200 })];
+  const decisions = decide(input(queued, { policy: 'fifo', free: ['g0'], running, retired: ['g1'] }));
+  t.is(blockerOf(queued[0]!, usableGpus({ free: ['g0'], running, retired: ['g1'] }), new Map(), null), 'too-big');
+  t.is(decisions.reservation, null, 'no reservation waits for g1, which never comes back');
+  t.deepEqual(decisions.starts, [{ id: 2, gpus: ['g0'] }], 'so the long job is not kept off g0');
+  const without = decide(input(queued, { policy: 'fifo', free: ['g0'], running }));
+  t.like(without.reservation, { id: 1, gpus: ['g1', 'g0'] }, 'while g1 is in the inventory, it is');
 });

@@ -34,6 +34,12 @@ export interface InMemoryDaemon {
   advance(ms: number): void;
   /** What the daemon logged so far. */
   log: string[];
+  /** The daemon's config file: rewrite it with `writeConfig`, then `hangup()`. */
+  configFile: string;
+  /** Write the config file: the test's base config with `config` over it. */
+  writeConfig(config: Record<string, unknown>): Promise<void>;
+  /** What SIGHUP does to a real daemon: read the config again before the next pass. */
+  hangup(): void;
 }
 
 /** Longest any wait may take before the test fails with the daemon's log. */
@@ -44,18 +50,20 @@ export async function startInMemoryDaemon(t: ExecutionContext, config: Record<st
   let offset = 0;
   const now = () => Date.now() + offset;
   const configFile = path.join(dir, 'dopq.yaml');
-  await writeFile(
-    configFile,
-    stringify({
-      spool: './spool',
-      gpus: [0, 1],
-      // Passes follow events; the rescan timer only covers what no event announces (a clock moved forward).
-      rescan_interval: '0.2s',
-      reconcile_interval: '2s',
-      docker: { socket: path.join(dir, 'docker.sock'), pidfile: path.join(dir, 'docker.pid') },
-      ...config,
-    }),
-  );
+  const writeConfig = (overrides: Record<string, unknown>) =>
+    writeFile(
+      configFile,
+      stringify({
+        spool: './spool',
+        gpus: [0, 1],
+        // Passes follow events; the rescan timer only covers what no event announces (a clock moved forward).
+        rescan_interval: '0.2s',
+        reconcile_interval: '2s',
+        docker: { socket: path.join(dir, 'docker.sock'), pidfile: path.join(dir, 'docker.pid') },
+        ...overrides,
+      }),
+    );
+  await writeConfig(config);
   const spool = spoolPaths(path.join(dir, 'spool'));
   await initSpool(spool);
   const engine = new MemoryEngine({ now, pidfile: path.join(dir, 'docker.pid'), images: [IMAGE] });
@@ -70,7 +78,8 @@ export async function startInMemoryDaemon(t: ExecutionContext, config: Record<st
   };
   const log: Logger = { info: line('info'), error: line('error') };
   const stop = new AbortController();
-  const running = runDaemon(await loadConfig(configFile), { once: false, log, engine, now, stop: stop.signal });
+  const hangups = new EventTarget();
+  const running = runDaemon(await loadConfig(configFile), { once: false, log, engine, now, stop: stop.signal, hangups });
   running.catch((error: Error) => lines.push(`runDaemon threw: ${error.stack ?? error.message}`));
   t.teardown(async () => {
     stop.abort();
@@ -84,6 +93,9 @@ export async function startInMemoryDaemon(t: ExecutionContext, config: Record<st
     engine,
     spool,
     log: lines,
+    configFile,
+    writeConfig,
+    hangup: () => hangups.dispatchEvent(new Event('SIGHUP')),
     async push(manifest, options = {}) {
       pushed += 1;
       const id = pushed;

@@ -9,7 +9,7 @@ import { readState } from '../../io/spool/state-store.js';
 import type { CommandContext } from '../context.js';
 import { sendRequest } from '../requests.js';
 
-async function assertAdmin(ctx: CommandContext, what: string): Promise<void> {
+export async function assertAdmin(ctx: CommandContext, what: string): Promise<void> {
   await assertSpoolReady(ctx.spool);
   const caller = await currentCaller();
   if (!isAdmin(caller, ctx.config.admins)) {

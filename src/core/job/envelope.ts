@@ -78,7 +78,7 @@ export function decodeEnvelope(text: string): Envelope | { error: string } {
 /** Requests on jobs: the owner or an admin. */
 export const JOB_OPS = ['rm', 'hold', 'release', 'top'] as const;
 /** Requests on the whole queue: admins only. */
-export const ADMIN_OPS = ['pause', 'resume', 'shutdown', 'usage-reset', 'history-clear'] as const;
+export const ADMIN_OPS = ['pause', 'resume', 'shutdown', 'usage-reset', 'history-clear', 'reload'] as const;
 export type JobOp = (typeof JOB_OPS)[number];
 export type AdminOp = (typeof ADMIN_OPS)[number];
 
@@ -86,7 +86,9 @@ export type ControlRequest =
   | { op: JobOp; ids: number[]; at: number }
   | { op: 'pause' | 'resume' | 'shutdown'; at: number }
   | { op: 'usage-reset'; user: string | null; at: number }
-  | { op: 'history-clear'; before: number | null; at: number };
+  | { op: 'history-clear'; before: number | null; at: number }
+  /** `token`: the daemon's answer in its status file carries it, so `dopq reload` knows it is its own. */
+  | { op: 'reload'; token: string; at: number };
 
 export function encodeRequest(request: ControlRequest): string {
   return `${JSON.stringify(request)}\n`;
@@ -113,6 +115,8 @@ export function decodeRequest(text: string): ControlRequest | { error: string } 
     if (v.user === null || (typeof v.user === 'string' && v.user.length > 0 && v.user.length <= 256)) return { op, user: v.user, at };
   } else if (op === 'history-clear') {
     if (v.before === null || (typeof v.before === 'number' && Number.isFinite(v.before))) return { op, before: v.before, at };
+  } else if (op === 'reload') {
+    if (typeof v.token === 'string' && /^[0-9a-f]{8,64}$/.test(v.token)) return { op, token: v.token, at };
   }
   return { error: `not a dopq request${typeof op === 'string' ? ` (op ${JSON.stringify(op.slice(0, 40))})` : ''}` };
 }

@@ -48,10 +48,13 @@ export function schedulerInput(
     ...state.jobs.filter((job) => job.state === 'queued' && !job.held_by && job.needs_image === undefined).map(asQueued),
     ...(options.extraQueued ?? []),
   ];
+  const inventory = new Set(state.gpus.map((gpu) => gpu.id));
   return {
     policy: config.policy,
     now: options.now,
     free: freeGpuIds(state.gpus, running),
+    // A job on a GPU a reload removed keeps it, and counts against its owner's cap, until it ends.
+    retired: running.flatMap((job) => job.gpus.filter((gpu) => !inventory.has(gpu))),
     running: running
       .filter((job) => job.gpus.length > 0)
       .map((job) => ({

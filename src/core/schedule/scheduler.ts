@@ -22,6 +22,8 @@ export interface SchedulerInput extends Omit<OrderInput, 'held'> {
   free: readonly string[];
   /** Our jobs that hold GPUs. */
   running: readonly RunningJob[];
+  /** GPUs running jobs hold that left the inventory (a config reload removed them): never free again. */
+  retired?: readonly string[];
   /** Most GPUs one user may hold at once (null: no cap). */
   max_gpus_per_user: number | null;
   /** `dopq pause`: nothing starts. */
@@ -54,8 +56,9 @@ export function heldByUser(running: readonly { user: string; gpus: readonly unkn
   return held;
 }
 
-export function usableGpus(input: Pick<SchedulerInput, 'free' | 'running'>): number {
-  return input.running.reduce((sum, job) => sum + job.gpus.length, input.free.length);
+export function usableGpus(input: Pick<SchedulerInput, 'free' | 'running' | 'retired'>): number {
+  const retired = new Set(input.retired);
+  return input.running.reduce((sum, job) => sum + job.gpus.filter((gpu) => !retired.has(gpu)).length, input.free.length);
 }
 
 export function blockerOf(job: QueuedJob, usable: number, held: ReadonlyMap<string, number>, cap: number | null): Blocker | null {
@@ -102,7 +105,7 @@ export function decide(input: SchedulerInput): Decisions {
         start(job, take(free, job.gpus, reserved));
         continue;
       }
-      reservation = reserve(job, free, busy, input.now);
+      reservation = reserve(job, free, busy, input.now, new Set(input.retired));
       reserved = new Set(reservation.gpus);
       if (strict) break;
       continue;
@@ -123,12 +126,18 @@ export function decide(input: SchedulerInput): Decisions {
  * The earliest time `job` can have its GPUs, given who holds them until when, and which GPUs:
  * ones that running jobs give back first, so the GPUs free now stay open for backfill.
  */
-export function reserve(job: QueuedJob, free: readonly string[], busy: readonly RunningJob[], now: number): Reservation {
+export function reserve(
+  job: QueuedJob,
+  free: readonly string[],
+  busy: readonly RunningJob[],
+  now: number,
+  retired: ReadonlySet<string> = new Set(),
+): Reservation {
   const released: string[] = [];
   let at = now;
   for (const running of [...busy].sort((a, b) => a.ends_at - b.ends_at || a.id - b.id)) {
     if (free.length + released.length >= job.gpus) break;
-    released.push(...running.gpus);
+    released.push(...running.gpus.filter((gpu) => !retired.has(gpu)));
     at = Math.max(at, running.ends_at);
   }
   const fromReleased = released.slice(0, job.gpus);

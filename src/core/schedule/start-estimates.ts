@@ -38,8 +38,9 @@ export function planQueue(input: SchedulerInput): QueuePlan {
     if (list) list.push({ end, gpus });
     else userEnds.set(user, [{ end, gpus }]);
   };
+  const retired = new Set(input.retired);
   for (const job of input.running) {
-    for (const gpu of job.gpus) slots.push({ t: job.ends_at, gpu });
+    for (const gpu of job.gpus) if (!retired.has(gpu)) slots.push({ t: job.ends_at, gpu });
     addEnd(job.user, job.ends_at, job.gpus.length);
   }
   for (const job of order) {

@@ -62,6 +62,8 @@ export interface QueueView {
     engine: { reachable: boolean; since: string | null; error: string | null } | null;
     /** Set while the daemon cannot save the state (a full disk): running jobs go on, none start. */
     state_not_saved: { since: string; error: string } | null;
+    /** The daemon's last config reload (null: none since it started): refused with errors, or keys waiting for a restart. */
+    reload?: { at: string; by: string; applied: boolean; errors: string[]; pending_restart: string[] } | null;
   };
   policy: PolicyName;
   paused: { by: string; since: string } | null;
@@ -88,7 +90,14 @@ export interface ViewOptions {
   /** Whether the daemon that wrote `daemon` is alive (the caller checks the pid). */
   daemonAlive: boolean;
   /** What the daemon's status file says (it can say it where the state cannot be saved). */
-  status?: { at: number; engine: EngineStatus; save_error: { since: number; error: string } | null };
+  status?: {
+    at: number;
+    engine: EngineStatus;
+    save_error: { since: number; error: string } | null;
+    reload?: { at: number; by: string; applied: boolean; errors: string[]; pending_restart: string[] } | null;
+    /** The daemon that wrote it: a status left by another daemon says nothing of this one's reloads. */
+    pid?: number;
+  };
   /** Show finished jobs of all time, not just the last `recentMs`. */
   all: boolean;
   recentMs?: number;
@@ -288,15 +297,22 @@ function daemonView(state: StateFile, options: ViewOptions): QueueView['daemon']
 }
 
 /** The engine and save status, from the status file when it is newer than the state. */
-function daemonHealth(state: StateFile, options: ViewOptions): Pick<QueueView['daemon'], 'engine' | 'state_not_saved'> {
-  if (!options.daemonAlive) return { engine: null, state_not_saved: null };
+function daemonHealth(state: StateFile, options: ViewOptions): Pick<QueueView['daemon'], 'engine' | 'state_not_saved' | 'reload'> {
+  if (!options.daemonAlive) return { engine: null, state_not_saved: null, reload: null };
   const fromStatus = options.status && options.status.at >= (state.daemon?.heartbeat_at ?? 0) ? options.status : undefined;
   const engine = fromStatus?.engine ?? state.daemon?.engine;
   const saveError = fromStatus?.save_error ?? null;
   return {
     engine: engine ? { reachable: engine.reachable, since: iso(engine.since ?? undefined), error: engine.error } : null,
     state_not_saved: saveError ? { since: iso(saveError.since)!, error: saveError.error } : null,
+    reload: reloadView(options.status?.pid === undefined || options.status.pid === state.daemon?.pid ? options.status?.reload : null),
   };
+}
+
+function reloadView(reload: NonNullable<ViewOptions['status']>['reload']): QueueView['daemon']['reload'] {
+  if (!reload) return null;
+  const { by, applied, errors, pending_restart } = reload;
+  return { at: iso(reload.at)!, by, applied, errors, pending_restart };
 }
 
 /**

@@ -158,6 +158,7 @@ function renderStatus(view: QueueView, d: Drawing): string {
           `${c.bold('State')}   ${c.red(`not saved since ${at(view.daemon.state_not_saved.since)}: ${view.daemon.state_not_saved.error}`)}; running jobs go on, none start`,
         ]
       : []),
+    ...reloadLine(view.daemon.reload, c, at),
     `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${at(view.paused.since)}: no new jobs start`)}` : ''}`,
   ];
   const status = fitLines(lines.join('\n'), d.width);
@@ -202,6 +203,20 @@ function wrapWords(head: string, words: string[], width: number | undefined): st
     empty = false;
   }
   return [...lines, line].join('\n');
+}
+
+/** The last config reload, when it says something: refused (the old config stays), or keys that wait for a restart. */
+function reloadLine(reload: QueueView['daemon']['reload'], c: ChalkInstance, at: (iso: string) => string): string[] {
+  if (!reload) return [];
+  if (!reload.applied) {
+    const more = reload.errors.length > 1 ? ` (and ${reload.errors.length - 1} more)` : '';
+    return [
+      `${c.bold('Config')}  ${c.red(`reload refused at ${at(reload.at)} (${reload.by}): ${reload.errors[0] ?? '?'}${more}`)}; the running config stays`,
+    ];
+  }
+  return reload.pending_restart.length > 0
+    ? [`${c.bold('Config')}  ${c.yellow(`${reload.pending_restart.join(', ')} changed: applied on restart`)}`]
+    : [];
 }
 
 const since = (iso: string | null, now: number): string => (iso === null ? '-' : formatDuration((now - Date.parse(iso)) / 1000));

@@ -18,11 +18,13 @@ export interface RequestOutcome {
   toStop: number[];
   /** Set when an admin asked the daemon to exit: who. */
   shutdownBy: string | null;
+  /** Admins who asked the daemon to read its config again, with their requests' tokens. */
+  reloads: { by: string; token: string }[];
 }
 
 /** `daemonSince`: when this daemon started (ms); an older shutdown request was meant for another. */
 export async function handleRequests(ctx: DaemonContext, daemonSince: number | null): Promise<RequestOutcome> {
-  const outcome: RequestOutcome = { consumed: [], toStop: [], shutdownBy: null };
+  const outcome: RequestOutcome = { consumed: [], toStop: [], shutdownBy: null, reloads: [] };
   const refusals = new RefusalSummary('refused or ignored requests');
   for (const name of (await listDropped(ctx.spool.requests, REQUEST_SUFFIX)).sort()) {
     // One entry at a time, each on its own: whatever lies there, the others are still handled.
@@ -168,5 +170,9 @@ function applyAdminOp(
         return;
       }
       outcome.shutdownBy = caller.user;
+      return;
+    case 'reload':
+      // An older request was answered by the config this daemon read when it started.
+      if (daemonSince !== null && request.at >= daemonSince) outcome.reloads.push({ by: caller.user, token: request.token });
   }
 }

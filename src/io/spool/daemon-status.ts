@@ -11,6 +11,24 @@ export interface DaemonStatus {
   engine: { reachable: boolean; since: number | null; error: string | null };
   /** Set while the state cannot be written: since when, and why. */
   save_error: { since: number; error: string } | null;
+  /** The last config reload (SIGHUP or `dopq reload`), null before the first. */
+  reload?: ReloadStatus | null;
+}
+
+/** What a config reload did: applied (with what changed) or refused (with why). */
+export interface ReloadStatus {
+  at: number;
+  /** `SIGHUP`, or the admins who asked. */
+  by: string;
+  /** The tokens of the `dopq reload` requests this answers. */
+  tokens: string[];
+  applied: boolean;
+  /** Dotted config keys changed. */
+  changed: string[];
+  /** Keys changed in the file that keep their running value until a restart. */
+  pending_restart: string[];
+  /** Why it was refused: file, field and line, one problem each. */
+  errors: string[];
 }
 
 export interface StatusWriter {
@@ -27,7 +45,7 @@ export async function openStatusFile(file: string): Promise<StatusWriter> {
   return {
     write(status) {
       let text = JSON.stringify(status);
-      if (text.length > SIZE - 1) text = JSON.stringify({ ...status, engine: { ...status.engine, error: status.engine.error?.slice(0, 500) ?? null }, save_error: status.save_error && { ...status.save_error, error: status.save_error.error.slice(0, 500) } });
+      if (Buffer.byteLength(text) > SIZE - 1) text = JSON.stringify(shortened(status));
       const body = Buffer.alloc(SIZE, 0x20);
       body.write(text, 0, 'utf8');
       chain = chain.then(async () => {
@@ -39,6 +57,23 @@ export async function openStatusFile(file: string): Promise<StatusWriter> {
       await chain;
       await handle.close();
     },
+  };
+}
+
+/** The same status in less room: long messages cut, the reload's lists kept to their first entries. */
+function shortened(status: DaemonStatus): DaemonStatus {
+  const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+  const reload = status.reload && {
+    ...status.reload,
+    tokens: status.reload.tokens.slice(-4),
+    changed: status.reload.changed.slice(0, 12).map((key) => cut(key, 60)),
+    errors: status.reload.errors.slice(0, 6).map((error) => cut(error, 200)),
+  };
+  return {
+    ...status,
+    engine: { ...status.engine, error: status.engine.error === null ? null : cut(status.engine.error, 500) },
+    save_error: status.save_error && { ...status.save_error, error: cut(status.save_error.error, 500) },
+    ...(reload ? { reload } : {}),
   };
 }
 
