@@ -121,7 +121,7 @@ test('bash: commands, options and option values come from the program', async (t
   t.deepEqual(await bashComplete(env, user, ['dopq', 'r']), commandsStartingWith('r'));
   t.true((await bashComplete(env, user, ['dopq', 'r'])).includes('rm'));
   t.deepEqual(await bashComplete(env, user, ['dopq', 'que']), ['queue']);
-  t.deepEqual(await bashComplete(env, user, ['dopq', 'q', '--']), ['--all', '--config', '--debug', '--help', '--json']);
+  t.deepEqual(await bashComplete(env, user, ['dopq', 'q', '--']), ['--all', '--config', '--debug', '--help', '--json', '--wide']);
   t.deepEqual(await bashComplete(env, user, ['dopq', 'sim', '--policy', '']), [...POLICIES].sort());
   t.deepEqual(await bashComplete(env, user, ['dopq', 'usage', '']), ['help', 'reset']);
   t.deepEqual(await bashComplete(env, user, ['dopq', '--config', '/x.yaml', 'completion', '']), ['bash', 'zsh']);

@@ -72,7 +72,7 @@ test('doctor with a config that does not load: its problems in one fail line, ex
   t.is(missing.code, 1);
   const [config] = JSON.parse(missing.stdout) as Check[];
   t.is(config?.status, 'fail');
-  t.regex(config?.detail ?? '', /^\/nonexistent\/dopq.yaml \(by --config\): cannot read the config: ENOENT/);
+  t.regex(config?.detail ?? '', /^\/nonexistent\/dopq.yaml \(by --config\): cannot read the config: no such file/);
 });
 
 test('doctor fails a config default above this host and warns of a limit above it, naming key and line', async (t) => {

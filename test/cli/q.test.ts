@@ -59,7 +59,9 @@ test('a spool that does not exist: said with the config that names it, exit 78, 
   for (const args of [['q'], ['q', '--json']]) {
     const result = await spool.cli(args);
     t.is(result.code, 78, result.stderr);
-    t.is(result.stdout, '');
+    // With --json, stdout holds the error as JSON (dopq(1), DIAGNOSTICS); else nothing.
+    if (args.includes('--json')) t.like(JSON.parse(result.stdout), { error: { code: 'no-spool', exit_code: 78 } });
+    else t.is(result.stdout, '');
     t.is(result.stderr.split('\n')[0], `dopq: ${path.join(spool.dir, 'nowhere')}: no such spool: the folder does not exist`);
     t.regex(result.stderr, new RegExp(`\\nhint: the config ${spool.configFile.replaceAll('.', '\\.')} names it`));
   }
