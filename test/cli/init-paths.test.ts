@@ -2,7 +2,7 @@
 // above the spool included, with the mode each got; and it refuses a spool under /etc (a
 // clone's config copied to /etc/dopq/ makes `spool: ../spool` mean /etc/spool), creating nothing.
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -74,4 +74,15 @@ test('init and run refuse a spool under /etc with exit 78, naming the config, th
   t.is(absolute.code, 78, absolute.stderr);
   t.regex(absolute.stderr, /line 1: spool: \/etc\/dopq-queue is under \/etc/);
   t.false(existsSync('/etc/dopq-queue'));
+});
+
+test('a spool reached through a link into /etc is refused too, where it really is', async (t) => {
+  const dir = await tempDir(t, tmpdir());
+  await symlink('/etc', path.join(dir, 'etclink'));
+  const config = path.join(dir, 'dopq.yaml');
+  await writeFile(config, `gpus: [0]\nspool: ${dir}/etclink/dopq-linked\n`, { mode: 0o644 });
+  const result = await runCli(['--config', config, 'init']);
+  t.is(result.code, 78, result.stderr);
+  t.regex(result.stderr, /line 2: spool: \/etc\/dopq-linked is under \/etc/);
+  t.false(existsSync('/etc/dopq-linked'));
 });

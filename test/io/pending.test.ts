@@ -120,3 +120,11 @@ test('a job file over the size cap is listed by its owner only, never read whole
     'read under a larger cap',
   );
 });
+
+test('a job named by a hostile file name is shown cut to a name: no escape, newline or bidi override reaches q', async (t) => {
+  const spool = await makeTempSpool(t);
+  const hostile = '/x/\u001b[2J\u001b[H\u001b[31mPWNED\u001b[0m\n  9 dopq-alice fake-row done\n\u202eevil.yaml';
+  await dropJob(spool, '5.job', envelope(5, 'image: busybox\n', hostile));
+  const [job] = await pendingJobs(spool.paths.intake);
+  t.is(job?.name, '__2J__H__31mPWNED__0m___9_dopq-alice_fake-row_done__evil');
+});

@@ -1,5 +1,6 @@
 // QueueView -> the tables `dopq q` prints, in DoPQ's panes: status, running, queued, finished,
 // users. Colour level is a parameter (0 = none) so the caller decides about TTYs and NO_COLOR.
+import { printable } from './printable.js';
 import { createRequire } from 'node:module';
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
@@ -277,7 +278,8 @@ function queuedTable(view: QueueView, d: Drawing): string {
 
 /** A job's name, with its attempt when an engine restart made it run again. */
 function nameOf(job: JobView): string {
-  return job.attempt > 1 ? `${job.name} (attempt ${job.attempt})` : job.name;
+  const name = printable(job.name);
+  return job.attempt > 1 ? `${name} (attempt ${job.attempt})` : name;
 }
 
 function outcome(job: JobView, c: ChalkInstance): string {
@@ -301,7 +303,7 @@ function finishedTable(view: QueueView, limit: number | undefined, d: Drawing): 
       outcome(job, c),
       job.exit_code === null ? '-' : String(job.exit_code),
       job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
-      truncate(job.message ?? '', 60),
+      truncate(printable(job.message ?? ''), 60),
     ]);
   const drawn = table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'detail'], rows, TABLE_FITS.finished, d);
   return hidden > 0 ? `${drawn}\n${fitLines(c.dim(`  ... ${hidden} older not shown; dopq q --all shows them`), d.width)}` : drawn;

@@ -1,5 +1,6 @@
 // Reading what users dropped into the intake: each file becomes a queued job or a rejected one
 // (with its reasons, shown to its owner in `dopq q`). A bad file never stops the others.
+import { jobNameFromFile } from '../../core/job/file-name.js';
 import path from 'node:path';
 import { lstat, rename, rm, stat } from 'node:fs/promises';
 import { highestPushedId } from '../../core/job/job-ids.js';
@@ -141,7 +142,7 @@ async function ingestFile(
     if (error.kind === 'hard-links' && now - owner.mtimeMs < PUBLISH_GRACE_MS) return undefined; // push is removing its temp name
     // Never read, never trusted; shown to whoever owns what lies there (a link's own owner).
     const uid = error.uid ?? 0;
-    reject(ctx, { id, user: await userName(uid), uid, name: safeName(name), submitted_at: now }, `${name} ${error.message}`);
+    reject(ctx, { id, user: await userName(uid), uid, name: jobNameFromFile(name), submitted_at: now }, `${name} ${error.message}`);
     return { file, keepAs: rejectedPath(ctx, id) };
   }
   const user = await userName(owned.uid);
@@ -149,7 +150,7 @@ async function ingestFile(
   if ('error' in envelope || envelope.id !== id) {
     reject(
       ctx,
-      { id, user, uid: owned.uid, name: safeName(name), submitted_at: now },
+      { id, user, uid: owned.uid, name: jobNameFromFile(name), submitted_at: now },
       `${name}: ${'error' in envelope ? envelope.error : 'file name and job id differ'}`,
     );
     return { file, keepAs: rejectedPath(ctx, id) };
@@ -162,7 +163,7 @@ async function ingestFile(
     const reason = parsed.issues.some((issue) => issue.denied) ? 'foreign-image' : 'rejected';
     reject(
       ctx,
-      { id, user, uid: owned.uid, name: safeName(stem), submitted_at },
+      { id, user, uid: owned.uid, name: jobNameFromFile(stem), submitted_at },
       `${sourceName(envelope.source)}:\n${formatIssues(parsed.issues)}`,
       reason,
     );
@@ -245,12 +246,6 @@ export function contextTarPath(ctx: DaemonContext, id: number): string {
 
 export function rejectedPath(ctx: DaemonContext, id: number): string {
   return path.join(ctx.spool.rejected, `${id}.job`);
-}
-
-/** A job name from a file name the user chose: shown to everyone, so printable and short. */
-function safeName(stem: string): string {
-  const cleaned = stem.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
-  return cleaned || '?';
 }
 
 /** Who may submit and how many jobs one user may have waiting, checked again whatever push said. */

@@ -1,9 +1,11 @@
 // Where the config comes from: --config, then DOPQ_CONFIG, then /etc/dopq/dopq.yaml, then the
 // copy bundled with this package (etc/dopq.yaml).
 import { existsSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { parseConfig, type Config } from '../../core/config/config.js';
-import { ExitCode } from '../../core/errors.js';
+import { spoolLocationIssue } from '../../core/config/spool-location.js';
+import { ExitCode, InvalidDocumentError } from '../../core/errors.js';
 import { packageRoot } from './package-root.js';
 import { readUserFile } from './user-file.js';
 
@@ -79,5 +81,23 @@ export async function loadConfig(file: string, rule?: ConfigRule): Promise<Confi
     exitCode: ExitCode.config,
     ...(rule && ALTERNATIVE[rule] ? { alternative: ALTERNATIVE[rule] } : {}),
   });
-  return parseConfig(text, file);
+  const config = parseConfig(text, file);
+  // parseConfig judges the path as written; a link on the way (a folder linked to /etc) is
+  // only seen on the disk, so the spool is judged again where it really is.
+  const misplaced = spoolLocationIssue(await realSpoolPath(config.spool), text);
+  if (misplaced) throw new InvalidDocumentError('config', file, [misplaced]);
+  return config;
+}
+
+/** Where `spool` really is: its deepest existing folder resolved through links, plus the rest. */
+async function realSpoolPath(spool: string): Promise<string> {
+  const rest: string[] = [];
+  for (let dir = spool; ; dir = path.dirname(dir)) {
+    try {
+      return path.join(await realpath(dir), ...[...rest].reverse());
+    } catch {
+      if (path.dirname(dir) === dir) return spool;
+      rest.push(path.basename(dir));
+    }
+  }
 }

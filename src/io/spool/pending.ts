@@ -1,5 +1,6 @@
 // Jobs pushed but not yet read by the daemon, as any user may list them: the owner from each
 // intake file's uid, and the details where the caller may read the file (their own jobs).
+import { jobNameFromFile } from '../../core/job/file-name.js';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeEnvelope } from '../../core/job/envelope.js';
@@ -64,6 +65,6 @@ async function readEnvelopeIfAllowed(
   const envelope = decodeEnvelope(text);
   if ('error' in envelope) return undefined;
   const summary = summarizeManifest(envelope.manifest);
-  const name = summary.name ?? path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
+  const name = summary.name ?? jobNameFromFile(path.basename(envelope.source));
   return { submitted_at: envelope.submitted_at, name, ...(summary.gpus !== undefined ? { gpus_requested: summary.gpus } : {}) };
 }
