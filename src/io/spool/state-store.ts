@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import { DopqError, ExitCode } from '../../core/errors.js';
 import type { StateFile } from '../../core/state.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
@@ -142,6 +141,9 @@ export function createStateWriter(file: string, onCompromised: (error: Error) =>
       lastWritten = text;
       const step = chain.then(async () => {
         await ensureFile(file);
+        // Loaded here, by the daemon only: readers (`dopq q`, `push`) never lock, and proper-lockfile
+        // brings graceful-fs, which patches fs as it loads.
+        const { default: lockfile } = await import('proper-lockfile');
         const release = await lockfile.lock(file, {
           stale: 30_000,
           realpath: false,
