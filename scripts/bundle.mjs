@@ -6,7 +6,7 @@
 // Out: dist/src/bundle/ (an entry and chunks split at the commands' dynamic imports, so `push`
 // loads neither dockerode nor chokidar), and dist/src/cli.js replaced by a shim that imports it.
 // The rest of dist/ stays as tsc wrote it: the tests import those modules directly.
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -15,6 +15,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'dist/src');
 const out = path.join(src, 'bundle');
 const entry = path.join(src, 'cli.js');
+/** tsc's cli.js, kept: the bundle's input when this runs again without tsc before it. */
+const compiled = path.join(src, 'cli.tsc.js');
+const SHIM =
+  "#!/usr/bin/env node\n// The `dopq` executable: the bundle scripts/bundle.mjs made of src/cli.ts and what it imports.\nimport './bundle/cli.js';\n";
 
 /**
  * A module's `import.meta.url` keeps meaning where tsc put it (dist/src/io/files/… finds etc/
@@ -33,9 +37,10 @@ const keepModuleUrls = {
   },
 };
 
+if ((await readFile(entry, 'utf8')) !== SHIM) await copyFile(entry, compiled);
 await rm(out, { recursive: true, force: true });
 const result = await esbuild.build({
-  entryPoints: { cli: entry },
+  entryPoints: { cli: compiled },
   outdir: out,
   bundle: true,
   splitting: true,
@@ -56,8 +61,5 @@ const result = await esbuild.build({
 // What each output file holds, for a look at what a command loads (`npx esbuild --analyze` reads it too).
 await writeFile(path.join(root, 'dist/bundle-meta.json'), JSON.stringify(result.metafile));
 await rm(`${entry}.map`, { force: true });
-await writeFile(
-  entry,
-  '#!/usr/bin/env node\n// The `dopq` executable: the bundle scripts/bundle.mjs made of src/cli.ts and what it imports.\nimport \'./bundle/cli.js\';\n',
-);
+await writeFile(entry, SHIM);
 await chmod(entry, 0o755);
