@@ -2,7 +2,6 @@
 // on a long queue prints it instead of parsing the whole state and planning the queue again.
 // Line 1 says what the view was built from, line 2 is the view. A reader takes it only while all
 // of that still holds; otherwise `q` builds the view itself, from the state, as it always did.
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../../core/config/config.js';
 import type { QueueView } from '../../core/view/queue-view.js';
@@ -14,7 +13,7 @@ import { sameGeneration, type StateGeneration } from './state-store.js';
 export interface QueueViewBasis {
   /** The state.json in place when it was built. */
   generation: StateGeneration;
-  /** The config it was built with (configPrint). */
+  /** The config it was built with (configPrint): the whole of it, not a hash, so q loads no crypto. */
   config: string;
   /** What the status file said then: the view shows it. */
   status: Pick<DaemonStatus, 'engine' | 'save_error'>;
@@ -24,7 +23,7 @@ export interface QueueViewBasis {
 
 /** Whose config a view was built with: the caller's `--config` may not be the daemon's. */
 export function configPrint(config: Config): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+  return JSON.stringify(config);
 }
 
 /** A cache, not a record: readers rebuild the view when it is missing or torn, so no fsync. */
