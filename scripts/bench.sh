@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsc -p tsconfig.json
+npx tsc -p tsconfig.json && node scripts/bundle.mjs
 # The scheduler and simulator need no Docker; `npm run bench -- --scheduler` stops after them.
 node dist/bench/scheduler.js
 [ "${1:-}" = "--scheduler" ] && exit 0

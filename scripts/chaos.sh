@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 77
 fi
 [ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsc -p tsconfig.json || [ -f dist/bench/chaos.js ] || exit 70
+{ npx tsc -p tsconfig.json && node scripts/bundle.mjs; } || [ -f dist/bench/chaos.js ] || exit 70
 # The test users run the CLI: it must be readable by them (see scripts/test.sh).
 if ! runuser -u nobody -- test -r "$PWD/dist/src/cli.js" 2>/dev/null; then
   echo "chaos: dist/src/cli.js is not readable by other users; run from a readable copy of the checkout" >&2

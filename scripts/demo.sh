@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsc -p tsconfig.json
+npx tsc -p tsconfig.json && node scripts/bundle.mjs
 bash scripts/docker-engine.sh
 dopq() { node dist/src/cli.js --config etc/dopq.yaml "$@"; }
 dopq init        # lay out ./spool with its owners and modes (root)

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-rm -rf dist && npx tsc -p tsconfig.json  # a clean build: a deleted test must not run from a stale dist/
+npm run --silent build  # a clean build: a deleted test must not run from a stale dist/
 # Lint, format and the layers (no import against cli -> daemon -> io -> core, no cycles) first:
 # a violation fails the suite before any test runs.
 npm run --silent lint

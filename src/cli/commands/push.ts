@@ -4,7 +4,6 @@ import { stringify } from 'yaml';
 import { referenceRefusals } from '../../core/job/dockerfile-check.js';
 import { readDockerfile } from '../../core/job/dockerfile-refs.js';
 import { convertDopqConfig } from '../../core/job/dopq-compat.js';
-import { openDopqBundle } from '../../io/files/dopq-bundle.js';
 import path from 'node:path';
 import { encodeEnvelope, type PackedContextRef } from '../../core/job/envelope.js';
 import { DopqError, ExitCode, formatIssues, InvalidDocumentError, PermissionError, SpoolError } from '../../core/errors.js';
@@ -13,7 +12,6 @@ import { defaultsBeyondHost, fitHost } from '../../core/config/fit-host.js';
 import { localHostFigures } from '../../io/host/host-resources.js';
 import { assertDiskRoom } from '../../io/files/disk.js';
 import { readUserFile } from '../../io/files/user-file.js';
-import { ContextError, copyArchive, packContext } from '../../io/files/context-pack.js';
 import { maySubmit } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/spool/pending.js';
 import { readIdFloor } from '../../io/spool/seq.js';
@@ -45,6 +43,7 @@ export async function pushCommand(ctx: CommandContext, file: string, options: { 
 /** DoPQ's zip or folder (Dockerfile + container_config.json), converted and pushed as a build. */
 async function pushDopqBundle(ctx: CommandContext, input: string, options: { json?: boolean }): Promise<number> {
   const limits = { bytes: ctx.config.builds.context_size, files: ctx.config.builds.context_files, ratio: 100 };
+  const [{ openDopqBundle }, { ContextError }] = await Promise.all([import('../../io/files/dopq-bundle.js'), packing()]);
   let bundle;
   try {
     bundle = await openDopqBundle(input, limits);
@@ -212,10 +211,14 @@ async function highestIdInState(ctx: CommandContext): Promise<number> {
   return (state?.jobs ?? []).reduce((max, job) => Math.max(max, job.id), 0);
 }
 
+/** The packer (tar-stream, .dockerignore rules), loaded only by a push that has something to pack. */
+const packing = () => import('../../io/files/context-pack.js');
+
 /** Pack the build context (or copy the archive) into the intake under a temp name. */
 async function packOnce(ctx: CommandContext, parsed: Manifest, source: string): Promise<Packed> {
   const temp = path.join(ctx.spool.intake, `.push-${process.pid}-${Date.now()}${CONTEXT_SUFFIX}`);
   const here = path.dirname(source);
+  const { ContextError, copyArchive, packContext } = await packing();
   try {
     const packed = parsed.build
       ? await packContext(

@@ -1,6 +1,6 @@
 // The static config (etc/dopq.yaml): schema, defaults, and the pure parse from YAML text.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidDocumentError, type Issue } from '../errors.js';
 import { PRINCIPAL } from '../permissions.js';
 import { POLICIES, type PolicyName } from '../schedule/policy.js';

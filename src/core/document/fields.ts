@@ -1,7 +1,7 @@
 // Field types the config and the manifest share, so one kind of field is checked one way and
 // says the same thing when it is wrong, whichever document it is in.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A container or host path as the engine takes it: absolute, and no `..` to climb out of where it points. */
 export function isAbsoluteWithoutDotDot(p: string): boolean {

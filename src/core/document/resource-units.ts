@@ -1,7 +1,7 @@
 // Resource requests in the units the engine uses (Docker 20.10 HostConfig): NanoCpus, Memory and
 // ShmSize are whole numbers where 0 means "no limit" or "the default", so every value a manifest
 // or the config may give is checked here as the engine will see it, against the engine's minimum.
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatSize, parseSize } from '../units.js';
 
 /**

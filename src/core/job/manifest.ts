@@ -1,7 +1,7 @@
 // A job manifest: YAML text -> a validated Manifest, or every problem with its field and line.
 // Defaults and maxima come from the config; nothing here trusts who the manifest says it is from.
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config } from '../config/config.js';
 import { hostAmount } from '../config/fit-host.js';
 import type { Issue } from '../errors.js';

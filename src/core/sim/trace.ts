@@ -1,5 +1,5 @@
 // `dopq sim` traces: a machine, its users and a list of job arrivals, in YAML (dopq-sim(1)).
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config } from '../config/config.js';
 import { durationSchema } from '../config/config.js';
 import { InvalidDocumentError, type Issue } from '../errors.js';

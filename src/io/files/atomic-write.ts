@@ -1,7 +1,7 @@
 // Publish a file whole or not at all: write a temp name, fsync, rename, fsync the folder.
-import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { randomHex } from './random-hex.js';
 
 export interface AtomicWriteOptions {
   mode?: number;
@@ -11,7 +11,7 @@ export interface AtomicWriteOptions {
 
 export async function writeFileAtomic(file: string, data: string | Buffer, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = path.join(dir, `.${path.basename(file)}.${await randomHex(6)}.tmp`);
   const handle = await open(temp, 'wx', options.mode ?? 0o644);
   try {
     await handle.writeFile(data);

@@ -5,13 +5,13 @@
 // contender can succeed, and a lock taken meanwhile by someone else has another name, so nobody
 // ever removes a lock they did not judge dead. `state/daemon.pid` stays the public record that
 // `dopq q` reads.
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockBusyError } from '../../core/errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { randomHex } from '../files/random-hex.js';
 
 /** An ownerless lock younger than this may be a takeover in flight; an older one is debris. */
 export const STALE_MS = 15_000;
@@ -156,7 +156,7 @@ async function takeLock(lockDir: string, temp: string): Promise<void> {
 
 export async function acquireDaemonLock(lockFile: string, pidFile: string, onCompromised: (error: Error) => void): Promise<DaemonLock> {
   const lockDir = `${lockFile}.lock`;
-  const token = randomBytes(8).toString('hex');
+  const token = await randomHex(8);
   const temp = path.join(path.dirname(lockDir), `.${path.basename(lockDir)}.${token}`);
   const ownerFile = path.join(lockDir, `owner.${token}`);
   await mkdir(temp, { mode: 0o755 });

@@ -1,9 +1,9 @@
 // The spool layout is the protocol between the CLI (run by any user) and the daemon (root).
 // See man/dopq.1, section SPOOL.
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, lchown, link, lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { randomHex } from '../files/random-hex.js';
 import { isJobId } from '../../core/job/envelope.js';
 import { SpoolError } from '../../core/errors.js';
 import { ancestorProblem, ancestorsOf, configProblem, entryProblem, formatMode, type ModeRule, type Observed } from '../../core/config/spool-modes.js';
@@ -203,7 +203,7 @@ export class NameTakenError extends Error {}
  * later, which the daemon waits out (intake.ts).
  */
 export async function publish(dir: string, name: string, data: string, mode = 0o600, exclusive = false): Promise<string> {
-  const temp = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}`);
+  const temp = path.join(dir, `.${name}.${await randomHex(6)}`);
   const final = path.join(dir, name);
   try {
     await writeWhole(temp, data, mode);
@@ -332,7 +332,7 @@ export async function discardEntry(file: string, quarantine?: string): Promise<'
   // An empty folder (a squatted name) just goes: no walk, and nothing piles up in rejected/.
   if (await rmdir(file).then(() => true, () => false)) return 'removed';
   if (!quarantine) return 'kept';
-  const target = path.join(quarantine, `dropped-${path.basename(file).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${Date.now()}-${randomBytes(4).toString('hex')}`);
+  const target = path.join(quarantine, `dropped-${path.basename(file).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${Date.now()}-${await randomHex(4)}`);
   try {
     await rename(file, target);
   } catch (error) {

@@ -2,14 +2,13 @@
 // proper-lockfile lock; readers (`dopq q`) never lock, since each rename swaps in a whole file.
 // Before each rename the generation in place becomes `state.json.prev` (a second name for the
 // same file, no copy), so `dopq init --repair` always has a whole generation the daemon wrote.
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import { DopqError, ExitCode } from '../../core/errors.js';
 import type { StateFile } from '../../core/state.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { randomHex } from '../files/random-hex.js';
 
 export const REPAIR_HINT = 'as root, `dopq init --repair` puts back the last generation the daemon wrote (state.json.prev)';
 
@@ -142,6 +141,9 @@ export function createStateWriter(file: string, onCompromised: (error: Error) =>
       lastWritten = text;
       const step = chain.then(async () => {
         await ensureFile(file);
+        // Loaded here, by the daemon only: readers (`dopq q`, `push`) never lock, and proper-lockfile
+        // brings graceful-fs, which patches fs as it loads.
+        const { default: lockfile } = await import('proper-lockfile');
         const release = await lockfile.lock(file, {
           stale: 30_000,
           realpath: false,
@@ -173,7 +175,7 @@ async function keepPrevious(file: string, ours: Stats | undefined): Promise<void
   const whole = async () => (await checkStateFile(file).catch(() => undefined))?.kind === 'ok';
   if (ours ? current.ino !== ours.ino || current.dev !== ours.dev : !(await whole())) return;
   const prev = previousPath(file);
-  const temp = path.join(path.dirname(file), `.${path.basename(prev)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = path.join(path.dirname(file), `.${path.basename(prev)}.${await randomHex(6)}.tmp`);
   try {
     await link(file, temp);
     await rename(temp, prev); // the folder's fsync in writeFileAtomic makes both names durable
