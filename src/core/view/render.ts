@@ -294,17 +294,15 @@ function finishedTable(view: QueueView, limit: number | undefined, d: Drawing): 
     .filter((job) => ['done', 'failed', 'cancelled', 'rejected'].includes(job.state))
     .sort((a, b) => Date.parse(b.finished_at ?? '') - Date.parse(a.finished_at ?? '') || b.id - a.id);
   const hidden = limit === undefined ? 0 : Math.max(0, finished.length - limit);
-  const rows = finished
-    .slice(0, finished.length - hidden)
-    .map((job) => [
-      String(job.id),
-      job.user,
-      nameOf(job),
-      outcome(job, c),
-      job.exit_code === null ? '-' : String(job.exit_code),
-      job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
-      truncate(printable((job.message ?? '').split('\n')[0]!), 60), // the first line; dopq q --json has it all
-    ]);
+  const rows = finished.slice(0, finished.length - hidden).map((job) => [
+    String(job.id),
+    job.user,
+    nameOf(job),
+    outcome(job, c),
+    job.exit_code === null ? '-' : String(job.exit_code),
+    job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
+    truncate(printable((job.message ?? '').split('\n')[0]!), 60), // the first line; dopq q --json has it all
+  ]);
   const drawn = table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'detail'], rows, TABLE_FITS.finished, d);
   return hidden > 0 ? `${drawn}\n${fitLines(c.dim(`  ... ${hidden} older not shown; dopq q --all shows them`), d.width)}` : drawn;
 }
