@@ -18,6 +18,9 @@ import { createGpuSource, type GpuSource } from './gpu-source.js';
  */
 export const RESTART_ONLY_KEYS = ['spool', 'docker.socket'] as const;
 
+/** Fields of a parsed config that no key of the file sets (config.ts, fit-host.ts). */
+const DERIVED = ['resources_set', 'host'];
+
 /** A reload that can be applied: the new config (restart-only keys as they run now), and what changed. */
 export interface ReloadPlan {
   config: Config;
@@ -46,7 +49,9 @@ export async function prepareReload(ctx: DaemonContext): Promise<ReloadResult> {
     const loaded = fitted?.config ?? read;
     const pendingRestart = RESTART_ONLY_KEYS.filter((key) => !isDeepStrictEqual(valueAt(loaded, key), valueAt(running, key)));
     const config: Config = { ...loaded, spool: running.spool, docker: { ...loaded.docker, socket: running.docker.socket } };
-    const changed = changedKeys(running, config);
+    // Only keys a config file holds: where the file sets them and the host it was fitted to are
+    // bookkeeping that a rewritten file moves without changing anything.
+    const changed = changedKeys(running, config).filter((key) => !DERIVED.some((field) => key === field || key.startsWith(`${field}.`)));
     const plan: ReloadPlan = { config, changed, pendingRestart };
     if (changed.some((key) => key === 'gpus' || key.startsWith('gpus.') || key === 'nvidia_smi')) {
       // nvidia-smi that fails now refuses the reload, as it refuses a start: no silent zero-GPU daemon.
