@@ -30,9 +30,10 @@ export function reportError(error: unknown, io: Output, { debug = false, json = 
   const known =
     error instanceof DopqError
       ? error
-      : new DopqError('internal', ExitCode.internal, `internal error: ${(error as Error)?.message ?? String(error)}`, undefined, {
+      : (systemError(error) ??
+        new DopqError('internal', ExitCode.internal, `internal error: ${(error as Error)?.message ?? String(error)}`, undefined, {
           ...(debug ? {} : { hint: 'run again with --debug for the stack trace' }),
-        });
+        }));
   // With --json, stdout holds one JSON document whatever happened; stderr stays for people.
   if (json) io.out(`${JSON.stringify(jsonError(known))}\n`);
   const lines = known.message.split('\n');
@@ -42,6 +43,32 @@ export function reportError(error: unknown, io: Output, { debug = false, json = 
   const stack = error instanceof Error ? error.stack : undefined;
   if (debug && stack) io.err(`${stack}\n`);
   return known.exitCode;
+}
+
+// A file system refusal no command turned into its own error is still the caller's path, not a
+// bug of dopq's: said with its path and its sysexits code rather than as an internal error.
+const SYSTEM_ERRORS: Record<string, { code: string; exitCode: number; message: string; hint: string }> = {
+  EACCES: {
+    code: 'permission',
+    exitCode: ExitCode.noPermission,
+    message: 'permission denied',
+    hint: 'check the mode of the path and of its folders',
+  },
+  EPERM: {
+    code: 'permission',
+    exitCode: ExitCode.noPermission,
+    message: 'permission denied',
+    hint: 'check the mode of the path and of its folders',
+  },
+  ENOENT: { code: 'no-input', exitCode: ExitCode.noSuchJob, message: 'no such file or folder', hint: 'check the path' },
+  ENOSPC: { code: 'cant-create', exitCode: ExitCode.cantCreate, message: 'no space left on the disk', hint: 'free space, then try again' },
+};
+
+function systemError(error: unknown): DopqError | undefined {
+  const { code, path } = (error ?? {}) as NodeJS.ErrnoException;
+  const known = code ? SYSTEM_ERRORS[code] : undefined;
+  if (!known || typeof path !== 'string') return undefined;
+  return new DopqError(known.code, known.exitCode, known.message, path, { hint: known.hint });
 }
 
 export function jsonError(error: DopqError): JsonError {

@@ -2,7 +2,7 @@
 // errors too; JSON errors on stdout with --json; hints that fit what was typed; and a reader
 // that goes away (`| head`) ends the command quietly with 141, never a stack trace.
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { CLI, runCli, type CliResult } from '../helpers/cli.js';
@@ -159,4 +159,14 @@ test('usage reset of a user nobody knows is an error (67); of a real user it is 
   const known = await spool.cli(['usage', 'reset', alice().name]);
   t.is(known.code, 0, known.stderr);
   t.regex(known.stdout, /usage of dopq-alice reset/);
+});
+
+test('a folder the caller cannot read is a permission error naming it (77), not an internal error', async (t) => {
+  const spool = await makeSpool(t);
+  const closed = path.join(spool.dir, 'closed');
+  await mkdir(closed, { mode: 0o700 });
+  const result = await spool.cli(['push', '--json', closed], { user: alice() });
+  t.is(result.code, 77, result.stderr);
+  t.like(JSON.parse(result.stdout), { error: { code: 'permission', subject: closed, exit_code: 77 } });
+  t.is(result.stderr, `dopq: ${closed}: permission denied\nhint: check the mode of the path and of its folders\n`);
 });

@@ -283,7 +283,7 @@ function nameOf(job: JobView): string {
 }
 
 function outcome(job: JobView, c: ChalkInstance): string {
-  const text = job.reason && job.reason !== 'exited' ? `${job.state} (${job.reason})` : job.state;
+  const text = job.reason && job.reason !== 'exited' && job.reason !== job.state ? `${job.state} (${job.reason})` : job.state;
   return job.state === 'done' ? c.green(text) : job.state === 'cancelled' ? c.yellow(text) : c.red(text);
 }
 
