@@ -96,3 +96,15 @@ test("ownership is the file's: a non-root user's own job file is taken in and ru
   t.is(job.uid, 65534);
   t.is(job.user, 'nobody');
 });
+
+test('a rejected manifest keeps no value its owner wrote in the world-readable state: field, line and what it expects only', async (t) => {
+  const d = await startInMemoryDaemon(t);
+  const id = await d.push({ name: 'leaky', memory: 'sk-SECRET-TOKEN-1234', gpus: 'all-of-them' });
+  const job = await d.waitForJob(id, ['rejected', 'failed', 'done', 'running']);
+  t.is(job.state, 'rejected');
+  t.regex(job.message ?? '', /line \d+: memory: expected a size/);
+  t.regex(job.message ?? '', /line \d+: gpus: /);
+  const saved = JSON.stringify(await readState(d.spool.state));
+  t.false(saved.includes('sk-SECRET-TOKEN-1234'), job.message ?? '');
+  t.false(saved.includes('all-of-them'), job.message ?? '');
+});

@@ -6,7 +6,7 @@ import { lstat, rename, rm, stat } from 'node:fs/promises';
 import { highestPushedId } from '../../core/job/job-ids.js';
 import { readableSize } from '../../core/units.js';
 import { decodeEnvelope, type Envelope, type PackedContextRef } from '../../core/job/envelope.js';
-import { formatIssues } from '../../core/errors.js';
+import { formatIssues, type Issue } from '../../core/errors.js';
 import { jobImageTag, type JobRecord, type JobSpec } from '../../core/job/job.js';
 import { parseManifest } from '../../core/job/manifest.js';
 import { maySubmit } from '../../core/permissions.js';
@@ -164,7 +164,7 @@ async function ingestFile(
     reject(
       ctx,
       { id, user, uid: owned.uid, name: jobNameFromFile(stem), submitted_at },
-      `${sourceName(envelope.source)}:\n${formatIssues(parsed.issues)}`,
+      `${sourceName(envelope.source)}:\n${formatIssues(withoutValues(parsed.issues))}`,
       reason,
     );
     return { file, keepAs: rejectedPath(ctx, id) };
@@ -242,6 +242,15 @@ async function copyContext(file: string, ref: PackedContextRef, uid: number, cap
 
 export function contextTarPath(ctx: DaemonContext, id: number): string {
   return path.join(ctx.spool.builds, `${id}.tar`);
+}
+
+/**
+ * The issues as everyone may read them: the state is world-readable, and a value the owner wrote
+ * (a token pasted into the wrong field, an unknown key) is theirs. Which field, on which line, and
+ * what it expects stay; `dopq push` showed the owner the whole message before anything was queued.
+ */
+function withoutValues(issues: readonly Issue[]): Issue[] {
+  return issues.map((issue) => ({ ...issue, message: issue.message.replace(/,? got [\s\S]*$/, '') }));
 }
 
 export function rejectedPath(ctx: DaemonContext, id: number): string {
