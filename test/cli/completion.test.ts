@@ -1,6 +1,5 @@
 // `dopq completion bash|zsh`: the scripts, run in the real shells as a real user. Commands and
 // options come from the program itself; job ids from the spool, the caller's own only.
-import { spawn } from 'node:child_process';
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +10,7 @@ import type { JobRecord } from '../../src/core/job/job.js';
 import { POLICIES } from '../../src/core/schedule/policy.js';
 import { createStateWriter, emptyState } from '../../src/io/spool/state-store.js';
 import { CLI, runCli } from '../helpers/cli.js';
-import { alice, bob, type UnixUser } from '../helpers/users.js';
+import { alice, bob, runAs, type UnixUser } from '../helpers/users.js';
 import { makeTempSpool, type TempSpool } from '../io/temp-spool.js';
 
 interface Setup {
@@ -69,21 +68,8 @@ async function someJobs(spool: TempSpool, a: UnixUser, b: UnixUser): Promise<voi
   }
 }
 
-function run(
-  command: string,
-  args: string[],
-  user: UnixUser,
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { uid: user.uid, gid: user.gid, cwd: '/', env: { HOME: user.home, USER: user.name, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(command: string, args: string[], user: UnixUser, env: NodeJS.ProcessEnv) {
+  return runAs(user, command, args, { env: { USER: user.name, ...env } });
 }
 
 const shellWord = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;

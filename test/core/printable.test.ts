@@ -4,7 +4,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { printable } from '../../src/core/view/printable.js';
 import { renderQueue } from '../../src/core/view/render.js';
-import type { QueueView } from '../../src/core/view/queue-view.js';
+import { busy, iso, job, now } from './busy-queue.js';
 
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
@@ -15,43 +15,16 @@ test('printable replaces controls and bidi overrides, and keeps the rest', (t) =
 });
 
 test("q's tables draw a hostile name and message on their own row, with no escape in the output", (t) => {
-  const job = (id: number, name: string, message: string | null) => ({
-    id,
-    name,
+  const hostile = job({
+    id: 20,
     user: 'dopq-bob',
+    name: '\u001b[2J\u001b[31mPWNED\n 9 dopq-alice fake-row done',
     state: 'rejected',
     reason: 'rejected',
-    gpus: [],
-    gpus_requested: 1,
-    penalty: null,
-    position: null,
-    estimated_start: null,
-    waiting_for: null,
-    held_by: null,
-    submitted_at: '2026-11-29T10:00:00.000Z',
-    started_at: null,
-    finished_at: '2026-11-29T10:00:01.000Z',
-    exit_code: null,
-    message,
-    image: null,
-    time_limit: 60,
-    ingested: true,
-    attempt: 1,
+    finished_at: iso(now),
+    message: 'bad\u001b]0;title\u0007\nfake',
   });
-  const view = {
-    generated_at: '2026-11-29T10:00:02.000Z',
-    daemon: { running: false, pid: null, since: null, host: null, engine: null, state_not_saved: null, reload: null },
-    policy: 'fairshare',
-    paused: null,
-    reservation: null,
-    gpus: [],
-    gpus_free: 0,
-    gpus_total: 0,
-    gpus_source: 'daemon',
-    jobs: [job(20, '\u001b[2J\u001b[31mPWNED\n 9 dopq-alice fake-row done', 'bad\u001b]0;title\u0007\nfake')],
-    users: [],
-  } as unknown as QueueView;
-  const out = renderQueue(view, { now: Date.parse('2026-11-29T10:00:03Z'), colorLevel: 0 });
+  const out = renderQueue({ ...busy, jobs: [hostile] }, { now, colorLevel: 0 });
   t.false(out.includes('\u001b'), out);
   t.false(out.includes('\u0007'), out);
   t.is(out.split('\n').filter((line) => line.includes('fake-row')).length, 1, out);

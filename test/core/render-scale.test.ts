@@ -6,6 +6,7 @@ import Table from 'cli-table3';
 import fc from 'fast-check';
 import type { JobView, QueueView } from '../../src/core/view/queue-view.js';
 import { drawTable, renderQueue, TABLE_CHUNK_ROWS } from '../../src/core/view/render.js';
+import { busy, iso, job, now } from './busy-queue.js';
 
 const { strlen } = createRequire(import.meta.url)('cli-table3/src/utils.js') as { strlen: (text: string) => number };
 const head = ['id', 'user', 'name', 'outcome', 'detail'];
@@ -87,44 +88,19 @@ test('property: any table, any chunk size, is drawn as one Table would be, all l
   t.pass();
 });
 
-const now = Date.parse('2026-11-28T12:00:00Z');
 function finishedView(count: number): QueueView {
-  const job = (i: number): JobView => ({
-    id: i,
-    name: `job-${i}`,
-    user: `user${i % 40}`,
-    state: 'rejected',
-    gpus: [],
-    gpus_requested: 1,
-    penalty: null,
-    position: null,
-    estimated_start: null,
-    waiting_for: null,
-    held_by: null,
-    submitted_at: new Date(now - 1000 * i).toISOString(),
-    started_at: null,
-    finished_at: new Date(now - 1000 * i).toISOString(),
-    exit_code: null,
-    reason: 'invalid-manifest',
-    message: 'gpus: expected a number',
-    image: null,
-    time_limit: null,
-    ingested: true,
-    attempt: 1,
-  });
-  return {
-    daemon: { running: false, pid: null, since: null, host: null, engine: null, state_not_saved: null },
-    policy: 'fairshare',
-    paused: null,
-    reservation: null,
-    gpus: [],
-    gpus_free: 0,
-    gpus_total: 0,
-    gpus_source: 'daemon',
-    jobs: Array.from({ length: count }, (_, i) => job(i + 1)),
-    users: [],
-    generated_at: new Date(now).toISOString(),
-  };
+  const finished = (i: number): JobView =>
+    job({
+      id: i,
+      name: `job-${i}`,
+      user: `user${i % 40}`,
+      state: 'rejected',
+      submitted_at: iso(now - 1000 * i),
+      finished_at: iso(now - 1000 * i),
+      reason: 'invalid-manifest',
+      message: 'gpus: expected a number',
+    });
+  return { ...busy, reservation: null, jobs: Array.from({ length: count }, (_, i) => finished(i + 1)), users: [] };
 }
 
 test('finishedLimit: the newest rows, then one line counting the older ones', (t) => {

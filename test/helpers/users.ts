@@ -38,15 +38,15 @@ export function ensureUser(name: string): UnixUser {
 export const alice = () => ensureUser('dopq-alice');
 export const bob = () => ensureUser('dopq-bob');
 
-/** Run a shell script as `user` (a real process with their uid and gid); resolves with its exit code and output. */
-export function shellAs(user: UnixUser, script: string, cwd = '/'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Run `command` as `user` (a real process with their uid and gid); resolves with its exit code and output. */
+export function runAs(
+  user: UnixUser,
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', script], {
-      uid: user.uid,
-      gid: user.gid,
-      cwd,
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: user.home },
-    });
+    const child = spawn(command, args, { uid: user.uid, gid: user.gid, cwd: options.cwd ?? '/', env: { HOME: user.home, ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -54,6 +54,11 @@ export function shellAs(user: UnixUser, script: string, cwd = '/'): Promise<{ co
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Run a shell script as `user`; resolves with its exit code and output. */
+export function shellAs(user: UnixUser, script: string, cwd = '/'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runAs(user, 'sh', ['-c', script], { cwd, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
 }
 
 /** The group `name`, created if missing, with `members` added; returns its gid. */
