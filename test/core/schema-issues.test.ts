@@ -4,7 +4,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { checkSchema } from '../../src/core/document/schema-issues.js';
+import { checkSchema, withoutGivenValue } from '../../src/core/document/schema-issues.js';
 import { readYaml } from '../../src/core/document/yaml-source.js';
 import { parseConfig, configKeys } from '../../src/core/config/config.js';
 import { InvalidDocumentError } from '../../src/core/errors.js';
@@ -103,4 +103,14 @@ test('an unknown config key names the key meant, at any depth', (t) => {
     '4: builds.keep_image: unknown field in builds; did you mean keep_images?',
   ]);
   t.deepEqual(problems('colour: red\n'), ['1: colour: unknown field']);
+});
+
+test('withoutGivenValue drops the quoted value and keeps what was expected', (t) => {
+  t.is(
+    withoutGivenValue('expected a size such as 512m or 32g for memory, got "sk-SECRET"'),
+    'expected a size such as 512m or 32g for memory',
+  );
+  t.is(withoutGivenValue('at most 8g, got 1t'), 'at most 8g');
+  t.is(withoutGivenValue('unknown field (a key), got "x\ny"'), 'unknown field (a key)');
+  t.is(withoutGivenValue('is required'), 'is required');
 });

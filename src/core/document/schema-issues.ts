@@ -92,6 +92,14 @@ function unwrap(schema: SchemaNode): SchemaNode {
   }
 }
 
+/**
+ * A message without the value it quotes. Messages quote what was given last, as `, got <value>`
+ * (here, and in the limit checks of manifest.ts), so the rest says the field and what it expects.
+ */
+export function withoutGivenValue(message: string): string {
+  return message.replace(/,? got [\s\S]*$/, '');
+}
+
 // Every message says what was expected; the value given is added unless the message names it.
 function messageFor(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === 'invalid_type' && value === undefined) return 'is required';

@@ -6,6 +6,7 @@ import { lstat, rename, rm, stat } from 'node:fs/promises';
 import { highestPushedId } from '../../core/job/job-ids.js';
 import { readableSize } from '../../core/units.js';
 import { decodeEnvelope, type Envelope, type PackedContextRef } from '../../core/job/envelope.js';
+import { withoutGivenValue } from '../../core/document/schema-issues.js';
 import { formatIssues, type Issue } from '../../core/errors.js';
 import { jobImageTag, type JobRecord, type JobSpec } from '../../core/job/job.js';
 import { parseManifest } from '../../core/job/manifest.js';
@@ -250,7 +251,7 @@ export function contextTarPath(ctx: DaemonContext, id: number): string {
  * what it expects stay; `dopq push` showed the owner the whole message before anything was queued.
  */
 function withoutValues(issues: readonly Issue[]): Issue[] {
-  return issues.map((issue) => ({ ...issue, message: issue.message.replace(/,? got [\s\S]*$/, '') }));
+  return issues.map((issue) => ({ ...issue, message: withoutGivenValue(issue.message) }));
 }
 
 export function rejectedPath(ctx: DaemonContext, id: number): string {
