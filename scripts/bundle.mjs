@@ -1,28 +1,34 @@
-// `npm run build`, after tsc: bundle the CLI so a command loads a few files, not ~150 modules.
+// `npm run build`, after tsc: bundle the CLI so a command loads one script, not ~150 modules.
 // Each `dopq` call is a fresh process, and resolving, reading and compiling every module of
 // src/ and its dependencies took most of `dopq push`'s time (see `npm run bench`).
 //
-// In: dist/src/cli.js and what it imports (tsc's output, already type-checked).
-// Out: dist/src/bundle/ (an entry and chunks split at the commands' dynamic imports, so `push`
-// loads neither dockerode nor chokidar), and dist/src/cli.js replaced by a shim that imports it.
-// The rest of dist/ stays as tsc wrote it: the tests import those modules directly.
+// In: dist/src/cli/program.js and what it imports (tsc's output, already type-checked).
+// Out: dist/src/bundle/dopq.cjs, one CommonJS script (modules a command imports dynamically are
+// evaluated only when it runs, so `push` evaluates neither dockerode nor chokidar), its V8 code
+// cache (scripts/bundle-warm.mjs), the executable dist/src/dopq.cjs that runs them
+// (scripts/dopq-launcher.cjs, which says why CommonJS), and dist/src/cli.js replaced by a shim
+// that runs it too, for `node dist/src/cli.js`. The rest of dist/ stays as tsc wrote it: the
+// tests import those modules directly.
+import { execFile } from 'node:child_process';
 import { chmod, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'dist/src');
 const out = path.join(src, 'bundle');
 const entry = path.join(src, 'cli.js');
-/** tsc's cli.js, kept: the bundle's input when this runs again without tsc before it. */
-const compiled = path.join(src, 'cli.tsc.js');
+const launcher = path.join(src, 'dopq.cjs');
 const SHIM =
-  "#!/usr/bin/env node\n// The `dopq` executable: the bundle scripts/bundle.mjs made of src/cli.ts and what it imports.\nimport './bundle/cli.js';\n";
+  "#!/usr/bin/env node\n// `node dist/src/cli.js`: the same as the `dopq` executable, dist/src/dopq.cjs (scripts/bundle.mjs).\nimport { createRequire } from 'node:module';\n\ncreateRequire(import.meta.url)('./dopq.cjs').run();\n";
 
 /**
  * A module's `import.meta.url` keeps meaning where tsc put it (dist/src/io/files/… finds etc/
- * from there), wherever in the bundle it ends up: every output file lies in dist/src/bundle/.
+ * from there), wherever it ends up: the bundle lies in dist/src/bundle/ (its `__dirname`). Node's
+ * own modules imported on first use (`await import('node:crypto')`) become require() calls, which
+ * a script run through node:vm has and a dynamic import() has not.
  */
 const keepModuleUrls = {
   name: 'keep-module-urls',
@@ -30,28 +36,25 @@ const keepModuleUrls = {
     build.onLoad({ filter: /\.js$/ }, async (args) => {
       if (!args.path.startsWith(`${src}${path.sep}`)) return undefined;
       const text = await readFile(args.path, 'utf8');
-      if (!text.includes('import.meta.url')) return undefined;
+      if (!text.includes('import.meta.url') && !text.includes("import('node:")) return undefined;
       const own = path.relative(out, args.path).split(path.sep).join('/');
-      return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(own)}, import.meta.url).href`), loader: 'js' };
+      const url = `require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(own)})).href`;
+      const contents = text.replaceAll('import.meta.url', url).replace(/import\('(node:[a-z_/]+)'\)/g, "Promise.resolve(require('$1'))");
+      return { contents, loader: 'js' };
     });
   },
 };
 
-if ((await readFile(entry, 'utf8')) !== SHIM) await copyFile(entry, compiled);
 await rm(out, { recursive: true, force: true });
 const result = await esbuild.build({
-  entryPoints: { cli: compiled },
-  outdir: out,
+  stdin: { contents: "export { main } from './cli/program.js';", resolveDir: src, sourcefile: 'bundle-entry.js' },
+  outfile: path.join(out, 'dopq.cjs'),
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20', // package.json's engines
-  chunkNames: '[name]-[hash]',
   // ssh2 (under dockerode) may load a native addon: left to node_modules, as installed.
   external: ['ssh2', 'cpu-features'],
-  // CommonJS dependencies (commander, proper-lockfile, …) call require() for Node's modules.
-  banner: { js: "import { createRequire as __dopqRequire } from 'node:module'; const require = __dopqRequire(import.meta.url);" },
   minifyWhitespace: true,
   minifySyntax: true,
   metafile: true,
@@ -61,5 +64,8 @@ const result = await esbuild.build({
 // What each output file holds, for a look at what a command loads (`npx esbuild --analyze` reads it too).
 await writeFile(path.join(root, 'dist/bundle-meta.json'), JSON.stringify(result.metafile));
 await rm(`${entry}.map`, { force: true });
+await copyFile(path.join(root, 'scripts/dopq-launcher.cjs'), launcher);
+await chmod(launcher, 0o755);
 await writeFile(entry, SHIM);
 await chmod(entry, 0o755);
+await promisify(execFile)(process.execPath, [path.join(root, 'scripts/bundle-warm.mjs')]);

@@ -22,7 +22,7 @@ fi
 export DOPQ_CHECKOUT="$PWD"
 # The tests run the CLI as unprivileged users, who must be able to reach it. A checkout under a
 # private folder (/root, a 0700 home) is not reachable: run the suite from a readable copy.
-if ! runuser -u nobody -- test -r "$PWD/dist/src/cli.js" 2>/dev/null; then
+if ! runuser -u nobody -- test -r "$PWD/dist/src/dopq.cjs" 2>/dev/null; then
   copy=$(mktemp -d /tmp/dopq-suite-XXXXXX)
   chmod 755 "$copy"
   cp -a dist node_modules package.json etc examples scripts "$copy"/

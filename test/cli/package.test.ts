@@ -86,7 +86,7 @@ test('the built CLI says the version in package.json', async (t) => {
   const result = await runCli(['--version']);
   t.is(result.code, 0, result.stderr);
   t.is(result.stdout, `${version}\n`);
-  t.true(CLI.endsWith(path.join('dist', 'src', 'cli.js')));
+  t.true(CLI.endsWith(path.join('dist', 'src', 'dopq.cjs')));
 });
 
 test('npm pack of a clean copy holds the built CLI, man pages, configs, unit and cron line, and no tests', async (t) => {
@@ -95,6 +95,9 @@ test('npm pack of a clean copy holds the built CLI, man pages, configs, unit and
     'package/package.json',
     'package/README.md',
     'package/dist/src/cli.js',
+    'package/dist/src/dopq.cjs',
+    'package/dist/src/bundle/dopq.cjs',
+    'package/dist/src/bundle/dopq.cjs.cache',
     'package/dist/src/cli/program.js',
     'package/man/dopq.1',
     'package/man/dopq-sim.1',

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { UnixUser } from './users.js';
 
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
+/** The `dopq` executable as npm installs it (package.json's bin): the bundle's launcher. */
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/dopq.cjs');
 
 export interface CliResult {
   code: number | null;
