@@ -1,6 +1,11 @@
 // Saving the daemon's state, and what waits on a save: containers whose outcome the state
-// records are removed only once it is on disk, and the status file says whether saving works.
-import { openStatusFile, type StatusWriter } from '../io/spool/daemon-status.js';
+// records are removed only once it is on disk, the status file says whether saving works, and
+// `dopq q`'s view of the saved state is written for q to print (queue-view-cache.ts).
+import type { Config } from '../core/config/config.js';
+import { buildQueueView } from '../core/view/queue-view.js';
+import { createShareResolver, type ShareResolver } from '../io/host/shares.js';
+import { openStatusFile, type DaemonStatus, type StatusWriter } from '../io/spool/daemon-status.js';
+import { configPrint, writeQueueViewCache } from '../io/spool/queue-view-cache.js';
 import { createStateWriter, type StateWriter } from '../io/spool/state-store.js';
 import type { DaemonContext } from './context.js';
 import { noteEngineError } from './engine-health.js';
@@ -10,6 +15,12 @@ export class StateSaver {
   private readonly writer: StateWriter;
   private status: StatusWriter | undefined;
   private saveError: { since: number; error: string } | null = null;
+  /** What the status file said last: the view shows it. */
+  private lastStatus: DaemonStatus | undefined;
+  private viewDue = false;
+  private viewWriting: Promise<void> | undefined;
+  private closing = false;
+  private shares: { config: Config; resolver: ShareResolver } | undefined;
 
   constructor(
     private readonly ctx: DaemonContext,
@@ -47,11 +58,14 @@ export class StateSaver {
     this.saveError = null;
     await this.writeStatus();
     this.removeRecorded();
+    this.refreshQueueView();
     return true;
   }
 
   /** The last save, as the daemon stops: no daemon in the record, and a failure only logged. */
   async saveAtExit(): Promise<void> {
+    this.closing = true;
+    await this.viewWriting;
     this.ctx.state.daemon = null;
     await this.writer.write(this.snapshot()).catch((error: Error) => this.ctx.log.error(`state not saved at exit: ${error.message}`));
     await this.status?.close();
@@ -86,12 +100,49 @@ export class StateSaver {
 
   private async writeStatus(): Promise<void> {
     if (!this.status) return;
-    await this.status.write({
+    this.lastStatus = await this.status.write({
       pid: process.pid,
       at: this.ctx.now(),
       engine: this.engineInfo(),
       save_error: this.saveError,
       reload: this.ctx.reload,
     });
+  }
+
+  /**
+   * After a save, the view of it for `dopq q`: built once the pass has gone on (it is on no
+   * job's way to its GPUs), and only the latest when saves come faster than views are written.
+   */
+  private refreshQueueView(): void {
+    if (!this.status || this.ctx.state.daemon === null || this.closing) return; // `run --once`: no daemon for q to ask
+    this.viewDue = true;
+    this.viewWriting ??= (async () => {
+      while (this.viewDue && !this.closing) {
+        this.viewDue = false;
+        await new Promise((resolve) => setImmediate(resolve));
+        await this.writeQueueView().catch((error: Error) =>
+          this.ctx.log.error(`${this.ctx.spool.queueView} not written: ${error.message}`),
+        );
+      }
+    })().finally(() => (this.viewWriting = undefined));
+  }
+
+  private async writeQueueView(): Promise<void> {
+    const { ctx } = this;
+    if (this.shares?.config !== ctx.config) this.shares = { config: ctx.config, resolver: createShareResolver(ctx.config, ctx.now) };
+    const shares = await this.shares.resolver.sharesOf(ctx.state.jobs.map((job) => job.user));
+    // From here to the write, nothing yields: the view, the generation and the status agree.
+    const generation = this.writer.generation();
+    const status = this.lastStatus;
+    if (!generation || !status) return;
+    const now = ctx.now();
+    const view = buildQueueView(ctx.state, [], { now, config: ctx.config, shares, daemonAlive: true, all: false, status });
+    const basis = {
+      generation,
+      config: configPrint(ctx.config),
+      status,
+      at: now,
+    };
+    await writeQueueViewCache(ctx.spool.queueView, basis, view);
   }
 }

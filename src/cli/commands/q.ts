@@ -1,8 +1,7 @@
 // `dopq q`: the queue as tables fitted to the terminal, or as one JSON object for scripts.
 import { stat } from 'node:fs/promises';
 import { DopqError, ExitCode } from '../../core/errors.js';
-import { buildQueueView } from '../../core/view/queue-view.js';
-import { renderQueue } from '../../core/view/render.js';
+import { buildQueueView, type QueueView } from '../../core/view/queue-view.js';
 import { daemonAlive } from '../../io/spool/daemon-lock.js';
 import { intakeFileMaxBytes, pendingJobs } from '../../io/spool/pending.js';
 import { createShareResolver } from '../../io/host/shares.js';
@@ -10,6 +9,7 @@ import { readState } from '../../io/spool/state-store.js';
 import { readDaemonStatus } from '../../io/spool/daemon-status.js';
 import type { CommandContext } from '../context.js';
 import { colorLevel } from '../color.js';
+import { daemonQueueView } from '../daemon-view.js';
 
 /** Finished rows the tables show without `--all`: the newest, like squeue beside sacct. */
 const FINISHED_SHOWN = 50;
@@ -23,30 +23,21 @@ export interface QueueOptions {
 
 export async function queueCommand(ctx: CommandContext, options: QueueOptions): Promise<number> {
   await requireSpool(ctx);
-  // Looked at before the state is read: a state written in between only makes the view newer.
-  const noStateYet = await isMissing(ctx.spool.state);
-  const [state, pending, alive, status] = await Promise.all([
-    readState(ctx.spool.state),
-    pendingJobs(ctx.spool.intake, intakeFileMaxBytes(ctx.config.limits.manifest_bytes)),
-    daemonAlive(ctx.spool.daemonPid),
-    readDaemonStatus(ctx.spool.daemonStatus),
-  ]);
-  const shares = await createShareResolver(ctx.config).sharesOf([...state.jobs.map((job) => job.user), ...pending.map((job) => job.user)]);
   const now = Date.now();
-  const view = buildQueueView(state, pending, {
-    now,
-    config: ctx.config,
-    shares,
-    daemonAlive: alive,
-    all: Boolean(options.all),
-    noStateYet,
-    ...(status ? { status } : {}),
-  });
+  // The view the daemon built of the state in place, while it still holds (as --json prints it); else built here.
+  const cached = options.all ? undefined : await daemonQueueView(ctx, now);
+  if (cached && options.json) {
+    ctx.io.out(cached.json);
+    return ExitCode.ok;
+  }
+  const view = cached?.view() ?? (await buildView(ctx, options, now));
   if (options.json) {
     ctx.io.out(`${JSON.stringify(view)}\n`);
     return ExitCode.ok;
   }
   const width = options.wide ? undefined : outputWidth(ctx.env, ctx.io.isTTY ? process.stdout.columns : undefined, ctx.io.isTTY);
+  // Loaded for tables only: `q --json` (scripts, watchers) needs neither chalk nor cli-table3.
+  const { renderQueue } = await import('../../core/view/render.js');
   ctx.io.out(
     renderQueue(view, {
       now,
@@ -57,6 +48,27 @@ export async function queueCommand(ctx: CommandContext, options: QueueOptions): 
     }),
   );
   return ExitCode.ok;
+}
+
+async function buildView(ctx: CommandContext, options: QueueOptions, now: number): Promise<QueueView> {
+  // Looked at before the state is read: a state written in between only makes the view newer.
+  const noStateYet = await isMissing(ctx.spool.state);
+  const [state, pending, alive, status] = await Promise.all([
+    readState(ctx.spool.state),
+    pendingJobs(ctx.spool.intake, intakeFileMaxBytes(ctx.config.limits.manifest_bytes)),
+    daemonAlive(ctx.spool.daemonPid),
+    readDaemonStatus(ctx.spool.daemonStatus),
+  ]);
+  const shares = await createShareResolver(ctx.config).sharesOf([...state.jobs.map((job) => job.user), ...pending.map((job) => job.user)]);
+  return buildQueueView(state, pending, {
+    now,
+    config: ctx.config,
+    shares,
+    daemonAlive: alive,
+    all: Boolean(options.all),
+    noStateYet,
+    ...(status ? { status } : {}),
+  });
 }
 
 /**

@@ -32,7 +32,8 @@ export interface ReloadStatus {
 }
 
 export interface StatusWriter {
-  write(status: DaemonStatus): Promise<void>;
+  /** Resolves to the status as written: shortened when it did not fit (what readers see). */
+  write(status: DaemonStatus): Promise<DaemonStatus>;
   close(): Promise<void>;
 }
 
@@ -43,15 +44,17 @@ export async function openStatusFile(file: string): Promise<StatusWriter> {
   await handle.sync();
   let chain = Promise.resolve();
   return {
-    write(status) {
-      let text = JSON.stringify(status);
-      if (Buffer.byteLength(text) > SIZE - 1) text = JSON.stringify(shortened(status));
+    async write(status) {
+      let written = status;
+      let text = JSON.stringify(written);
+      if (Buffer.byteLength(text) > SIZE - 1) text = JSON.stringify((written = shortened(status)));
       const body = Buffer.alloc(SIZE, 0x20);
       body.write(text, 0, 'utf8');
       chain = chain.then(async () => {
         await handle.write(body, 0, SIZE, 0);
       }).catch(() => undefined);
-      return chain;
+      await chain;
+      return written;
     },
     async close() {
       await chain;

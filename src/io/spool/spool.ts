@@ -20,6 +20,8 @@ export interface SpoolPaths {
   images: string;
   /** What the daemon says when it cannot save the state (daemon-status.ts). */
   daemonStatus: string;
+  /** `dopq q`'s view as the daemon last built it (queue-view-cache.ts). */
+  queueView: string;
   daemonLock: string;
   daemonPid: string;
   jobs: string;
@@ -40,6 +42,7 @@ export function spoolPaths(root: string): SpoolPaths {
     state: path.join(stateDir, 'state.json'),
     images: path.join(stateDir, 'images.json'),
     daemonStatus: path.join(stateDir, 'daemon.status'),
+    queueView: path.join(stateDir, 'queue-view.json'),
     daemonLock: path.join(stateDir, 'daemon'),
     daemonPid: path.join(stateDir, 'daemon.pid'),
     jobs: path.join(root, 'jobs'),

@@ -122,8 +122,31 @@ export async function restoreState(file: string, text: string, now: Date): Promi
   return kept;
 }
 
+/** Which file state.json is: each save puts a new one in place (a new inode), so this names a generation. */
+export interface StateGeneration {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+function generationOf(info: Stats): StateGeneration {
+  return { dev: info.dev, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs };
+}
+
+/** The generation of the state in place, or undefined when there is none. */
+export async function stateGeneration(file: string): Promise<StateGeneration | undefined> {
+  return stat(file).then(generationOf, () => undefined);
+}
+
+export function sameGeneration(a: StateGeneration, b: StateGeneration): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
 export interface StateWriter {
   write(state: StateFile): Promise<void>;
+  /** The generation this writer last put in place (unknown before its first write). */
+  generation(): StateGeneration | undefined;
 }
 
 /**
@@ -135,6 +158,7 @@ export function createStateWriter(file: string, onCompromised: (error: Error) =>
   let lastWritten = '';
   let ours: Stats | undefined; // the file this writer last put in place
   return {
+    generation: () => (ours ? generationOf(ours) : undefined),
     write(state) {
       const text = `${JSON.stringify(state)}\n`;
       if (text === lastWritten) return chain;
