@@ -41,7 +41,7 @@ test('a good build runs; its log holds the build output, then the job output', a
   const log = await spool.cli(['log', String(id)], { user: a });
   t.regex(log.stdout, /Step 1\/\d+ : FROM[\s\S]*Successfully tagged[\s\S]*good-ran/);
   const image = await docker.getImage(job.image!).inspect();
-  t.is(image.Config.Labels?.['dopq.image.uid'], String(a.uid));
+  t.deepEqual(image.RepoTags, [job.image], 'the image has its dopq name and no other');
   await daemon.stop();
 });
 
@@ -107,7 +107,7 @@ test('builds.keep_images: the images of finished jobs beyond the newest per user
   const second = await push(spool, await buildJob(spool, a, 'second', `FROM ${IMAGE}\nCOPY run.sh /run.sh\nCMD ["sh", "/run.sh"]\n`), a);
   const two = await spool.waitForJob(second, ['done']);
   await spool.inspectContainers();
-  const tags = async () => (await docker.listImages({ filters: { label: [`dopq.image.uid=${a.uid}`] } })).flatMap((i) => i.RepoTags ?? []);
+  const tags = async () => (await docker.listImages({ filters: { reference: [`dopq-*/u${a.uid}:*`] } })).flatMap((i) => i.RepoTags ?? []);
   await spool.waitFor('the older image to go', async () => !(await tags()).includes(one.image!));
   t.true((await tags()).includes(two.image!), 'the newest stays');
   await daemon.stop();

@@ -187,7 +187,7 @@ export async function makeSpool(
       ),
     );
     const instance = instanceId(realSpool(path.join(dir, 'spool')));
-    const images = await docker.listImages({ filters: { label: [`dopq.image.instance=${instance}`] } });
+    const images = await docker.listImages({ filters: { reference: [`dopq-${instance}/*`] } });
     // noprune: parents may be another test's build cache at this moment.
     await Promise.all(
       images.map((image) =>

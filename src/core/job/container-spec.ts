@@ -8,10 +8,6 @@ export const LABEL_JOB = 'dopq.job';
 export const LABEL_USER = 'dopq.user';
 export const LABEL_UID = 'dopq.uid';
 export const LABEL_INSTANCE = 'dopq.instance';
-/** On images dopq builds or loads for a job (for clean-up); never on containers. */
-export const IMAGE_LABEL_INSTANCE = 'dopq.image.instance';
-export const IMAGE_LABEL_JOB = 'dopq.image.job';
-export const IMAGE_LABEL_UID = 'dopq.image.uid';
 
 export interface ContainerSpec {
   name: string;

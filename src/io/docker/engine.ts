@@ -15,7 +15,6 @@ export interface BuildOptions {
   tag: string;
   dockerfile: string;
   args: Record<string, string>;
-  labels: Record<string, string>;
   /** Limits of the build's containers: the job's own. */
   memory: number;
   cpus: number;

@@ -11,7 +11,6 @@ function buildParameters(options: BuildOptions, signal: AbortSignal): Docker.Ima
     t: options.tag,
     dockerfile: options.dockerfile,
     buildargs: options.args,
-    labels: options.labels,
     // A name that resolves to nothing still turns the engine's cache into "only these".
     cachefrom: JSON.stringify(options.cacheFrom.length > 0 ? options.cacheFrom : ['dopq-no-cache:none']),
     networkmode: 'none',
