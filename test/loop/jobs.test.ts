@@ -108,3 +108,26 @@ test('a rejected manifest keeps no value its owner wrote in the world-readable s
   t.false(saved.includes('sk-SECRET-TOKEN-1234'), job.message ?? '');
   t.false(saved.includes('all-of-them'), job.message ?? '');
 });
+
+test('a daemon that ran many jobs keeps no abort listener for each (their logs are saved, nothing to stop)', async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => {
+    if (warning.name === 'MaxListenersExceededWarning') warnings.push(warning.message);
+  };
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const d = await startInMemoryDaemon(t);
+  // Node warns once an AbortSignal has more than 10 listeners: 15 jobs, one after another.
+  for (let i = 0; i < 15; i++) {
+    const id = await d.push({ name: `one-of-many-${i}` });
+    await d.engine.called('startCreated', id);
+    d.engine.exit(id, 0, 'ok\n');
+    await d.waitForJob(id, ['done']);
+  }
+  // A warning is emitted on the next tick after the listener that crossed the line.
+  await new Promise((resolve) => setImmediate(resolve));
+  t.deepEqual(
+    warnings.filter((message) => message.includes('AbortSignal')),
+    [],
+  );
+});

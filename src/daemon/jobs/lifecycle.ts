@@ -198,6 +198,14 @@ export function createLogSavers(): LogSavers {
   // attempt has a new container.
   const savings = new Map<string, Promise<void>>();
   const controller = new AbortController();
+  // abortAll() stops every saving still going; each listens only while it goes, so a daemon that
+  // ran thousands of jobs does not hold a listener (and the saving's closure) for each of them.
+  const whileSaving = (saving: Promise<void>, abort: () => void) => {
+    if (controller.signal.aborted) return abort();
+    controller.signal.addEventListener('abort', abort, { once: true });
+    const stopListening = () => controller.signal.removeEventListener('abort', abort);
+    saving.then(stopListening, stopListening);
+  };
   return {
     ensure(ctx, job) {
       const id = job.container_id;
@@ -207,15 +215,15 @@ export function createLogSavers(): LogSavers {
       const handed = attachedOf(ctx).get(id);
       if (handed) {
         attachedOf(ctx).delete(id);
-        if (controller.signal.aborted) handed.abort();
-        else controller.signal.addEventListener('abort', handed.abort, { once: true });
+        whileSaving(handed.done, handed.abort);
         savings.set(id, handed.done);
         return handed.done;
       }
       // Adopted after a daemon restart: attaching is too late, the engine's log is what is left.
       let failed = false;
+      const own = new AbortController();
       const saving = ctx.engine
-        .followOutput(id, controller.signal)
+        .followOutput(id, own.signal)
         .then((stream) => saveJobOutput(stream, logFile(ctx, job.id), job.uid, outputLimits(ctx, job.id)))
         .catch((error: Error) => {
           failed = true;
@@ -224,6 +232,7 @@ export function createLogSavers(): LogSavers {
         .finally(() => {
           if (failed) savings.delete(id); // followed again by the next ensure, as before
         });
+      whileSaving(saving, () => own.abort());
       savings.set(id, saving);
       return saving;
     },
