@@ -43,12 +43,23 @@ export function planQueue(input: SchedulerInput): QueuePlan {
     for (const gpu of job.gpus) if (!retired.has(gpu)) slots.push({ t: job.ends_at, gpu });
     addEnd(job.user, job.ends_at, job.gpus.length);
   }
+  // Per capped array, when its running and planned tasks end: a task over the cap starts as one does.
+  const arrayEnds = new Map(
+    [...(input.array_running ?? new Map<number, readonly number[]>())].map(([id, ends]) => [id, ends.map((end) => ({ end, gpus: 1 }))]),
+  );
+  const addArrayEnd = (job: QueuedJob, end: number) => {
+    if (!job.array) return;
+    const list = arrayEnds.get(job.array.id);
+    if (list) list.push({ end, gpus: 1 });
+    else arrayEnds.set(job.array.id, [{ end, gpus: 1 }]);
+  };
   for (const job of order) {
     const placement = started.get(job.id);
     if (!placement) continue;
     const end = input.now + job.time_limit * 1000;
     for (const gpu of placement.gpus) slots.push({ t: end, gpu });
     addEnd(job.user, end, job.gpus);
+    addArrayEnd(job, end);
     estimates.set(job.id, input.now);
   }
   slots.sort((a, b) => a.t - b.t);
@@ -60,17 +71,21 @@ export function planQueue(input: SchedulerInput): QueuePlan {
     if (started.has(job.id)) continue;
     const blocker = blockerOf(job, usable, heldAfter, cap);
     if (blocker) blocked.set(job.id, blocker);
+    else if (job.array && (arrayEnds.get(job.array.id)?.filter((e) => e.end > input.now).length ?? 0) >= job.array.throttle)
+      blocked.set(job.id, 'array-limit');
     if (input.paused || job.gpus > usable || (cap !== null && job.gpus > cap)) {
       estimates.set(job.id, null);
       continue;
     }
     let t = Math.max(input.now, job.gpus === 0 ? input.now : slots[job.gpus - 1]!.t);
     if (cap !== null) t = Math.max(t, capFreeAt(userEnds.get(job.user) ?? [], job.gpus, cap, input.now));
+    if (job.array) t = Math.max(t, capFreeAt(arrayEnds.get(job.array.id) ?? [], 1, job.array.throttle, input.now));
     if (input.policy === 'dopq-classic') t = floor = Math.max(t, floor);
     const end = t + job.time_limit * 1000;
     const taken = slots.splice(0, job.gpus);
     for (const slot of taken) insertSorted(slots, { t: end, gpu: slot.gpu });
     addEnd(job.user, end, job.gpus);
+    addArrayEnd(job, end);
     estimates.set(job.id, t);
   }
   return { decisions, order, estimates, blocked };
