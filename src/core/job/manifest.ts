@@ -109,7 +109,15 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
 const jobIdsSchema = z
   .union([z.number(), z.string(), z.array(z.unknown())], { error: 'expected a job id or a list of job ids' })
   .transform((value, ctx): number[] => {
-    const items = Array.isArray(value) ? value : typeof value === 'number' ? [value] : value.split(',').map((part) => part.trim());
+    // An empty list, like an empty string, is no dependency.
+    const items = Array.isArray(value)
+      ? value
+      : typeof value === 'number'
+        ? [value]
+        : value
+            .split(',')
+            .map((part) => part.trim())
+            .filter((part) => part !== '');
     const ids: number[] = [];
     for (const item of items) {
       const id = typeof item === 'string' && /^\d{1,10}$/.test(item) ? Number(item) : item;
@@ -118,10 +126,6 @@ const jobIdsSchema = z
         return z.NEVER;
       }
       if (!ids.includes(id)) ids.push(id);
-    }
-    if (ids.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'expected at least one job id' });
-      return z.NEVER;
     }
     return ids;
   });
