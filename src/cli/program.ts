@@ -54,17 +54,19 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
   const push = program
     .command('push')
     .description('validate a job manifest (or flags) and queue it; prints the job id')
-    .argument('[file]', 'YAML manifest (see dopq-manifest(5)), - for standard input, or a DoPQ zip or folder; then -- COMMAND [ARGS...]')
+    .argument('[file]', 'YAML manifest (see dopq-manifest(5)), - for standard input, or a DoPQ zip or folder')
     .option('--json', 'print {"id": N} (an array: {"id": N, "last_id": M})');
   for (const option of pushFlagOptions()) push.addOption(option);
-  push.argument('[command...]').action(async (file: string | undefined, words: string[], options: PushOptions) => {
-    const { file: manifest, command } = splitPushOperands(
-      [...(file === undefined ? [] : [file]), ...words],
-      // Commander keeps the command line there without typing it: where `--` is tells FILE from COMMAND.
-      (program as Command & { rawArgs: string[] }).rawArgs,
-    );
-    setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), manifest, command, options));
-  });
+  push
+    .argument('[command...]', 'after --: the command to run, exec form (sh -c "..." for a shell line)')
+    .action(async (file: string | undefined, words: string[], options: PushOptions) => {
+      const { file: manifest, command } = splitPushOperands(
+        [...(file === undefined ? [] : [file]), ...words],
+        // Commander keeps the command line there without typing it: where `--` is tells FILE from COMMAND.
+        (program as Command & { rawArgs: string[] }).rawArgs,
+      );
+      setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), manifest, command, options));
+    });
 
   program
     .command('q')
