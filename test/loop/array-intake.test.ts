@@ -1,8 +1,8 @@
 // The daemon's side of arrays and dependencies, against an engine in memory: one intake file
 // `<first>-<last>.job` becomes one job per index with its environment; two files racing for the
-// same numbers are read by nobody until one withdraws, and an array still overlapping after the
-// grace time gives way; a chain of dependants ends with the job that failed.
-import { rename, rm, writeFile } from 'node:fs/promises';
+// same numbers: the one linked first is taken in, the later one dropped once its push had time to
+// take it back; a chain of dependants ends with the job that failed.
+import { readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { stringify } from 'yaml';
@@ -41,31 +41,28 @@ test('an array file becomes one job per index, consecutive ids, each with DOPQ_A
   t.pass();
 });
 
-test('a file whose numbers another file holds too is read by nobody until one withdraws; after the grace time the array gives way', async (t) => {
+test('two files holding the same numbers: the one linked first is taken in, the later one waits for its push to take it back, then is dropped', async (t) => {
   const d = await startInMemoryDaemon(t);
   await drop(d, '2-4.job', 2, { array: '0-2' });
-  await drop(d, '3.job', 3, { name: 'single' });
-  await drop(d, '5.job', 5, { name: 'other' });
-  await d.waitForJob(5, ['queued', 'running', 'done']);
-  t.deepEqual(
-    (await d.state()).jobs.map((job) => job.id),
-    [5],
-    'neither of the two that overlap is taken in',
-  );
-  // The single push saw the array and withdrew: the array is taken in whole.
-  await rm(path.join(d.spool.intake, '3.job'));
+  await drop(d, '3.job', 3, { name: 'later' });
   await d.waitForJob(4, ['queued', 'running', 'done']);
-  t.is((await d.job(3))?.array?.id, 2);
-
-  await drop(d, '6-8.job', 6, { array: '0-2' });
-  await drop(d, '7.job', 7, { name: 'kept' });
-  await drop(d, '9.job', 9, { name: 'pass' });
-  await d.waitForJob(9, ['queued', 'running', 'done']);
+  t.is((await d.job(3))?.array?.id, 2, 'the array, linked first, has its numbers');
+  await drop(d, '6.job', 6, { name: 'first' });
+  await drop(d, '5-7.job', 5, { array: '0-2' });
+  const first = await d.waitForJob(6, ['queued', 'running', 'done']);
+  t.is(first.name, 'first');
+  t.is(first.array, undefined);
+  t.is(await d.job(5), undefined, 'the array linked later waits');
+  // Its push would have taken it back at once; past the grace time it is dropped unread.
   d.advance(31_000);
-  const kept = await d.waitForJob(7, ['queued', 'running', 'done']);
-  t.is(kept.name, 'kept');
-  t.is(kept.array, undefined);
-  t.is(await d.job(6), undefined, 'the array was dropped unread');
+  await drop(d, '8.job', 8, { name: 'pass' });
+  await d.waitForJob(8, ['queued', 'running', 'done']);
+  await d.waitFor('the later files dropped', async () => {
+    const left = await readdir(d.spool.intake);
+    return !left.includes('5-7.job') && !left.includes('3.job');
+  });
+  t.is(await d.job(5), undefined);
+  t.is((await d.job(3))?.array?.id, 2, 'job 3 is still the array task');
 });
 
 test('a range file whose manifest has another number of tasks is rejected; so is a dependency on a later or unknown job', async (t) => {

@@ -290,8 +290,8 @@ async function publishAs(
  * push's `<n>.job` inside it can both be linked. So each push looks again once its file is in:
  * when another file holds one of its numbers, or the daemon's floor has passed its first one, it
  * takes its file back and tries further on. Of two files that overlap, the one linked later sees
- * the other, so at most one stays; the daemon reads neither while both are there. A file the
- * daemon has already taken in cannot be taken back: it stays, and the other push gives way.
+ * the other, so at most one stays; the daemon takes in the one linked first (intake.ts). A file
+ * the daemon has already taken in cannot be taken back: it stays, and the other push gives way.
  */
 async function keptAfterRace(ctx: CommandContext, name: string, mine: { first: number; last: number }): Promise<boolean> {
   // Listed before the floor is read, as numbersInUse does, so a number the daemon took is seen one way or the other.

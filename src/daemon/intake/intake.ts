@@ -115,6 +115,15 @@ interface Numbers {
   entries: { name: string; first: number; last: number }[];
 }
 
+/** Whether one of `others` (intake names) was linked before a file of ctime `ctimeMs` named `name`. */
+async function linkedEarlier(ctx: DaemonContext, others: readonly { name: string }[], ctimeMs: number, name: string): Promise<boolean> {
+  for (const other of others) {
+    const info = await lstat(path.join(ctx.spool.intake, other.name)).catch(() => undefined);
+    if (info && (info.ctimeMs < ctimeMs || (info.ctimeMs === ctimeMs && other.name < name))) return true;
+  }
+  return false;
+}
+
 async function ingestFile(
   ctx: DaemonContext,
   file: string,
@@ -131,12 +140,15 @@ async function ingestFile(
     return dropUnread(ctx, file, owner.uid, refusals, 'not named <job number>.job (or <first>-<last>.job), as dopq push names job files');
   const id = range.first;
   const size = range.last - range.first + 1;
-  const young = now - owner.mtimeMs < PUBLISH_GRACE_MS;
-  // Numbers another file holds too: the pushes are settling it (one withdraws); after that, an array gives way.
-  const overlaps = numbers.entries.some((entry) => entry.name !== name && rangesOverlap(entry, range));
-  if (overlaps && (young || size > 1)) {
+  const young = now - owner.ctimeMs < PUBLISH_GRACE_MS;
+  // Numbers another file holds too: of two pushes that raced, the one linked later withdraws
+  // (push.ts keptAfterRace), so the file linked first stays. A link sets ctime, which nobody can
+  // set back: a file dropped over another's numbers never pushes that one out, and waits (while
+  // young, its push may be taking it back) to be dropped.
+  const others = numbers.entries.filter((entry) => entry.name !== name && rangesOverlap(entry, range));
+  if (others.length > 0 && (await linkedEarlier(ctx, others, owner.ctimeMs, name))) {
     if (young) return undefined;
-    return dropUnread(ctx, file, owner.uid, refusals, `job numbers ${id}-${range.last} overlap another job file's`);
+    return dropUnread(ctx, file, owner.uid, refusals, `its job numbers ${id}-${range.last} are held by a job file linked before it`);
   }
   if (id > highestPushedId(numbers.floor, numbers.waiting))
     return dropUnread(
