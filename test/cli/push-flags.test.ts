@@ -109,6 +109,10 @@ test('an array is one intake file holding consecutive numbers; the next push goe
   const single = await spool.cli(['push', '--image', IMAGE, '--', 'true']);
   t.is(single.stdout, '1001\n');
   t.deepEqual(await intake(spool), ['1-1000.job', '1001.job']);
+  // Not read yet: rm of the array's id withdraws its one file.
+  const removed = await spool.cli(['rm', '1']);
+  t.is(removed.code, 0, removed.stderr);
+  t.deepEqual(await intake(spool), ['1001.job']);
 });
 
 test('the per-user queue cap counts an array task by task', async (t) => {
