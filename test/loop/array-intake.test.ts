@@ -92,3 +92,15 @@ test('a failed job cancels its after: chain in one pass; after_any still runs', 
   await d.engine.called('startCreated', 4);
   t.pass();
 });
+
+test('a job pushed after a large array waiting in the intake is not taken for one numbered far past the floor', async (t) => {
+  const d = await startInMemoryDaemon(t);
+  // Both in the intake at once, as when the daemon is slow to read them: the array's file holds 200 numbers.
+  await drop(d, '1-200.job', 1, { array: '0-199' });
+  await drop(d, '201.job', 201, { name: 'after-the-array' });
+  t.is((await d.waitForJob(201, ['queued', 'running', 'done'])).name, 'after-the-array');
+  t.false(
+    d.log.some((line) => line.includes('unread')),
+    d.log.join('\n'),
+  );
+});
