@@ -200,6 +200,43 @@ async function benchIntake() {
 }
 
 /**
+ * Push of a 1,000-task array beside a single push, in the same run, to a running daemon whose
+ * queue is paused (nothing starts): the CLI's wall time of each, and from the array's push until
+ * the daemon has all 1,000 tasks in its state.
+ */
+async function benchArray() {
+  const s = await makeSpool(1);
+  const daemon = startDaemonProcess(s.configFile);
+  await runCli(['--config', s.configFile, 'pause']);
+  const readState = () =>
+    readFile(s.spool.state, 'utf8').then(
+      (text) => JSON.parse(text) as StateFile,
+      () => undefined,
+    );
+  while (!(await readState().catch(() => undefined))?.paused) await sleep(20);
+  const push = ['--config', s.configFile, 'push', '--json', '--image', IMAGE, '--gpus', '0', '--time', '1m'];
+  const single: number[] = [];
+  const array: number[] = [];
+  const queued: number[] = [];
+  const baseline: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    baseline.push(await nodeStart());
+    let t0 = performance.now();
+    await runCli([...push, '--', 'true']);
+    single.push(performance.now() - t0);
+    t0 = performance.now();
+    const result = await runCli([...push, '--array', '0-999', '--', 'true']);
+    array.push(performance.now() - t0);
+    const { last_id } = JSON.parse(result.stdout) as { last_id: number };
+    while (!(await readState().catch(() => undefined))?.jobs.some((job) => job.id === last_id)) await sleep(5);
+    queued.push(performance.now() - t0);
+  }
+  await daemon.stop();
+  await rm(s.dir, { recursive: true, force: true });
+  return { single, array, queued, baseline };
+}
+
+/**
  * `dopq q --json` on 10,000 queued jobs (a paused queue: nothing starts), each run beside a bare
  * `node -e 0`: with the daemon running, then with no daemon; q reads the state and builds the
  * view itself either way.
@@ -289,7 +326,7 @@ async function benchBuild() {
   return { dopq, raw };
 }
 
-// BENCH_ONLY=build,q (of build, dispatch, eight, intake, q) runs only those.
+// BENCH_ONLY=build,q (of build, dispatch, eight, intake, array, q) runs only those.
 const only = process.env['BENCH_ONLY']?.split(',');
 const wanted = (name: string) => !only || only.includes(name);
 
@@ -324,6 +361,15 @@ if (wanted('intake')) {
   beside('dopq push (CLI wall time):      ', intake.pushTimes, intake.baseline);
   console.log(
     `  push started -> queued in state:  median ${fmt(quantile(intake.queuedTimes, 0.5))}, p95 ${fmt(quantile(intake.queuedTimes, 0.95))}`,
+  );
+}
+if (wanted('array')) {
+  const result = await benchArray();
+  console.log('push of a 1,000-task array beside a single push (5 rounds each, a running daemon, queue paused):');
+  beside('dopq push (one job):            ', result.single, result.baseline);
+  beside('dopq push --array 0-999:        ', result.array, result.baseline);
+  console.log(
+    `  array push started -> 1,000 tasks in state:  median ${fmt(quantile(result.queued, 0.5))}, max ${fmt(Math.max(...result.queued))}`,
   );
 }
 if (wanted('q')) {

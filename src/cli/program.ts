@@ -10,6 +10,8 @@ import { commandContext, type CommandContext, type GlobalOptions, type Output } 
 import { reportError, usageError } from './report.js';
 import { packageVersion } from './version.js';
 import type { SimOptions } from './commands/sim.js';
+import type { PushOptions } from './commands/push.js';
+import { pushFlagOptions, splitPushOperands } from './push-flags.js';
 
 /** What every command's action needs: its context, loaded when it runs, and where its exit code goes. */
 interface Wiring {
@@ -49,14 +51,22 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
 
 /** Submitting jobs and looking at them: push, q, log. */
 function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
-  program
+  const push = program
     .command('push')
-    .description('validate a job manifest and queue it; prints the job id')
-    .argument('<file>', 'YAML manifest (see dopq-manifest(5)), or a DoPQ zip or folder')
-    .option('--json', 'print {"id": N}')
-    .action(async (file: string, options: { json?: boolean }) =>
-      setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), file, options)),
-    );
+    .description('validate a job manifest (or flags) and queue it; prints the job id')
+    .argument('[file]', 'YAML manifest (see dopq-manifest(5)), - for standard input, or a DoPQ zip or folder')
+    .option('--json', 'print {"id": N} (an array: {"id": N, "last_id": M})');
+  for (const option of pushFlagOptions()) push.addOption(option);
+  push
+    .argument('[command...]', 'after --: the command to run, exec form (sh -c "..." for a shell line)')
+    .action(async (file: string | undefined, words: string[], options: PushOptions) => {
+      const { file: manifest, command } = splitPushOperands(
+        [...(file === undefined ? [] : [file]), ...words],
+        // Commander keeps the command line there without typing it: where `--` is tells FILE from COMMAND.
+        (program as Command & { rawArgs: string[] }).rawArgs,
+      );
+      setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), manifest, command, options));
+    });
 
   program
     .command('q')

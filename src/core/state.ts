@@ -42,4 +42,6 @@ export interface PendingJob {
   submitted_at: number;
   name?: string;
   gpus_requested?: number;
+  /** An array's file holds this many job numbers from `id` on (absent: one). */
+  tasks?: number;
 }

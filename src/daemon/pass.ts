@@ -5,6 +5,8 @@ import { discardEntry, removeOrphanContexts } from '../io/spool/spool.js';
 import { buildOrder, schedulerInput } from '../core/schedule/schedule-input.js';
 import type { Builder } from './images/builder.js';
 import { decide, type Reservation } from '../core/schedule/scheduler.js';
+import { dependencyHolds } from '../core/job/dependencies.js';
+import { cancelForDependency } from '../core/job/job.js';
 import { dockerMessage } from '../io/docker/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import type { GpuSource } from './gpu-source.js';
@@ -110,6 +112,7 @@ export class Pass {
     await this.reapIfReachable();
     await this.step('housekeeping', undefined, () => this.housekeeping());
     for (const id of this.overTimeLimit()) toStop.set(id, 'time-limit');
+    this.cancelFailedDependencies();
 
     const now = ctx.now();
     ctx.state.gpus = this.parts.gpus.current();
@@ -201,6 +204,18 @@ export class Pass {
     const orphans = await removeOrphanContexts(ctx.spool.intake, ctx.now(), ctx.spool.rejected);
     if (orphans.removed > 0) ctx.log.info(`removed ${orphans.removed} build contexts whose push never finished`);
     for (const failure of orphans.failed) noteOnce(ctx, `orphan ${failure}`, `cannot remove an unfinished push's build context ${failure}`);
+  }
+
+  /** Queued jobs whose `after:` job ended other than done never run: cancelled, and so on down a chain. */
+  private cancelFailedDependencies(): void {
+    const { ctx } = this;
+    const now = ctx.now();
+    for (let failed = dependencyHolds(ctx.state.jobs).failed; failed.size > 0; failed = dependencyHolds(ctx.state.jobs).failed) {
+      for (const [id, { on, state }] of failed) {
+        replaceJob(ctx, cancelForDependency(jobById(ctx, id)!, on, state, now));
+        ctx.log.info(`cancelled: job ${on}, which it runs after, ended ${state}`, id);
+      }
+    }
   }
 
   private overTimeLimit(): number[] {

@@ -24,6 +24,9 @@ export const job = (fields: Partial<JobView> & Pick<JobView, 'id' | 'user' | 'na
   time_limit: 3600,
   ingested: true,
   attempt: 1,
+  array: null,
+  after: [],
+  after_any: [],
   ...fields,
 });
 

@@ -41,6 +41,8 @@ time_limit: 90m
     time_limit: 5400,
     network: 'none',
     requeue: true,
+    after: [],
+    after_any: [],
   });
 });
 

@@ -34,7 +34,7 @@ test("each command offers only the caller's jobs it can take, pending ones inclu
   t.deepEqual(ownJobIds('log', 0, jobs, pending), []);
 });
 
-test('only rm, hold, release, top and log take ids', (t) => {
-  for (const command of ['rm', 'hold', 'release', 'top', 'log']) t.true(isIdCommand(command), command);
-  for (const command of ['push', 'q', 'toString', '__proto__', 'constructor', '']) t.false(isIdCommand(command), command);
+test('only rm, hold, release, top, log and push (--after) take ids', (t) => {
+  for (const command of ['rm', 'hold', 'release', 'top', 'log', 'push']) t.true(isIdCommand(command), command);
+  for (const command of ['q', 'toString', '__proto__', 'constructor', '']) t.false(isIdCommand(command), command);
 });

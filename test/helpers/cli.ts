@@ -17,6 +17,8 @@ export interface CliOptions {
   user?: UnixUser;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Written to the command's standard input (none otherwise). */
+  input?: string;
 }
 
 function spawnCli(args: string[], options: CliOptions): ChildProcess {
@@ -28,12 +30,13 @@ function spawnCli(args: string[], options: CliOptions): ChildProcess {
     env: options.user ? { ...env, HOME: options.user.home, USER: options.user.name, LOGNAME: options.user.name } : env,
     cwd: options.cwd ?? '/',
     ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
 }
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const child = spawnCli(args, options);
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -171,3 +171,30 @@ test('build pushes released together: each job file names its own packed context
   t.deepEqual(names.filter((name) => name.startsWith('.')).sort(), [], 'no packing or temp file left behind');
   t.is(names.length, 16, 'a job file and a context per push, nothing else');
 });
+
+test('arrays and single jobs released together: every job file holds numbers no other holds, none lost (2 rounds of 9)', async (t) => {
+  const spool = await makeTempSpool(t);
+  const all: Pushed[] = [];
+  for (let round = 0; round < 2; round += 1) {
+    // Every third push an array of 5 tasks: they claim ranges while the others claim single numbers.
+    const pushes = await manifests(spool, `a${round}`, 9, 'image: busybox\ncommand: "true"\n');
+    for (const [i, push] of pushes.entries())
+      if (i % 3 === 0) await writeFile(push.manifest, `name: ${push.name}\nimage: busybox\ncommand: "true"\narray: 0-4\n`);
+    const pushed = await pushTogether(spool, pushes);
+    for (const push of pushed) t.is(push.code, 0, `${push.name}: ${push.stderr}`);
+    all.push(...pushed);
+  }
+  const held: number[] = [];
+  const files = (await readdir(spool.paths.intake)).filter((name) => name.endsWith('.job'));
+  t.is(files.length, all.length, `one job file per push: ${files.join(' ')}`);
+  for (const push of all) {
+    const { id, last_id } = JSON.parse(push.stdout) as { id: number; last_id?: number };
+    const name = last_id === undefined ? `${id}.job` : `${id}-${last_id}.job`;
+    t.true(files.includes(name), `${push.name}: ${name}`);
+    t.is(push.name.endsWith('0') || push.name.endsWith('3') || push.name.endsWith('6') ? 5 : 1, (last_id ?? id) - id + 1, push.name);
+    const envelope = decodeEnvelope(await readFile(path.join(spool.paths.intake, name), 'utf8'));
+    t.true(!('error' in envelope) && envelope.manifest.startsWith(`name: ${push.name}\n`), `${name} holds ${push.name}`);
+    held.push(...range(id, last_id ?? id));
+  }
+  t.is(new Set(held).size, held.length, `no number held twice: ${held.sort((a, b) => a - b).join(' ')}`);
+});

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/errors.js';
 import { isIdCommand, ownJobIds } from '../../core/job/own-job-ids.js';
-import { jobIdOfIntakeName } from '../../io/spool/spool.js';
+import { jobRangeOfIntakeName } from '../../io/spool/spool.js';
 import { readState } from '../../io/spool/state-store.js';
 import { bashScript } from '../completion/bash.js';
 import { completionSpec } from '../completion/spec.js';
@@ -36,7 +36,7 @@ async function intakeOwners(intake: string): Promise<{ id: number; uid: number }
   const names = await readdir(intake).catch(() => [] as string[]);
   const found = await Promise.all(
     names.map(async (name) => {
-      const id = jobIdOfIntakeName(name);
+      const id = jobRangeOfIntakeName(name)?.first;
       if (id === undefined) return undefined;
       const info = await lstat(path.join(intake, name)).catch(() => undefined); // read by the daemon meanwhile
       return info?.isFile() ? { id, uid: info.uid } : undefined;

@@ -6,7 +6,8 @@ import { DopqError, ExitCode, NotFoundError, PermissionError } from '../../core/
 import { isFinished } from '../../core/job/job.js';
 import { mayActOnJob } from '../../core/permissions.js';
 import { pendingJobs } from '../../io/spool/pending.js';
-import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX } from '../../io/spool/spool.js';
+import { assertSpoolReady, CONTEXT_SUFFIX } from '../../io/spool/spool.js';
+import { intakeJobName } from '../../core/job/job-ids.js';
 import { readState } from '../../io/spool/state-store.js';
 import { currentCaller } from '../../io/host/users.js';
 import { forEachId } from '../report.js';
@@ -46,7 +47,9 @@ export async function rmCommand(ctx: CommandContext, ids: readonly number[]): Pr
     });
   }
   for (const id of toWithdraw) {
-    const withdrawn = await withdrawFromIntake(ctx, id).catch(() => false);
+    // An array not read yet is one file holding all its tasks' numbers.
+    const name = intakeJobName(id, id + (pending.find((p) => p.id === id)?.tasks ?? 1) - 1);
+    const withdrawn = await withdrawFromIntake(ctx, id, name).catch(() => false);
     ctx.io.out(`${id}: ${withdrawn ? 'removed' : 'cancelling'}\n`);
   }
   return code;
@@ -57,9 +60,9 @@ export async function rmCommand(ctx: CommandContext, ids: readonly number[]): Pr
  * daemon took it in meanwhile (then ask it). Requests made for it before stay behind, but the
  * daemon applies none to a later job that takes its number (it was pushed after them).
  */
-async function withdrawFromIntake(ctx: CommandContext, id: number): Promise<boolean> {
+async function withdrawFromIntake(ctx: CommandContext, id: number, name: string): Promise<boolean> {
   try {
-    await rm(path.join(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`));
+    await rm(path.join(ctx.spool.intake, name));
     await rm(path.join(ctx.spool.intake, `${id}${CONTEXT_SUFFIX}`), { force: true });
     return true;
   } catch (error) {

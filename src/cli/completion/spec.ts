@@ -27,7 +27,9 @@ export interface CommandSpec {
 // Argument names dopq uses (`<id...>`, `<file>`, `[user]`) say what they take.
 const ARGUMENT_KINDS: Record<string, ValueKind> = {
   id: { kind: 'ids' },
+  ids: { kind: 'ids' },
   file: { kind: 'files' },
+  src: { kind: 'files' },
   trace: { kind: 'files' },
   user: { kind: 'users' },
 };

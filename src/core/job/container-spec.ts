@@ -95,6 +95,7 @@ export function containerSpec(job: JobSpec, gpus: readonly string[], config: Con
   const m = job.manifest;
   const env = Object.entries(m.env).map(([key, value]) => `${key}=${value}`);
   env.push(`DOPQ_JOB_ID=${job.id}`, `DOPQ_GPUS=${gpus.join(',')}`);
+  if (job.array) env.push(`DOPQ_ARRAY_ID=${job.array.id}`, `DOPQ_ARRAY_INDEX=${job.array.index}`, `DOPQ_ARRAY_SIZE=${job.array.size}`);
   // No job reaches a GPU it was not given, whatever the engine's default runtime: CUDA images
   // default NVIDIA_VISIBLE_DEVICES to all. CUDA_VISIBLE_DEVICES is left alone on purpose: inside
   // the container GPUs are renumbered from 0, so host indices would point at the wrong ones.

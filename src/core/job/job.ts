@@ -1,4 +1,5 @@
 // A job as the state file records it, its states, and the transitions between them.
+import type { ArrayTask } from './array-spec.js';
 import type { Manifest } from './manifest.js';
 
 /** `building`: its image is being built or loaded; it waits in the queue meanwhile, holding no GPU. */
@@ -17,7 +18,8 @@ export type EndReason =
   | 'foreign-image'
   | 'mount-denied'
   | 'engine-restart'
-  | 'exceeds-host';
+  | 'exceeds-host'
+  | 'dependency-failed';
 
 export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled', 'rejected'];
 
@@ -62,6 +64,12 @@ export interface JobRecord {
   start_failures?: number;
   /** `requeue: false` in the manifest: an engine restart fails it rather than running it again. */
   no_requeue?: true;
+  /** A task of a job array (`array:`); absent for a plain job. */
+  array?: ArrayTask;
+  /** Start after these jobs ended `done` (an array's id: all its tasks); absent: none. */
+  after?: number[];
+  /** Start after these jobs ended, whatever the outcome; absent: none. */
+  after_any?: number[];
 }
 
 /** What the daemon keeps privately per job (0600): the whole manifest, env included. */
@@ -72,6 +80,8 @@ export interface JobSpec {
   manifest: Manifest;
   /** The image the container runs: the manifest's, or the one dopq builds or loads for the job. */
   image: string;
+  /** The task this job is of its array (its environment says which). */
+  array?: ArrayTask;
 }
 
 export { jobImageTag } from './image-names.js';
@@ -157,6 +167,17 @@ export function afterHostFault(job: JobRecord, message: string, retries: number)
     ...queued,
     held_by: 'dopq',
     message: `held after ${failures} failed starts in a row, none its own fault: ${message}; an admin fixes the cause, then dopq release`,
+  };
+}
+
+/** A job waiting on one that ended other than `done`: it never runs. */
+export function cancelForDependency(job: JobRecord, on: number, state: JobState, now: number): JobRecord {
+  return {
+    ...job,
+    state: 'cancelled',
+    reason: 'dependency-failed',
+    message: `job ${on}, which it runs after, ended ${state}`,
+    finished_at: now,
   };
 }
 

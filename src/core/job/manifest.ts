@@ -11,6 +11,8 @@ import { cpusSchema, sizeSchema } from '../document/resource-units.js';
 import { absolutePathSchema, isAbsoluteWithoutDotDot } from '../document/fields.js';
 import { formatSize, parseDuration } from '../units.js';
 import { formatPath, readYaml, type YamlSource } from '../document/yaml-source.js';
+import { parseArraySpec, type ArraySpec } from './array-spec.js';
+import { isJobId, MAX_JOB_ID } from './envelope.js';
 
 export interface Mount {
   src: string;
@@ -47,6 +49,12 @@ export interface Manifest {
   network: string;
   /** Run it again when an engine restart kills it (default); false: it fails (engine-restart). */
   requeue: boolean;
+  /** `array:`: one job per index (array-spec.ts). */
+  array?: ArraySpec;
+  /** Start only after all these jobs ended `done`; one that ends otherwise cancels this one. */
+  after: number[];
+  /** Start only after all these jobs ended, whatever the outcome. */
+  after_any: number[];
 }
 
 export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
@@ -96,6 +104,42 @@ const mountSchema = z.string({ error: 'expected src:dst or src:dst:ro' }).transf
   }
   return { src: path.posix.normalize(src), dst: path.posix.normalize(dst), readOnly: mode === 'ro' };
 });
+
+/** Job ids: a list, one id, or a comma-separated string (`12,14`), as `--after` takes them. */
+const jobIdsSchema = z
+  .union([z.number(), z.string(), z.array(z.unknown())], { error: 'expected a job id or a list of job ids' })
+  .transform((value, ctx): number[] => {
+    // An empty list, like an empty string, is no dependency.
+    const items = Array.isArray(value)
+      ? value
+      : typeof value === 'number'
+        ? [value]
+        : value
+            .split(',')
+            .map((part) => part.trim())
+            .filter((part) => part !== '');
+    const ids: number[] = [];
+    for (const item of items) {
+      const id = typeof item === 'string' && /^\d{1,10}$/.test(item) ? Number(item) : item;
+      if (!isJobId(id)) {
+        ctx.addIssue({ code: 'custom', message: `expected job ids (whole numbers from 1 to ${MAX_JOB_ID}), got ${JSON.stringify(item)}` });
+        return z.NEVER;
+      }
+      if (!ids.includes(id)) ids.push(id);
+    }
+    return ids;
+  });
+
+const arraySchema = z
+  .union([z.string(), z.number()], { error: 'expected array indices such as 0-19, 0-19:2 or 1,5,9, with %N to run at most N at once' })
+  .transform((value, ctx): ArraySpec => {
+    const spec = parseArraySpec(String(value));
+    if ('error' in spec) {
+      ctx.addIssue({ code: 'custom', message: spec.error });
+      return z.NEVER;
+    }
+    return spec;
+  });
 
 const manifestSchema = z.strictObject({
   name: z
@@ -169,6 +213,9 @@ const manifestSchema = z.strictObject({
     .optional(),
   network: z.string({ error: 'expected a network mode name' }).optional(),
   requeue: z.boolean({ error: 'expected true or false' }).optional(),
+  array: arraySchema.optional(),
+  after: jobIdsSchema.optional(),
+  after_any: jobIdsSchema.optional(),
 });
 
 type RawManifest = z.output<typeof manifestSchema>;
@@ -246,6 +293,9 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
     time_limit: raw.time_limit ?? config.defaults.time_limit,
     network: raw.network ?? config.network.default,
     requeue: raw.requeue ?? true,
+    ...(raw.array ? { array: raw.array } : {}),
+    after: raw.after ?? [],
+    after_any: raw.after_any ?? [],
   };
 }
 
@@ -309,6 +359,9 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
   ) {
     at(['image'], `this server runs only these images: ${config.images.allowed.join(', ')}; got ${raw.image}`);
   }
+  // Every task would build its own copy of the image: an array runs an image that is there.
+  if (raw.array !== undefined && given.image === undefined && sources.length > 0)
+    at(['array'], `an array runs one image for all its tasks: give image:, not ${sources.join(' or ')}`);
   if (raw.network !== undefined && !config.network.allowed.includes(raw.network)) {
     at(['network'], `allowed here: ${config.network.allowed.join(', ')}; got ${JSON.stringify(raw.network)}`);
   }

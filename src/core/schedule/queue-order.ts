@@ -12,6 +12,8 @@ export interface QueuedJob {
   time_limit: number;
   /** Set by `dopq top`: the latest topped job goes first among its owner's jobs. */
   top_at?: number;
+  /** A task of an array with a `%N` cap: its array's id and N. */
+  array?: { id: number; throttle: number };
 }
 
 export interface OrderInput {

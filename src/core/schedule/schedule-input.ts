@@ -3,6 +3,7 @@
 import type { Config } from '../config/config.js';
 import { freeGpuIds } from './gpus.js';
 import { isFinished, type JobRecord } from '../job/job.js';
+import { dependencyHolds } from '../job/dependencies.js';
 import { stateUsage } from './penalty.js';
 import { groupQueues, queueOrder, type QueuedJob } from './queue-order.js';
 import type { StateFile } from '../state.js';
@@ -11,7 +12,9 @@ import { heldByUser, type SchedulerInput } from './scheduler.js';
 export type SchedulingConfig = Pick<Config, 'policy' | 'penalty' | 'limits'>;
 
 /** A queued job as the scheduler sees it. */
-export function asQueued(job: Pick<JobRecord, 'id' | 'user' | 'gpus_requested' | 'submitted_at' | 'time_limit' | 'top_at'>): QueuedJob {
+export function asQueued(
+  job: Pick<JobRecord, 'id' | 'user' | 'gpus_requested' | 'submitted_at' | 'time_limit' | 'top_at'> & Partial<Pick<JobRecord, 'array'>>,
+): QueuedJob {
   return {
     id: job.id,
     user: job.user,
@@ -19,7 +22,21 @@ export function asQueued(job: Pick<JobRecord, 'id' | 'user' | 'gpus_requested' |
     submitted_at: job.submitted_at,
     time_limit: job.time_limit,
     ...(job.top_at !== undefined ? { top_at: job.top_at } : {}),
+    ...(job.array && job.array.throttle !== null ? { array: { id: job.array.id, throttle: job.array.throttle } } : {}),
   };
+}
+
+/** Per array with a `%N` cap, when each running task ends at the latest (ms). */
+export function arrayRunning(running: readonly JobRecord[], now: number): Map<number, number[]> {
+  const ends = new Map<number, number[]>();
+  for (const job of running) {
+    if (!job.array || job.array.throttle === null) continue;
+    const end = Math.max(now, (job.started_at ?? now) + job.time_limit * 1000);
+    const list = ends.get(job.array.id);
+    if (list) list.push(end);
+    else ends.set(job.array.id, [end]);
+  }
+  return ends;
 }
 
 /** Owners of finished jobs that ran, newest first: DoPQ's history, after any usage reset. */
@@ -43,9 +60,15 @@ export function schedulerInput(
   options: { now: number; shares: ReadonlyMap<string, number>; extraQueued?: readonly QueuedJob[] },
 ): SchedulerInput {
   const running = state.jobs.filter((job) => job.state === 'running');
-  // A job whose image is not built yet cannot start; it keeps its place for when it is.
+  // A job whose image is not built yet cannot start; it keeps its place for when it is. One
+  // waiting on other jobs (after:) is no candidate at all: nothing is reserved or estimated for it.
+  const { waiting, failed } = dependencyHolds(state.jobs);
   const queued = [
-    ...state.jobs.filter((job) => job.state === 'queued' && !job.held_by && job.needs_image === undefined).map(asQueued),
+    ...state.jobs
+      .filter(
+        (job) => job.state === 'queued' && !job.held_by && job.needs_image === undefined && !waiting.has(job.id) && !failed.has(job.id),
+      )
+      .map(asQueued),
     ...(options.extraQueued ?? []),
   ];
   const inventory = new Set(state.gpus.map((gpu) => gpu.id));
@@ -71,6 +94,7 @@ export function schedulerInput(
     classic_history: config.penalty.classic_history,
     max_gpus_per_user: config.limits.per_user.gpus,
     paused: Boolean(state.paused),
+    array_running: arrayRunning(running, options.now),
   };
 }
 
@@ -83,7 +107,8 @@ export function buildOrder(
   config: SchedulingConfig,
   options: { now: number; shares: ReadonlyMap<string, number> },
 ): number[] {
-  const unbuilt = state.jobs.filter((job) => job.state === 'queued' && job.needs_image !== undefined);
+  const { waiting } = dependencyHolds(state.jobs);
+  const unbuilt = state.jobs.filter((job) => job.state === 'queued' && job.needs_image !== undefined && !waiting.has(job.id));
   if (unbuilt.length === 0) return [];
   const input = schedulerInput(state, config, { ...options, extraQueued: unbuilt.map(asQueued) });
   const ids = new Set(unbuilt.map((job) => job.id));

@@ -28,6 +28,8 @@ export interface SchedulerInput extends Omit<OrderInput, 'held'> {
   max_gpus_per_user: number | null;
   /** `dopq pause`: nothing starts. */
   paused: boolean;
+  /** Per array with a `%N` cap, when each of its running tasks ends at the latest (ms). */
+  array_running?: ReadonlyMap<number, readonly number[]>;
 }
 
 export interface Placement {
@@ -48,7 +50,7 @@ export interface Decisions {
 }
 
 /** Why a queued job cannot start now whatever else happens. */
-export type Blocker = 'too-big' | 'user-cap';
+export type Blocker = 'too-big' | 'user-cap' | 'array-limit';
 
 export function heldByUser(running: readonly { user: string; gpus: readonly unknown[] }[]): Map<string, number> {
   const held = new Map<string, number>();
@@ -79,10 +81,13 @@ export function decide(input: SchedulerInput): Decisions {
   let reservation: Reservation | null = null;
   let reserved = new Set<string>();
 
+  // Tasks of each capped array running now; grows as this pass starts them.
+  const arrayRunning = new Map([...(input.array_running ?? new Map<number, readonly number[]>())].map(([id, ends]) => [id, ends.length]));
   const start = (job: QueuedJob, gpus: string[]) => {
     starts.push({ id: job.id, gpus });
     busy.push({ id: job.id, user: job.user, gpus, ends_at: input.now + job.time_limit * 1000 });
     heldNow.set(job.user, (heldNow.get(job.user) ?? 0) + job.gpus);
+    if (job.array) arrayRunning.set(job.array.id, (arrayRunning.get(job.array.id) ?? 0) + 1);
   };
 
   // Jobs without GPUs do not compete for them: they start whatever the GPUs do.
@@ -90,6 +95,11 @@ export function decide(input: SchedulerInput): Decisions {
   for (const jobs of input.queues.values()) for (const job of jobs) if (job.gpus === 0) cpuOnly += 1;
 
   for (const job of queueOrder({ ...input, held })) {
+    // A task over its array's cap waits without taking a reservation: its turn comes as a sibling ends.
+    if (job.array && (arrayRunning.get(job.array.id) ?? 0) >= job.array.throttle) {
+      if (job.gpus === 0) cpuOnly -= 1;
+      continue;
+    }
     if (job.gpus === 0) {
       start(job, []);
       cpuOnly -= 1;

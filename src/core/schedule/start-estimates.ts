@@ -43,15 +43,38 @@ export function planQueue(input: SchedulerInput): QueuePlan {
     for (const gpu of job.gpus) if (!retired.has(gpu)) slots.push({ t: job.ends_at, gpu });
     addEnd(job.user, job.ends_at, job.gpus.length);
   }
+  // Per capped array, its N run slots, each the time it is free from (sorted): a task over the
+  // cap takes the first to come free, and holds it until the task ends.
+  const arraySlots = new Map<number, number[]>();
+  const slotsOf = (job: QueuedJob): number[] | undefined => {
+    if (!job.array) return undefined;
+    let list = arraySlots.get(job.array.id);
+    if (!list) {
+      const ends = [...(input.array_running?.get(job.array.id) ?? [])].sort((a, b) => a - b);
+      list = [...Array.from({ length: Math.max(0, job.array.throttle - ends.length) }, () => input.now), ...ends];
+      arraySlots.set(job.array.id, list);
+    }
+    return list;
+  };
+  const addArrayEnd = (job: QueuedJob, end: number) => {
+    const list = slotsOf(job);
+    if (!list || list.length === 0) return;
+    list.shift();
+    insertSortedTime(list, end);
+  };
   for (const job of order) {
     const placement = started.get(job.id);
     if (!placement) continue;
     const end = input.now + job.time_limit * 1000;
     for (const gpu of placement.gpus) slots.push({ t: end, gpu });
     addEnd(job.user, end, job.gpus);
+    addArrayEnd(job, end);
     estimates.set(job.id, input.now);
   }
   slots.sort((a, b) => a.t - b.t);
+  // Tasks of each capped array running once this pass's starts are made: at the cap, a task waits for array-limit.
+  const busyNow = new Map([...(input.array_running ?? new Map<number, readonly number[]>())].map(([id, ends]) => [id, ends.length]));
+  for (const job of order) if (job.array && started.has(job.id)) busyNow.set(job.array.id, (busyNow.get(job.array.id) ?? 0) + 1);
 
   const heldAfter = new Map(held);
   for (const job of order) if (started.has(job.id)) heldAfter.set(job.user, (heldAfter.get(job.user) ?? 0) + job.gpus);
@@ -60,17 +83,20 @@ export function planQueue(input: SchedulerInput): QueuePlan {
     if (started.has(job.id)) continue;
     const blocker = blockerOf(job, usable, heldAfter, cap);
     if (blocker) blocked.set(job.id, blocker);
+    else if (job.array && (busyNow.get(job.array.id) ?? 0) >= job.array.throttle) blocked.set(job.id, 'array-limit');
     if (input.paused || job.gpus > usable || (cap !== null && job.gpus > cap)) {
       estimates.set(job.id, null);
       continue;
     }
     let t = Math.max(input.now, job.gpus === 0 ? input.now : slots[job.gpus - 1]!.t);
     if (cap !== null) t = Math.max(t, capFreeAt(userEnds.get(job.user) ?? [], job.gpus, cap, input.now));
+    t = Math.max(t, slotsOf(job)?.[0] ?? t);
     if (input.policy === 'dopq-classic') t = floor = Math.max(t, floor);
     const end = t + job.time_limit * 1000;
     const taken = slots.splice(0, job.gpus);
     for (const slot of taken) insertSorted(slots, { t: end, gpu: slot.gpu });
     addEnd(job.user, end, job.gpus);
+    addArrayEnd(job, end);
     estimates.set(job.id, t);
   }
   return { decisions, order, estimates, blocked };
@@ -97,4 +123,15 @@ function insertSorted(slots: Slot[], slot: Slot): void {
     else hi = mid;
   }
   slots.splice(lo, 0, slot);
+}
+
+function insertSortedTime(times: number[], t: number): void {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  times.splice(lo, 0, t);
 }

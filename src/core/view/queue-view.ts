@@ -9,7 +9,7 @@ import { asQueued, schedulerInput, type SchedulingConfig } from '../schedule/sch
 import { planQueue, type QueuePlan } from '../schedule/start-estimates.js';
 import type { EngineStatus, PendingJob, StateFile } from '../state.js';
 
-export type WaitReason = 'held' | 'paused' | 'reserved' | 'too-big' | 'user-cap' | 'image' | 'building';
+export type WaitReason = 'held' | 'paused' | 'reserved' | 'too-big' | 'user-cap' | 'image' | 'building' | 'dependency' | 'array-limit';
 
 export interface JobView {
   id: number;
@@ -38,6 +38,11 @@ export interface JobView {
   ingested: boolean;
   /** Which run of the job this is: 2 or more after an engine restart killed an earlier one. */
   attempt: number;
+  /** A task of a job array: the array's id (its first task's job id), this task's index, the size and the `%N` cap. */
+  array: { id: number; index: number; size: number; throttle: number | null } | null;
+  /** Runs after these jobs ended `done` / ended at all ([] when none). */
+  after: number[];
+  after_any: number[];
 }
 
 export interface UserView {
@@ -216,7 +221,7 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
     penalty: isFinished(job) ? null : standing.penalty(job.user),
     position: position.get(job.id) ?? null,
     estimated_start: job.state === 'queued' && origin.gpusKnown ? iso(plan.estimates.get(job.id)) : null,
-    waiting_for: isWaiting(job) ? waitReason(job, state, plan, origin.gpusKnown) : null,
+    waiting_for: isWaiting(job) ? waitReason(job, state, plan, origin.gpusKnown, position.has(job.id)) : null,
     held_by: job.held_by ?? null,
     submitted_at: iso(job.submitted_at)!,
     started_at: iso(job.started_at),
@@ -229,14 +234,19 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
     time_limit: job.time_limit > 0 && ingested ? job.time_limit : null,
     ingested,
     attempt: job.attempt ?? 1,
+    array: job.array ?? null,
+    after: job.after ?? [],
+    after_any: job.after_any ?? [],
   };
 }
 
 /** Why a queued job waits beyond its turn, when there is a specific reason. */
-function waitReason(job: JobRecord, state: StateFile, plan: QueuePlan, gpusKnown: boolean): WaitReason | null {
+function waitReason(job: JobRecord, state: StateFile, plan: QueuePlan, gpusKnown: boolean, planned: boolean): WaitReason | null {
   if (job.state === 'building') return 'building';
   if (job.needs_image) return 'image';
   if (job.held_by) return 'held';
+  // Left out of the plan for its after:/after_any: jobs (schedule-input.ts): no estimate until they end.
+  if (!planned && job.state === 'queued' && (job.after?.length || job.after_any?.length)) return 'dependency';
   if (state.paused) return 'paused';
   if (!gpusKnown) return null; // no GPUs to weigh it against yet
   if (plan.decisions.reservation?.id === job.id) return 'reserved';

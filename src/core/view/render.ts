@@ -248,6 +248,8 @@ const WAITING_FOR: Record<string, string> = {
   'user-cap': 'at per-user GPU cap',
   image: 'image to build',
   building: 'building its image',
+  dependency: 'after other jobs',
+  'array-limit': 'array at its %N cap',
 };
 
 /** `now`, `in 2h10m`, or why it cannot be known. */

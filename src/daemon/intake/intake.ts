@@ -3,17 +3,18 @@
 import { jobNameFromFile } from '../../core/job/file-name.js';
 import path from 'node:path';
 import { lstat, rename, rm, stat } from 'node:fs/promises';
-import { highestPushedId } from '../../core/job/job-ids.js';
+import { highestPushedId, rangesOverlap } from '../../core/job/job-ids.js';
+import { arrayTasks } from '../../core/job/array-spec.js';
 import { readableSize } from '../../core/units.js';
 import { decodeEnvelope, type Envelope, type PackedContextRef } from '../../core/job/envelope.js';
 import { withoutGivenValue } from '../../core/document/schema-issues.js';
 import { formatIssues, type Issue } from '../../core/errors.js';
 import { jobImageTag, type JobRecord, type JobSpec } from '../../core/job/job.js';
-import { parseManifest } from '../../core/job/manifest.js';
-import { maySubmit } from '../../core/permissions.js';
+import { parseManifest, type Manifest } from '../../core/job/manifest.js';
+import { isAdmin, maySubmit } from '../../core/permissions.js';
 import { writeFileAtomic } from '../../io/files/atomic-write.js';
 import { copyOwnedFile, readOwnedFile, UnsafeFileError } from '../../io/files/safe-read.js';
-import { CONTEXT_SUFFIX, discardEntry, INTAKE_SUFFIX, jobIdOfIntakeName, listDropped } from '../../io/spool/spool.js';
+import { CONTEXT_SUFFIX, discardEntry, INTAKE_SUFFIX, jobRangeOfIntakeName, listDropped } from '../../io/spool/spool.js';
 import { callerOf, userName } from '../../io/host/users.js';
 import { jobById, type DaemonContext } from '../context.js';
 import { noteOnce } from './requests.js';
@@ -45,9 +46,17 @@ export async function ingest(ctx: DaemonContext): Promise<Consumed[]> {
   }
   const { numberedEntries } = await enforceWaitingCap(ctx);
   const refusals = new RefusalSummary('job files dropped unread');
-  const numbers = { floor: ctx.state.jobs.reduce((max, job) => Math.max(max, job.id), ctx.idFloor), waiting: numberedEntries };
+  const names = await listDropped(ctx.spool.intake, INTAKE_SUFFIX);
+  const numbers: Numbers = {
+    floor: ctx.state.jobs.reduce((max, job) => Math.max(max, job.id), ctx.idFloor),
+    waiting: numberedEntries,
+    entries: names.flatMap((name) => {
+      const range = jobRangeOfIntakeName(name);
+      return range ? [{ name, ...range }] : [];
+    }),
+  };
   const consumed: Consumed[] = [];
-  for (const name of await listDropped(ctx.spool.intake, INTAKE_SUFFIX)) {
+  for (const name of names) {
     const file = path.join(ctx.spool.intake, name);
     if (ctx.unsaved.has(file)) continue; // taken in by a pass whose state is not on disk yet
     try {
@@ -92,22 +101,55 @@ async function dropUnread(ctx: DaemonContext, file: string, uid: number, refusal
   return undefined;
 }
 
-/** Push links a new file and removes its temp name a moment later: two links that young are that. */
+/**
+ * Push links a new file and removes its temp name a moment later: two links that young are that.
+ * Two pushes that raced for the same numbers (an array's range and another job) find each other
+ * and one withdraws within this time too; until then neither is read.
+ */
 const PUBLISH_GRACE_MS = 30_000;
+
+/** The numbers taken so far and the job files listed in this pass, with the numbers each holds. */
+interface Numbers {
+  floor: number;
+  waiting: number;
+  entries: { name: string; first: number; last: number }[];
+}
+
+/** Whether one of `others` (intake names) was linked before a file of ctime `ctimeMs` named `name`. */
+async function linkedEarlier(ctx: DaemonContext, others: readonly { name: string }[], ctimeMs: number, name: string): Promise<boolean> {
+  for (const other of others) {
+    const info = await lstat(path.join(ctx.spool.intake, other.name)).catch(() => undefined);
+    if (info && (info.ctimeMs < ctimeMs || (info.ctimeMs === ctimeMs && other.name < name))) return true;
+  }
+  return false;
+}
 
 async function ingestFile(
   ctx: DaemonContext,
   file: string,
   name: string,
-  numbers: { floor: number; waiting: number },
+  numbers: Numbers,
   refusals: RefusalSummary,
 ): Promise<Consumed | undefined> {
   const now = ctx.now();
   const owner = await lstat(file).catch(() => undefined);
   if (!owner) return undefined; // withdrawn by its owner
   // The number is checked before the file is read: a name push cannot have made costs one lstat.
-  const id = jobIdOfIntakeName(name);
-  if (id === undefined) return dropUnread(ctx, file, owner.uid, refusals, 'not named <job number>.job, as dopq push names job files');
+  const range = jobRangeOfIntakeName(name);
+  if (range === undefined)
+    return dropUnread(ctx, file, owner.uid, refusals, 'not named <job number>.job (or <first>-<last>.job), as dopq push names job files');
+  const id = range.first;
+  const size = range.last - range.first + 1;
+  const young = now - owner.ctimeMs < PUBLISH_GRACE_MS;
+  // Numbers another file holds too: of two pushes that raced, the one linked later withdraws
+  // (push.ts keptAfterRace), so the file linked first stays. A link sets ctime, which nobody can
+  // set back: a file dropped over another's numbers never pushes that one out, and waits (while
+  // young, its push may be taking it back) to be dropped.
+  const others = numbers.entries.filter((entry) => entry.name !== name && rangesOverlap(entry, range));
+  if (others.length > 0 && (await linkedEarlier(ctx, others, owner.ctimeMs, name))) {
+    if (young) return undefined;
+    return dropUnread(ctx, file, owner.uid, refusals, `its job numbers ${id}-${range.last} are held by a job file linked before it`);
+  }
   if (id > highestPushedId(numbers.floor, numbers.waiting))
     return dropUnread(
       ctx,
@@ -118,6 +160,13 @@ async function ingestFile(
     );
   const known = jobById(ctx, id);
   if (known && known.uid !== owner.uid) return dropUnread(ctx, file, owner.uid, refusals, `job number ${id} belongs to another user's job`);
+  // Ingested from this very file (by a pass that could not delete it) is the same array, or the same single job.
+  const sameFile = known && (known.array ? known.array.id === id && known.array.size === size : size === 1);
+  const taken = (known && !sameFile) || (!known && size > 1 && ctx.state.jobs.some((job) => job.id > id && job.id <= range.last));
+  if (taken) {
+    if (young) return undefined; // a push that raced for these numbers is withdrawing it
+    return dropUnread(ctx, file, owner.uid, refusals, `job number ${id} belongs to another job`);
+  }
   // A number whose job has left the state (aged out, cleared, past the rejected cap) stays that
   // job's: push only takes numbers above the floor, which was above it when it was taken.
   if (!known && id <= (ctx.state.retired_up_to ?? 0))
@@ -170,7 +219,15 @@ async function ingestFile(
     );
     return { file, keepAs: rejectedPath(ctx, id) };
   }
-  const refusal = await admissionRefusal(ctx, owned.uid, user);
+  const tasks = parsed.manifest.array?.indices.length ?? 1;
+  if (tasks !== size) {
+    const message = `${name}: the file holds ${size} job numbers, its manifest's array ${tasks} (push it with dopq push)`;
+    reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, message);
+    return { file, keepAs: rejectedPath(ctx, id) };
+  }
+  const dependencies = await dependencyRefusal(ctx, parsed.manifest, id, owned.uid, numbers);
+  if (dependencies === 'defer') return undefined;
+  const refusal = dependencies ?? (await admissionRefusal(ctx, owned.uid, user, size));
   if (refusal) {
     reject(ctx, { id, user, uid: owned.uid, name: parsed.manifest.name, submitted_at }, refusal);
     return { file, keepAs: rejectedPath(ctx, id) };
@@ -185,26 +242,86 @@ async function ingestFile(
     }
   }
   const image = parsed.manifest.image ?? jobImageTag(ctx.instance, owned.uid, id);
-  const spec: JobSpec = { id, uid: owned.uid, user, manifest: parsed.manifest, image };
-  await writeFileAtomic(path.join(ctx.spool.jobs, `${id}.json`), JSON.stringify(spec), { mode: 0o600 });
-  ctx.specs.set(id, spec);
-  const job: JobRecord = {
-    id,
-    user,
+  const { array, after, after_any } = parsed.manifest;
+  // An array is expanded here, at intake: one job per index, one pushed file for them all.
+  const jobs = array ? arrayTasks(id, array) : [{ id, array: undefined }];
+  const specs = jobs.map((task): JobSpec => ({
+    id: task.id,
     uid: owned.uid,
-    name: parsed.manifest.name,
+    user,
+    manifest: parsed.manifest,
     image,
-    gpus_requested: parsed.manifest.gpus,
-    gpus: [],
-    state: 'queued',
-    submitted_at,
-    time_limit: parsed.manifest.time_limit,
-    ...(parsed.manifest.build ? { needs_image: 'build' as const } : parsed.manifest.image_archive ? { needs_image: 'load' as const } : {}),
-    ...(parsed.manifest.requeue ? {} : { no_requeue: true as const }),
-  };
-  ctx.state.jobs.push(job);
-  ctx.log.info(`queued ${job.name} for ${user} (${job.gpus_requested} GPUs)`, id);
+    ...(task.array ? { array: task.array } : {}),
+  }));
+  await writeSpecs(ctx, specs);
+  for (const task of jobs) {
+    ctx.state.jobs.push({
+      id: task.id,
+      user,
+      uid: owned.uid,
+      name: parsed.manifest.name,
+      image,
+      gpus_requested: parsed.manifest.gpus,
+      gpus: [],
+      state: 'queued',
+      submitted_at,
+      time_limit: parsed.manifest.time_limit,
+      ...(parsed.manifest.build
+        ? { needs_image: 'build' as const }
+        : parsed.manifest.image_archive
+          ? { needs_image: 'load' as const }
+          : {}),
+      ...(parsed.manifest.requeue ? {} : { no_requeue: true as const }),
+      ...(task.array ? { array: task.array } : {}),
+      ...(after.length > 0 ? { after } : {}),
+      ...(after_any.length > 0 ? { after_any } : {}),
+    } satisfies JobRecord);
+  }
+  const what = array ? `an array of ${jobs.length} tasks (${id}-${id + jobs.length - 1})` : parsed.manifest.name;
+  ctx.log.info(`queued ${what} for ${user} (${parsed.manifest.gpus} GPUs${array ? ' each' : ''})`, id);
   return { file, also };
+}
+
+/** Each job's private spec (jobs/<id>.json, 0600), a few at a time: an array has one per task. */
+async function writeSpecs(ctx: DaemonContext, specs: readonly JobSpec[]): Promise<void> {
+  const width = 32;
+  for (let i = 0; i < specs.length; i += width) {
+    await Promise.all(
+      specs.slice(i, i + width).map(async (spec) => {
+        await writeFileAtomic(path.join(ctx.spool.jobs, `${spec.id}.json`), JSON.stringify(spec), { mode: 0o600 });
+        ctx.specs.set(spec.id, spec);
+      }),
+    );
+  }
+}
+
+/**
+ * `after:`/`after_any:` checked as the daemon sees them: each an earlier job (so no cycle can
+ * form), in the state, and the pusher's own unless they are an admin. `defer` when the job it
+ * names is still a file in the intake that this pass has not taken in.
+ */
+async function dependencyRefusal(
+  ctx: DaemonContext,
+  manifest: Manifest,
+  id: number,
+  uid: number,
+  numbers: Numbers,
+): Promise<string | 'defer' | undefined> {
+  const ids = [...manifest.after, ...manifest.after_any];
+  if (ids.length === 0) return undefined;
+  let admin: boolean | undefined;
+  for (const dependency of ids) {
+    const field = manifest.after.includes(dependency) ? 'after' : 'after_any';
+    if (dependency >= id) return `${field}: job ${dependency} is not earlier than this job (${id}); a job may only wait for earlier ones`;
+    const target = jobById(ctx, dependency);
+    if (!target) {
+      if (numbers.entries.some((entry) => entry.first <= dependency && dependency <= entry.last)) return 'defer';
+      return `${field}: there is no job ${dependency}`;
+    }
+    if (target.uid !== uid && !(admin ??= isAdmin(await callerOf(uid), ctx.config.admins)))
+      return `${field}: job ${dependency} is another user's; a job may wait only for its owner's jobs`;
+  }
+  return undefined;
 }
 
 /**
@@ -259,7 +376,7 @@ export function rejectedPath(ctx: DaemonContext, id: number): string {
 }
 
 /** Who may submit and how many jobs one user may have waiting, checked again whatever push said. */
-async function admissionRefusal(ctx: DaemonContext, uid: number, user: string): Promise<string | undefined> {
+async function admissionRefusal(ctx: DaemonContext, uid: number, user: string, jobs: number): Promise<string | undefined> {
   const { submitters, admins, limits } = ctx.config;
   if (submitters !== null && !maySubmit(await callerOf(uid), submitters, admins)) {
     return `${user} may not submit jobs here (not in submitters: ${submitters.join(', ')})`;
@@ -267,7 +384,9 @@ async function admissionRefusal(ctx: DaemonContext, uid: number, user: string): 
   const cap = limits.per_user.queued;
   if (cap !== null) {
     const waiting = ctx.state.jobs.filter((job) => job.uid === uid && job.state === 'queued').length;
-    if (waiting >= cap) return `${user} already has ${waiting} jobs waiting; at most ${cap} per user (limits.per_user.queued)`;
+    // An array's tasks count one each.
+    if (waiting + jobs > cap)
+      return `${user} already has ${waiting} jobs waiting${jobs > 1 ? ` and pushed ${jobs} more` : ''}; at most ${cap} per user (limits.per_user.queued)`;
   }
   return undefined;
 }

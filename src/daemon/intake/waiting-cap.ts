@@ -4,7 +4,7 @@
 // one lstat each and its author their own files, never the others a slow pass.
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { idOfIntakeEntry } from '../../core/job/job-ids.js';
+import { numbersOfIntakeEntry } from '../../core/job/job-ids.js';
 import { discardEntry } from '../../io/spool/spool.js';
 import { userName } from '../../io/host/users.js';
 import type { DaemonContext } from '../context.js';
@@ -16,16 +16,20 @@ interface Entry {
 }
 
 /**
- * Remove what each user holds past the cap. Returns how many intake names held job numbers
- * before that (`<n>.job`, `<n>.ctx`): pushes picked their numbers with those present, so they
- * bound the numbers the daemon takes as pushed (core/job-ids.ts).
+ * Remove what each user holds past the cap. Returns how many job numbers intake names held
+ * before that (`<n>.job`, `<n>.ctx`, an array's `<first>-<last>.job` all of its): pushes picked
+ * their numbers with those present, so they bound the numbers the daemon takes as pushed
+ * (core/job-ids.ts).
  */
 export async function enforceWaitingCap(ctx: DaemonContext): Promise<{ numberedEntries: number }> {
   const cap = ctx.config.limits.per_user.waiting_files;
   const folders = await Promise.all(
     [ctx.spool.intake, ctx.spool.requests].map(async (dir) => ({ dir, names: await readdir(dir).catch(() => [] as string[]) })),
   );
-  const numberedEntries = folders[0]!.names.filter((name) => idOfIntakeEntry(name) !== undefined).length;
+  const numberedEntries = folders[0]!.names.reduce((sum, name) => {
+    const numbers = numbersOfIntakeEntry(name);
+    return numbers ? sum + numbers.last - numbers.first + 1 : sum;
+  }, 0);
   // Nobody can be over the cap when all entries together are not: the usual case costs no lstat.
   if (folders.reduce((sum, { names }) => sum + names.length, 0) <= cap) return { numberedEntries };
   const byUid = new Map<number, Entry[]>();

@@ -7,7 +7,7 @@ import { decodeEnvelope } from '../../core/job/envelope.js';
 import { summarizeManifest } from '../../core/job/manifest-summary.js';
 import type { PendingJob } from '../../core/state.js';
 import { readOwnedFile } from '../files/safe-read.js';
-import { jobIdOfIntakeName } from './spool.js';
+import { jobRangeOfIntakeName } from './spool.js';
 import { userName } from '../host/users.js';
 
 /**
@@ -34,13 +34,20 @@ export async function pendingJobs(intake: string, maxBytes = DEFAULT_MAX_BYTES):
   }
   const jobs = await Promise.all(
     names.map(async (name): Promise<PendingJob | undefined> => {
-      const id = jobIdOfIntakeName(name);
-      if (id === undefined) return undefined;
+      const range = jobRangeOfIntakeName(name);
+      if (range === undefined) return undefined;
+      const id = range.first;
       const file = path.join(intake, name);
       try {
         const info = await lstat(file);
         if (!info.isFile()) return undefined; // the daemon refuses links, FIFOs and devices
-        const job: PendingJob = { id, uid: info.uid, user: await userName(info.uid), submitted_at: info.mtimeMs };
+        const job: PendingJob = {
+          id,
+          uid: info.uid,
+          user: await userName(info.uid),
+          submitted_at: info.mtimeMs,
+          ...(range.last > id ? { tasks: range.last - id + 1 } : {}),
+        };
         const details = await readEnvelopeIfAllowed(file, maxBytes);
         return details ? { ...job, ...details } : job;
       } catch {

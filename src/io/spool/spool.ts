@@ -5,6 +5,7 @@ import { chmod, lchown, link, lstat, mkdir, open, readdir, realpath, rename, rm,
 import path from 'node:path';
 import { randomHex } from '../files/random-hex.js';
 import { isJobId } from '../../core/job/envelope.js';
+import { numbersOfIntakeEntry } from '../../core/job/job-ids.js';
 import { SpoolError } from '../../core/errors.js';
 import { ancestorProblem, ancestorsOf, configProblem, entryProblem, formatMode, type ModeRule, type Observed } from '../../core/config/spool-modes.js';
 
@@ -275,6 +276,12 @@ export async function listDropped(dir: string, suffix: string): Promise<string[]
 
 function byLeadingNumber(a: string, b: string): number {
   return (parseInt(a, 10) || 0) - (parseInt(b, 10) || 0) || a.localeCompare(b);
+}
+
+/** `<first>-<last>.job` (an array's tasks) or `<id>.job`: the numbers it holds; else undefined. */
+export function jobRangeOfIntakeName(name: string): { first: number; last: number } | undefined {
+  if (!name.endsWith(INTAKE_SUFFIX)) return undefined;
+  return numbersOfIntakeEntry(name);
 }
 
 /** `<id>.job`, as push names it (no leading zeros, so one id has one name); else undefined. */
