@@ -24,6 +24,7 @@ export const job = (fields: Partial<JobView> & Pick<JobView, 'id' | 'user' | 'na
   time_limit: 3600,
   ingested: true,
   attempt: 1,
+  interactive: false,
   ...fields,
 });
 

@@ -41,6 +41,7 @@ time_limit: 90m
     time_limit: 5400,
     network: 'none',
     requeue: true,
+    interactive: false,
   });
 });
 

@@ -62,6 +62,8 @@ export interface JobRecord {
   start_failures?: number;
   /** `requeue: false` in the manifest: an engine restart fails it rather than running it again. */
   no_requeue?: true;
+  /** `interactive: true` (`dopq shell`): its container has a terminal that `dopq attach` reaches. */
+  interactive?: true;
 }
 
 /** What the daemon keeps privately per job (0600): the whole manifest, env included. */

@@ -47,6 +47,8 @@ export interface Manifest {
   network: string;
   /** Run it again when an engine restart kills it (default); false: it fails (engine-restart). */
   requeue: boolean;
+  /** A terminal and open stdin (`dopq shell`), reached with `dopq attach`. */
+  interactive: boolean;
 }
 
 export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
@@ -169,6 +171,7 @@ const manifestSchema = z.strictObject({
     .optional(),
   network: z.string({ error: 'expected a network mode name' }).optional(),
   requeue: z.boolean({ error: 'expected true or false' }).optional(),
+  interactive: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
 type RawManifest = z.output<typeof manifestSchema>;
@@ -246,6 +249,7 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
     time_limit: raw.time_limit ?? config.defaults.time_limit,
     network: raw.network ?? config.network.default,
     requeue: raw.requeue ?? true,
+    interactive: raw.interactive ?? false,
   };
 }
 

@@ -38,6 +38,8 @@ export interface JobView {
   ingested: boolean;
   /** Which run of the job this is: 2 or more after an engine restart killed an earlier one. */
   attempt: number;
+  /** A terminal job (`dopq shell`), reached with `dopq attach`. */
+  interactive: boolean;
 }
 
 export interface UserView {
@@ -229,6 +231,7 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
     time_limit: job.time_limit > 0 && ingested ? job.time_limit : null,
     ingested,
     attempt: job.attempt ?? 1,
+    interactive: job.interactive === true,
   };
 }
 

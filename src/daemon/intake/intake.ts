@@ -201,6 +201,7 @@ async function ingestFile(
     time_limit: parsed.manifest.time_limit,
     ...(parsed.manifest.build ? { needs_image: 'build' as const } : parsed.manifest.image_archive ? { needs_image: 'load' as const } : {}),
     ...(parsed.manifest.requeue ? {} : { no_requeue: true as const }),
+    ...(parsed.manifest.interactive ? { interactive: true as const } : {}),
   };
   ctx.state.jobs.push(job);
   ctx.log.info(`queued ${job.name} for ${user} (${job.gpus_requested} GPUs)`, id);
