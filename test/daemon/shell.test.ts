@@ -46,7 +46,7 @@ test('dopq shell waits its turn, then runs id and echo $DOPQ_GPUS as the user in
   const before = await spool.job(busy);
   t.true(Date.parse(running!.started_at!) >= Date.parse(before!.finished_at!), 'started only once the GPU was free');
 
-  terminal.line('exit');
+  terminal.keys('C-d'); // end of input: the shell exits, and the job with it
   t.is(await terminal.exitCode(), 0, terminal.screen());
   t.like(await spool.waitForJob(id, ['done']), { exit_code: 0, interactive: true });
   const log = await spool.cli(['log', String(id)], { user: alice() });
@@ -143,4 +143,28 @@ test('a client that reads nothing, or vanishes, never stalls the daemon; the job
   again.keys('C-c'); // to yes, which ends by SIGINT: the job fails with 128+2, and attach with it
   t.is(await again.exitCode(), 130, again.screen());
   t.like(await spool.waitForJob(id, ['failed']), { exit_code: 130 });
+});
+
+test('the time limit ends an interactive job as any other; bad flags and a missing terminal queue nothing', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  for (const [args, pattern] of [
+    [['shell'], /--image is required: this server sets no interactive.image/],
+    [['shell', '--image', IMAGE], /the standard input is not a terminal/],
+    [['shell', '--image', IMAGE, '--gpus', 'two'], /not a whole number of GPUs/],
+    [['shell', '--image', IMAGE, '--time', 'soon'], /not a duration/],
+    [['attach', '1'], /the standard input is not a terminal/],
+  ] as const) {
+    const result = await spool.cli([...args], { user: alice() });
+    t.is(result.code, 64, `${args.join(' ')}: ${result.stderr}`);
+    t.regex(result.stderr, pattern);
+  }
+  t.deepEqual((await spool.q()).jobs, [], 'nothing queued');
+
+  spool.startDaemon();
+  const terminal = tmuxAs(t, alice(), dopq(spool, 'shell', '--image', IMAGE, '--time', '3s'));
+  const id = Number((await terminal.waitFor(/attached to job (\d+)/))[1]);
+  // An interactive sh ignores SIGTERM: the stop's SIGKILL after stop_grace ends it (128+9).
+  t.is(await terminal.exitCode(), 137, terminal.screen());
+  t.regex(terminal.screen(), new RegExp(`job ${id} failed \\(time-limit\\)`));
+  t.like(await spool.job(id), { state: 'failed', reason: 'time-limit' });
 });

@@ -49,13 +49,13 @@ export const DEFAULT_SHELL = ['/bin/sh'];
 const INTERRUPTED = 130;
 
 export async function shellCommand(ctx: CommandContext, command: string[], options: ShellOptions): Promise<number> {
-  requireTerminal();
   const image = options.image ?? ctx.config.interactive.image;
   if (!image) {
     throw new UsageError('--image is required: this server sets no interactive.image', {
       hint: 'dopq shell --image IMAGE [-- CMD ...]; an admin may set interactive.image in the config',
     });
   }
+  requireTerminal();
   const term = ctx.env['TERM'];
   const manifest = {
     name: 'shell',

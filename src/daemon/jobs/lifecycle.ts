@@ -270,7 +270,9 @@ export async function reap(ctx: DaemonContext, logs: LogSavers, id: number): Pro
       id,
     );
     ctx.removals.add(job.container_id); // a new attempt gets a new container of the same name
-    closeSession(ctx, id, sessionExit(next), 'an engine restart killed the container');
+    // Queued again: no exit to report, the client is told and `dopq attach` waits for the next attempt.
+    if (next.state === 'queued') closeSession(ctx, id, undefined, `an engine restart killed job ${id}'s container; it is queued again`);
+    else closeSession(ctx, id, sessionExit(next));
     return true;
   }
   const finished = finishJob(job, exit);

@@ -39,6 +39,9 @@ interface Session {
   replayBytes: number;
   abort: AbortController;
   closed: boolean;
+  /** A resize asked while one is under way: only the last is sent, one call at a time. */
+  resizing: boolean;
+  nextSize: { columns: number; rows: number } | undefined;
 }
 
 const registries = new WeakMap<DaemonContext, Map<number, Session>>();
@@ -75,6 +78,8 @@ export async function openSession(ctx: DaemonContext, job: JobRecord): Promise<v
     replayBytes: 0,
     abort: new AbortController(),
     closed: false,
+    resizing: false,
+    nextSize: undefined,
   };
   sessions.set(job.id, session);
   await attach(ctx, session);
@@ -164,7 +169,7 @@ function connect(ctx: DaemonContext, session: Session, client: Socket): void {
       if (frame.type === FRAME_DATA) typeIn(session, client, frame.payload);
       else if (frame.type === FRAME_RESIZE) {
         const size = decodeResize(frame.payload);
-        if (size) ctx.engine.resizeTerminal(session.containerId, size.columns, size.rows).catch(() => undefined); // gone, or not started yet
+        if (size) resize(ctx, session, size);
       } else if (frame.type === FRAME_DETACH) {
         leave();
         client.end();
@@ -172,6 +177,22 @@ function connect(ctx: DaemonContext, session: Session, client: Socket): void {
       }
     }
   });
+}
+
+/** One engine call at a time, the latest size last: a client sending resizes without end costs one call in flight. */
+function resize(ctx: DaemonContext, session: Session, size: { columns: number; rows: number }): void {
+  session.nextSize = size;
+  if (session.resizing) return;
+  const next = session.nextSize;
+  session.nextSize = undefined;
+  session.resizing = true;
+  ctx.engine
+    .resizeTerminal(session.containerId, next.columns, next.rows)
+    .catch(() => undefined) // gone, or not started yet
+    .finally(() => {
+      session.resizing = false;
+      if (session.nextSize && !session.closed) resize(ctx, session, session.nextSize);
+    });
 }
 
 /** Keys to the program; a client that types faster than it reads waits (its socket is paused), never the daemon. */
