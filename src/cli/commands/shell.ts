@@ -166,7 +166,8 @@ async function joinSession(ctx: CommandContext, id: number, owned: boolean): Pro
 /** The program's exit code when it exited; a line on stderr and 1 (or the container's code) otherwise. */
 function ended(ctx: CommandContext, id: number, exit: SessionExit): number {
   if (exit.state === 'done') return ExitCode.ok;
-  if (exit.reason !== 'exited') ctx.io.err(`dopq: job ${id} ${exit.state}${exit.reason ? ` (${exit.reason})` : ''}\n`);
+  if (exit.reason !== 'exited')
+    ctx.io.err(`dopq: job ${id} ${exit.state}${exit.reason && exit.reason !== exit.state ? ` (${exit.reason})` : ''}\n`);
   return exit.exit_code !== null && exit.exit_code > 0 ? exit.exit_code : ExitCode.partial;
 }
 
