@@ -2,6 +2,9 @@
 // running a command as a real user; the test types keys and reads the screen.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext } from 'ava';
 import type { UnixUser } from './users.js';
@@ -27,8 +30,9 @@ export interface TmuxTerminal {
  * command ends (its exit code printed as `terminal-exit=N`), until the test's teardown.
  */
 export function tmuxAs(t: ExecutionContext, user: UnixUser, argv: string[], size = { columns: 120, rows: 40 }): TmuxTerminal {
-  const server = `dopq-test-${randomBytes(4).toString('hex')}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  // A server of its own, on a socket of its own: tmux leaves the file behind, the teardown removes it.
+  const server = path.join(tmpdir(), `dopq-tmux-${randomBytes(4).toString('hex')}`);
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
   const script = `${argv.map(shQuote).join(' ')}; echo "terminal-exit=$?"; exec sleep 3600`;
   tmux(
     'new-session',
@@ -47,6 +51,7 @@ export function tmuxAs(t: ExecutionContext, user: UnixUser, argv: string[], size
     } catch {
       // gone already
     }
+    rmSync(server, { force: true });
   });
   const terminal: TmuxTerminal = {
     screen: () => tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'test'),
