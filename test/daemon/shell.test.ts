@@ -54,7 +54,7 @@ test('dopq shell waits its turn, then runs id and echo $DOPQ_GPUS as the user in
   t.false(existsSync(socketOf(spool, id)), 'the socket went with the job');
 });
 
-test('only the owner reaches a session; Ctrl-C goes to the program; detach, attach and a daemon restart leave the job running', async (t) => {
+test('only the owner reaches a session; Ctrl-C goes to the program; detach, attach and daemon restarts (SIGTERM, SIGKILL) leave the job running', async (t) => {
   const spool = await makeSpool(t, { gpus: [0, 1] });
   const daemon = spool.startDaemon();
   const first = tmuxAs(t, alice(), dopq(spool, 'shell', '--image', IMAGE, '--gpus', '0'));
@@ -89,8 +89,13 @@ test('only the owner reaches a session; Ctrl-C goes to the program; detach, atta
   await daemon.stop();
   t.is(await second.exitCode(), 75, second.screen());
   t.regex(second.screen(), /daemon stopped/);
-  spool.startDaemon(); // stopped by the teardown
+  const next = spool.startDaemon();
   await spool.waitFor('the session socket again', async () => (await connectAs(alice(), socketOf(spool, id))) === 'connected');
+  // A daemon killed outright leaves its socket behind, dead: the next one serves the job on a new one.
+  await next.stop('SIGKILL');
+  t.is(await connectAs(alice(), socketOf(spool, id)), 'ECONNREFUSED');
+  spool.startDaemon(); // stopped by the teardown
+  await spool.waitFor('the session socket after a crash', async () => (await connectAs(alice(), socketOf(spool, id))) === 'connected');
   const third = tmuxAs(t, alice(), dopq(spool, 'attach', String(id)));
   await third.waitFor(new RegExp(`attached to job ${id}`));
   third.line('echo "same-shell-$((40+2))"; exit 3');
