@@ -9,6 +9,7 @@ import { collectJobIds, parseDate, parseJobId, parseSeconds, parseUserName } fro
 import { commandContext, type CommandContext, type GlobalOptions, type Output } from './context.js';
 import { reportError, usageError } from './report.js';
 import { packageVersion } from './version.js';
+import { parseGpuCount } from './shell-args.js';
 import type { SimOptions } from './commands/sim.js';
 import type { PushOptions } from './commands/push.js';
 import { pushFlagOptions, splitPushOperands } from './push-flags.js';
@@ -87,6 +88,23 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
     .action(async (id: number, options: { follow?: boolean }) =>
       setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)),
     );
+
+  const shell = async () => import('./commands/shell.js');
+  program
+    .command('shell')
+    .description('queue an interactive job; once it starts, this terminal is its terminal (Ctrl-P Ctrl-Q detaches)')
+    .option('--image <image>', "the image (default: the config's interactive.image)")
+    .addOption(new Option('--gpus <count>', 'GPUs (default: defaults.gpus)').argParser(parseGpuCount))
+    .addOption(new Option('--time <duration>', 'time limit, e.g. 90m or 2h (default: defaults.time_limit)').argParser(parseSeconds))
+    .argument('[command...]', 'after --: what to run instead of /bin/sh')
+    .action(async (command: string[], options: { image?: string; gpus?: number; time?: number }) =>
+      setExit(await (await shell()).shellCommand(await ctx(), command, options)),
+    );
+  program
+    .command('attach')
+    .description('join this terminal to your interactive job again (Ctrl-P Ctrl-Q detaches)')
+    .addArgument(new Argument('<id>', 'job id').argParser(parseJobId))
+    .action(async (id: number) => setExit(await (await shell()).attachCommand(await ctx(), id)));
 }
 
 /** What owners (and admins) do to queued and running jobs: rm, hold, release, top. */

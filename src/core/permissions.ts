@@ -20,16 +20,17 @@ export function isAdmin(caller: Caller, admins: readonly string[]): boolean {
 }
 
 /** What a per-job command does to a job. */
-export type JobAction = 'rm' | 'hold' | 'release' | 'top' | 'log';
+export type JobAction = 'rm' | 'hold' | 'release' | 'top' | 'log' | 'attach';
 
 /**
  * Who may act on a job, for every per-job command, in the CLI and in the daemon alike: its owner,
  * or an admin (root, or a user or %group in the config). Reading output is the exception: logs
- * are their owner's files (0600, they often hold secrets), so only the owner or root reads them.
+ * are their owner's files (0600, they often hold secrets), so only the owner or root reads them;
+ * so is a terminal (`attach`), whose socket is its owner's (0600).
  */
 export function mayActOnJob(action: JobAction, job: { uid: number }, caller: Caller, admins: readonly string[]): boolean {
   if (job.uid === caller.uid || caller.uid === 0) return true;
-  return action !== 'log' && isAdmin(caller, admins);
+  return action !== 'log' && action !== 'attach' && isAdmin(caller, admins);
 }
 
 function matches(caller: Caller, entries: readonly string[]): boolean {

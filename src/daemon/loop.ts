@@ -13,6 +13,7 @@ import { noteEngineError } from './engine-health.js';
 import { Pass, type PassRunner } from './pass.js';
 import { describeReload, prepareReload, reloadStatus } from './reload.js';
 import { StateSaver } from './state-saver.js';
+import { clearStaleSessions, closeAllSessions } from './jobs/sessions.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -60,12 +61,14 @@ export class DaemonLoop implements PassRunner {
   /** One full pass (ingest, reap, cancel, schedule, start), for `dopq run --once`. */
   async once(): Promise<void> {
     this.ctx.state.daemon = null;
+    await clearStaleSessions(this.ctx);
     await this.runPass();
     // cron: wait for the builds this pass started, then record them (and start what is ready).
     await this.builder.idle();
     await this.runPass();
     await this.builder.abortAll();
     await this.pass.stopsSettled();
+    closeAllSessions(this.ctx);
     this.logs.abortAll();
   }
 
@@ -77,6 +80,7 @@ export class DaemonLoop implements PassRunner {
     this.pass.since = now;
     ctx.state.daemon = { pid: process.pid, started_at: now, host: hostname(), heartbeat_at: now };
     await this.saver.openStatus();
+    await clearStaleSessions(ctx);
     this.stopEvents = ctx.engine.watchExits(
       ctx.instance,
       (containerId) => {
@@ -117,6 +121,7 @@ export class DaemonLoop implements PassRunner {
     await this.idle();
     this.closingStep = 'stopping builds';
     await this.builder.abortAll();
+    closeAllSessions(this.ctx);
     this.logs.abortAll();
     this.closingStep = 'saving the state';
     await this.saver.saveAtExit();

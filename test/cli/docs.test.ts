@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/program.js';
-import { configKeys } from '../../src/core/config/config.js';
+import { configKeys, parseConfig } from '../../src/core/config/config.js';
 
 const repo = (file: string) => readFile(fileURLToPath(new URL(`../../../${file}`, import.meta.url)), 'utf8');
 
@@ -58,8 +58,10 @@ test('every command, alias and option is in dopq(1)', async (t) => {
   t.deepEqual(missing, []);
 });
 
-test('the bundled config has every key, set or commented out', async (t) => {
-  const lines = (await repo('etc/dopq.yaml')).split('\n');
+test('the bundled config has every key, set or commented out, and loads', async (t) => {
+  const text = await repo('etc/dopq.yaml');
+  t.notThrows(() => parseConfig(text, fileURLToPath(new URL('../../../etc/dopq.yaml', import.meta.url))));
+  const lines = text.split('\n');
   const missing: string[] = [];
   for (const key of configKeys()) {
     // Each part of the path on a line of its own (maybe after `# `), below its parent's line.

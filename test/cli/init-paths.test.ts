@@ -34,7 +34,7 @@ test('init prints the config it read and each path it creates, with the mode tha
   const paths = created.map((match) => match![1]!);
   // Folders above the spool first, outermost first, then the spool and everything in it.
   t.deepEqual(paths.slice(0, 3), [path.join(dir, 'srv'), path.join(dir, 'srv', 'dopq'), spool]);
-  for (const entry of ['intake', 'requests', 'seq', 'seq/seq', 'state', 'jobs', 'logs', 'rejected', 'builds'])
+  for (const entry of ['intake', 'requests', 'seq', 'seq/seq', 'state', 'jobs', 'logs', 'rejected', 'builds', 'sessions'])
     t.true(paths.includes(path.join(spool, entry)), entry);
   for (const match of created) {
     const mode = (await stat(match![1]!)).mode & 0o7777;

@@ -27,6 +27,7 @@ export const job = (fields: Partial<JobView> & Pick<JobView, 'id' | 'user' | 'na
   array: null,
   after: [],
   after_any: [],
+  interactive: false,
   ...fields,
 });
 

@@ -138,3 +138,12 @@ test('property: whatever a valid manifest says, the container spec keeps every h
   t.log(`${accepted} of 3000 random manifests were valid and reached the spec`);
   t.true(accepted > 1000);
 });
+
+test('an interactive job gets a terminal and an open stdin, and the same hardening; others get neither', (t) => {
+  const plain = containerSpec(spec('image: a\n'), ['0'], testConfig(), 'inst', host());
+  t.like(plain, { Tty: false, AttachStdin: false, OpenStdin: false, StdinOnce: false });
+  const shell = containerSpec(spec('image: a\ninteractive: true\ncommand: [/bin/sh]\n'), ['0'], testConfig(), 'inst', host());
+  t.like(shell, { Tty: true, AttachStdin: true, OpenStdin: true, StdinOnce: false, User: '1001:1001' });
+  t.deepEqual(shell.HostConfig, plain.HostConfig, 'nothing else changes');
+  t.false(parseManifest('image: a\ninteractive: yes please\n', testConfig()).ok);
+});

@@ -43,6 +43,7 @@ time_limit: 90m
     requeue: true,
     after: [],
     after_any: [],
+    interactive: false,
   });
 });
 

@@ -199,6 +199,20 @@ export class MemoryEngine implements DockerEngine {
     return this.output('followOutput', containerId, signal);
   }
 
+  /** A terminal that echoes nothing: input is dropped, and the output is what the job prints at its exit. */
+  async attachTerminal(containerId: string, signal: AbortSignal): Promise<NodeJS.ReadWriteStream> {
+    const output = await this.output('attachTerminal', containerId, signal);
+    const terminal = new PassThrough();
+    output.on('data', (chunk: Buffer) => terminal.push(chunk));
+    output.on('end', () => terminal.push(null));
+    terminal._write = (_chunk, _encoding, done) => done();
+    return terminal;
+  }
+
+  async resizeTerminal(containerId: string): Promise<void> {
+    this.record('resizeTerminal', containerId);
+  }
+
   watchExits(_instance: string, onDie: (containerId: string) => void, onError: (error: Error) => void): () => void {
     const watcher = { onDie, onError };
     this.watchers.add(watcher);

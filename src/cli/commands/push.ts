@@ -205,7 +205,7 @@ interface Packed {
  * the job file goes in, so the daemon never sees a job without its context. Whatever fails (a
  * full disk), nothing is left in the intake.
  */
-async function publishJob(ctx: CommandContext, manifest: string, source: string, parsed: Manifest): Promise<number> {
+export async function publishJob(ctx: CommandContext, manifest: string, source: string, parsed: Manifest): Promise<number> {
   if (parsed.build || parsed.image_archive) await assertDiskRoom(ctx);
   const size = parsed.array?.indices.length ?? 1;
   let packed: Packed | undefined;
@@ -382,7 +382,7 @@ function checkBaseImages(ctx: CommandContext, file: string, build: BuildSpec, do
 }
 
 /** The config's submitters and per-user queue cap, checked early; the daemon checks again. */
-async function checkAdmission(ctx: CommandContext, tasks: number): Promise<void> {
+export async function checkAdmission(ctx: CommandContext, tasks: number): Promise<void> {
   const { submitters, admins, limits } = ctx.config;
   if (submitters !== null) {
     const caller = await currentCaller();

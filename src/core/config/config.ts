@@ -105,6 +105,8 @@ export interface Config {
   start_retries: number;
   /** Queue a job again when an engine restart killed its container (else it fails, engine-restart). */
   requeue_on_engine_restart: boolean;
+  /** `dopq shell`: the image it runs without --image (null: --image is required). */
+  interactive: { image: string | null };
   /** The CPU and memory defaults and limits the file sets itself (`defaults.cpus` -> its line); the rest are built in. */
   resources_set: Record<string, number | undefined>;
   /** This host's figures once fit-host.ts checked the config against them: no job may ask for more. */
@@ -287,6 +289,7 @@ const configSchema = z.strictObject({
   history: z.strictObject({ keep: durationSchema('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
   start_retries: wholeCount('start retries').min(1, { error: 'at least 1' }).default(3),
   requeue_on_engine_restart: z.boolean({ error: 'expected true or false' }).default(true),
+  interactive: z.strictObject({ image: z.string({ error: 'expected an image name such as ubuntu:24.04' }).min(1).optional() }).default({}),
 });
 
 const BUILTIN_DEFAULTS: ResourceSet = { gpus: 1, memory: 8 * 1024 ** 3, cpus: 4, shm: 64 * 1024 ** 2, time_limit: 24 * 3600 };
@@ -396,6 +399,7 @@ export function parseConfig(text: string, file: string): Config {
     history: raw.history,
     start_retries: raw.start_retries,
     requeue_on_engine_restart: raw.requeue_on_engine_restart,
+    interactive: { image: raw.interactive.image ?? null },
     resources_set: resourcesSet,
   };
 }

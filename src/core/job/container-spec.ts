@@ -17,9 +17,11 @@ export interface ContainerSpec {
   User: string;
   WorkingDir?: string;
   Labels: Record<string, string>;
-  Tty: false;
-  AttachStdin: false;
-  OpenStdin: false;
+  /** An interactive job's (`dopq shell`): a terminal, stdin kept open for whoever attaches. */
+  Tty: boolean;
+  AttachStdin: boolean;
+  OpenStdin: boolean;
+  StdinOnce: false;
   HostConfig: {
     Memory: number;
     MemorySwap: number;
@@ -115,9 +117,11 @@ export function containerSpec(job: JobSpec, gpus: readonly string[], config: Con
     User: `${job.uid}:${gid}`,
     ...(m.workdir ? { WorkingDir: m.workdir } : {}),
     Labels: { [LABEL_JOB]: String(job.id), [LABEL_USER]: job.user, [LABEL_UID]: String(job.uid), [LABEL_INSTANCE]: instance },
-    Tty: false,
-    AttachStdin: false,
-    OpenStdin: false,
+    // Only the daemon attaches (sessions.ts); a client that leaves never closes the program's stdin.
+    Tty: m.interactive,
+    AttachStdin: m.interactive,
+    OpenStdin: m.interactive,
+    StdinOnce: false,
     HostConfig: {
       Memory: m.memory,
       MemorySwap: m.memory,

@@ -70,6 +70,8 @@ export interface JobRecord {
   after?: number[];
   /** Start after these jobs ended, whatever the outcome; absent: none. */
   after_any?: number[];
+  /** `interactive: true` (`dopq shell`): its container has a terminal that `dopq attach` reaches. */
+  interactive?: true;
 }
 
 /** What the daemon keeps privately per job (0600): the whole manifest, env included. */

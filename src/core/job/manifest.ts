@@ -55,6 +55,8 @@ export interface Manifest {
   after: number[];
   /** Start only after all these jobs ended, whatever the outcome. */
   after_any: number[];
+  /** A terminal and open stdin (`dopq shell`), reached with `dopq attach`. */
+  interactive: boolean;
 }
 
 export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
@@ -216,6 +218,7 @@ const manifestSchema = z.strictObject({
   array: arraySchema.optional(),
   after: jobIdsSchema.optional(),
   after_any: jobIdsSchema.optional(),
+  interactive: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
 type RawManifest = z.output<typeof manifestSchema>;
@@ -296,6 +299,7 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
     ...(raw.array ? { array: raw.array } : {}),
     after: raw.after ?? [],
     after_any: raw.after_any ?? [],
+    interactive: raw.interactive ?? false,
   };
 }
 

@@ -1,13 +1,15 @@
 // Which of a user's jobs a command can take, for shell completion: `dopq rm <TAB>` offers the
 // caller's jobs still queued or running, `log` all of theirs, `release` only those held, `push
-// --after` all of theirs.
+// --after` all of theirs, `attach` their interactive ones not finished.
 import { FINISHED_STATES, type JobRecord } from './job.js';
 
-export type IdCommand = 'rm' | 'hold' | 'release' | 'top' | 'log' | 'push';
+export type IdCommand = 'rm' | 'hold' | 'release' | 'top' | 'log' | 'push' | 'attach';
 
 const waiting = (job: Pick<JobRecord, 'state'>) => job.state === 'queued' || job.state === 'building';
 
-const TAKES: Record<IdCommand, { recorded: (job: Pick<JobRecord, 'state' | 'held_by'>) => boolean; pending: boolean }> = {
+type Judged = Pick<JobRecord, 'state' | 'held_by'> & Partial<Pick<JobRecord, 'interactive'>>;
+
+const TAKES: Record<IdCommand, { recorded: (job: Judged) => boolean; pending: boolean }> = {
   rm: { recorded: (job) => !FINISHED_STATES.includes(job.state), pending: true },
   hold: { recorded: (job) => waiting(job) && job.held_by === undefined, pending: true },
   release: { recorded: (job) => waiting(job) && job.held_by !== undefined, pending: false },
@@ -15,6 +17,7 @@ const TAKES: Record<IdCommand, { recorded: (job: Pick<JobRecord, 'state' | 'held
   log: { recorded: () => true, pending: true },
   // push --after / --after-any: any job of yours, finished or not.
   push: { recorded: () => true, pending: true },
+  attach: { recorded: (job) => job.interactive === true && !FINISHED_STATES.includes(job.state), pending: false },
 };
 
 export function isIdCommand(command: string): command is IdCommand {
@@ -28,7 +31,7 @@ export function isIdCommand(command: string): command is IdCommand {
 export function ownJobIds(
   command: IdCommand,
   uid: number,
-  jobs: readonly Pick<JobRecord, 'id' | 'uid' | 'state' | 'held_by'>[],
+  jobs: readonly (Pick<JobRecord, 'id' | 'uid' | 'state' | 'held_by'> & Partial<Pick<JobRecord, 'interactive'>>)[],
   pending: readonly { id: number; uid: number }[],
 ): number[] {
   const takes = TAKES[command];

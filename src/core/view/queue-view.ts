@@ -43,6 +43,8 @@ export interface JobView {
   /** Runs after these jobs ended `done` / ended at all ([] when none). */
   after: number[];
   after_any: number[];
+  /** A terminal job (`dopq shell`), reached with `dopq attach`. */
+  interactive: boolean;
 }
 
 export interface UserView {
@@ -237,6 +239,7 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
     array: job.array ?? null,
     after: job.after ?? [],
     after_any: job.after_any ?? [],
+    interactive: job.interactive === true,
   };
 }
 

@@ -272,6 +272,7 @@ async function ingestFile(
           ? { needs_image: 'load' as const }
           : {}),
       ...(parsed.manifest.requeue ? {} : { no_requeue: true as const }),
+      ...(parsed.manifest.interactive ? { interactive: true as const } : {}),
       ...(task.array ? { array: task.array } : {}),
       ...(after.length > 0 ? { after } : {}),
       ...(after_any.length > 0 ? { after_any } : {}),

@@ -12,6 +12,7 @@ import { forbiddenPaths, MountDenied, StartRefused, outputBind, resolveBinds } f
 import { accountOf } from '../../io/host/users.js';
 import { appendToJobLog, saveJobOutput, type OutputLimits } from '../../io/files/job-log.js';
 import { ImageRefused, resolveForUser } from '../images/image-guard.js';
+import { closeSession, openSession, sessionExit } from './sessions.js';
 
 export async function loadSpec(ctx: DaemonContext, id: number): Promise<JobSpec | undefined> {
   const cached = ctx.specs.get(id);
@@ -73,6 +74,7 @@ export async function startJobContainer(ctx: DaemonContext, job: JobRecord): Pro
   try {
     const engineStartedAt = ctx.health.startedAt;
     output = await attachOutput(ctx, job, job.container_id);
+    await openSession(ctx, job); // an interactive job's terminal, attached before its first prompt
     await ctx.engine.startCreated(job.container_id, ctx.config.keep_containers > 0);
     output.settle(true);
     ctx.log.info(
@@ -82,6 +84,7 @@ export async function startJobContainer(ctx: DaemonContext, job: JobRecord): Pro
     const { start_failures: _f, ...started } = job;
     return { ...started, ...(engineStartedAt !== undefined ? { engine_started_at: engineStartedAt } : {}) };
   } catch (error) {
+    closeSession(ctx, job.id, undefined);
     if (output) {
       // Done with the log before the failure is written into it.
       attachedOf(ctx).delete(job.container_id);
@@ -164,15 +167,17 @@ async function attachOutput(ctx: DaemonContext, job: JobRecord, containerId: str
       .catch((error: Error) => {
         if (!controller.signal.aborted) ctx.log.error(`log capture ended: ${dockerMessage(error)}`, job.id);
       });
+  const tty = job.interactive === true;
   const saving = {
     done,
     abort: () => controller.abort(),
     // Called after the start (or its failure) when the attach did not work: follow, or nothing.
-    settle: (follow: boolean) => resolveDone(follow ? save(ctx.engine.followOutput(containerId, controller.signal)) : Promise.resolve()),
+    settle: (follow: boolean) =>
+      resolveDone(follow ? save(ctx.engine.followOutput(containerId, controller.signal, tty)) : Promise.resolve()),
   };
   attachedOf(ctx).set(containerId, saving);
   try {
-    const stream = await ctx.engine.attachOutput(containerId, controller.signal);
+    const stream = await ctx.engine.attachOutput(containerId, controller.signal, tty);
     resolveDone(save(Promise.resolve(stream)));
     saving.settle = () => {};
   } catch (error) {
@@ -223,7 +228,7 @@ export function createLogSavers(): LogSavers {
       let failed = false;
       const own = new AbortController();
       const saving = ctx.engine
-        .followOutput(id, own.signal)
+        .followOutput(id, own.signal, job.interactive === true)
         .then((stream) => saveJobOutput(stream, logFile(ctx, job.id), job.uid, outputLimits(ctx, job.id)))
         .catch((error: Error) => {
           failed = true;
@@ -274,11 +279,15 @@ export async function reap(ctx: DaemonContext, logs: LogSavers, id: number): Pro
       id,
     );
     ctx.removals.add(job.container_id); // a new attempt gets a new container of the same name
+    // Queued again: no exit to report, the client is told and `dopq attach` waits for the next attempt.
+    if (next.state === 'queued') closeSession(ctx, id, undefined, `an engine restart killed job ${id}'s container; it is queued again`);
+    else closeSession(ctx, id, sessionExit(next));
     return true;
   }
   const finished = finishJob(job, exit);
   replaceJob(ctx, finished);
   ctx.log.info(`${finished.state}: ${finished.reason}, exit code ${finished.exit_code ?? '-'}`, id);
+  closeSession(ctx, id, sessionExit(finished));
   // Removed once the outcome is on disk; kept ones go later (reconcile, keep_containers).
   if (ctx.config.keep_containers === 0) ctx.removals.add(job.container_id);
   return true;

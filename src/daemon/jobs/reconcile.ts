@@ -7,6 +7,7 @@ import { cancelQueued } from '../../core/job/job.js';
 import { jobById, replaceJob, type DaemonContext } from '../context.js';
 import { reap, type LogSavers } from './lifecycle.js';
 import { forgetImages } from '../images/image-guard.js';
+import { openSession, sweepSessions } from './sessions.js';
 
 export interface ReconcileResult {
   changed: boolean;
@@ -51,6 +52,7 @@ export async function reconcile(ctx: DaemonContext, logs: LogSavers, buildsRunni
     }
     if (container.running) {
       void logs.ensure(ctx, jobById(ctx, job.id)!); // adopt: follow its output again
+      void openSession(ctx, jobById(ctx, job.id)!); // and serve its terminal again (interactive jobs)
       if (job.stopping) result.toStop.push(job.id);
     } else if (container.created) {
       // Created and recorded, never started: the intent on disk says start it (once).
@@ -76,6 +78,7 @@ export async function reconcile(ctx: DaemonContext, logs: LogSavers, buildsRunni
     ctx.log.info(`removing leftover container ${container.id.slice(0, 12)} (once the state is saved)`, container.jobId);
     ctx.removals.add(container.id);
   }
+  sweepSessions(ctx);
   // Removing an image prunes its untagged parents, which a running build may be using as its
   // cache (the engine then fails that build): remove only while no build runs.
   if (!buildsRunning) await removeOldImages(ctx);

@@ -8,6 +8,7 @@ import { dockerMessage } from './engine-errors.js';
 import { watchExits } from './events.js';
 import { buildImage, inspectImage, listImages, listJobImages, loadImage, removeImage, tagImage } from './images.js';
 import { attachOutput, followOutput } from './output.js';
+import { attachTerminal, resizeTerminal } from './terminal.js';
 
 export { dockerMessage } from './engine-errors.js';
 
@@ -40,8 +41,10 @@ export function createDockerEngine(socketPath: string): DockerEngine {
     tagImage: (id, tag) => tagImage(docker, id, tag),
     listJobImages: (instance) => listJobImages(docker, instance),
     removeImage: (id) => removeImage(docker, id),
-    attachOutput: (containerId, signal) => attachOutput(docker, containerId, signal),
-    followOutput: (containerId, signal) => followOutput(docker, containerId, signal),
+    attachOutput: (containerId, signal, tty) => attachOutput(docker, containerId, signal, tty),
+    followOutput: (containerId, signal, tty) => followOutput(docker, containerId, signal, tty),
+    attachTerminal: (containerId, signal) => attachTerminal(docker, containerId, signal),
+    resizeTerminal: (containerId, columns, rows) => resizeTerminal(docker, containerId, columns, rows),
     watchExits: (instance, onDie, onError) => watchExits(docker, instance, onDie, onError),
   };
 }

@@ -94,13 +94,20 @@ export interface DockerEngine {
    * The output (stdout and stderr, in order) of a created container not yet started, from its
    * first byte: resolves once attached, so a start after it loses nothing. The stream ends when
    * the container does; while attached the job's writes wait on this stream being read.
+   * `tty`: the container has a terminal (interactive), so its output is one raw stream.
    */
-  attachOutput(containerId: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  attachOutput(containerId: string, signal: AbortSignal, tty?: boolean): Promise<NodeJS.ReadableStream>;
   /**
    * A running container's output as the engine logged it (what its log rotated away is gone),
    * then followed until the container ends. For containers started before this daemon.
    */
-  followOutput(containerId: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  followOutput(containerId: string, signal: AbortSignal, tty?: boolean): Promise<NodeJS.ReadableStream>;
+  /**
+   * An interactive job's terminal (created or running): what is written goes to the program's
+   * stdin, what is read is its output. Ends when the program does; must be read all along.
+   */
+  attachTerminal(containerId: string, signal: AbortSignal): Promise<NodeJS.ReadWriteStream>;
+  resizeTerminal(containerId: string, columns: number, rows: number): Promise<void>;
   /** Calls `onDie` with container ids of this instance that exited; reconnects until stopped. */
   watchExits(instance: string, onDie: (containerId: string) => void, onError: (error: Error) => void): () => void;
 }

@@ -17,19 +17,22 @@ function demuxed(docker: Docker, source: NodeJS.ReadableStream): NodeJS.Readable
   return out;
 }
 
-/** The output of a created container from its first byte: resolves once attached. */
-export async function attachOutput(docker: Docker, containerId: string, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+/**
+ * The output of a created container from its first byte: resolves once attached. `tty`: the
+ * container has a terminal (an interactive job), whose output comes raw, not multiplexed.
+ */
+export async function attachOutput(docker: Docker, containerId: string, signal: AbortSignal, tty = false): Promise<NodeJS.ReadableStream> {
   // As `docker run` does: attached before the start, so nothing is printed before dopq reads.
   const stream = await docker
     .getContainer(containerId)
     .attach({ stream: true, stdout: true, stderr: true, logs: false, abortSignal: signal } as Docker.ContainerAttachOptions);
-  return demuxed(docker, stream);
+  return tty ? stream : demuxed(docker, stream);
 }
 
 /** A running container's output as the engine logged it, then followed until it ends. */
-export async function followOutput(docker: Docker, containerId: string, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+export async function followOutput(docker: Docker, containerId: string, signal: AbortSignal, tty = false): Promise<NodeJS.ReadableStream> {
   const stream = (await docker
     .getContainer(containerId)
     .logs({ follow: true, stdout: true, stderr: true, abortSignal: signal })) as NodeJS.ReadableStream;
-  return demuxed(docker, stream);
+  return tty ? stream : demuxed(docker, stream);
 }

@@ -29,6 +29,8 @@ export interface SpoolPaths {
   logs: string;
   rejected: string;
   builds: string;
+  /** Interactive jobs' terminals: `<id>.sock`, each its owner's alone (0600). */
+  sessions: string;
 }
 
 export function spoolPaths(root: string): SpoolPaths {
@@ -50,6 +52,7 @@ export function spoolPaths(root: string): SpoolPaths {
     logs: path.join(root, 'logs'),
     rejected: path.join(root, 'rejected'),
     builds: path.join(root, 'builds'),
+    sessions: path.join(root, 'sessions'),
   };
 }
 
@@ -67,6 +70,7 @@ const LAYOUT: [keyof SpoolPaths, ModeRule][] = [
   ['logs', { kind: 'dir', mode: 0o755, why: 'each log belongs to its job\'s owner, mode 0600' }],
   ['rejected', { kind: 'dir', mode: 0o700, why: 'refused files, kept for admins: root only' }],
   ['builds', { kind: 'dir', mode: 0o700, why: "build contexts as pushed, out of their owners' reach: root only" }],
+  ['sessions', { kind: 'dir', mode: 0o711, why: "interactive jobs' sockets, each its owner's (0600); only the daemon puts one there" }],
 ];
 
 /** The uids that may own the spool and the config: root, and the daemon's own user. */
