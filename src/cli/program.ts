@@ -5,7 +5,23 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { POLICIES } from '../core/schedule/policy.js';
-import { collectJobIds, parseDate, parseJobId, parseSeconds, parseUserName } from './args.js';
+import {
+  asArgParser,
+  collectJobRefs,
+  collectUserNames,
+  countParser,
+  parseDate,
+  parseInterval,
+  parseOneJobRef,
+  parseSeconds,
+  parseUserName,
+} from './args.js';
+import { parseFields } from '../core/view/job-fields.js';
+import { globPattern, parseStateFilters } from '../core/view/job-filter.js';
+import type { JobRef } from '../core/job/job-ref.js';
+import type { QueueOptions } from './commands/q.js';
+import type { LogOptions } from './commands/log.js';
+import type { RmOptions } from './commands/rm.js';
 import { commandContext, type CommandContext, type GlobalOptions, type Output } from './context.js';
 import { reportError, usageError } from './report.js';
 import { packageVersion } from './version.js';
@@ -18,7 +34,7 @@ interface Wiring {
   io: Output;
 }
 
-const jobIds = () => new Argument('<id...>', 'job ids').argParser(collectJobIds);
+const jobIds = () => new Argument('<id...>', 'jobs: 17, a task 17_3, a range 17-25, a list 17,19').argParser(collectJobRefs);
 
 // Commands are imported when run: `dopq push` need not load dockerode or chokidar.
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
@@ -65,17 +81,49 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
     .option('--json', 'print one JSON object (fields in dopq(1))')
     .option('-a, --all', 'include all finished jobs, not only the last 24 hours')
     .option('-w, --wide', 'every column, nothing cut with …, whatever the terminal width')
-    .action(async (options: { json?: boolean; all?: boolean; wide?: boolean }) =>
-      setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)),
-    );
+    .addOption(new Option('-u, --user <user>', "only these users' jobs (a name, or names joined with commas)").argParser(collectUserNames))
+    .option('--me', 'only your own jobs')
+    .addOption(
+      new Option('--state <states>', 'only jobs in these states, comma-separated (queued, running, held, active, ...)').argParser(
+        asArgParser(parseStateFilters),
+      ),
+    )
+    .addOption(
+      new Option('--name <glob>', 'only jobs whose name matches the glob (*, ?, [...])').argParser(
+        asArgParser((glob) => (globPattern(glob), glob)),
+      ),
+    )
+    .addOption(
+      new Option('-q, --quiet', 'print only job ids, one a line (jobs not finished, unless --state says)').conflicts(['json', 'format']),
+    )
+    .addOption(
+      new Option(
+        '--format <fields>',
+        'one table with these columns (with --json: these keys of each job), e.g. id,user,state,time_left',
+      ).argParser(asArgParser(parseFields)),
+    )
+    .addOption(new Option('--watch [seconds]', 'redraw in place every SECONDS (default 2) until Ctrl-C').argParser(parseInterval))
+    .option('--expand', "one row per array task, not one per array's queued tasks")
+    .action(async (options: QueueOptions) => setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)));
 
   program
     .command('log')
     .description("print a job's output")
-    .addArgument(new Argument('<id>', 'job id').argParser(parseJobId))
-    .option('-f, --follow', 'keep printing output until the job ends')
-    .action(async (id: number, options: { follow?: boolean }) =>
-      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)),
+    .addArgument(new Argument('<id>', 'job id, or a task 17_3').argParser(parseOneJobRef))
+    .option('-f, --follow', "keep printing output until the job ends; then exit as dopq wait does with the job's outcome")
+    .addOption(new Option('--tail <lines>', 'only the last N lines (then follow, with -f)').argParser(countParser(0)))
+    .addOption(new Option('--since <duration>', 'only output written in the last DURATION (90s, 10m, 2h, 1d)').argParser(parseSeconds))
+    .action(async (ref: JobRef, options: LogOptions) =>
+      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), ref, options)),
+    );
+
+  program
+    .command('wait')
+    .description("wait until the jobs end; exit with the job's exit code (several jobs: the highest), see EXIT STATUS in dopq(1)")
+    .addArgument(jobIds())
+    .option('--json', 'print {"exit_code": N, "jobs": [{id, state, reason, exit_code, wait_code}]} when they have ended')
+    .action(async (refs: JobRef[], options: { json?: boolean }) =>
+      setExit(await (await import('./commands/wait.js')).waitCommand(await ctx(), refs, options)),
     );
 }
 
@@ -83,9 +131,23 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
 function addJobControlCommands(program: Command, { ctx, setExit }: Wiring): void {
   program
     .command('rm')
-    .description('cancel jobs: queued ones are removed, running ones stopped')
-    .addArgument(jobIds())
-    .action(async (ids: number[]) => setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), ids)));
+    .description('cancel jobs: queued ones are removed, running ones stopped; by id, or all of yours that match the filters')
+    .addArgument(new Argument('[id...]', 'jobs: 17, a task 17_3, an array or range 17-25, a list 17,19').argParser(collectJobRefs))
+    .option('--mine', 'only your own jobs')
+    .addOption(new Option('-u, --user <user>', "admins: only these users' jobs (names joined with commas)").argParser(collectUserNames))
+    .addOption(
+      new Option('--state <states>', 'only jobs in these states, comma-separated (queued, held, building, running)').argParser(
+        asArgParser(parseStateFilters),
+      ),
+    )
+    .addOption(
+      new Option('--name <glob>', 'only jobs whose name matches the glob (*, ?, [...])').argParser(
+        asArgParser((glob) => (globPattern(glob), glob)),
+      ),
+    )
+    .action(async (refs: JobRef[], options: RmOptions) =>
+      setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), refs, options)),
+    );
 
   for (const [op, description] of [
     ['hold', 'keep queued jobs from starting (they keep their place) until released'],
@@ -96,7 +158,9 @@ function addJobControlCommands(program: Command, { ctx, setExit }: Wiring): void
       .command(op)
       .description(description)
       .addArgument(jobIds())
-      .action(async (ids: number[]) => setExit(await (await import('./commands/job-control.js')).jobControlCommand(await ctx(), op, ids)));
+      .action(async (refs: JobRef[]) =>
+        setExit(await (await import('./commands/job-control.js')).jobControlCommand(await ctx(), op, refs)),
+      );
   }
 }
 

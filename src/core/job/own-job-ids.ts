@@ -1,8 +1,8 @@
 // Which of a user's jobs a command can take, for shell completion: `dopq rm <TAB>` offers the
-// caller's jobs still queued or running, `log` all of theirs, `release` only those held.
+// caller's jobs still queued or running (so does `wait`), `log` all of theirs, `release` only those held.
 import { FINISHED_STATES, type JobRecord } from './job.js';
 
-export type IdCommand = 'rm' | 'hold' | 'release' | 'top' | 'log';
+export type IdCommand = 'rm' | 'hold' | 'release' | 'top' | 'log' | 'wait';
 
 const waiting = (job: Pick<JobRecord, 'state'>) => job.state === 'queued' || job.state === 'building';
 
@@ -12,6 +12,7 @@ const TAKES: Record<IdCommand, { recorded: (job: Pick<JobRecord, 'state' | 'held
   release: { recorded: (job) => waiting(job) && job.held_by !== undefined, pending: false },
   top: { recorded: waiting, pending: true },
   log: { recorded: () => true, pending: true },
+  wait: { recorded: (job) => !FINISHED_STATES.includes(job.state), pending: true },
 };
 
 export function isIdCommand(command: string): command is IdCommand {
