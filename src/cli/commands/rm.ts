@@ -102,7 +102,8 @@ function filterOf(options: RmOptions): JobFilter {
 
 /** `cancelled 5 (3 queued, 2 running); refused 2: 1 not yours (dopq-bob), 1 already finished`. */
 function summary(cancel: Cancellation, refused: ReadonlyMap<Refusal, KnownJob[]>): string {
-  const states = [...cancel.byState.entries()].map(([state, n]) => `${n} ${state}`);
+  const order = ['queued', 'building', 'running'];
+  const states = [...cancel.byState.entries()].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([state, n]) => `${n} ${state}`);
   const head = `cancelled ${cancel.count}${states.length > 0 ? ` (${states.join(', ')})` : ''}`;
   if (refused.size === 0) return head;
   const total = [...refused.values()].reduce((n, jobs) => n + jobs.length, 0);
