@@ -78,8 +78,7 @@ export async function rmCommand(ctx: CommandContext, refs: readonly JobRef[], op
     else if (refused.has(refusal)) refused.get(refusal)!.push(job);
     else refused.set(refusal, [job]);
   }
-  cancel.quiet = true;
-  await cancel.send();
+  await cancel.send({ quiet: true });
   const refusedCount = [...refused.values()].reduce((n, jobs) => n + jobs.length, 0);
   ctx.io.out(`${summary(cancel, refused)}\n`);
   if (cancel.count === 0 && refusedCount === 0) {
@@ -144,10 +143,10 @@ class Cancellation {
     else this.toRequest.push(job.id);
   }
 
-  /** Ask the daemon, then withdraw the intake files; says each job's fate on a line unless `quiet`. */
-  async send(): Promise<void> {
+  /** Ask the daemon, then withdraw the intake files; says each job's fate on a line unless `quiet` (the summary says it). */
+  async send({ quiet = false }: { quiet?: boolean } = {}): Promise<void> {
     const { ctx, toRequest, toWithdraw } = this;
-    const single = !this.quiet;
+    const single = !quiet;
     if (single) for (const id of toRequest) ctx.io.out(`${id}: ${this.states.get(id) === 'running' ? 'stopping' : 'cancelling'}\n`);
     // Asked of the daemon even for files about to be deleted, and before: one it is reading at
     // this moment is cancelled all the same, and a job that later takes a freed number was pushed
@@ -164,8 +163,6 @@ class Cancellation {
     }
   }
 
-  /** Bulk: no line per job (the summary says it). */
-  quiet = false;
   private readonly states = new Map<number, string>();
 }
 
