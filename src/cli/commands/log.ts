@@ -13,7 +13,7 @@ import { logTimesFile } from '../../io/files/job-log.js';
 import { mayActOnJob } from '../../core/permissions.js';
 import { currentCaller } from '../../io/host/users.js';
 import type { CommandContext } from '../context.js';
-import { knownJobs, noSuchJob, resolve } from '../job-targets.js';
+import { intakeNumbers, knownJobs, noSuchJob, resolve } from '../job-targets.js';
 
 export interface LogOptions {
   follow?: boolean;
@@ -34,8 +34,8 @@ export async function logCommand(ctx: CommandContext, ref: JobRef, options: LogO
   let job = await jobState();
   // Pushed but not read by the daemon yet: with -f, wait for it rather than call it unknown.
   const pending = () =>
-    stat(path.join(ctx.spool.intake, `${id}.job`)).then(
-      () => true,
+    intakeNumbers(ctx.spool.intake).then(
+      (numbers) => numbers.has(id),
       () => false,
     );
   while (options.follow && !job && (await pending())) {

@@ -9,7 +9,7 @@ import { isFinished } from '../../core/job/job.js';
 import type { JobRef } from '../../core/job/job-ref.js';
 import { isAdmin, mayActOnJob, type Caller } from '../../core/permissions.js';
 import { isFiltering, jobFilter, type JobFilter, type StateFilter } from '../../core/view/job-filter.js';
-import { assertSpoolReady, CONTEXT_SUFFIX, INTAKE_SUFFIX } from '../../io/spool/spool.js';
+import { assertSpoolReady, CONTEXT_SUFFIX } from '../../io/spool/spool.js';
 import { forEachId, reportError } from '../report.js';
 import type { CommandContext } from '../context.js';
 import { sendRequest } from '../requests.js';
@@ -116,8 +116,10 @@ function summary(cancel: Cancellation, refused: ReadonlyMap<Refusal, KnownJob[]>
 /** The jobs to cancel, and how: a request to the daemon, or the owner's intake file deleted. */
 class Cancellation {
   private readonly toRequest: number[] = [];
-  private readonly toWithdraw: number[] = [];
+  /** Jobs not read yet whose files their owner (or root) may delete. */
+  private readonly toWithdraw: KnownJob[] = [];
   readonly byState = new Map<string, number>();
+  private readonly states = new Map<number, string>();
 
   constructor(
     private readonly ctx: CommandContext,
@@ -139,41 +141,51 @@ class Cancellation {
     this.byState.set(job.state, (this.byState.get(job.state) ?? 0) + 1);
     // Not read by the daemon yet: its owner (or root) withdraws it by deleting the file. An
     // admin cannot delete another's file in the sticky intake: the daemon cancels it instead.
-    if (!job.ingested && (this.caller.uid === job.uid || this.caller.uid === 0)) this.toWithdraw.push(job.id);
+    if (job.intake && (this.caller.uid === job.uid || this.caller.uid === 0)) this.toWithdraw.push(job);
     else this.toRequest.push(job.id);
   }
 
   /** Ask the daemon, then withdraw the intake files; says each job's fate on a line unless `quiet` (the summary says it). */
   async send({ quiet = false }: { quiet?: boolean } = {}): Promise<void> {
     const { ctx, toRequest, toWithdraw } = this;
-    const single = !quiet;
-    if (single) for (const id of toRequest) ctx.io.out(`${id}: ${this.states.get(id) === 'running' ? 'stopping' : 'cancelling'}\n`);
+    const say = (id: number, what: string) => (quiet ? undefined : ctx.io.out(`${id}: ${what}\n`));
+    for (const id of toRequest) say(id, this.states.get(id) === 'running' ? 'stopping' : 'cancelling');
     // Asked of the daemon even for files about to be deleted, and before: one it is reading at
     // this moment is cancelled all the same, and a job that later takes a freed number was pushed
     // after this request, so the daemon spares it (requests.ts). Deleting needs no request, so a
     // spool that takes no new file (a full disk) still lets owners withdraw their files.
     if (this.count > 0) {
-      await sendRequest(ctx, { op: 'rm', ids: [...toRequest, ...toWithdraw] }).catch((error: unknown) => {
+      await sendRequest(ctx, { op: 'rm', ids: [...toRequest, ...toWithdraw.map((job) => job.id)] }).catch((error: unknown) => {
         if (toRequest.length > 0) throw error;
       });
     }
-    for (const id of toWithdraw) {
-      const withdrawn = await withdrawFromIntake(ctx, id).catch(() => false);
-      if (single) ctx.io.out(`${id}: ${withdrawn ? 'removed' : 'cancelling'}\n`);
+    // An unread array's file holds all its tasks: deleted only when all of them go; for some,
+    // the request alone cancels them once the daemon has read the file.
+    const chosen = new Set(toWithdraw.map((job) => job.id));
+    const files = new Map<string, KnownJob[]>();
+    for (const job of toWithdraw) {
+      const same = files.get(job.intake!.file);
+      if (same) same.push(job);
+      else files.set(job.intake!.file, [job]);
+    }
+    for (const jobs of files.values()) {
+      const { file, first, last } = jobs[0]!.intake!;
+      let whole = true;
+      for (let id = first; id <= last && whole; id += 1) whole = chosen.has(id);
+      const withdrawn = whole && (await withdrawFromIntake(ctx, file, first).catch(() => false));
+      for (const job of jobs) say(job.id, withdrawn ? 'removed' : 'cancelling');
     }
   }
-
-  private readonly states = new Map<number, string>();
 }
 
 /**
- * Delete the job's intake file (and the build context push packed with it); false when the
+ * Delete a job's intake file (and the build context push packed with it); false when the
  * daemon took it in meanwhile (then ask it). Requests made for it before stay behind, but the
  * daemon applies none to a later job that takes its number (it was pushed after them).
  */
-async function withdrawFromIntake(ctx: CommandContext, id: number): Promise<boolean> {
+async function withdrawFromIntake(ctx: CommandContext, file: string, id: number): Promise<boolean> {
   try {
-    await rm(path.join(ctx.spool.intake, `${id}${INTAKE_SUFFIX}`));
+    await rm(path.join(ctx.spool.intake, file));
     await rm(path.join(ctx.spool.intake, `${id}${CONTEXT_SUFFIX}`), { force: true });
     return true;
   } catch (error) {

@@ -2,16 +2,16 @@
 // one job, its own code; several, the highest. `waitForJobs` is the waiting itself, for any
 // command that waits (`push --wait`). It wakes when the daemon writes the state or someone the
 // intake (inotify), else every few seconds, and reads the state only when the file changed.
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DopqError, ExitCode } from '../../core/errors.js';
 import { isFinished, type JobRecord } from '../../core/job/job.js';
 import type { JobRef } from '../../core/job/job-ref.js';
 import { combinedWaitCode, WaitCode, waitCode } from '../../core/job/wait-code.js';
-import { assertSpoolReady, jobIdOfIntakeName } from '../../io/spool/spool.js';
+import { assertSpoolReady } from '../../io/spool/spool.js';
 import { readState } from '../../io/spool/state-store.js';
 import type { CommandContext, Output } from '../context.js';
-import { knownJobs, noSuchJob, resolve } from '../job-targets.js';
+import { intakeNumbers, knownJobs, noSuchJob, resolve } from '../job-targets.js';
 import { watchFolders } from '../spool-watch.js';
 
 /** How often the state is looked at when no change woke the waiter (events can be missed, e.g. on NFS). */
@@ -97,12 +97,11 @@ function describe(job: WaitedJob): string {
   return `${job.id}: ${job.state}${detail.length > 0 ? ` (${detail.join(', ')})` : ''}`;
 }
 
-/** Ids of the job files in the intake, from their names alone. */
+/** The job numbers the intake's files hold; a spool without an intake is a config error. */
 async function intakeIds(intake: string): Promise<Set<number>> {
-  const names = await readdir(intake).catch((error: NodeJS.ErrnoException) => {
+  return intakeNumbers(intake).catch((error: NodeJS.ErrnoException) => {
     throw new DopqError('no-spool', ExitCode.config, `cannot list the intake (${error.code ?? error.message})`, intake);
   });
-  return new Set(names.map(jobIdOfIntakeName).filter((id): id is number => id !== undefined));
 }
 
 /** What changes whenever the daemon replaces the state (it writes a new file and renames it). */
