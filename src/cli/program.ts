@@ -5,19 +5,8 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { POLICIES } from '../core/schedule/policy.js';
-import {
-  asArgParser,
-  collectJobRefs,
-  collectUserNames,
-  countParser,
-  parseDate,
-  parseInterval,
-  parseOneJobRef,
-  parseSeconds,
-  parseUserName,
-} from './args.js';
-import { parseFields } from '../core/view/job-fields.js';
-import { globPattern, parseStateFilters } from '../core/view/job-filter.js';
+import { collectJobRefs, parseDate, parseOneJobRef, parseSeconds, parseUserName } from './args.js';
+import { addLogRangeOptions, addQueueViewOptions, addRmFilterOptions } from './job-options.js';
 import type { JobRef } from '../core/job/job-ref.js';
 import type { QueueOptions } from './commands/q.js';
 import type { LogOptions } from './commands/log.js';
@@ -74,48 +63,25 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
       setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), file, options)),
     );
 
-  program
+  const q = program
     .command('q')
     .alias('queue')
     .description('show running, queued and finished jobs, GPUs and user penalties')
     .option('--json', 'print one JSON object (fields in dopq(1))')
     .option('-a, --all', 'include all finished jobs, not only the last 24 hours')
-    .option('-w, --wide', 'every column, nothing cut with …, whatever the terminal width')
-    .addOption(new Option('-u, --user <user>', "only these users' jobs (a name, or names joined with commas)").argParser(collectUserNames))
-    .option('--me', 'only your own jobs')
-    .addOption(
-      new Option('--state <states>', 'only jobs in these states, comma-separated (queued, running, held, active, ...)').argParser(
-        asArgParser(parseStateFilters),
-      ),
-    )
-    .addOption(
-      new Option('--name <glob>', 'only jobs whose name matches the glob (*, ?, [...])').argParser(
-        asArgParser((glob) => (globPattern(glob), glob)),
-      ),
-    )
-    .addOption(
-      new Option('-q, --quiet', 'print only job ids, one a line (jobs not finished, unless --state says)').conflicts(['json', 'format']),
-    )
-    .addOption(
-      new Option(
-        '--format <fields>',
-        'one table with these columns (with --json: these keys of each job), e.g. id,user,state,time_left',
-      ).argParser(asArgParser(parseFields)),
-    )
-    .addOption(new Option('--watch [seconds]', 'redraw in place every SECONDS (default 2) until Ctrl-C').argParser(parseInterval))
-    .option('--expand', "one row per array task, not one per array's queued tasks")
-    .action(async (options: QueueOptions) => setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)));
+    .option('-w, --wide', 'every column, nothing cut with …, whatever the terminal width');
+  addQueueViewOptions(q).action(async (options: QueueOptions) =>
+    setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)),
+  );
 
-  program
+  const log = program
     .command('log')
     .description("print a job's output")
     .addArgument(new Argument('<id>', 'job id, or a task 17_3').argParser(parseOneJobRef))
-    .option('-f, --follow', "keep printing output until the job ends; then exit as dopq wait does with the job's outcome")
-    .addOption(new Option('--tail <lines>', 'only the last N lines (then follow, with -f)').argParser(countParser(0)))
-    .addOption(new Option('--since <duration>', 'only output written in the last DURATION (90s, 10m, 2h, 1d)').argParser(parseSeconds))
-    .action(async (ref: JobRef, options: LogOptions) =>
-      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), ref, options)),
-    );
+    .option('-f, --follow', "keep printing output until the job ends; then exit as dopq wait does with the job's outcome");
+  addLogRangeOptions(log).action(async (ref: JobRef, options: LogOptions) =>
+    setExit(await (await import('./commands/log.js')).logCommand(await ctx(), ref, options)),
+  );
 
   program
     .command('wait')
@@ -129,25 +95,13 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
 
 /** What owners (and admins) do to queued and running jobs: rm, hold, release, top. */
 function addJobControlCommands(program: Command, { ctx, setExit }: Wiring): void {
-  program
+  const rm = program
     .command('rm')
     .description('cancel jobs: queued ones are removed, running ones stopped; by id, or all of yours that match the filters')
-    .addArgument(new Argument('[id...]', 'jobs: 17, a task 17_3, an array or range 17-25, a list 17,19').argParser(collectJobRefs))
-    .option('--mine', 'only your own jobs')
-    .addOption(new Option('-u, --user <user>', "admins: only these users' jobs (names joined with commas)").argParser(collectUserNames))
-    .addOption(
-      new Option('--state <states>', 'only jobs in these states, comma-separated (queued, held, building, running)').argParser(
-        asArgParser(parseStateFilters),
-      ),
-    )
-    .addOption(
-      new Option('--name <glob>', 'only jobs whose name matches the glob (*, ?, [...])').argParser(
-        asArgParser((glob) => (globPattern(glob), glob)),
-      ),
-    )
-    .action(async (refs: JobRef[], options: RmOptions) =>
-      setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), refs, options)),
-    );
+    .addArgument(new Argument('[id...]', 'jobs: 17, a task 17_3, an array or range 17-25, a list 17,19').argParser(collectJobRefs));
+  addRmFilterOptions(rm).action(async (refs: JobRef[], options: RmOptions) =>
+    setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), refs, options)),
+  );
 
   for (const [op, description] of [
     ['hold', 'keep queued jobs from starting (they keep their place) until released'],
