@@ -17,6 +17,9 @@ test('q filters, -q and --format show exactly the right jobs, for each user', as
   const queuedA = await spool.push({ name: 'sweep-1', command: 'true' }, a);
   const queuedB = await spool.push({ name: 'sweep-2', command: 'true' }, b);
   const otherB = await spool.push({ name: 'eval-b', command: 'true' }, b);
+  // Read by the daemon first: q lists the state and the intake side by side, and a job moving
+  // from one to the other at that moment is another test's subject.
+  await spool.waitFor('all read', async () => (await spool.q()).jobs.every((job) => job.ingested));
 
   const ids = async (args: string[], user = a) => {
     const result = await spool.cli(['q', '-q', ...args], { user });
