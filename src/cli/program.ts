@@ -5,7 +5,12 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { POLICIES } from '../core/schedule/policy.js';
-import { collectJobIds, parseDate, parseJobId, parseSeconds, parseUserName } from './args.js';
+import { collectJobRefs, parseDate, parseJobId, parseOneJobRef, parseSeconds, parseUserName } from './args.js';
+import { addLogRangeOptions, addQueueViewOptions, addRmFilterOptions } from './job-options.js';
+import type { JobRef } from '../core/job/job-ref.js';
+import type { QueueOptions } from './commands/q.js';
+import type { LogOptions } from './commands/log.js';
+import type { RmOptions } from './commands/rm.js';
 import { commandContext, type CommandContext, type GlobalOptions, type Output } from './context.js';
 import { reportError, usageError } from './report.js';
 import { packageVersion } from './version.js';
@@ -21,7 +26,7 @@ interface Wiring {
   io: Output;
 }
 
-const jobIds = () => new Argument('<id...>', 'job ids').argParser(collectJobIds);
+const jobIds = () => new Argument('<id...>', 'jobs: 17, a task 17_3, a range 17-25, a list 17,19').argParser(collectJobRefs);
 
 // Commands are imported when run: `dopq push` need not load dockerode or chokidar.
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
@@ -56,7 +61,8 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
     .command('push')
     .description('validate a job manifest (or flags) and queue it; prints the job id')
     .argument('[file]', 'YAML manifest (see dopq-manifest(5)), - for standard input, or a DoPQ zip or folder')
-    .option('--json', 'print {"id": N} (an array: {"id": N, "last_id": M})');
+    .option('--json', 'print {"id": N} (an array: {"id": N, "last_id": M})')
+    .option('--wait', 'then block until the job (every task) ends, and exit as dopq wait does (with --json: its object only)');
   for (const option of pushFlagOptions()) push.addOption(option);
   push
     .argument('[command...]', 'after --: the command to run, exec form (sh -c "..." for a shell line)')
@@ -69,24 +75,33 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
       setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), manifest, command, options));
     });
 
-  program
+  const q = program
     .command('q')
     .alias('queue')
     .description('show running, queued and finished jobs, GPUs and user penalties')
     .option('--json', 'print one JSON object (fields in dopq(1))')
     .option('-a, --all', 'include all finished jobs, not only the last 24 hours')
-    .option('-w, --wide', 'every column, nothing cut with …, whatever the terminal width')
-    .action(async (options: { json?: boolean; all?: boolean; wide?: boolean }) =>
-      setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)),
-    );
+    .option('-w, --wide', 'every column, nothing cut with …, whatever the terminal width');
+  addQueueViewOptions(q).action(async (options: QueueOptions) =>
+    setExit(await (await import('./commands/q.js')).queueCommand(await ctx(), options)),
+  );
 
-  program
+  const log = program
     .command('log')
     .description("print a job's output")
-    .addArgument(new Argument('<id>', 'job id').argParser(parseJobId))
-    .option('-f, --follow', 'keep printing output until the job ends')
-    .action(async (id: number, options: { follow?: boolean }) =>
-      setExit(await (await import('./commands/log.js')).logCommand(await ctx(), id, options)),
+    .addArgument(new Argument('<id>', 'job id, or a task 17_3').argParser(parseOneJobRef))
+    .option('-f, --follow', "keep printing output until the job ends; then exit as dopq wait does with the job's outcome");
+  addLogRangeOptions(log).action(async (ref: JobRef, options: LogOptions) =>
+    setExit(await (await import('./commands/log.js')).logCommand(await ctx(), ref, options)),
+  );
+
+  program
+    .command('wait')
+    .description("wait until the jobs end; exit with the job's exit code (several jobs: the highest), see EXIT STATUS in dopq(1)")
+    .addArgument(jobIds())
+    .option('--json', 'print {"exit_code": N, "jobs": [{id, state, reason, exit_code, wait_code}]} when they have ended')
+    .action(async (refs: JobRef[], options: { json?: boolean }) =>
+      setExit(await (await import('./commands/wait.js')).waitCommand(await ctx(), refs, options)),
     );
 
   const shell = async () => import('./commands/shell.js');
@@ -109,11 +124,13 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
 
 /** What owners (and admins) do to queued and running jobs: rm, hold, release, top. */
 function addJobControlCommands(program: Command, { ctx, setExit }: Wiring): void {
-  program
+  const rm = program
     .command('rm')
-    .description('cancel jobs: queued ones are removed, running ones stopped')
-    .addArgument(jobIds())
-    .action(async (ids: number[]) => setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), ids)));
+    .description('cancel jobs: queued ones are removed, running ones stopped; by id, or all of yours that match the filters')
+    .addArgument(new Argument('[id...]', 'jobs: 17, a task 17_3, an array or range 17-25, a list 17,19').argParser(collectJobRefs));
+  addRmFilterOptions(rm).action(async (refs: JobRef[], options: RmOptions) =>
+    setExit(await (await import('./commands/rm.js')).rmCommand(await ctx(), refs, options)),
+  );
 
   for (const [op, description] of [
     ['hold', 'keep queued jobs from starting (they keep their place) until released'],
@@ -124,7 +141,9 @@ function addJobControlCommands(program: Command, { ctx, setExit }: Wiring): void
       .command(op)
       .description(description)
       .addArgument(jobIds())
-      .action(async (ids: number[]) => setExit(await (await import('./commands/job-control.js')).jobControlCommand(await ctx(), op, ids)));
+      .action(async (refs: JobRef[]) =>
+        setExit(await (await import('./commands/job-control.js')).jobControlCommand(await ctx(), op, refs)),
+      );
   }
 }
 

@@ -25,10 +25,27 @@ test('sim --policy lists the policies it accepts', async (t) => {
   usage(t, await run(['sim', '--policy', 'nope', 'trace.yaml']), /--policy: expected one of fairshare, fifo, dopq-classic, got "nope"/);
 });
 
-test('job ids are digits: log, rm, hold, release and top refuse anything else', async (t) => {
-  usage(t, await run(['log', 'x1']), /not a job id: "x1"/);
-  usage(t, await run(['rm', '1', 'x']), /not a job id: "x"/);
-  for (const op of ['hold', 'release', 'top']) usage(t, await run([op, '2', '1e3']), /not a job id: "1e3"/);
+test('job arguments are ids, tasks, ranges or lists: log, rm, hold, release, top and wait refuse anything else', async (t) => {
+  usage(t, await run(['log', 'x1']), /<id>: not a job: "x1"; expected a job id \(17\)/);
+  usage(t, await run(['rm', '1', 'x']), /not a job: "x"/);
+  for (const op of ['hold', 'release', 'top', 'wait'])
+    usage(t, await run([op, '2', '1e3']), new RegExp(`dopq: ${op}: <id>: not a job: "1e3"`));
+  usage(t, await run(['rm', '25-17']), /not a job: "25-17" \(the range 25-17 runs backwards\)/);
+  usage(t, await run(['wait', '17,,19']), /not a job: "17,,19" \(an empty part\)/);
+  usage(t, await run(['rm', '17,x']), /not a job: "17,x" \("x" is not a job\)/);
+  usage(t, await run(['log', '1-3']), /one job only: "1-3"/);
+  usage(t, await run(['log', '1,2']), /one job only: "1,2" names 1, 2/);
+});
+
+test('q and log options are checked: states, fields, intervals, counts, globs', async (t) => {
+  usage(t, await run(['q', '--state', 'queued,sleeping']), /--state: not a job state: "sleeping"; expected queued, building/);
+  usage(t, await run(['q', '--format', 'id,colour']), /--format: unknown field "colour"; expected some of id,task,name/);
+  usage(t, await run(['q', '--watch', '0']), /--watch/, /not an interval: "0"/);
+  usage(t, await run(['q', '-q', '--format', 'id']), /-q/, /--format/);
+  usage(t, await run(['q', '--name', '[z-a]']), /--name: not a name pattern: "\[z-a\]"/);
+  usage(t, await run(['q', '-u', 'a b']), /not a user name: "a b"/);
+  usage(t, await run(['log', '1', '--tail', '-1']), /--tail/);
+  usage(t, await run(['log', '1', '--since', 'soon']), /--since/, /not a duration: "soon"/);
 });
 
 test('history clear --before takes a date; usage reset takes a user name', async (t) => {

@@ -107,7 +107,25 @@ test('bash: commands, options and option values come from the program', async (t
   t.deepEqual(await bashComplete(env, user, ['dopq', 'r']), commandsStartingWith('r'));
   t.true((await bashComplete(env, user, ['dopq', 'r'])).includes('rm'));
   t.deepEqual(await bashComplete(env, user, ['dopq', 'que']), ['queue']);
-  t.deepEqual(await bashComplete(env, user, ['dopq', 'q', '--']), ['--all', '--config', '--debug', '--help', '--json', '--wide']);
+  t.deepEqual(await bashComplete(env, user, ['dopq', 'q', '--']), [
+    '--all',
+    '--config',
+    '--debug',
+    '--expand',
+    '--format',
+    '--help',
+    '--json',
+    '--me',
+    '--name',
+    '--quiet',
+    '--state',
+    '--user',
+    '--watch',
+    '--wide',
+  ]);
+  t.deepEqual(await bashComplete(env, user, ['dopq', 'q', '--state', 'r']), ['rejected', 'running']);
+  t.deepEqual(await bashComplete(env, user, ['dopq', 'q', '--format', 'time_']), ['time_left', 'time_limit']);
+  t.deepEqual(await bashComplete(env, user, ['dopq', 'q', '-u', 'dopq-al']), ['dopq-alice']);
   t.deepEqual(await bashComplete(env, user, ['dopq', 'sim', '--policy', '']), [...POLICIES].sort());
   t.deepEqual(await bashComplete(env, user, ['dopq', 'usage', '']), ['help', 'reset']);
   t.deepEqual(await bashComplete(env, user, ['dopq', '--config', '/x.yaml', 'completion', '']), ['bash', 'zsh']);
@@ -132,6 +150,7 @@ test("bash: `dopq rm <TAB>` offers the caller's own jobs it can take, from --con
   t.deepEqual(await bashComplete(env, a, ['dopq', 'log', '2', '']), []);
   t.deepEqual(await bashComplete(env, a, ['dopq', 'release', ''], config), ['3']);
   t.deepEqual(await bashComplete(env, a, ['dopq', 'hold', ''], config), ['11', '2']);
+  t.deepEqual(await bashComplete(env, a, ['dopq', 'wait', ''], config), ['11', '2', '3']);
   // The config on the command line, with or without =, wins over the environment's.
   t.deepEqual(await bashComplete(env, a, ['dopq', '--config', env.spool.configFile, 'top', '']), ['11', '2', '3']);
   t.deepEqual(await bashComplete(env, a, ['dopq', '--config', '=', env.spool.configFile, 'top', '']), ['11', '2', '3']);

@@ -78,7 +78,10 @@ test('argument errors take the one form: subject, reason, and a hint (did you me
     [['psuh'], "dopq: unknown command 'psuh'\nhint: did you mean push?\n"],
     [['usage', 'rest'], "dopq: usage: unknown command 'rest'\nhint: did you mean reset?\n"],
     [['push'], "dopq: push: missing required argument 'file'\nhint: usage: dopq push [options] <file> (see dopq push --help)\n"],
-    [['log', 'x1'], 'dopq: log: <id>: not a job id: "x1"\nhint: usage: dopq log [options] <id> (see dopq log --help)\n'],
+    [
+      ['log', 'x1'],
+      'dopq: log: <id>: not a job: "x1"; expected a job id (17), a task (17_3, 17_[1-3]), a range (17-25) or a list (17,19)\nhint: usage: dopq log [options] <id> (see dopq log --help)\n',
+    ],
     [
       ['sim', '--policy', 'nope', 't.yaml'],
       'dopq: sim: --policy: expected one of fairshare, fifo, dopq-classic, got "nope"\nhint: usage: dopq sim [options] <trace> (see dopq sim --help)\n',

@@ -11,12 +11,12 @@ import { busy, HOUR, iso, job, now, user } from './busy-queue.js';
 
 const { strlen } = createRequire(import.meta.url)('cli-table3/src/utils.js') as { strlen: (text: string) => number };
 
-/** The tables of the busy queue as dopq drew them before widths were fitted (commit 2fd9d2d). */
+/** The tables of the busy queue as dopq drew them before widths were fitted (commit 2fd9d2d), plus Running's limit and time left. */
 const BEFORE = `Running
-┌────┬───────┬─────────────────────────────────────────────────┬──────┬─────────┐
-│ id │ user  │ name                                            │ gpus │ runtime │
-│ 1  │ alice │ train-resnet50-imagenet-full-precision-long-run │ 0,1  │ 1h00m   │
-└────┴───────┴─────────────────────────────────────────────────┴──────┴─────────┘
+┌────┬───────┬─────────────────────────────────────────────────┬──────┬─────────┬───────┬──────┐
+│ id │ user  │ name                                            │ gpus │ runtime │ limit │ left │
+│ 1  │ alice │ train-resnet50-imagenet-full-precision-long-run │ 0,1  │ 1h00m   │ 1h00m │ 0s   │
+└────┴───────┴─────────────────────────────────────────────────┴──────┴─────────┴───────┴──────┘
 
 Queued
 ┌───┬────┬───────┬────────────────────────────────────────┬──────┬─────────┬──────────────────────────┐

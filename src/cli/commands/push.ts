@@ -30,6 +30,8 @@ import { assertMountsAccessible } from '../mount-access-check.js';
 
 export interface PushOptions extends PushFlags {
   json?: boolean;
+  /** Block until the job (each task of an array) ends; exit as `dopq wait` does. */
+  wait?: boolean;
 }
 
 /**
@@ -187,8 +189,12 @@ async function pushManifest(
   await checkAdmission(ctx, tasks);
   await checkDependencies(ctx, file, result.manifest, (field) => merged.nameIssue({ path: field, message: '' }));
   const id = await publishJob(ctx, text, input.source, result.manifest);
+  const ids = Array.from({ length: tasks }, (_, i) => id + i);
+  // --wait --json: one object, wait's (it holds the ids), not two.
+  if (options.wait && options.json) return (await import('./wait.js')).waitForJobs(ctx, ids, ctx.io, { json: true });
   // An array's id is its first task's; the tasks hold the numbers up to last_id.
   ctx.io.out(options.json ? `${JSON.stringify(tasks > 1 ? { id, last_id: id + tasks - 1 } : { id })}\n` : `${id}\n`);
+  if (options.wait) return (await import('./wait.js')).waitForJobs(ctx, ids, ctx.io);
   return ExitCode.ok;
 }
 

@@ -1,7 +1,14 @@
 // `dopq q`: the queue as tables fitted to the terminal, or as one JSON object for scripts.
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DopqError, ExitCode } from '../../core/errors.js';
+import { pickFields } from '../../core/view/job-fields.js';
+import { isFiltering, type JobFilter, type StateFilter } from '../../core/view/job-filter.js';
+import { fieldContext, filterView, jobIdLines, renderJobTable } from '../../core/view/job-table.js';
 import { buildQueueView, type QueueView } from '../../core/view/queue-view.js';
+import { renderQueue } from '../../core/view/render.js';
+import { userName } from '../../io/host/users.js';
 import { daemonAlive } from '../../io/spool/daemon-lock.js';
 import { intakeFileMaxBytes, pendingJobs } from '../../io/spool/pending.js';
 import { createShareResolver } from '../../io/host/shares.js';
@@ -10,6 +17,7 @@ import { readDaemonStatus } from '../../io/spool/daemon-status.js';
 import type { CommandContext } from '../context.js';
 import { colorLevel } from '../color.js';
 import { daemonQueueView } from '../daemon-view.js';
+import { watchFolders } from '../spool-watch.js';
 
 /** Finished rows the tables show without `--all`: the newest, like squeue beside sacct. */
 const FINISHED_SHOWN = 50;
@@ -19,35 +27,107 @@ export interface QueueOptions {
   all?: boolean;
   /** Every column, nothing cut, whatever the width. */
   wide?: boolean;
+  /** `-u`: only these owners' jobs. */
+  user?: string[];
+  /** Only the caller's jobs. */
+  me?: boolean;
+  state?: StateFilter[];
+  /** A glob over job names. */
+  name?: string;
+  /** `-q`: job ids only, one a line. */
+  quiet?: boolean;
+  /** `--format`: these fields, as one table's columns or each JSON job's keys. */
+  format?: string[];
+  /** `--watch [SECONDS]`: redraw every so many seconds (true: the default). */
+  watch?: number | true;
+  /** One row per array task. */
+  expand?: boolean;
 }
+
+/** Seconds between redraws of `q --watch` without a number, as watch(1). */
+export const WATCH_DEFAULT_SECONDS = 2;
 
 export async function queueCommand(ctx: CommandContext, options: QueueOptions): Promise<number> {
   await requireSpool(ctx);
-  const now = Date.now();
-  // The view the daemon built of the state in place, while it still holds (as --json prints it); else built here.
-  const cached = options.all ? undefined : await daemonQueueView(ctx, now);
-  if (cached && options.json) {
-    ctx.io.out(cached.json);
-    return ExitCode.ok;
-  }
-  const view = cached?.view() ?? (await buildView(ctx, options, now));
-  if (options.json) {
-    ctx.io.out(`${JSON.stringify(view)}\n`);
-    return ExitCode.ok;
-  }
-  const width = options.wide ? undefined : outputWidth(ctx.env, ctx.io.isTTY ? process.stdout.columns : undefined, ctx.io.isTTY);
-  // Loaded for tables only: `q --json` (scripts, watchers) needs neither chalk nor cli-table3.
-  const { renderQueue } = await import('../../core/view/render.js');
-  ctx.io.out(
-    renderQueue(view, {
-      now,
-      colorLevel: colorLevel(ctx.io.isTTY, ctx.env),
-      ...(width !== undefined ? { width } : {}),
-      ...(ctx.env['TZ'] ? { timeZone: ctx.env['TZ'] } : {}),
-      ...(options.all ? {} : { finishedLimit: FINISHED_SHOWN }),
-    }),
-  );
+  const filter = await jobFilterOf(options);
+  if (options.watch !== undefined) return watchQueue(ctx, options, filter);
+  ctx.io.out(await queueOutput(ctx, options, filter, ctx.io.isTTY ? process.stdout.columns : undefined));
   return ExitCode.ok;
+}
+
+/** What `-u`, `--me`, `--state` and `--name` ask for, with `--me` as the caller's name. */
+async function jobFilterOf(options: QueueOptions): Promise<JobFilter> {
+  const users = [...(options.user ?? []), ...(options.me ? [await userName(process.getuid?.() ?? 0)] : [])];
+  return {
+    ...(users.length > 0 ? { users } : {}),
+    ...(options.state ? { states: options.state } : {}),
+    ...(options.name !== undefined ? { name: options.name } : {}),
+  };
+}
+
+/**
+ * Redraw in place until Ctrl-C (exit 0): the cursor goes home and each line overwrites the last
+ * frame's (clearing what is left of it), so the screen never goes blank between frames; a frame
+ * is drawn when the output changed, at most every interval, and the daemon's saves wake it early.
+ * Not a terminal: each changed frame is printed after the last.
+ */
+async function watchQueue(ctx: CommandContext, options: QueueOptions, filter: JobFilter): Promise<number> {
+  const intervalMs = (options.watch === true ? WATCH_DEFAULT_SECONDS : options.watch!) * 1000;
+  const spool = watchFolders([ctx.spool.intake, path.dirname(ctx.spool.state)]);
+  let stop!: () => void;
+  const stopped = new Promise<'stop'>((resolve) => (stop = () => resolve('stop')));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const tty = ctx.io.isTTY;
+  try {
+    let last = '';
+    for (;;) {
+      const lookedAt = Date.now();
+      const frame = await queueOutput(ctx, options, filter, tty ? process.stdout.columns : undefined);
+      if (frame !== last) {
+        ctx.io.out(tty ? `\x1b[H${frame.replaceAll('\n', '\x1b[K\n')}\x1b[J` : `${last === '' ? '' : '\n'}${frame}`);
+        last = frame;
+      }
+      // Woken early by the daemon's saves, but looking at most once a second; at the latest each interval.
+      const next = sleep(Math.max(0, Math.min(intervalMs, 1000) - (Date.now() - lookedAt))).then(() =>
+        spool.next(Math.max(0, intervalMs - (Date.now() - lookedAt))),
+      );
+      if ((await Promise.race([stopped, next])) === 'stop') return ExitCode.ok;
+    }
+  } finally {
+    spool.close();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/** One look at the queue, as `options` asks it drawn. */
+async function queueOutput(ctx: CommandContext, options: QueueOptions, filter: JobFilter, columns: number | undefined): Promise<string> {
+  const now = Date.now();
+  // The view the daemon built of the state in place, while it still holds; else built here.
+  const cached = options.all ? undefined : await daemonQueueView(ctx, now);
+  // The whole view as JSON: the daemon's line as it is, not parsed and printed again.
+  if (cached && options.json && !isFiltering(filter) && !options.format && !options.quiet) return cached.json;
+  const view = cached?.view() ?? (await buildView(ctx, options, now));
+  const shown: QueueView = isFiltering(filter) ? filterView(view, filter) : view;
+  const timeZone = ctx.env['TZ'] || undefined;
+  if (options.quiet) return jobIdLines(shown.jobs, filter.states);
+  const fields = options.format;
+  if (options.json) {
+    if (!fields) return `${JSON.stringify(shown)}\n`;
+    const fieldCtx = fieldContext(shown, now, timeZone);
+    return `${JSON.stringify({ ...shown, jobs: shown.jobs.map((job) => pickFields(job, fields, fieldCtx)) })}\n`;
+  }
+  const width = options.wide ? undefined : outputWidth(ctx.env, columns, ctx.io.isTTY);
+  if (fields) return renderJobTable(shown.jobs, fields, fieldContext(shown, now, timeZone), width);
+  return renderQueue(shown, {
+    now,
+    colorLevel: colorLevel(ctx.io.isTTY, ctx.env),
+    ...(width !== undefined ? { width } : {}),
+    ...(timeZone ? { timeZone } : {}),
+    ...(options.all ? {} : { finishedLimit: FINISHED_SHOWN }),
+    ...(options.expand ? { expand: true } : {}),
+  });
 }
 
 async function buildView(ctx: CommandContext, options: QueueOptions, now: number): Promise<QueueView> {

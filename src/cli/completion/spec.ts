@@ -1,6 +1,8 @@
 // What shell completion knows about dopq, read from the commander program itself when the script
 // is printed: every visible command, alias, option and argument, so the script never drifts.
 import type { Argument, Command, Option } from 'commander';
+import { JOB_FIELDS } from '../../core/view/job-fields.js';
+import { STATE_FILTERS } from '../../core/view/job-filter.js';
 
 /** What a word may be: job ids come from the spool, files and users from the shell. */
 export type ValueKind = { kind: 'ids' } | { kind: 'files' } | { kind: 'users' } | { kind: 'choices'; choices: string[] } | { kind: 'none' };
@@ -24,7 +26,8 @@ export interface CommandSpec {
   variadic: boolean;
 }
 
-// Argument names dopq uses (`<id...>`, `<file>`, `[user]`) say what they take.
+// Argument names dopq uses (`<id...>`, `<file>`, `[user]`) say what they take; lists joined with
+// commas (`--state`, `--format`) are offered their first word.
 const ARGUMENT_KINDS: Record<string, ValueKind> = {
   id: { kind: 'ids' },
   ids: { kind: 'ids' },
@@ -32,6 +35,8 @@ const ARGUMENT_KINDS: Record<string, ValueKind> = {
   src: { kind: 'files' },
   trace: { kind: 'files' },
   user: { kind: 'users' },
+  states: { kind: 'choices', choices: [...STATE_FILTERS] },
+  fields: { kind: 'choices', choices: [...JOB_FIELDS] },
 };
 
 function valueKind(name: string, choices: readonly string[] | undefined): ValueKind {

@@ -1,9 +1,9 @@
 // Which of a user's jobs a command can take, for shell completion: `dopq rm <TAB>` offers the
-// caller's jobs still queued or running, `log` all of theirs, `release` only those held, `push
-// --after` all of theirs, `attach` their interactive ones not finished.
+// caller's jobs still queued or running (so does `wait`), `log` all of theirs, `release` only
+// those held, `push --after` all of theirs, `attach` their interactive ones not finished.
 import { FINISHED_STATES, type JobRecord } from './job.js';
 
-export type IdCommand = 'rm' | 'hold' | 'release' | 'top' | 'log' | 'push' | 'attach';
+export type IdCommand = 'rm' | 'hold' | 'release' | 'top' | 'log' | 'wait' | 'push' | 'attach';
 
 const waiting = (job: Pick<JobRecord, 'state'>) => job.state === 'queued' || job.state === 'building';
 
@@ -18,6 +18,7 @@ const TAKES: Record<IdCommand, { recorded: (job: Judged) => boolean; pending: bo
   // push --after / --after-any: any job of yours, finished or not.
   push: { recorded: () => true, pending: true },
   attach: { recorded: (job) => job.interactive === true && !FINISHED_STATES.includes(job.state), pending: false },
+  wait: { recorded: (job) => !FINISHED_STATES.includes(job.state), pending: true },
 };
 
 export function isIdCommand(command: string): command is IdCommand {

@@ -8,6 +8,7 @@ import { fitColumns, MIN_WIDTH, type TableFit } from './fit-table.js';
 import { localTime } from './local-time.js';
 import type { JobView, QueueView } from './queue-view.js';
 import { formatDuration } from '../units.js';
+import { arrayOf, taskLabel, timeLeftOf } from './job-fields.js';
 
 export interface RenderOptions {
   now: number;
@@ -18,6 +19,8 @@ export interface RenderOptions {
   width?: number;
   /** IANA zone for the times in the header (the TZ environment variable); absent: the system's. */
   timeZone?: string;
+  /** One row per queued array task, rather than one row per array (`17_[4-19%4]`, as squeue). */
+  expand?: boolean;
 }
 
 // cli-table3's own cell width and cut (ANSI-aware, wide characters), so widths match its padding.
@@ -33,7 +36,7 @@ const { strlen, truncate: cut } = createRequire(import.meta.url)('cli-table3/src
  */
 export const TABLE_FITS = {
   running: {
-    drop: [],
+    drop: ['limit'],
     truncate: [
       { column: 'name', min: 10 },
       { column: 'user', min: 8 },
@@ -71,6 +74,7 @@ interface Drawing {
   c: ChalkInstance;
   width: number | undefined;
   timeZone: string | undefined;
+  expand: boolean;
 }
 
 export function renderQueue(view: QueueView, options: RenderOptions): string {
@@ -79,6 +83,7 @@ export function renderQueue(view: QueueView, options: RenderOptions): string {
     c: new Chalk({ level: options.colorLevel }),
     width: options.width === undefined ? undefined : Math.max(options.width, MIN_WIDTH),
     timeZone: options.timeZone,
+    expand: Boolean(options.expand),
   };
   const sections = [
     renderStatus(view, d),
@@ -236,8 +241,23 @@ function gpuLabels(view: QueueView, ids: string[]): string {
 function runningTable(view: QueueView, d: Drawing): string {
   const rows = view.jobs
     .filter((job) => job.state === 'running')
-    .map((job) => [String(job.id), job.user, nameOf(job), gpuLabels(view, job.gpus), since(job.started_at, d.now)]);
-  return table(['id', 'user', 'name', 'gpus', 'runtime'], rows, TABLE_FITS.running, d);
+    .map((job) => [
+      taskLabel(job),
+      job.user,
+      nameOf(job),
+      gpuLabels(view, job.gpus),
+      since(job.started_at, d.now),
+      job.time_limit === null ? '-' : formatDuration(job.time_limit),
+      timeLeftCell(job, d),
+    ]);
+  return table(['id', 'user', 'name', 'gpus', 'runtime', 'limit', 'left'], rows, TABLE_FITS.running, d);
+}
+
+/** Time until the limit stops the job; yellow in its last tenth, as a warning. */
+function timeLeftCell(job: JobView, { now, c }: Drawing): string {
+  const left = timeLeftOf(job, now);
+  if (left === null) return '-';
+  return job.time_limit !== null && left < job.time_limit / 10 ? c.yellow(formatDuration(left)) : formatDuration(left);
 }
 
 const WAITING_FOR: Record<string, string> = {
@@ -263,19 +283,62 @@ function startCell(job: JobView, now: number, c: ChalkInstance): string {
 
 function queuedTable(view: QueueView, d: Drawing): string {
   const { now, c } = d;
-  const rows = view.jobs
+  const waiting = view.jobs
     .filter((job) => job.state === 'queued' || job.state === 'building')
-    .sort((a, b) => (a.position ?? Infinity) - (b.position ?? Infinity) || a.id - b.id)
-    .map((job) => [
-      String(job.position ?? '-'),
-      String(job.id),
-      job.user,
-      nameOf(job),
-      job.ingested || job.gpus_requested > 0 ? String(job.gpus_requested) : '?',
-      since(job.submitted_at, now),
-      startCell(job, now, c),
-    ]);
+    .sort((a, b) => (a.position ?? Infinity) - (b.position ?? Infinity) || a.id - b.id);
+  const rows = (d.expand ? waiting.map((job) => ({ job, label: taskLabel(job) })) : groupTasks(waiting)).map(({ job, label }) => [
+    String(job.position ?? '-'),
+    label,
+    job.user,
+    nameOf(job),
+    job.ingested || job.gpus_requested > 0 ? String(job.gpus_requested) : '?',
+    since(job.submitted_at, now),
+    startCell(job, now, c),
+  ]);
   return table(['#', 'id', 'user', 'name', 'gpus', 'waiting', 'est. start'], rows, TABLE_FITS.queued, d);
+}
+
+/**
+ * Queued tasks of one array as one row, at the place of its first, labelled as squeue does
+ * (`17_[4-7,9%4]`); held ones apart from the others. A lone task keeps its own row (`17_4`).
+ */
+export function groupTasks(waiting: readonly JobView[]): { job: JobView; label: string }[] {
+  const groups = new Map<string, JobView[]>();
+  const keyOf = (job: JobView): string | undefined => {
+    const array = arrayOf(job);
+    return array && job.state === 'queued' ? `${array.id}${job.held_by ? 'h' : ''}` : undefined;
+  };
+  for (const job of waiting) {
+    const key = keyOf(job);
+    if (key === undefined) continue;
+    const group = groups.get(key);
+    if (group) group.push(job);
+    else groups.set(key, [job]);
+  }
+  const rows: { job: JobView; label: string }[] = [];
+  for (const job of waiting) {
+    const key = keyOf(job);
+    const group = key === undefined ? undefined : groups.get(key);
+    if (!group || group.length < 2) rows.push({ job, label: taskLabel(job) });
+    else if (group[0] === job) {
+      const array = arrayOf(job)!;
+      const indices = group.map((task) => arrayOf(task)!.index).sort((a, b) => a - b);
+      rows.push({ job, label: `${array.id}_[${indexRanges(indices)}${array.throttle === null ? '' : `%${array.throttle}`}]` });
+    }
+  }
+  return rows;
+}
+
+/** `4-7,9,11-19` from ascending indices. */
+export function indexRanges(indices: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < indices.length;) {
+    let j = i;
+    while (j + 1 < indices.length && indices[j + 1] === indices[j]! + 1) j += 1;
+    parts.push(i === j ? String(indices[i]) : `${indices[i]}-${indices[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
 }
 
 /** A job's name, with its attempt when an engine restart made it run again. */
@@ -297,7 +360,7 @@ function finishedTable(view: QueueView, limit: number | undefined, d: Drawing): 
     .sort((a, b) => Date.parse(b.finished_at ?? '') - Date.parse(a.finished_at ?? '') || b.id - a.id);
   const hidden = limit === undefined ? 0 : Math.max(0, finished.length - limit);
   const rows = finished.slice(0, finished.length - hidden).map((job) => [
-    String(job.id),
+    taskLabel(job),
     job.user,
     nameOf(job),
     outcome(job, c),

@@ -31,6 +31,7 @@ export function forgetFinished(ctx: DaemonContext, cutoff: number): number {
     ctx.specs.delete(id);
     void rm(path.join(ctx.spool.jobs, `${id}.json`), { force: true });
     void rm(path.join(ctx.spool.logs, `${id}.log`), { force: true });
+    void rm(path.join(ctx.spool.logs, `${id}.log.times`), { force: true });
     void rm(path.join(ctx.spool.rejected, `${id}.job`), { force: true });
     void rm(path.join(ctx.spool.builds, `${id}.tar`), { force: true });
     void rm(path.join(ctx.spool.logs, `${id}.build.log`), { force: true });

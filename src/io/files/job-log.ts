@@ -48,6 +48,16 @@ export interface OutputLimits {
 }
 
 /**
+ * Beside a job's log, `<log>.times`: a line `<ms> <offset>` the first time output is saved in
+ * each second, so `dopq log --since` finds where the last minutes begin without timestamps in
+ * the output itself. Kept as the log is (the owner's, 0600); best effort: a failed write costs
+ * only `--since`'s precision.
+ */
+export function logTimesFile(log: string): string {
+  return `${log}.times`;
+}
+
+/**
  * Save everything `source` gives (a container's output) into `file`, owned by `uid` (0600); an
  * existing file (an adopted job's log, whose output the engine replays) is rewritten. Resolves
  * when the source ends. Every byte is read whatever happens to the file, so a job whose output
@@ -59,7 +69,8 @@ export async function saveJobOutput(source: NodeJS.ReadableStream, file: string,
     () => false,
   );
   const handle = exists ? await open(file, constants.O_RDWR | constants.O_TRUNC | constants.O_NOFOLLOW) : await createOwned(file, uid);
-  const log = new GuardedLog(handle, limits);
+  const times = await openTimes(logTimesFile(file), uid);
+  const log = new GuardedLog(handle, limits, times);
   try {
     await new Promise<void>((resolve, reject) => {
       source.on('data', (chunk: Buffer) => log.push(chunk));
@@ -70,6 +81,16 @@ export async function saveJobOutput(source: NodeJS.ReadableStream, file: string,
   } finally {
     await log.flush();
     await handle.close();
+    await times?.close().catch(() => undefined);
+  }
+}
+
+async function openTimes(file: string, uid: number): Promise<FileHandle | undefined> {
+  try {
+    return await open(file, constants.O_WRONLY | constants.O_TRUNC | constants.O_APPEND | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+    return createOwned(file, uid).catch(() => undefined);
   }
 }
 
@@ -98,9 +119,13 @@ class GuardedLog {
   private droppedEndsLine = true;
   private trimmed = false;
 
+  /** The second of the last line in the times file. */
+  private timedSecond = -1;
+
   constructor(
     private readonly handle: FileHandle,
     private readonly limits: OutputLimits,
+    private readonly times?: FileHandle,
   ) {}
 
   push(chunk: Buffer): void {
@@ -140,6 +165,7 @@ class GuardedLog {
     const room = this.limits.size - this.size;
     const kept = batch.length <= room ? batch : cutAtLine(batch.subarray(0, Math.max(0, room)), this.endsLine && this.size > 0);
     const start = this.size;
+    await this.noteTime(start);
     try {
       await this.write(kept, true);
     } catch (error) {
@@ -161,6 +187,13 @@ class GuardedLog {
       }
       await this.mark(outputCutMarker(this.limits.size));
     }
+  }
+
+  private async noteTime(offset: number): Promise<void> {
+    const now = Date.now();
+    if (!this.times || Math.floor(now / 1000) === this.timedSecond) return;
+    this.timedSecond = Math.floor(now / 1000);
+    await this.times.write(`${now} ${offset}\n`).catch(() => undefined);
   }
 
   private drop(bytes: Buffer): void {
