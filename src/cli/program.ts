@@ -72,7 +72,9 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
         // Commander keeps the command line there without typing it: where `--` is tells FILE from COMMAND.
         (program as Command & { rawArgs: string[] }).rawArgs,
       );
-      setExit(await (await import('./commands/push.js')).pushCommand(await ctx(), manifest, command, options));
+      const push = await import('./commands/push.js');
+      push.assertPushOperands(manifest, command, options);
+      setExit(await push.pushCommand(await ctx(), manifest, command, options));
     });
 
   const q = program

@@ -77,7 +77,10 @@ test('argument errors take the one form: subject, reason, and a hint (did you me
     [['push', '--jsn', 'x.yaml'], "dopq: push: unknown option '--jsn'\nhint: did you mean --json?\n"],
     [['psuh'], "dopq: unknown command 'psuh'\nhint: did you mean push?\n"],
     [['usage', 'rest'], "dopq: usage: unknown command 'rest'\nhint: did you mean reset?\n"],
-    [['push'], "dopq: push: missing required argument 'file'\nhint: usage: dopq push [options] <file> (see dopq push --help)\n"],
+    [
+      ['push'],
+      'dopq: push: give a manifest FILE, - to read one from standard input, or --image IMAGE -- COMMAND\nhint: usage: dopq push FILE | dopq push - | dopq push --image IMAGE [--gpus N] ... -- COMMAND [ARGS...]\n',
+    ],
     [
       ['log', 'x1'],
       'dopq: log: <id>: not a job: "x1"; expected a job id (17), a task (17_3, 17_[1-3]), a range (17-25) or a list (17,19)\nhint: usage: dopq log [options] <id> (see dopq log --help)\n',

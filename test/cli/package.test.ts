@@ -127,7 +127,7 @@ test('npm install -g of the tarball gives a dopq that runs, says its version and
   const help = await sh(dopq, ['--help']);
   t.is(help.code, 0, help.stderr);
   t.regex(help.stdout, /^Usage: dopq \[options\] \[command\]/);
-  t.regex(help.stdout, /\n {2}push \[options\] <file>/);
+  t.regex(help.stdout, /\n {2}push \[options\] \[file\]/);
   t.regex(help.stdout, /\n {2}completion <shell>/);
   // It runs a command end to end from where npm put it: the bundled demo config is there too.
   const sim = await sh(dopq, ['sim', path.join(CHECKOUT, 'test', 'traces', 'flood.yaml'), '--json'], { env: { DOPQ_CONFIG: '' } });

@@ -6,24 +6,21 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chown, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import test from 'ava';
 import { decodeEnvelope, type Envelope } from '../../src/core/job/envelope.js';
 import { CLI } from '../helpers/cli.js';
 import { alice, bob, type UnixUser } from '../helpers/users.js';
 import { makeTempSpool, type TempSpool } from './temp-spool.js';
 
-const PROGRAM = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/program.js')).href;
-
-// A contender loads the CLI's modules, says `ready`, and on `go` runs the built bin shim with its
+// A contender loads the built executable's bundle, says `ready`, and on `go` runs it with its
 // arguments: the pushes race in publishing, not in starting node.
 const CONTENDER = `
-await import(${JSON.stringify(PROGRAM)});
+const { createRequire } = await import('node:module');
 const [cli, ...args] = process.argv.slice(2);
+const { exports: dopq } = createRequire(import.meta.url)(cli).loadBundle();
 process.stdout.write('ready\\n');
 process.stdin.once('data', async () => {
-  process.argv = [process.argv[0], cli, ...args];
-  await import(${JSON.stringify(pathToFileURL(CLI).href)});
+  process.exitCode = await dopq.main([process.argv[0], cli, ...args]);
 });
 `;
 

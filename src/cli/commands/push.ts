@@ -44,19 +44,8 @@ export async function pushCommand(
   command: string[] | undefined,
   options: PushOptions,
 ): Promise<number> {
-  if (command !== undefined && command.length === 0)
-    throw new DopqError('usage', ExitCode.usage, '--: no command after it; write the command to run after --', 'push');
+  assertPushOperands(file, command, options);
   if (file === undefined) {
-    if (!hasFieldFlags(options, command))
-      throw new DopqError(
-        'usage',
-        ExitCode.usage,
-        'give a manifest FILE, - to read one from standard input, or --image IMAGE -- COMMAND',
-        'push',
-        {
-          hint: 'usage: dopq push FILE | dopq push - | dopq push --image IMAGE [--gpus N] ... -- COMMAND [ARGS...]',
-        },
-      );
     return pushManifest(
       ctx,
       { subject: 'push', original: undefined, source: path.resolve('command-line'), defaultName: nameFromCommand(command) },
@@ -87,6 +76,25 @@ export async function pushCommand(
     limitName: 'limits.manifest_size',
   });
   return pushManifest(ctx, { subject: file, original: text, source: path.resolve(file) }, options, command);
+}
+
+/**
+ * Usage errors in what was typed, before any config is read: `dopq push` with nothing to push
+ * is exit 64 whatever the config says.
+ */
+export function assertPushOperands(file: string | undefined, command: string[] | undefined, options: PushOptions): void {
+  if (command !== undefined && command.length === 0)
+    throw new DopqError('usage', ExitCode.usage, '--: no command after it; write the command to run after --', 'push');
+  if (file === undefined && !hasFieldFlags(options, command))
+    throw new DopqError(
+      'usage',
+      ExitCode.usage,
+      'give a manifest FILE, - to read one from standard input, or --image IMAGE -- COMMAND',
+      'push',
+      {
+        hint: 'usage: dopq push FILE | dopq push - | dopq push --image IMAGE [--gpus N] ... -- COMMAND [ARGS...]',
+      },
+    );
 }
 
 /** Standard input up to the manifest limit; more is refused, not cut. */
