@@ -7,13 +7,13 @@ import { dependencyHolds } from '../../src/core/job/dependencies.js';
 import { freeJobRange, intakeJobName, numbersOfIntakeEntry } from '../../src/core/job/job-ids.js';
 import type { JobRecord, JobState } from '../../src/core/job/job.js';
 import { parseManifest } from '../../src/core/job/manifest.js';
-import { groupQueues, type QueuedJob } from '../../src/core/schedule/queue-order.js';
+import type { QueuedJob } from '../../src/core/schedule/queue-order.js';
 import { schedulerInput } from '../../src/core/schedule/schedule-input.js';
 import { decide, type SchedulerInput } from '../../src/core/schedule/scheduler.js';
 import { planQueue } from '../../src/core/schedule/start-estimates.js';
 import type { StateFile } from '../../src/core/state.js';
 import { buildQueueView } from '../../src/core/view/queue-view.js';
-import { testConfig } from './fixtures.js';
+import { fairshareInput, gpuIds, testConfig } from './fixtures.js';
 
 const config = testConfig();
 const now = 1_000_000_000;
@@ -83,24 +83,8 @@ test('manifest fields array, after and after_any; an array needs image:', (t) =>
 
 // --- the %N cap in the scheduler ---------------------------------------------------------------
 
-const gpus = (n: number) => Array.from({ length: n }, (_, i) => `g${i}`);
-function input(queued: QueuedJob[], extra: Partial<SchedulerInput> = {}): SchedulerInput {
-  return {
-    policy: 'fairshare',
-    now,
-    free: gpus(8),
-    running: [],
-    queues: groupQueues(queued),
-    usage: new Map(),
-    shares: new Map(),
-    running_weight: 3600,
-    history: [],
-    classic_history: 100,
-    max_gpus_per_user: null,
-    paused: false,
-    ...extra,
-  };
-}
+const gpus = gpuIds;
+const input = (queued: QueuedJob[], extra: Partial<SchedulerInput> = {}): SchedulerInput => fairshareInput(queued, now, 8, extra);
 
 test('property: a pass never takes an array past its cap, and starts up to it when GPUs allow', (t) => {
   fc.assert(

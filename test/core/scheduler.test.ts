@@ -1,8 +1,9 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { classicPenalties, shareOf } from '../../src/core/schedule/policy.js';
-import { groupQueues, type QueuedJob } from '../../src/core/schedule/queue-order.js';
+import type { QueuedJob } from '../../src/core/schedule/queue-order.js';
 import { blockerOf, decide, heldByUser, usableGpus, type RunningJob, type SchedulerInput } from '../../src/core/schedule/scheduler.js';
+import { fairshareInput, gpuIds } from './fixtures.js';
 
 const now = 1_000_000_000;
 const H = 3600 * 1000;
@@ -14,25 +15,8 @@ const job = (id: number, user: string, gpus: number, extra: Partial<QueuedJob> =
   time_limit: 3600,
   ...extra,
 });
-const gpus = (n: number) => Array.from({ length: n }, (_, i) => `g${i}`);
-
-function input(queued: QueuedJob[], extra: Partial<SchedulerInput> = {}): SchedulerInput {
-  return {
-    policy: 'fairshare',
-    now,
-    free: gpus(4),
-    running: [],
-    queues: groupQueues(queued),
-    usage: new Map(),
-    shares: new Map(),
-    running_weight: 3600,
-    history: [],
-    classic_history: 100,
-    max_gpus_per_user: null,
-    paused: false,
-    ...extra,
-  };
-}
+const gpus = gpuIds;
+const input = (queued: QueuedJob[], extra: Partial<SchedulerInput> = {}): SchedulerInput => fairshareInput(queued, now, 4, extra);
 const startedBy = (decisions: { starts: { id: number }[] }, queued: QueuedJob[]) => {
   const counts: Record<string, number> = {};
   for (const s of decisions.starts) {
