@@ -33,7 +33,9 @@ export function tmuxAs(t: ExecutionContext, user: UnixUser, argv: string[], size
   // A server of its own, on a socket of its own: tmux leaves the file behind, the teardown removes it.
   const server = path.join(tmpdir(), `dopq-tmux-${randomBytes(4).toString('hex')}`);
   const tmux = (...args: string[]) => execFileSync('tmux', ['-S', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  const script = `${argv.map(shQuote).join(' ')}; echo "terminal-exit=$?"; exec sleep 3600`;
+  // Then `cat` holds the terminal open: it swallows keys and ends when the terminal goes at the
+  // teardown (a `sleep` there outlived the tests by an hour: su gives it a session of its own).
+  const script = `${argv.map(shQuote).join(' ')}; echo "terminal-exit=$?"; exec cat >/dev/null`;
   tmux(
     'new-session',
     '-d',
