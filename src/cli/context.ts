@@ -4,7 +4,8 @@ import { chooseConfig, loadConfig } from '../io/files/config-file.js';
 import { spoolPaths, type SpoolPaths } from '../io/spool/spool.js';
 
 export interface Output {
-  out(text: string): void;
+  /** Text, or bytes already encoded (a cached view printed as it lies on disk). */
+  out(text: string | Uint8Array): void;
   err(text: string): void;
   isTTY: boolean;
 }

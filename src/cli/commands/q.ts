@@ -3,11 +3,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DopqError, ExitCode } from '../../core/errors.js';
-import { pickFields } from '../../core/view/job-fields.js';
 import { isFiltering, type JobFilter, type StateFilter } from '../../core/view/job-filter.js';
-import { fieldContext, filterView, jobIdLines, renderJobTable } from '../../core/view/job-table.js';
 import { buildQueueView, type QueueView } from '../../core/view/queue-view.js';
-import { renderQueue } from '../../core/view/render.js';
 import { userName } from '../../io/host/users.js';
 import { daemonAlive } from '../../io/spool/daemon-lock.js';
 import { intakeFileMaxBytes, pendingJobs } from '../../io/spool/pending.js';
@@ -51,6 +48,14 @@ export async function queueCommand(ctx: CommandContext, options: QueueOptions): 
   await requireSpool(ctx);
   const filter = await jobFilterOf(options);
   if (options.watch !== undefined) return watchQueue(ctx, options, filter);
+  if (options.json && !options.all && !isFiltering(filter) && !options.format && !options.quiet) {
+    // The whole view as JSON: the daemon's line as it lies on disk, not parsed and printed again.
+    const cached = await daemonQueueView(ctx, Date.now());
+    if (cached) {
+      ctx.io.out(cached.json);
+      return ExitCode.ok;
+    }
+  }
   ctx.io.out(await queueOutput(ctx, options, filter, ctx.io.isTTY ? process.stdout.columns : undefined));
   return ExitCode.ok;
 }
@@ -106,9 +111,13 @@ async function queueOutput(ctx: CommandContext, options: QueueOptions, filter: J
   const now = Date.now();
   // The view the daemon built of the state in place, while it still holds; else built here.
   const cached = options.all ? undefined : await daemonQueueView(ctx, now);
-  // The whole view as JSON: the daemon's line as it is, not parsed and printed again.
-  if (cached && options.json && !isFiltering(filter) && !options.format && !options.quiet) return cached.json;
   const view = cached?.view() ?? (await buildView(ctx, options, now));
+  // Loaded when used: `q --json` on the daemon's view (scripts, dashboards) needs none of them.
+  const [{ fieldContext, filterView, jobIdLines, renderJobTable }, { pickFields }, { renderQueue }] = await Promise.all([
+    import('../../core/view/job-table.js'),
+    import('../../core/view/job-fields.js'),
+    import('../../core/view/render.js'),
+  ]);
   const shown: QueueView = isFiltering(filter) ? filterView(view, filter) : view;
   const timeZone = ctx.env['TZ'] || undefined;
   if (options.quiet) return jobIdLines(shown.jobs, filter.states);

@@ -47,32 +47,35 @@ export interface QueueViewNow {
   maxAgeMs: number;
 }
 
-/** A cached view: `json` is the line the daemon wrote, what `dopq q --json` prints. */
+/**
+ * A cached view: `json` is the line the daemon wrote, what `dopq q --json` prints, as bytes (at
+ * 10,000 jobs decoding 3.8 MB only to encode it again for stdout was a tenth of q's own time).
+ */
 export interface CachedQueueView {
-  json: string;
+  json: Uint8Array;
   view(): QueueView;
 }
 
 /** The cached view, if it was built from exactly what `current` says; else undefined. */
 export async function readQueueViewCache(file: string, current: QueueViewNow): Promise<CachedQueueView | undefined> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch {
     return undefined;
   }
-  const cut = text.indexOf('\n');
+  const cut = bytes.indexOf(0x0a);
   // Whole: the view's line ends the file (a file cut short is rebuilt, not printed).
-  if (cut < 0 || !text.endsWith('}\n')) return undefined;
+  if (cut < 0 || bytes.length < 2 || bytes.at(-2) !== 0x7d || bytes.at(-1) !== 0x0a) return undefined;
   let basis: QueueViewBasis;
   try {
-    basis = JSON.parse(text.slice(0, cut)) as QueueViewBasis;
+    basis = JSON.parse(bytes.subarray(0, cut).toString('utf8')) as QueueViewBasis;
   } catch {
     return undefined; // foreign: build the view instead
   }
   if (!builtFrom(basis, current)) return undefined;
-  const json = text.slice(cut + 1);
-  return { json, view: () => JSON.parse(json) as QueueView };
+  const json = bytes.subarray(cut + 1);
+  return { json, view: () => JSON.parse(json.toString('utf8')) as QueueView };
 }
 
 function builtFrom(basis: QueueViewBasis, current: QueueViewNow): boolean {
