@@ -1,8 +1,23 @@
 // `dopq push` side of a build: walk the context folder (as the pushing user, never following a
 // link), let core/build-context decide what goes in, and write it as a tar that the job keeps,
 // so the job builds the code as it was at push time whatever the user edits later.
-import { constants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { lstat, open, readdir, readFile, stat } from 'node:fs/promises';
+//
+// The walk and the small files use Node's synchronous calls: push is a process of its own with
+// nothing else to do meanwhile, and each asynchronous call is a round trip through libuv's
+// thread pool (four per small file), which was most of packing a context of many small files.
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  type WriteStream,
+} from 'node:fs';
+import { lstat, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -23,30 +38,24 @@ export interface PackedContext {
   sha256: string;
 }
 
-const LSTAT_BATCH = 64;
-/** Files up to this size are read whole, a few ahead of the tar: most of a context is small files. */
+/** Files up to this size are read whole, just before the tar takes them: most of a context is small files. */
 const SMALL_FILE = 1024 * 1024;
-const READ_AHEAD = 8;
 
 /** Every entry under `root`, by lstat; stops early once far past the file limit. */
-async function walk(root: string, limit: number): Promise<ContextEntry[]> {
+function walk(root: string, limit: number): ContextEntry[] {
   const entries: ContextEntry[] = [];
-  const visit = async (relative: string): Promise<void> => {
-    const names = (await readdir(path.join(root, relative))).sort();
-    // A batch of lstats at a time: one after another, each waits its turn in the thread pool.
-    for (let at = 0; at < names.length; at += LSTAT_BATCH) {
+  const visit = (relative: string): void => {
+    const names = readdirSync(path.join(root, relative)).sort();
+    for (const name of names) {
       if (entries.length > limit * 2 + 1000) return; // the plan reports the limit; no need to list a whole disk
-      const rels = names.slice(at, at + LSTAT_BATCH).map((name) => (relative === '' ? name : `${relative}/${name}`));
-      const infos = await Promise.all(rels.map((rel) => lstat(path.join(root, rel))));
-      for (const [i, rel] of rels.entries()) {
-        const info = infos[i]!;
-        const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
-        entries.push({ path: rel, kind, size: kind === 'file' ? info.size : 0 });
-        if (kind === 'dir') await visit(rel);
-      }
+      const rel = relative === '' ? name : `${relative}/${name}`;
+      const info = lstatSync(path.join(root, rel));
+      const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
+      entries.push({ path: rel, kind, size: kind === 'file' ? info.size : 0 });
+      if (kind === 'dir') visit(rel);
     }
   };
-  await visit('');
+  visit('');
   return entries;
 }
 
@@ -65,7 +74,7 @@ export async function packContext(
     throw new ContextError([`${root}: no such folder (build.context is relative to the manifest)`]);
   }
   if (!info.isDirectory()) throw new ContextError([`${root}: not a folder${info.isSymbolicLink() ? ' (a symbolic link)' : ''}`]);
-  const entries = await walk(root, limits.files);
+  const entries = walk(root, limits.files);
   const ignoreText = entries.some((e) => e.path === '.dockerignore' && e.kind === 'file')
     ? await readFile(path.join(root, '.dockerignore'), 'utf8')
     : undefined;
@@ -78,23 +87,14 @@ export async function packContext(
   const output = writeEnd(target, mode);
   const writing = pipeline(pack, through.stage, output.stream);
   writing.catch(() => undefined); // awaited below; a write that fails meanwhile must not go unhandled
-  const ahead = new Map<number, Promise<SmallFile | undefined>>();
-  const readAhead = (i: number) => {
-    const entry = plan.files[i];
-    if (!entry || entry.kind !== 'file' || entry.size > SMALL_FILE || ahead.has(i)) return;
-    const reading = readSmallFile(path.join(root, entry.path), entry.size);
-    reading.catch(() => undefined); // awaited in its turn
-    ahead.set(i, reading);
-  };
   try {
-    for (const [i, entry] of plan.files.entries()) {
+    for (const entry of plan.files) {
       const file = path.join(root, entry.path);
       const changed = () => new ContextError([`${entry.path}: changed while being packed; push again`]);
       if (entry.kind === 'dir') {
-        pack.entry({ name: `${entry.path}/`, type: 'directory', mode: 0o755, mtime: (await lstat(file)).mtime });
+        pack.entry({ name: `${entry.path}/`, type: 'directory', mode: 0o755, mtime: lstatSync(file).mtime });
         continue;
       }
-      for (let next = i; next < i + READ_AHEAD; next++) readAhead(next);
       // Modes as git keeps them (0644, or 0755 when executable): COPY makes files root's, and the
       // job runs as its owner, who could not read a 0600 file in the image.
       const header = (stat: { mode: number; mtime: Date }) => ({
@@ -104,10 +104,8 @@ export async function packContext(
         mode: 0o644 | (stat.mode & 0o111),
         mtime: stat.mtime,
       });
-      const small = ahead.get(i);
-      if (small) {
-        ahead.delete(i);
-        const read = await small;
+      if (entry.size <= SMALL_FILE) {
+        const read = readSmallFile(file, entry.size);
         if (!read) throw changed();
         // A full disk stops the tar: whichever ends first decides.
         await Promise.race([
@@ -143,27 +141,27 @@ interface SmallFile {
  * A planned file's bytes, read whole through one descriptor that follows no link and waits on no
  * FIFO; undefined when it is no longer the regular file of `size` bytes the plan listed.
  */
-async function readSmallFile(file: string, size: number): Promise<SmallFile | undefined> {
-  let handle;
+function readSmallFile(file: string, size: number): SmallFile | undefined {
+  let fd;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ELOOP') return undefined; // removed, or a link put in its place
     throw error;
   }
   try {
-    const info = await handle.stat();
+    const info = fstatSync(fd);
     if (!info.isFile() || info.size !== size) return undefined;
     const data = Buffer.allocUnsafe(size);
     for (let at = 0; at < size;) {
-      const { bytesRead } = await handle.read(data, at, size - at, at);
+      const bytesRead = readSync(fd, data, at, size - at, at);
       if (bytesRead === 0) return undefined; // shrank meanwhile
       at += bytesRead;
     }
     return { data, mode: info.mode, mtime: info.mtime };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
