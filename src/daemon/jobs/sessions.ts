@@ -166,7 +166,7 @@ function connect(ctx: DaemonContext, session: Session, client: Socket): void {
       return;
     }
     for (const frame of frames) {
-      if (frame.type === FRAME_DATA) typeIn(session, client, frame.payload);
+      if (frame.type === FRAME_DATA) typeIn(ctx, session, client, frame.payload);
       else if (frame.type === FRAME_RESIZE) {
         const size = decodeResize(frame.payload);
         if (size) resize(ctx, session, size);
@@ -196,9 +196,15 @@ function resize(ctx: DaemonContext, session: Session, size: { columns: number; r
 }
 
 /** Keys to the program; a client that types faster than it reads waits (its socket is paused), never the daemon. */
-function typeIn(session: Session, client: Socket, bytes: Uint8Array): void {
+function typeIn(ctx: DaemonContext, session: Session, client: Socket, bytes: Uint8Array): void {
   const terminal = session.terminal;
-  if (!terminal) return; // re-attaching: what was typed meanwhile is lost, as on a broken line
+  if (!terminal) {
+    // The engine's stream ended under a session still open (the job goes on): join the terminal
+    // again, else every key from here on would be lost. What was typed meanwhile is lost, as on a
+    // broken line; attach() makes one call at a time.
+    if (!session.closed) void attach(ctx, session);
+    return;
+  }
   terminal.write(bytes);
   const buffered = (terminal as unknown as { writableLength?: number }).writableLength ?? 0;
   if (buffered > STDIN_BACKLOG_BYTES) {
