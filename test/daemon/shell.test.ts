@@ -1,6 +1,7 @@
 // Interactive jobs with real users, a real engine and a real terminal (tmux): `dopq shell` waits
 // its turn and then is the job's terminal; only the owner reaches it; detach, attach, a daemon
 // restart and a client that reads nothing or vanishes leave the job running and the daemon going.
+import { readdir } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -125,6 +126,22 @@ test('a client that reads nothing, or vanishes, never stalls the daemon; the job
   await once(stalled.stdout!, 'data');
   await spool.waitFor('the stalled client to be dropped', async () => /dropped an attached client that read nothing/.test(daemon.output()));
   stalled.kill('SIGKILL');
+  // Connections held by the hundred to one's own session cost the daemon a few descriptors, not one each.
+  const openFds = async () => (await readdir(`/proc/${daemon.child.pid}/fd`)).length;
+  const before = await openFds();
+  const hoarder = spawn(
+    process.execPath,
+    [
+      '-e',
+      `setInterval(() => {}, 1000); let n = 0; for (let i = 0; i < 200; i++) require('net').connect(${JSON.stringify(socketOf(spool, id))}).on('connect', () => { if (++n === 200) console.log('all'); }).on('error', () => { if (++n === 200) console.log('all'); }).on('close', () => {});`,
+    ],
+    { uid: alice().uid, gid: alice().gid, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => hoarder.kill('SIGKILL'));
+  await once(hoarder.stdout!, 'data');
+  const during = await openFds();
+  t.true(during - before < 20, `the daemon held ${during - before} more descriptors with 200 connections open`);
+  hoarder.kill('SIGKILL');
   // Meanwhile passes go on: another user's job runs to the end.
   const other = await spool.push({ name: 'other', command: 'echo other-ran', gpus: 1 }, bob());
   await spool.waitForJob(other, ['done']);

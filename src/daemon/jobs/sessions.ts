@@ -142,7 +142,11 @@ function connect(ctx: DaemonContext, session: Session, client: Socket): void {
   }
   const previous = session.client;
   if (previous && !previous.destroyed) {
+    // Told, then gone: a client taken over holds no descriptor of the daemon's (a loop of
+    // connections to one's own session would run the daemon out of them) and types no more.
     previous.end(encodeNotice(`another dopq attach ${session.jobId} took this session over`));
+    previous.destroySoon();
+    setTimeout(() => previous.destroy(), 1000).unref();
   }
   session.client = client;
   if (session.replayBytes > 0) {
@@ -158,6 +162,7 @@ function connect(ctx: DaemonContext, session: Session, client: Socket): void {
   client.on('error', leave);
   client.on('close', leave);
   client.on('data', (chunk: Buffer) => {
+    if (session.client !== client) return; // taken over: its keys go nowhere
     let frames;
     try {
       frames = decoder.push(chunk);

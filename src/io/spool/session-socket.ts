@@ -8,6 +8,9 @@ import { randomHex } from '../files/random-hex.js';
 
 export const SESSION_SUFFIX = '.sock';
 
+/** Connections a session socket holds at once; the kernel's backlog keeps the rest waiting briefly, then Node closes them. */
+const MAX_CONNECTIONS = 4;
+
 export function sessionSocketPath(sessions: string, jobId: number): string {
   return path.join(sessions, `${jobId}${SESSION_SUFFIX}`);
 }
@@ -28,6 +31,9 @@ export async function listenOnSessionSocket(
   const temp = path.join(sessions, `.${jobId}-${await randomHex(6)}${SESSION_SUFFIX}`);
   const server: Server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, onConnection);
   server.on('error', () => undefined); // an accept that failed; the server goes on
+  // One terminal at a time, each new one taking over (sessions.ts): a few at once is plenty, and
+  // the owner cannot open thousands to run the daemon out of descriptors.
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(temp, () => {
