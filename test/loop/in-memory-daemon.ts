@@ -24,7 +24,7 @@ export interface InMemoryDaemon {
   engine: MemoryEngine;
   spool: SpoolPaths;
   /** Push a job (as the test's user, or owned by `uid`); returns its number. */
-  push(manifest: Record<string, unknown>, options?: { uid?: number }): Promise<number>;
+  push(manifest: Record<string, unknown>, options?: { uid?: number; submittedAt?: number }): Promise<number>;
   state(): Promise<StateFile>;
   job(id: number): Promise<JobRecord | undefined>;
   /** Resolves with the probe's value once it has one; looked at again after each engine call or log line. */
@@ -103,7 +103,7 @@ export async function startInMemoryDaemon(t: ExecutionContext, config: Record<st
       const text = stringify({ image: IMAGE, command: 'true', ...manifest });
       // As push publishes: a whole file under its final name at once, owned by its writer.
       const temp = path.join(spool.intake, `.push-${id}`);
-      await writeFile(temp, encodeEnvelope({ id, submitted_at: now(), manifest: text, source }), { mode: 0o600 });
+      await writeFile(temp, encodeEnvelope({ id, submitted_at: options.submittedAt ?? now(), manifest: text, source }), { mode: 0o600 });
       if (options.uid !== undefined) await chown(temp, options.uid, options.uid);
       await rename(temp, path.join(spool.intake, `${id}${INTAKE_SUFFIX}`));
       return id;

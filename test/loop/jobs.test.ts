@@ -1,7 +1,11 @@
 // A job's life through the real daemon loop, with the engine in memory: ends, exit codes, time
 // limits, one GPU shared by two jobs, and whose file a job is. Orders come from events (an
 // engine call, a state saved), never from waiting a while.
+import { link, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import test from 'ava';
+import { encodeEnvelope } from '../../src/core/job/envelope.js';
+import { INTAKE_SUFFIX } from '../../src/io/spool/spool.js';
 import { readState } from '../../src/io/spool/state-store.js';
 import { startInMemoryDaemon } from './in-memory-daemon.js';
 
@@ -130,4 +134,30 @@ test('a daemon that ran many jobs keeps no abort listener for each (their logs a
     warnings.filter((message) => message.includes('AbortSignal')),
     [],
   );
+});
+
+test('a job file whose submit time says long ago is taken as submitted no earlier than a minute before its link', async (t) => {
+  const d = await startInMemoryDaemon(t, { policy: 'fifo' });
+  const linkedAt = Date.now();
+  const id = await d.push({ name: 'forged-early' }, { submittedAt: 1000 });
+  const job = await d.waitForJob(id, ['running', 'done', 'queued']);
+  t.true(job.submitted_at >= linkedAt - 60_000 - 1000, `submitted_at ${job.submitted_at} is not long before the link at ${linkedAt}`);
+  const honest = await d.push({ name: 'honest' });
+  t.true((await d.waitForJob(honest, ['running', 'done', 'queued'])).submitted_at >= linkedAt, 'an honest time is kept');
+});
+
+test('a job file with a second link and an mtime in the future is refused once its link is old, not kept forever', async (t) => {
+  const d = await startInMemoryDaemon(t);
+  const first = await d.push({ name: 'before' });
+  await d.waitForJob(first, ['running', 'done']);
+  // What a user can drop: a second name for the job file, with a far-future mtime (touch -d).
+  const id = first + 1;
+  const forged = path.join(d.spool.intake, '.held');
+  await writeFile(forged, encodeEnvelope({ id, submitted_at: Date.now(), manifest: 'image: x\ncommand: "true"\n', source: '/tmp/x.yaml' }));
+  await link(forged, path.join(d.spool.intake, `${id}${INTAKE_SUFFIX}`));
+  const future = new Date('2099-01-01T00:00:00Z');
+  await utimes(forged, future, future);
+  d.advance(31_000); // past the grace push has to remove its temp name, by the link's ctime
+  const job = await d.waitForJob(id, ['rejected']);
+  t.regex(job.message ?? '', /link/);
 });

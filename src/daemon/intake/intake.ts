@@ -108,6 +108,9 @@ async function dropUnread(ctx: DaemonContext, file: string, uid: number, refusal
  */
 const PUBLISH_GRACE_MS = 30_000;
 
+/** How much earlier than its link a job's submit time may be: push packs and publishes in between. */
+const SUBMIT_SLACK_MS = 60_000;
+
 /** The numbers taken so far and the job files listed in this pass, with the numbers each holds. */
 interface Numbers {
   floor: number;
@@ -189,7 +192,9 @@ async function ingestFile(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // withdrawn by its owner
     if (!(error instanceof UnsafeFileError)) throw error;
-    if (error.kind === 'hard-links' && now - owner.mtimeMs < PUBLISH_GRACE_MS) return undefined; // push is removing its temp name
+    // Push is removing its temp name. By ctime, which a link sets and nobody can set back: an
+    // mtime in the future (touch -d) kept a forged second link, and the numbers it names, forever.
+    if (error.kind === 'hard-links' && young) return undefined;
     // Never read, never trusted; shown to whoever owns what lies there (a link's own owner).
     const uid = error.uid ?? 0;
     reject(ctx, { id, user: await userName(uid), uid, name: jobNameFromFile(name), submitted_at: now }, `${name} ${error.message}`);
@@ -206,7 +211,10 @@ async function ingestFile(
     return { file, keepAs: rejectedPath(ctx, id) };
   }
   const stem = path.basename(envelope.source).replace(/\.(ya?ml|json)$/i, '');
-  const submitted_at = Math.min(envelope.submitted_at, now);
+  // The envelope's time, as push took it, but never before the file was linked here (less the
+  // time a push may take to pack and publish): a hand-written time from long ago would put the
+  // job first under fifo and in fair-share ties.
+  const submitted_at = Math.max(Math.min(envelope.submitted_at, now), Math.min(owner.ctimeMs, now) - SUBMIT_SLACK_MS);
   const parsed = parseManifest(envelope.manifest, ctx.config, stem, owned.uid);
   if (!parsed.ok) {
     // The file's name only: the state is world-readable, and where the user keeps it is theirs.
