@@ -7,12 +7,21 @@ import type { Caller } from '../../core/permissions.js';
 
 const run = promisify(execFile);
 
+/**
+ * The lines getent prints; [] when the key is not there (its exit 2). Any other failure (getent
+ * could not run: no descriptors left, a timeout, a database it cannot read) is thrown: a user
+ * the system cannot look up now is not a user who does not exist, and a job must not be failed,
+ * or recorded under a uid, for it.
+ */
 async function getent(db: 'passwd' | 'group', key?: string): Promise<string[]> {
   try {
     const { stdout } = await run('getent', key === undefined ? [db] : [db, key], { timeout: 5000 });
     return stdout.split('\n').filter(Boolean);
-  } catch {
-    return [];
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 2) return [];
+    throw new Error(`cannot look up the ${db} database${key === undefined ? '' : ` for ${key}`}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -28,7 +37,10 @@ function ttlCache<K, V>(lookup: (key: K) => Promise<V>): (key: K) => Promise<V> 
     if (hit && now - hit.at < TTL_MS) return hit.value;
     if (entries.size > 10_000) entries.clear(); // uids are few; never let a cache grow unbounded
     const value = lookup(key);
-    entries.set(key, { at: now, value });
+    const entry = { at: now, value };
+    entries.set(key, entry);
+    // A failure is not an answer to keep: the next caller looks again.
+    value.catch(() => entries.get(key) === entry && entries.delete(key));
     return value;
   };
 }
