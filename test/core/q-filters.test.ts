@@ -74,6 +74,8 @@ test('--format: the table has exactly the columns asked for, in order', (t) => {
   );
   t.is(renderJobTable([], ['id'], ctx), '  (none)\n');
   t.throws(() => parseFields('id,colour'), { instanceOf: DopqError, message: /unknown field "colour"/ });
+  t.throws(() => parseFields('id,,id'), { instanceOf: DopqError, message: /"id" is given twice/ });
+  t.deepEqual(parseFields('id,after,after_any,interactive'), ['id', 'after', 'after_any', 'interactive']);
   t.throws(() => parseFields(' , '), { instanceOf: DopqError, message: /no fields given/ });
 });
 

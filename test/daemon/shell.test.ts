@@ -64,7 +64,7 @@ test('only the owner reaches a session; Ctrl-C goes to the program; detach, atta
 
   // bob: neither dopq attach nor the socket itself.
   const refused = await spool.cli(['attach', String(id)], { user: bob() });
-  t.is(refused.code, 64, 'no terminal on stdin first'); // runCli gives no terminal
+  t.is(refused.code, 77, 'whose job it is comes before whether there is a terminal'); // runCli gives no terminal
   const bobAttach = tmuxAs(t, bob(), dopq(spool, 'attach', String(id)));
   t.is(await bobAttach.exitCode(), 77, bobAttach.screen());
   t.regex(bobAttach.screen(), /only its owner or root may attach/);
@@ -171,15 +171,16 @@ test('the time limit ends an interactive job as any other; bad flags and a missi
   const spool = await makeSpool(t, { gpus: [0] });
   for (const [args, pattern] of [
     [['shell'], /--image is required: this server sets no interactive.image/],
-    [['shell', '--image', IMAGE], /the standard input is not a terminal/],
+    [['shell', '--image', IMAGE], /^dopq: shell: standard input is not a terminal/],
     [['shell', '--image', IMAGE, '--gpus', 'two'], /not a whole number of GPUs/],
     [['shell', '--image', IMAGE, '--time', 'soon'], /not a duration/],
-    [['attach', '1'], /the standard input is not a terminal/],
   ] as const) {
     const result = await spool.cli([...args], { user: alice() });
     t.is(result.code, 64, `${args.join(' ')}: ${result.stderr}`);
     t.regex(result.stderr, pattern);
   }
+  const noJob = await spool.cli(['attach', '1'], { user: alice() });
+  t.is(noJob.code, 66, 'no such job, whether or not there is a terminal');
   t.deepEqual((await spool.q()).jobs, [], 'nothing queued');
 
   spool.startDaemon();

@@ -55,7 +55,7 @@ export async function shellCommand(ctx: CommandContext, command: string[], optio
       hint: 'dopq shell --image IMAGE [-- CMD ...]; an admin may set interactive.image in the config',
     });
   }
-  requireTerminal();
+  requireTerminal('shell');
   const term = ctx.env['TERM'];
   const manifest = {
     name: 'shell',
@@ -76,15 +76,15 @@ export async function shellCommand(ctx: CommandContext, command: string[], optio
     const flags: Record<string, string> = { image: '--image', gpus: '--gpus', time_limit: '--time', command: '-- CMD' };
     const issues = parsed.issues.map((issue) => ({ ...issue, path: flags[issue.path] ?? issue.path, line: undefined }) as const);
     if (parsed.issues.some((issue) => issue.denied))
-      throw new PermissionError('dopq shell', issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+      throw new PermissionError('shell', issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
     throw new InvalidDocumentError(
       'manifest',
-      'dopq shell',
+      'shell',
       issues.map(({ line: _line, ...issue }) => issue),
     );
   }
   const overDefaults = defaultsBeyondHost(parsed.manifest, host);
-  if (overDefaults.length > 0) throw new InvalidDocumentError('manifest', 'dopq shell', overDefaults);
+  if (overDefaults.length > 0) throw new InvalidDocumentError('manifest', 'shell', overDefaults);
   await assertSpoolReady(ctx.spool);
   await checkAdmission(ctx, 1);
   const id = await publishJob(ctx, text, source, parsed.manifest);
@@ -93,7 +93,7 @@ export async function shellCommand(ctx: CommandContext, command: string[], optio
 }
 
 export async function attachCommand(ctx: CommandContext, id: number): Promise<number> {
-  requireTerminal();
+  // Whose job and what it is first: a terminal matters only once the answer is yes.
   const state = await readState(ctx.spool.state);
   const job = state.jobs.find((j) => j.id === id);
   if (!job) throw new NotFoundError(`job ${id}`, 'no such job (or the daemon has not read it yet)');
@@ -106,12 +106,13 @@ export async function attachCommand(ctx: CommandContext, id: number): Promise<nu
     });
   }
   if (isFinished(job)) throw new DopqError('finished', ExitCode.partial, `already finished (${job.state})`, `job ${id}`);
+  requireTerminal('attach');
   return joinSession(ctx, id, false);
 }
 
-function requireTerminal(): void {
+function requireTerminal(command: 'shell' | 'attach'): void {
   if (!process.stdin.isTTY) {
-    throw new UsageError('the standard input is not a terminal', {
+    throw new DopqError('usage', ExitCode.usage, 'standard input is not a terminal', command, {
       hint: 'run it from a terminal (ssh -t for a remote one); dopq push runs jobs without one',
     });
   }

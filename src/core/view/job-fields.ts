@@ -56,6 +56,11 @@ interface Field {
   cell: (job: JobView, ctx: FieldContext) => string;
 }
 
+/** A job's dependencies as a cell: `12,14`, or `-` for none. */
+function ids(list: readonly number[]): string {
+  return list.length === 0 ? '-' : list.join(',');
+}
+
 const FIELDS: Record<string, Field> = {
   id: { cell: (job) => String(job.id) },
   task: { json: taskLabel, cell: taskLabel },
@@ -89,6 +94,9 @@ const FIELDS: Record<string, Field> = {
   runtime: { json: (job, ctx) => runtimeOf(job, ctx.now), cell: (job, ctx) => duration(runtimeOf(job, ctx.now)) },
   attempt: { cell: (job) => String(job.attempt) },
   ingested: { cell: (job) => String(job.ingested) },
+  after: { cell: (job) => ids(job.after) },
+  after_any: { cell: (job) => ids(job.after_any) },
+  interactive: { cell: (job) => String(job.interactive) },
   array: {
     json: arrayOf,
     cell: (job) => {
@@ -106,6 +114,8 @@ export function parseFields(list: string): string[] {
     .split(',')
     .map((field) => field.trim())
     .filter((field) => field !== '');
+  const twice = fields.find((field, i) => fields.indexOf(field) !== i);
+  if (twice !== undefined) throw new UsageError(`the field ${JSON.stringify(twice)} is given twice`);
   if (fields.length === 0) throw new UsageError(`no fields given; expected some of ${JOB_FIELDS.join(',')}`);
   for (const field of fields) {
     if (!Object.hasOwn(FIELDS, field))
