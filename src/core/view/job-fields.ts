@@ -88,6 +88,10 @@ const FIELDS: Record<string, Field> = {
   time_left: { json: (job, ctx) => timeLeftOf(job, ctx.now), cell: (job, ctx) => duration(timeLeftOf(job, ctx.now)) },
   runtime: { json: (job, ctx) => runtimeOf(job, ctx.now), cell: (job, ctx) => duration(runtimeOf(job, ctx.now)) },
   attempt: { cell: (job) => String(job.attempt) },
+  cpu_percent: { json: (job) => job.usage?.cpu_percent ?? null, cell: (job) => num(job.usage?.cpu_percent ?? null) },
+  memory_bytes: { json: (job) => job.usage?.memory_bytes ?? null, cell: (job) => num(job.usage?.memory_bytes ?? null) },
+  gpu_util_percent: { json: (job) => job.usage?.gpu_util_percent ?? null, cell: (job) => num(job.usage?.gpu_util_percent ?? null) },
+  idle: { cell: (job) => String(job.idle) },
   ingested: { cell: (job) => String(job.ingested) },
   array: {
     json: arrayOf,
