@@ -12,13 +12,25 @@ test('a CPU-burning job shows about 100% CPU and its memory against its limit; t
   const daemon = spool.startDaemon();
   const id = await spool.push({ name: 'burn', cpus: 1, memory: '64m', command: 'while :; do :; done' }, alice());
   await spool.waitForJob(id, ['running']);
-  // The second sample is the first with a CPU figure (an interval needs two readings).
-  const usage = await spool.waitFor('a CPU figure', async () => {
-    const job = await spool.job(id);
-    return job?.usage?.cpu_percent !== null && job?.usage?.cpu_percent !== undefined ? job.usage : undefined;
-  });
-  t.true(usage.cpu_percent! > 50, `cpu_percent ${usage.cpu_percent}`);
-  t.true(usage.cpu_percent! < 150, `one CPU at most (cpus: 1): ${usage.cpu_percent}`);
+  // The second sample is the first with a CPU figure (an interval needs two readings). On a
+  // loaded machine one interval may give the burner less than a core: any sample that shows most
+  // of one is the figure; none may show more than the one CPU it may use.
+  const seen: number[] = [];
+  const usage = await spool.waitFor(
+    'a sample near one core',
+    async () => {
+      const sample = (await spool.job(id))?.usage;
+      if (sample?.cpu_percent === null || sample?.cpu_percent === undefined) return undefined;
+      if (seen.at(-1) !== sample.cpu_percent) seen.push(sample.cpu_percent);
+      return sample.cpu_percent > 50 ? sample : undefined;
+    },
+    60_000,
+  );
+  t.log(`cpu_percent samples: ${seen.join(', ')}`);
+  t.true(
+    seen.every((percent) => percent < 150),
+    `one CPU at most (cpus: 1): ${seen.join(', ')}`,
+  );
   t.true(usage.memory_bytes > 0);
   t.true(usage.memory_peak_bytes >= usage.memory_bytes);
   t.is(usage.memory_limit_bytes, 64 * 1024 ** 2);
