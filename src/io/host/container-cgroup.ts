@@ -88,15 +88,16 @@ export class ContainerCgroups {
       this.found.set(containerId, files);
     }
     try {
-      const [cpu, memory, peak, limit] = await Promise.all([
+      const [cpu, memory, peak, limit, inactive] = await Promise.all([
         cpuUsec(files),
         number(files.memory),
         number(files.memoryPeak),
         number(files.memoryLimit),
+        inactiveFile(files),
       ]);
       return {
         cpu_usec: cpu,
-        memory_bytes: memory ?? 0,
+        memory_bytes: Math.max(0, (memory ?? 0) - inactive), // as `docker stats` counts it
         memory_peak_bytes: peak,
         memory_limit_bytes: limit === null || limit >= NO_LIMIT ? null : limit,
         at: now,
