@@ -326,7 +326,60 @@ async function benchBuild() {
   return { dopq, raw };
 }
 
-// BENCH_ONLY=build,q (of build, dispatch, eight, intake, array, q) runs only those.
+/** CPU time (ms) a process has used so far: utime + stime from /proc/<pid>/stat, in clock ticks of 10 ms. */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the name may hold spaces
+  return (Number(fields[11]) + Number(fields[12])) * 10; // fields 14 and 15 of proc(5), CLK_TCK 100
+}
+
+/**
+ * Two daemons side by side, each with 8 running jobs: one samples usage every 10 s (the default
+ * telemetry.interval), the other has telemetry off. Their CPU time over the same window.
+ */
+async function benchTelemetry() {
+  const seconds = Number(process.env['BENCH_TELEMETRY_SECONDS'] ?? 60);
+  const sides = await Promise.all(
+    [{ interval: '10s' }, { interval: 0 }].map(async (telemetry) => {
+      const { dir, configFile, spool } = await benchSpool('bench-telemetry', {
+        gpus: Array.from({ length: 8 }, (_, i) => i),
+        rescan_interval: '5s',
+        reconcile_interval: '30s',
+        telemetry,
+      });
+      const file = path.join(dir, 'busy.yaml');
+      await writeFile(file, stringify({ name: 'busy', image: IMAGE, command: 'sleep 600' }));
+      return { dir, configFile, spool, file, label: `dopq.instance=${instanceId(spool.root)}` };
+    }),
+  );
+  const daemons = sides.map((side) => startDaemonProcess(side.configFile));
+  await sleep(1500);
+  for (const side of sides) for (let i = 0; i < 8; i++) await runCli(['--config', side.configFile, 'push', side.file]);
+  for (const side of sides) {
+    for (;;) {
+      const state = JSON.parse(await readFile(side.spool.state, 'utf8').catch(() => '{"jobs":[]}')) as StateFile;
+      if (state.jobs.filter((job) => job.state === 'running' && job.container_id).length === 8) break;
+      await sleep(100);
+    }
+  }
+  await sleep(2000); // the starts' own work done
+  const before = await Promise.all(daemons.map((daemon) => cpuMsOf(daemon.child.pid!)));
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const after = await Promise.all(daemons.map((daemon) => cpuMsOf(daemon.child.pid!)));
+  const elapsed = performance.now() - t0;
+  const percent = after.map((ms, i) => ((ms - before[i]!) / elapsed) * 100);
+  const sampled = JSON.parse(await readFile(sides[0]!.spool.state, 'utf8')) as StateFile;
+  await Promise.all(daemons.map((daemon) => daemon.stop()));
+  for (const side of sides) {
+    for (const c of await docker.listContainers({ all: true, filters: { label: [side.label] } }))
+      await docker.getContainer(c.Id).remove({ force: true });
+    await rm(side.dir, { recursive: true, force: true });
+  }
+  return { seconds: elapsed / 1000, on: percent[0]!, off: percent[1]!, withUsage: sampled.jobs.filter((job) => job.usage).length };
+}
+
+// BENCH_ONLY=build,q (of build, dispatch, eight, intake, array, q, telemetry) runs only those.
 const only = process.env['BENCH_ONLY']?.split(',');
 const wanted = (name: string) => !only || only.includes(name);
 
@@ -377,4 +430,13 @@ if (wanted('q')) {
   console.log('dopq q --json with 10,000 queued jobs (wall time of the CLI):');
   beside('daemon running:                 ', q.withDaemon.times, q.withDaemon.baseline);
   beside('no daemon:                      ', q.withoutDaemon.times, q.withoutDaemon.baseline);
+}
+if (wanted('telemetry')) {
+  const result = await benchTelemetry();
+  console.log(`daemon CPU with 8 running jobs, two daemons side by side for ${result.seconds.toFixed(0)} s (/proc/<pid>/stat):`);
+  console.log(`  telemetry on (interval 10s, ${result.withUsage}/8 jobs sampled): ${result.on.toFixed(2)} % of one core`);
+  console.log(`  telemetry off:                              ${result.off.toFixed(2)} % of one core`);
+  console.log(
+    `    on - off: ${(result.on - result.off).toFixed(2)} points, ${target(result.on, 1, 'telemetry on, 1 % of one core').replaceAll(' ms', ' %')}`,
+  );
 }

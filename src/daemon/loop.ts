@@ -13,6 +13,7 @@ import { noteEngineError } from './engine-health.js';
 import { Pass, type PassRunner } from './pass.js';
 import { describeReload, prepareReload, reloadStatus } from './reload.js';
 import { StateSaver } from './state-saver.js';
+import { Telemetry } from './telemetry.js';
 import { clearStaleSessions, closeAllSessions } from './jobs/sessions.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -22,6 +23,8 @@ export class DaemonLoop implements PassRunner {
   private readonly saver: StateSaver;
   private readonly builder: Builder;
   private readonly pass: Pass;
+  /** Usage samples of running jobs; `telemetry.onIdle` is where an idle job is announced. */
+  readonly telemetry: Telemetry;
   private dirty = false;
   private running: Promise<void> | undefined;
   private closed = false;
@@ -47,6 +50,7 @@ export class DaemonLoop implements PassRunner {
     this.saver = new StateSaver(ctx, this.gpus, onStateLockLost);
     this.builder = new Builder(ctx, () => this.kick());
     this.builder.requeueInterrupted();
+    this.telemetry = new Telemetry(ctx, this.gpus);
     this.pass = new Pass(ctx, {
       gpus: this.gpus,
       builder: this.builder,
@@ -229,6 +233,15 @@ export class DaemonLoop implements PassRunner {
       this.pass.reconcileNext();
       this.kick();
     });
+    if (ctx.config.telemetry.interval > 0) {
+      // A sample that changed something is saved by a pass (which also applies the idle rule).
+      every(ctx.config.telemetry.interval, () => {
+        this.telemetry.sample().then(
+          (sampled) => sampled && this.kick(),
+          (error: Error) => ctx.log.error(`usage sample: ${error.message}`),
+        );
+      });
+    }
     if (ctx.config.gpus === 'auto') {
       every(
         ctx.config.gpu_poll_interval,

@@ -6,7 +6,8 @@ import { buildOrder, schedulerInput } from '../core/schedule/schedule-input.js';
 import type { Builder } from './images/builder.js';
 import { decide, type Reservation } from '../core/schedule/scheduler.js';
 import { dependencyHolds } from '../core/job/dependencies.js';
-import { cancelForDependency } from '../core/job/job.js';
+import { cancelForDependency, type StopReason } from '../core/job/job.js';
+import { idleToCancel } from './telemetry.js';
 import { dockerMessage } from '../io/docker/docker.js';
 import { jobById, replaceJob, type DaemonContext } from './context.js';
 import type { GpuSource } from './gpu-source.js';
@@ -22,7 +23,6 @@ import type { StateSaver } from './state-saver.js';
 /** How soon a state that could not be saved (a full disk) is tried again. */
 const SAVE_RETRY_MS = 2000;
 
-type StopReason = 'cancelled' | 'time-limit';
 type Placement = { id: number; gpus: string[] };
 
 /** What a pass asks of the loop that runs it. */
@@ -112,6 +112,7 @@ export class Pass {
     await this.reapIfReachable();
     await this.step('housekeeping', undefined, () => this.housekeeping());
     for (const id of this.overTimeLimit()) toStop.set(id, 'time-limit');
+    for (const id of idleToCancel(ctx)) if (!toStop.has(id)) toStop.set(id, 'idle-gpus');
     this.cancelFailedDependencies();
 
     const now = ctx.now();
@@ -279,6 +280,8 @@ export class Pass {
     if (!job.container_id) return;
     const containerId = job.container_id;
     if (reason === 'time-limit') ctx.log.info(`time limit of ${job.time_limit}s reached; stopping`, id);
+    if (reason === 'idle-gpus')
+      ctx.log.info(`its GPUs stayed idle for ${ctx.config.idle.cancel_after}s (idle.action: cancel); stopping`, id);
     const stopping = ctx.engine
       .stop(containerId, ctx.config.stop_grace)
       .catch((error: Error) => ctx.log.error(`stop failed: ${dockerMessage(error)}`, id))

@@ -28,6 +28,9 @@ export const job = (fields: Partial<JobView> & Pick<JobView, 'id' | 'user' | 'na
   after: [],
   after_any: [],
   interactive: false,
+  usage: null,
+  idle: false,
+  usage_summary: null,
   ...fields,
 });
 

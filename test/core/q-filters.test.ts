@@ -99,7 +99,10 @@ test('time left: the limit minus the runtime, for running jobs only, never below
   t.is(timeLeftOf({ ...running, time_limit: 60 }, now), 0);
   t.is(timeLeftOf({ ...running, state: 'done' }, now), null);
   const drawn = renderQueue({ ...busy, jobs: [running] }, { now, colorLevel: 0 });
-  t.regex(drawn, /│ id │ user │ name │ gpus │ runtime │ limit │ left {2}│\n│ 1 {2}│ a {4}│ x {4}│ - {4}│ 1h00m {3}│ 3h00m │ 2h00m │/);
+  t.regex(
+    drawn,
+    /│ id │ user │ name │ gpus │ runtime │ limit │ left {2}│ cpu │ mem │ gpu use │\n│ 1 {2}│ a {4}│ x {4}│ - {4}│ 1h00m {3}│ 3h00m │ 2h00m │ - {3}│ - {3}│ - {7}│/,
+  );
 });
 
 const task = (id: number, array: ArrayTask, fields: Partial<JobView> = {}): JobView =>

@@ -13,10 +13,10 @@ const { strlen } = createRequire(import.meta.url)('cli-table3/src/utils.js') as 
 
 /** The tables of the busy queue as dopq drew them before widths were fitted (commit 2fd9d2d), plus Running's limit and time left. */
 const BEFORE = `Running
-┌────┬───────┬─────────────────────────────────────────────────┬──────┬─────────┬───────┬──────┐
-│ id │ user  │ name                                            │ gpus │ runtime │ limit │ left │
-│ 1  │ alice │ train-resnet50-imagenet-full-precision-long-run │ 0,1  │ 1h00m   │ 1h00m │ 0s   │
-└────┴───────┴─────────────────────────────────────────────────┴──────┴─────────┴───────┴──────┘
+┌────┬───────┬─────────────────────────────────────────────────┬──────┬─────────┬───────┬──────┬─────┬─────┬─────────┐
+│ id │ user  │ name                                            │ gpus │ runtime │ limit │ left │ cpu │ mem │ gpu use │
+│ 1  │ alice │ train-resnet50-imagenet-full-precision-long-run │ 0,1  │ 1h00m   │ 1h00m │ 0s   │ -   │ -   │ -       │
+└────┴───────┴─────────────────────────────────────────────────┴──────┴─────────┴───────┴──────┴─────┴─────┴─────────┘
 
 Queued
 ┌───┬────┬───────┬────────────────────────────────────────┬──────┬─────────┬──────────────────────────┐

@@ -9,6 +9,7 @@ import { cpusSchema, sizeSchema } from '../document/resource-units.js';
 import { absolutePathSchema } from '../document/fields.js';
 import { parseDuration, parseSize } from '../units.js';
 import { readYaml } from '../document/yaml-source.js';
+import type { IdleRule } from '../job/usage.js';
 import { SYSTEM_SPOOL, spoolLocationIssue } from './spool-location.js';
 
 export type GpuAssignment = 'device-requests' | 'env';
@@ -100,6 +101,10 @@ export interface Config {
   rescan_interval: number;
   reconcile_interval: number;
   gpu_poll_interval: number;
+  /** Seconds between usage samples of running jobs; 0: no sampling (and no idle rule). */
+  telemetry: { interval: number };
+  /** When a job's GPUs count as idle, and what then happens (see core/job/usage.ts). */
+  idle: IdleRule;
   history: { keep: number };
   /** Starts that fail for the engine's or host's fault, in a row, before a job is held. */
   start_retries: number;
@@ -286,6 +291,15 @@ const configSchema = z.strictObject({
   rescan_interval: durationSchema('rescan_interval').default(2),
   reconcile_interval: durationSchema('reconcile_interval').default(10),
   gpu_poll_interval: durationSchema('gpu_poll_interval').default(10),
+  telemetry: z.strictObject({ interval: durationSchema('telemetry.interval').default(10) }).default({ interval: 10 }),
+  idle: z
+    .strictObject({
+      threshold: z.number({ error: 'expected a percent such as 5' }).min(0).max(100).default(5),
+      after: durationSchema('idle.after').default(1800),
+      action: z.enum(['flag', 'cancel'], { error: 'expected flag or cancel' }).default('flag'),
+      cancel_after: durationSchema('idle.cancel_after').default(7200),
+    })
+    .default({ threshold: 5, after: 1800, action: 'flag', cancel_after: 7200 }),
   history: z.strictObject({ keep: durationSchema('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
   start_retries: wholeCount('start retries').min(1, { error: 'at least 1' }).default(3),
   requeue_on_engine_restart: z.boolean({ error: 'expected true or false' }).default(true),
@@ -396,6 +410,8 @@ export function parseConfig(text: string, file: string): Config {
     rescan_interval: raw.rescan_interval,
     reconcile_interval: raw.reconcile_interval,
     gpu_poll_interval: raw.gpu_poll_interval,
+    telemetry: raw.telemetry,
+    idle: raw.idle,
     history: raw.history,
     start_retries: raw.start_retries,
     requeue_on_engine_restart: raw.requeue_on_engine_restart,

@@ -1,6 +1,7 @@
 // A job as the state file records it, its states, and the transitions between them.
 import type { ArrayTask } from './array-spec.js';
 import type { Manifest } from './manifest.js';
+import { summarize, type Usage, type UsageSummary, type UsageTotals } from './usage.js';
 
 /** `building`: its image is being built or loaded; it waits in the queue meanwhile, holding no GPU. */
 export type JobState = 'queued' | 'building' | 'running' | 'done' | 'failed' | 'cancelled' | 'rejected';
@@ -19,7 +20,8 @@ export type EndReason =
   | 'mount-denied'
   | 'engine-restart'
   | 'exceeds-host'
-  | 'dependency-failed';
+  | 'dependency-failed'
+  | 'idle-gpus';
 
 export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled', 'rejected'];
 
@@ -54,7 +56,7 @@ export interface JobRecord {
   /** `dopq top` (ms): the latest topped job goes first among its owner's queued jobs. */
   top_at?: number;
   /** Set when dopq asked the container to stop; the exit is then recorded with this reason. */
-  stopping?: 'cancelled' | 'time-limit';
+  stopping?: StopReason;
   stop_requested_at?: number;
   /** Which run this is: 2 after an engine restart killed the first and dopq queued it again. Absent: 1. */
   attempt?: number;
@@ -72,7 +74,20 @@ export interface JobRecord {
   after_any?: number[];
   /** `interactive: true` (`dopq shell`): its container has a terminal that `dopq attach` reaches. */
   interactive?: true;
+  /** The latest usage sample of a running job (`telemetry.interval`). */
+  usage?: Usage;
+  /** Sums over its samples, for the summary it keeps when it ends. */
+  usage_totals?: UsageTotals;
+  /** Since when (ms) all its GPUs are under `idle.threshold`. */
+  idle_since?: number;
+  /** Its GPUs stayed under `idle.threshold` for `idle.after`. */
+  idle?: true;
+  /** A finished job's usage, mean and peak. */
+  usage_summary?: UsageSummary;
 }
+
+/** Why dopq asked a running job's container to stop. */
+export type StopReason = 'cancelled' | 'time-limit' | 'idle-gpus';
 
 /** What the daemon keeps privately per job (0600): the whole manifest, env included. */
 export interface JobSpec {
@@ -102,18 +117,24 @@ export interface ContainerExit {
 /** The record of a running job once its container has exited. */
 export function finishJob(job: JobRecord, exit: ContainerExit): JobRecord {
   const reason: EndReason = job.stopping ?? (exit.oomKilled ? 'oom-killed' : 'exited');
-  const state: JobState = reason === 'cancelled' ? 'cancelled' : reason === 'exited' && exit.exitCode === 0 ? 'done' : 'failed';
+  const state: JobState =
+    reason === 'cancelled' || reason === 'idle-gpus' ? 'cancelled' : reason === 'exited' && exit.exitCode === 0 ? 'done' : 'failed';
   const message =
     reason === 'time-limit'
       ? `stopped after its time limit of ${job.time_limit}s`
-      : reason === 'oom-killed'
-        ? 'killed by the kernel: out of memory (raise memory: in the manifest)'
-        : exit.error
-          ? `the engine reported an error for the container; it is in dopq log ${job.id}`
-          : job.message;
-  const { stopping: _stopping, stop_requested_at: _at, ...rest } = job;
+      : reason === 'idle-gpus'
+        ? 'cancelled: its GPUs stayed idle (idle.cancel_after)'
+        : reason === 'oom-killed'
+          ? 'killed by the kernel: out of memory (raise memory: in the manifest)'
+          : exit.error
+            ? `the engine reported an error for the container; it is in dopq log ${job.id}`
+            : job.message;
+  const { stopping: _stopping, stop_requested_at: _at, ...running } = job;
+  const rest = withoutLiveUsage(running);
+  const summary = summarize(job.usage_totals);
   return {
     ...rest,
+    ...(summary ? { usage_summary: summary } : {}),
     state,
     reason,
     exit_code: exit.exitCode,
@@ -123,7 +144,7 @@ export function finishJob(job: JobRecord, exit: ContainerExit): JobRecord {
 }
 
 export function failToStart(job: JobRecord, message: string, now: number): JobRecord {
-  return { ...job, state: 'failed', reason: 'start-failed', message, gpus: [], exit_code: null, finished_at: now };
+  return { ...withoutLiveUsage(job), state: 'failed', reason: 'start-failed', message, gpus: [], exit_code: null, finished_at: now };
 }
 
 /** A job dopq refused at its start or build (another user's image, a mount its owner cannot reach). */
@@ -137,11 +158,11 @@ export function refuseJob(job: JobRecord, reason: 'foreign-image' | 'mount-denie
  * holding no GPU, or, when it asked not to be run twice, fails with reason engine-restart.
  */
 export function afterEngineRestart(job: JobRecord, requeue: boolean, exit: ContainerExit, _now: number): JobRecord {
-  const { started_at: _s, container_id: _c, engine_started_at: _e, stopping: _st, stop_requested_at: _sa, ...rest } = job;
+  const { started_at: _s, container_id: _c, engine_started_at: _e, stopping: _st, stop_requested_at: _sa, ...rest } = withoutLiveUsage(job);
   const attempt = (job.attempt ?? 1) + 1;
   if (!requeue) {
     return {
-      ...job,
+      ...withoutLiveUsage(job),
       state: 'failed',
       reason: 'engine-restart',
       message: 'an engine restart killed its container; not run again (requeue: false)',
@@ -185,4 +206,10 @@ export function cancelForDependency(job: JobRecord, on: number, state: JobState,
 
 export function cancelQueued(job: JobRecord, by: string, now: number): JobRecord {
   return { ...job, state: 'cancelled', reason: 'cancelled', message: `cancelled by ${by}`, finished_at: now };
+}
+
+/** A job that leaves the GPUs keeps no live sample, no running sums and no idle mark. */
+export function withoutLiveUsage<T extends Partial<JobRecord>>(job: T): Omit<T, 'usage' | 'usage_totals' | 'idle_since' | 'idle'> {
+  const { usage: _u, usage_totals: _t, idle_since: _s, idle: _i, ...rest } = job;
+  return rest;
 }

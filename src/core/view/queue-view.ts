@@ -8,6 +8,7 @@ import { classicPenalties, type PolicyName } from '../schedule/policy.js';
 import { asQueued, schedulerInput, type SchedulingConfig } from '../schedule/schedule-input.js';
 import { planQueue, type QueuePlan } from '../schedule/start-estimates.js';
 import type { EngineStatus, PendingJob, StateFile } from '../state.js';
+import type { Usage, UsageSummary } from '../job/usage.js';
 
 export type WaitReason = 'held' | 'paused' | 'reserved' | 'too-big' | 'user-cap' | 'image' | 'building' | 'dependency' | 'array-limit';
 
@@ -45,6 +46,12 @@ export interface JobView {
   after_any: number[];
   /** A terminal job (`dopq shell`), reached with `dopq attach`. */
   interactive: boolean;
+  /** A running job's latest usage sample (`telemetry.interval`); null otherwise or before the first. */
+  usage: Usage | null;
+  /** A running job whose GPUs stayed under `idle.threshold` for `idle.after`. */
+  idle: boolean;
+  /** A finished job's usage, mean and peak; null when it was never sampled. */
+  usage_summary: UsageSummary | null;
 }
 
 export interface UserView {
@@ -240,6 +247,9 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
     after: job.after ?? [],
     after_any: job.after_any ?? [],
     interactive: job.interactive === true,
+    usage: job.state === 'running' ? (job.usage ?? null) : null,
+    idle: job.state === 'running' && job.idle === true,
+    usage_summary: job.usage_summary ?? null,
   };
 }
 

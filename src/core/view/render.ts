@@ -36,7 +36,7 @@ const { strlen, truncate: cut } = createRequire(import.meta.url)('cli-table3/src
  */
 export const TABLE_FITS = {
   running: {
-    drop: ['limit'],
+    drop: ['limit', 'mem'],
     truncate: [
       { column: 'name', min: 10 },
       { column: 'user', min: 8 },
@@ -249,8 +249,30 @@ function runningTable(view: QueueView, d: Drawing): string {
       since(job.started_at, d.now),
       job.time_limit === null ? '-' : formatDuration(job.time_limit),
       timeLeftCell(job, d),
+      ...usageCells(job, d),
     ]);
-  return table(['id', 'user', 'name', 'gpus', 'runtime', 'limit', 'left'], rows, TABLE_FITS.running, d);
+  return table(['id', 'user', 'name', 'gpus', 'runtime', 'limit', 'left', 'cpu', 'mem', 'gpu use'], rows, TABLE_FITS.running, d);
+}
+
+/** CPU % of one core; memory now/limit (peak when over now); GPU utilization, `idle` in yellow. */
+function usageCells(job: JobView, { c }: Drawing): [string, string, string] {
+  const usage = job.usage;
+  if (!usage) return ['-', '-', job.idle ? c.yellow('idle') : '-'];
+  const cpu = usage.cpu_percent === null ? '-' : `${Math.round(usage.cpu_percent)}%`;
+  const limit = usage.memory_limit_bytes === null ? '' : `/${compactSize(usage.memory_limit_bytes)}`;
+  const mem = `${compactSize(usage.memory_bytes)}${limit}`;
+  const gpuText = usage.gpu_util_percent === null ? '-' : `${Math.round(usage.gpu_util_percent)}% ${usage.gpu_memory_mib ?? 0}M`;
+  return [cpu, mem, job.idle ? c.yellow(`idle ${gpuText}`) : gpuText];
+}
+
+function compactSize(bytes: number): string {
+  const units: [number, string][] = [
+    [1024 ** 3, 'G'],
+    [1024 ** 2, 'M'],
+    [1024, 'K'],
+  ];
+  const [factor, unit] = units.find(([f]) => bytes >= f) ?? [1, 'B'];
+  return `${Number((bytes / factor).toFixed(1))}${unit}`;
 }
 
 /** Time until the limit stops the job; yellow in its last tenth, as a warning. */
