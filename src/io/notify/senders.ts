@@ -90,6 +90,7 @@ export function postWebhook(url: string, event: JobEvent, config: NotifyConfig):
         response.on('error', reject);
       },
     );
+    request.on('error', reject);
     // An address literal skips the lookup: it is checked here.
     const literal = target.hostname.replace(/^\[|\]$/g, '');
     if (net.isIP(literal) && !webhookAddressAllowed(literal, allowList(config.webhook_allow))) {
@@ -97,7 +98,6 @@ export function postWebhook(url: string, event: JobEvent, config: NotifyConfig):
       return;
     }
     request.setTimeout(config.timeout * 1000, () => request.destroy(new Error(`the webhook took more than ${config.timeout}s`)));
-    request.on('error', reject);
     request.end(body);
   });
 }
