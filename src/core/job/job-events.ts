@@ -12,6 +12,8 @@ interface JobRecord {
   submitted_at: number;
   started_at?: number;
   finished_at?: number;
+  /** A finished job's usage (telemetry's usage.ts), sent with its end or failure when there. */
+  usage_summary?: UsageSummary | null;
 }
 
 export const JOB_EVENT_TYPES = ['start', 'end', 'fail', 'idle'] as const;
@@ -64,6 +66,6 @@ export function jobEvent(event: JobEventType, job: JobRecord, usage?: UsageSumma
       started_at: job.started_at ?? null,
       finished_at: job.finished_at ?? null,
     },
-    ...(usage ? { usage } : {}),
+    ...((usage ?? job.usage_summary) ? { usage: (usage ?? job.usage_summary)! } : {}),
   };
 }

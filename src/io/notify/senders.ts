@@ -5,6 +5,8 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { LookupFunction } from 'node:net';
+import { createRequire } from 'node:module';
+import type * as Nodemailer from 'nodemailer';
 import { commandEnv, emailMessage, webhookBody, type NotifyConfig } from '../../core/notify/notify-spec.js';
 import type { JobEvent } from '../../core/job/job-events.js';
 
@@ -146,7 +148,8 @@ export function runCommand(argv: readonly string[], event: JobEvent, owner: Owne
 export async function sendEmail(to: string, event: JobEvent, owner: Owner, config: NotifyConfig): Promise<void> {
   const { subject, text } = emailMessage(event);
   if (config.smtp !== null) {
-    const { createTransport } = await import('nodemailer');
+    // Required on first use from node_modules (the CLI bundle leaves it out: scripts/bundle.mjs).
+    const { createTransport } = createRequire(import.meta.url)('nodemailer') as typeof Nodemailer;
     const ms = config.timeout * 1000;
     const transport = createTransport({ url: config.smtp, connectionTimeout: ms, greetingTimeout: ms, socketTimeout: ms } as never);
     try {
