@@ -140,6 +140,38 @@ test('a command runs as the job owner with the event on stdin, never as root', a
   await t.throwsAsync(runCommand([script], jobEvent('end', record(0)), { uid: 0, gid: 0, home: '/' }, config), { message: /never/ });
 });
 
+test('e-mail through sendmail runs it as the owner, the address after --, the message on stdin', async (t) => {
+  const user = alice();
+  const dir = mkdtempSync(path.join(tmpdir(), 'dopq-sendmail-'));
+  chmodSync(dir, 0o777);
+  const sendmail = path.join(dir, 'sendmail');
+  writeFileSync(sendmail, `#!/bin/sh\n{ id -u; echo "$*"; cat; } > ${dir}/out\n`, { mode: 0o755 });
+  const config = testConfig(`notify: {sendmail: ${sendmail}}`).notify;
+  await sendEmail('alice@example.org', jobEvent('end', record(user.uid)), { uid: user.uid, gid: user.gid, home: '/' }, config);
+  const [uid, args, ...message] = readFileSync(path.join(dir, 'out'), 'utf8').split('\n');
+  t.is(Number(uid), user.uid);
+  t.is(args, '-i -- alice@example.org');
+  t.true(message.includes('To: alice@example.org'));
+  t.true(message.includes('Subject: dopq job 3 (train): done'));
+});
+
+test('a webhook that drips its answer forever is cut off at the timeout', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const drip = http.createServer((_request, response) => {
+    response.writeHead(200);
+    const timer = setInterval(() => response.write('.'), 100);
+    response.on('close', () => clearInterval(timer));
+  });
+  drip.on('connection', (socket) => sockets.add(socket));
+  const port = await listen(drip);
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    drip.close();
+  });
+  const config = testConfig('notify: {webhook_allow: [127.0.0.1], timeout: 1s}').notify;
+  await t.throwsAsync(postWebhook(`http://127.0.0.1:${port}/`, jobEvent('end', record(1001)), config), { message: /more than 1s/ });
+});
+
 test('notifyJobEvent returns at once while a webhook hangs, retries, then logs the failure', async (t) => {
   const sockets = new Set<net.Socket>();
   let attempts = 0;

@@ -99,7 +99,9 @@ export function postWebhook(url: string, event: JobEvent, config: NotifyConfig):
       request.destroy(new Error(`${literal} is not allowed for webhooks (notify.webhook_allow)`));
       return;
     }
-    request.setTimeout(config.timeout * 1000, () => request.destroy(new Error(`the webhook took more than ${config.timeout}s`)));
+    // The whole exchange, not only each pause: a server that drips an endless answer is cut off too.
+    const deadline = setTimeout(() => request.destroy(new Error(`the webhook took more than ${config.timeout}s`)), config.timeout * 1000);
+    request.on('close', () => clearTimeout(deadline));
     request.end(body);
   });
 }
@@ -152,9 +154,17 @@ export async function sendEmail(to: string, event: JobEvent, owner: Owner, confi
     const { createTransport } = createRequire(import.meta.url)('nodemailer') as typeof Nodemailer;
     const ms = config.timeout * 1000;
     const transport = createTransport({ url: config.smtp, connectionTimeout: ms, greetingTimeout: ms, socketTimeout: ms } as never);
+    let deadline: NodeJS.Timeout | undefined;
     try {
-      await transport.sendMail({ from: config.from, to, subject, text });
+      // Nodemailer's timeouts are per pause; this bounds the whole exchange.
+      await Promise.race([
+        transport.sendMail({ from: config.from, to, subject, text }),
+        new Promise((_resolve, reject) => {
+          deadline = setTimeout(() => reject(new Error(`the SMTP server took more than ${config.timeout}s`)), ms);
+        }),
+      ]);
     } finally {
+      clearTimeout(deadline);
       transport.close();
     }
     return;
