@@ -206,3 +206,39 @@ test('notifyJobEvent returns at once while a webhook hangs, retries, then logs t
   t.is(errors.length, 1);
   t.regex(errors[0]!, /by webhook failed/);
 });
+
+test('at most 8 attempts go at once, all jobs together; the rest wait their turn and still go', async (t) => {
+  let most = 0;
+  let served = 0;
+  let received = 0;
+  const held: http.ServerResponse[] = [];
+  const server = http.createServer((request, response) => {
+    request.resume();
+    received++;
+    held.push(response);
+    most = Math.max(most, held.length);
+    // Held until as many as may come at once are here (or the last ones): a ninth would show up meanwhile.
+    if (held.length === 8 || received === 20)
+      setTimeout(() => {
+        for (const waiting of held.splice(0)) {
+          served++;
+          waiting.end();
+        }
+      }, 100);
+  });
+  const port = await listen(server);
+  t.teardown(() => server.close());
+  const config = testConfig('notify: {webhook_allow: [127.0.0.1], retries: 0}');
+  const uid = alice().uid;
+  const specs = new Map(
+    Array.from({ length: 20 }, (_, i) => [
+      i + 1,
+      { id: i + 1, uid, user: 'dopq-alice', image: 'x', manifest: { notify: { on: ['end'], webhook: `http://127.0.0.1:${port}/` } } },
+    ]),
+  );
+  const ctx = { config, specs, log: { info: () => {}, error: () => {} } } as unknown as DaemonContext;
+  for (let id = 1; id <= 20; id++) notifyJobEvent(ctx, jobEvent('end', { ...record(uid), id }));
+  await notificationsSettled();
+  t.is(served, 20);
+  t.true(most <= 8, String(most));
+});

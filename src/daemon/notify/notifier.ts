@@ -9,12 +9,35 @@ import { loadSpec } from '../jobs/lifecycle.js';
 
 /** Sends still under way (tests and a stopping daemon may wait for them; nothing else does). */
 const inFlight = new Set<Promise<void>>();
+/** Attempts at once, all users together: a thousand jobs ending in one pass do not fork a thousand programs. */
+const MAX_ATTEMPTS_AT_ONCE = 8;
+/** Events waiting beyond these are dropped (and logged): memory stays bounded while a receiver is down. */
+const MAX_PENDING = 1000;
+let attempting = 0;
+const waiting: (() => void)[] = [];
+
+async function inTurn<T>(attempt: () => Promise<T>): Promise<T> {
+  // A slot freed goes straight to the next in line, so a newcomer cannot slip in between.
+  if (attempting >= MAX_ATTEMPTS_AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
+  else attempting++;
+  try {
+    return await attempt();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else attempting--;
+  }
+}
 
 /**
  * Tell a job's owner about one of its events (start, end, fail, idle), if its manifest asked.
  * Returns at once; the sending runs in the background.
  */
 export function notifyJobEvent(ctx: DaemonContext, event: JobEvent): void {
+  if (inFlight.size >= MAX_PENDING) {
+    ctx.log.error(`notify ${event.event}: ${MAX_PENDING} notifications already under way; this one is dropped`, event.job.id);
+    return;
+  }
   const sending = send(ctx, event).catch((error: unknown) =>
     ctx.log.error(`notify ${event.event}: ${error instanceof Error ? error.message : String(error)}`, event.job.id),
   );
@@ -44,7 +67,7 @@ async function send(ctx: DaemonContext, event: JobEvent): Promise<void> {
     channels.push(['command', () => runCommand(notify.command!, event, owner, config)]);
   await Promise.all(
     channels.map(([name, attempt]) =>
-      withRetries(attempt, retryDelays(config.retries)).catch((error: unknown) =>
+      withRetries(() => inTurn(attempt), retryDelays(config.retries)).catch((error: unknown) =>
         ctx.log.error(`notify ${event.event} by ${name} failed: ${error instanceof Error ? error.message : String(error)}`, event.job.id),
       ),
     ),
