@@ -106,3 +106,10 @@ test('the payload holds the job own fields only: no message, image, container or
   t.regex(mail.text, /gpu_util_percent_mean: 40/);
   t.notRegex(mail.text, /secret/);
 });
+
+test("a finished record's usage summary goes with its event; an explicit one wins", (t) => {
+  const withSummary = { ...job, usage_summary: { cpu_percent_mean: 50, memory_peak_bytes: 1024 } };
+  t.deepEqual(jobEvent('end', withSummary).usage, { cpu_percent_mean: 50, memory_peak_bytes: 1024 });
+  t.deepEqual(jobEvent('idle', withSummary, { gpu_util_percent: 0 }).usage, { gpu_util_percent: 0 });
+  t.false('usage' in jobEvent('end', { ...job, usage_summary: null }));
+});

@@ -19,8 +19,11 @@ interface JobRecord {
 export const JOB_EVENT_TYPES = ['start', 'end', 'fail', 'idle'] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
-/** A finished job's usage, as telemetry summarises it (absent fields: not measured). */
-export type UsageSummary = Record<string, number | null>;
+/**
+ * A job's usage as telemetry gives it (its usage.ts: a running job's sample, a finished job's
+ * summary): sent as it is. Any object, so telemetry's own interfaces fit without an index signature.
+ */
+export type UsageSummary = object;
 
 export interface JobEvent {
   event: JobEventType;

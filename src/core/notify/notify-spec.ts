@@ -161,7 +161,7 @@ export function emailMessage(event: JobEvent): { subject: string; text: string }
     `submitted: ${when(job.submitted_at)}`,
     `started: ${when(job.started_at)}`,
     `finished: ${when(job.finished_at)}`,
-    ...Object.entries(event.usage ?? {}).map(([key, value]) => `${key}: ${value ?? '-'}`),
+    ...Object.entries(event.usage ?? {}).map(([key, value]: [string, unknown]) => `${key}: ${typeof value === 'number' ? value : '-'}`),
   ];
   return { subject, text: `${lines.join('\n')}\n` };
 }
