@@ -54,7 +54,8 @@ const result = await esbuild.build({
   platform: 'node',
   target: 'node20', // package.json's engines
   // ssh2 (under dockerode) may load a native addon: left to node_modules, as installed.
-  external: ['ssh2', 'cpu-features'],
+  // nodemailer (notify.smtp only, loaded by the daemon on its first e-mail) would add a sixth to every command's script.
+  external: ['ssh2', 'cpu-features', 'nodemailer'],
   minifyWhitespace: true,
   minifySyntax: true,
   metafile: true,

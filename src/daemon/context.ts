@@ -6,6 +6,7 @@ import type { Config } from '../core/config/config.js';
 import type { ImageRecord } from '../core/job/image-ownership.js';
 import type { EngineHealth } from '../core/engine-faults.js';
 import type { JobRecord, JobSpec } from '../core/job/job.js';
+import { endEventType, jobEvent, type JobEvent } from '../core/job/job-events.js';
 import type { StateFile } from '../core/state.js';
 import type { DockerEngine } from '../io/docker/engine.js';
 import type { ReloadStatus } from '../io/spool/daemon-status.js';
@@ -46,6 +47,8 @@ export interface DaemonContext {
   idFloor: number;
   /** What the last config reload did (the status file shows it to `q` and `dopq reload`). */
   reload: ReloadStatus | null;
+  /** Where job events go (notify/notifier.ts's notifyJobEvent in the daemon); unset: nowhere. */
+  onJobEvent?: (event: JobEvent) => void;
 }
 
 export function instanceId(spoolRealPath: string): string {
@@ -64,6 +67,9 @@ export function jobById(ctx: DaemonContext, id: number): JobRecord | undefined {
 
 export function replaceJob(ctx: DaemonContext, job: JobRecord): void {
   const index = ctx.state.jobs.findIndex((j) => j.id === job.id);
+  // Every outcome is recorded here: the owner hears of it once, when the state changes.
+  const ended = endEventType(index >= 0 ? ctx.state.jobs[index] : undefined, job);
+  if (ended && ctx.onJobEvent) ctx.onJobEvent(jobEvent(ended, job));
   if (index >= 0) ctx.state.jobs[index] = job;
   else ctx.state.jobs.push(job);
 }

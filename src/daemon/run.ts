@@ -1,5 +1,6 @@
 // `dopq run`: check everything that can be wrong before taking the spool (config, engine, GPUs),
 // then hold the single-instance lock and loop until a signal. SIGHUP reads the config again.
+import { notifyJobEvent } from './notify/notifier.js';
 import { realpath } from 'node:fs/promises';
 import type { Config } from '../core/config/config.js';
 import { createDockerEngine } from '../io/docker/docker.js';
@@ -87,6 +88,7 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
       unsaved: new Set(),
       idFloor,
       reload: null,
+      onJobEvent: (event) => notifyJobEvent(ctx, event),
     };
     let requestStop: (reason: string) => void = () => {};
     const stopRequested = new Promise<void>((resolve) => {

@@ -11,6 +11,7 @@ import { parseDuration, parseSize } from '../units.js';
 import { readYaml } from '../document/yaml-source.js';
 import type { IdleRule } from '../job/usage.js';
 import { SYSTEM_SPOOL, spoolLocationIssue } from './spool-location.js';
+import { notifyConfigSchema, type NotifyConfig } from '../notify/notify-spec.js';
 
 export type GpuAssignment = 'device-requests' | 'env';
 
@@ -112,6 +113,8 @@ export interface Config {
   requeue_on_engine_restart: boolean;
   /** `dopq shell`: the image it runs without --image (null: --image is required). */
   interactive: { image: string | null };
+  /** `notify.*`: channels allowed, how mail goes out, timeouts and retries of job notifications. */
+  notify: NotifyConfig;
   /** The CPU and memory defaults and limits the file sets itself (`defaults.cpus` -> its line); the rest are built in. */
   resources_set: Record<string, number | undefined>;
   /** This host's figures once fit-host.ts checked the config against them: no job may ask for more. */
@@ -304,6 +307,7 @@ const configSchema = z.strictObject({
   start_retries: wholeCount('start retries').min(1, { error: 'at least 1' }).default(3),
   requeue_on_engine_restart: z.boolean({ error: 'expected true or false' }).default(true),
   interactive: z.strictObject({ image: z.string({ error: 'expected an image name such as ubuntu:24.04' }).min(1).optional() }).default({}),
+  notify: notifyConfigSchema,
 });
 
 const BUILTIN_DEFAULTS: ResourceSet = { gpus: 1, memory: 8 * 1024 ** 3, cpus: 4, shm: 64 * 1024 ** 2, time_limit: 24 * 3600 };
@@ -416,6 +420,7 @@ export function parseConfig(text: string, file: string): Config {
     start_retries: raw.start_retries,
     requeue_on_engine_restart: raw.requeue_on_engine_restart,
     interactive: { image: raw.interactive.image ?? null },
+    notify: raw.notify,
     resources_set: resourcesSet,
   };
 }

@@ -13,6 +13,7 @@ import { formatSize, parseDuration } from '../units.js';
 import { formatPath, readYaml, type YamlSource } from '../document/yaml-source.js';
 import { parseArraySpec, type ArraySpec } from './array-spec.js';
 import { isJobId, MAX_JOB_ID } from './envelope.js';
+import { disallowedChannels, notifySchema, notifySpecOf, type NotifySpec } from '../notify/notify-spec.js';
 
 export interface Mount {
   src: string;
@@ -57,6 +58,8 @@ export interface Manifest {
   after_any: number[];
   /** A terminal and open stdin (`dopq shell`), reached with `dopq attach`. */
   interactive: boolean;
+  /** `notify:`: events sent to the owner's webhook, e-mail or command (notify-spec.ts). */
+  notify?: NotifySpec;
 }
 
 export type ManifestResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
@@ -219,6 +222,7 @@ const manifestSchema = z.strictObject({
   after: jobIdsSchema.optional(),
   after_any: jobIdsSchema.optional(),
   interactive: z.boolean({ error: 'expected true or false' }).optional(),
+  notify: notifySchema.optional(),
 });
 
 type RawManifest = z.output<typeof manifestSchema>;
@@ -300,6 +304,7 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
     after: raw.after ?? [],
     after_any: raw.after_any ?? [],
     interactive: raw.interactive ?? false,
+    ...(raw.notify ? { notify: notifySpecOf(raw.notify, config.notify) } : {}),
   };
 }
 
@@ -366,6 +371,14 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
   // Every task would build its own copy of the image: an array runs an image that is there.
   if (raw.array !== undefined && given.image === undefined && sources.length > 0)
     at(['array'], `an array runs one image for all its tasks: give image:, not ${sources.join(' or ')}`);
+  if (raw.notify !== undefined) {
+    for (const channel of disallowedChannels(raw.notify, config.notify)) {
+      at(
+        ['notify', channel],
+        `this server does not send notifications by ${channel} (allowed: ${config.notify.channels.join(', ') || 'none'})`,
+      );
+    }
+  }
   if (raw.network !== undefined && !config.network.allowed.includes(raw.network)) {
     at(['network'], `allowed here: ${config.network.allowed.join(', ')}; got ${JSON.stringify(raw.network)}`);
   }

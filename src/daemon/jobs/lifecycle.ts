@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { containerSpec } from '../../core/job/container-spec.js';
 import { beyondHost } from '../../core/config/fit-host.js';
 import { afterEngineRestart, afterHostFault, failToStart, finishJob, refuseJob, type JobRecord, type JobSpec } from '../../core/job/job.js';
+import { jobEvent } from '../../core/job/job-events.js';
 import { killedByEngineRestart } from '../../core/engine-faults.js';
 import { noteEngineError, refreshEngineStart } from '../engine-health.js';
 import { dockerMessage } from '../../io/docker/docker.js';
@@ -81,8 +82,10 @@ export async function startJobContainer(ctx: DaemonContext, job: JobRecord): Pro
       `started ${job.name} on GPUs [${job.gpus.join(',')}] as ${job.container_id.slice(0, 12)}${(job.attempt ?? 1) > 1 ? ` (attempt ${job.attempt})` : ''}`,
       job.id,
     );
-    const { start_failures: _f, ...started } = job;
-    return { ...started, ...(engineStartedAt !== undefined ? { engine_started_at: engineStartedAt } : {}) };
+    const { start_failures: _f, ...rest } = job;
+    const started = { ...rest, ...(engineStartedAt !== undefined ? { engine_started_at: engineStartedAt } : {}) };
+    ctx.onJobEvent?.(jobEvent('start', started));
+    return started;
   } catch (error) {
     closeSession(ctx, job.id, undefined);
     if (output) {

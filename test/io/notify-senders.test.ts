@@ -1,0 +1,244 @@
+// Notification channels against real servers on loopback and a real user's uid.
+import test from 'ava';
+import http from 'node:http';
+import net from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { jobEvent } from '../../src/core/job/job-events.js';
+import type { JobRecord, JobSpec } from '../../src/core/job/job.js';
+import { postWebhook, runCommand, sendEmail } from '../../src/io/notify/senders.js';
+import { notificationsSettled, notifyJobEvent } from '../../src/daemon/notify/notifier.js';
+import type { DaemonContext } from '../../src/daemon/context.js';
+import { testConfig } from '../core/fixtures.js';
+import { alice } from '../helpers/users.js';
+
+const record = (uid: number): JobRecord => ({
+  id: 3,
+  user: 'dopq-alice',
+  uid,
+  name: 'train',
+  image: 'x',
+  gpus_requested: 0,
+  gpus: [],
+  state: 'done',
+  submitted_at: 1,
+  started_at: 2,
+  finished_at: 3,
+  exit_code: 0,
+  reason: 'exited',
+  time_limit: 60,
+});
+
+async function listen(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+test('a webhook on an allowed loopback address gets the event as JSON', async (t) => {
+  const bodies: string[] = [];
+  const server = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      bodies.push(`${request.method} ${request.headers['content-type']} ${body}`);
+      response.end('ok');
+    });
+  });
+  const port = await listen(server);
+  t.teardown(() => server.close());
+  const config = testConfig('notify: {webhook_allow: [127.0.0.0/8]}').notify;
+  await postWebhook(`http://127.0.0.1:${port}/hook`, jobEvent('end', record(1001)), config);
+  await postWebhook(`http://localhost:${port}/hook`, jobEvent('end', record(1001)), config);
+  t.is(bodies.length, 2);
+  t.regex(bodies[0]!, /^POST application\/json \{"event":"end","job":\{"id":3,"name":"train","user":"dopq-alice"/);
+});
+
+test('a webhook to loopback is refused unless allowed, by literal or by name, before any request', async (t) => {
+  let requests = 0;
+  const server = http.createServer((_request, response) => {
+    requests++;
+    response.end();
+  });
+  const port = await listen(server);
+  t.teardown(() => server.close());
+  const config = testConfig().notify;
+  await t.throwsAsync(postWebhook(`http://127.0.0.1:${port}/`, jobEvent('end', record(1001)), config), { message: /not allowed/ });
+  await t.throwsAsync(postWebhook(`http://localhost:${port}/`, jobEvent('end', record(1001)), config), { message: /not allowed/ });
+  await t.throwsAsync(postWebhook(`http://169.254.169.254/`, jobEvent('end', record(1001)), config), { message: /not allowed/ });
+  t.is(requests, 0);
+});
+
+test('a webhook that answers an error or hangs fails within the timeout', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const hanging = http.createServer(() => {}); // never answers
+  hanging.on('connection', (socket) => sockets.add(socket));
+  const failing = http.createServer((_request, response) => {
+    response.statusCode = 500;
+    response.end();
+  });
+  const [hangPort, failPort] = [await listen(hanging), await listen(failing)];
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    hanging.close();
+    failing.close();
+  });
+  const config = testConfig('notify: {webhook_allow: [127.0.0.1], timeout: 1s}').notify;
+  await t.throwsAsync(postWebhook(`http://127.0.0.1:${failPort}/`, jobEvent('fail', record(1001)), config), { message: /HTTP 500/ });
+  await t.throwsAsync(postWebhook(`http://127.0.0.1:${hangPort}/`, jobEvent('fail', record(1001)), config), { message: /more than 1s/ });
+});
+
+test('e-mail through an SMTP server reaches it with the job in the body', async (t) => {
+  let transcript = '';
+  const sink = net.createServer((socket) => {
+    let data = false;
+    socket.write('220 sink ESMTP\r\n');
+    socket.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      transcript += text;
+      if (data) {
+        if (transcript.includes('\r\n.\r\n')) {
+          data = false;
+          socket.write('250 queued\r\n');
+        }
+        return;
+      }
+      for (const line of text.split('\r\n').filter(Boolean)) {
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'EHLO' || verb === 'HELO') socket.write('250 sink\r\n');
+        else if (verb === 'DATA') {
+          data = true;
+          socket.write('354 go\r\n');
+        } else if (verb === 'QUIT') socket.end('221 bye\r\n');
+        else socket.write('250 ok\r\n');
+      }
+    });
+  });
+  const port = await listen(sink);
+  t.teardown(() => sink.close());
+  const config = testConfig(`notify: {smtp: "smtp://127.0.0.1:${port}", from: dopq@example.org}`).notify;
+  const owner = { uid: alice().uid, gid: alice().gid, home: '/' };
+  await sendEmail('alice@example.org', jobEvent('end', record(alice().uid)), owner, config);
+  t.regex(transcript, /RCPT TO:<alice@example.org>/i);
+  t.regex(transcript, /Subject: dopq job 3 \(train\): done/);
+});
+
+test('a command runs as the job owner with the event on stdin, never as root', async (t) => {
+  const user = alice();
+  const dir = mkdtempSync(path.join(tmpdir(), 'dopq-notify-'));
+  chmodSync(dir, 0o777);
+  const script = path.join(dir, 'hook.sh');
+  writeFileSync(script, `#!/bin/sh\n{ id -u; echo "$DOPQ_EVENT $DOPQ_JOB_ID"; cat; } > ${dir}/out\n`, { mode: 0o755 });
+  const config = testConfig('notify: {channels: [command]}').notify;
+  await runCommand([script], jobEvent('end', record(user.uid)), { uid: user.uid, gid: user.gid, home: '/' }, config);
+  const [uid, line, json] = readFileSync(path.join(dir, 'out'), 'utf8').split('\n');
+  t.is(Number(uid), user.uid);
+  t.is(line, 'end 3');
+  t.is((JSON.parse(json!) as { job: { id: number } }).job.id, 3);
+  await t.throwsAsync(runCommand([script], jobEvent('end', record(0)), { uid: 0, gid: 0, home: '/' }, config), { message: /never/ });
+});
+
+test('e-mail through sendmail runs it as the owner, the address after --, the message on stdin', async (t) => {
+  const user = alice();
+  const dir = mkdtempSync(path.join(tmpdir(), 'dopq-sendmail-'));
+  chmodSync(dir, 0o777);
+  const sendmail = path.join(dir, 'sendmail');
+  writeFileSync(sendmail, `#!/bin/sh\n{ id -u; echo "$*"; cat; } > ${dir}/out\n`, { mode: 0o755 });
+  const config = testConfig(`notify: {sendmail: ${sendmail}}`).notify;
+  await sendEmail('alice@example.org', jobEvent('end', record(user.uid)), { uid: user.uid, gid: user.gid, home: '/' }, config);
+  const [uid, args, ...message] = readFileSync(path.join(dir, 'out'), 'utf8').split('\n');
+  t.is(Number(uid), user.uid);
+  t.is(args, '-i -- alice@example.org');
+  t.true(message.includes('To: alice@example.org'));
+  t.true(message.includes('Subject: dopq job 3 (train): done'));
+});
+
+test('a webhook that drips its answer forever is cut off at the timeout', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const drip = http.createServer((_request, response) => {
+    response.writeHead(200);
+    const timer = setInterval(() => response.write('.'), 100);
+    response.on('close', () => clearInterval(timer));
+  });
+  drip.on('connection', (socket) => sockets.add(socket));
+  const port = await listen(drip);
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    drip.close();
+  });
+  const config = testConfig('notify: {webhook_allow: [127.0.0.1], timeout: 1s}').notify;
+  await t.throwsAsync(postWebhook(`http://127.0.0.1:${port}/`, jobEvent('end', record(1001)), config), { message: /more than 1s/ });
+});
+
+test('notifyJobEvent returns at once while a webhook hangs, retries, then logs the failure', async (t) => {
+  const sockets = new Set<net.Socket>();
+  let attempts = 0;
+  const hanging = http.createServer(() => attempts++);
+  hanging.on('connection', (socket) => sockets.add(socket));
+  const port = await listen(hanging);
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    hanging.close();
+  });
+  const config = testConfig('notify: {webhook_allow: [127.0.0.1], timeout: 1s, retries: 1}');
+  const job = record(alice().uid);
+  const spec = {
+    id: 3,
+    uid: job.uid,
+    user: job.user,
+    image: 'x',
+    manifest: { notify: { on: ['end'], webhook: `http://127.0.0.1:${port}/` } },
+  } as unknown as JobSpec;
+  const errors: string[] = [];
+  const ctx = {
+    config,
+    specs: new Map([[3, spec]]),
+    log: { info: () => {}, error: (message: string) => errors.push(message) },
+  } as unknown as DaemonContext;
+  notifyJobEvent(ctx, jobEvent('end', job));
+  t.is(attempts, 0); // it returned before anything was sent
+  // Another user's job with the same id never uses this spec.
+  notifyJobEvent(ctx, jobEvent('end', { ...job, uid: job.uid + 1 }));
+  await notificationsSettled();
+  t.is(attempts, 2);
+  t.is(errors.length, 1);
+  t.regex(errors[0]!, /by webhook failed/);
+});
+
+test('at most 8 attempts go at once, all jobs together; the rest wait their turn and still go', async (t) => {
+  let most = 0;
+  let served = 0;
+  let received = 0;
+  const held: http.ServerResponse[] = [];
+  const server = http.createServer((request, response) => {
+    request.resume();
+    received++;
+    held.push(response);
+    most = Math.max(most, held.length);
+    // Held until as many as may come at once are here (or the last ones): a ninth would show up meanwhile.
+    if (held.length === 8 || received === 20)
+      setTimeout(() => {
+        for (const waiting of held.splice(0)) {
+          served++;
+          waiting.end();
+        }
+      }, 100);
+  });
+  const port = await listen(server);
+  t.teardown(() => server.close());
+  const config = testConfig('notify: {webhook_allow: [127.0.0.1], retries: 0}');
+  const uid = alice().uid;
+  const specs = new Map(
+    Array.from({ length: 20 }, (_, i) => [
+      i + 1,
+      { id: i + 1, uid, user: 'dopq-alice', image: 'x', manifest: { notify: { on: ['end'], webhook: `http://127.0.0.1:${port}/` } } },
+    ]),
+  );
+  const ctx = { config, specs, log: { info: () => {}, error: () => {} } } as unknown as DaemonContext;
+  for (let id = 1; id <= 20; id++) notifyJobEvent(ctx, jobEvent('end', { ...record(uid), id }));
+  await notificationsSettled();
+  t.is(served, 20);
+  t.true(most <= 8, String(most));
+});
