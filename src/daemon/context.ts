@@ -46,6 +46,8 @@ export interface DaemonContext {
   idFloor: number;
   /** What the last config reload did (the status file shows it to `q` and `dopq reload`). */
   reload: ReloadStatus | null;
+  /** The last finished pass: when it ended (ms) and how long it took; saved in the status file for `dopq metrics`. */
+  lastPass?: { at: number; ms: number };
 }
 
 export function instanceId(spoolRealPath: string): string {

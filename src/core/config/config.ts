@@ -101,6 +101,8 @@ export interface Config {
   reconcile_interval: number;
   gpu_poll_interval: number;
   history: { keep: number };
+  /** `/metrics` in Prometheus' format: where the daemon serves it (null: not served) and as which unprivileged user (null: `dopq` if that user exists, else `nobody`). */
+  metrics: { listen: { host: string; port: number } | null; user: string | null };
   /** Starts that fail for the engine's or host's fault, in a row, before a job is held. */
   start_retries: number;
   /** Queue a job again when an engine restart killed its container (else it fails, engine-restart). */
@@ -287,6 +289,17 @@ const configSchema = z.strictObject({
   reconcile_interval: durationSchema('reconcile_interval').default(10),
   gpu_poll_interval: durationSchema('gpu_poll_interval').default(10),
   history: z.strictObject({ keep: durationSchema('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
+  metrics: z
+    .strictObject({
+      listen: z
+        .string({ error: 'expected host:port, e.g. 127.0.0.1:9464' })
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464' })
+        .refine((text) => Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535, { error: 'port above 65535' })
+        .nullable()
+        .default(null),
+      user: z.string({ error: 'expected a user name' }).min(1).optional(),
+    })
+    .default({ listen: null }),
   start_retries: wholeCount('start retries').min(1, { error: 'at least 1' }).default(3),
   requeue_on_engine_restart: z.boolean({ error: 'expected true or false' }).default(true),
   interactive: z.strictObject({ image: z.string({ error: 'expected an image name such as ubuntu:24.04' }).min(1).optional() }).default({}),
@@ -397,11 +410,21 @@ export function parseConfig(text: string, file: string): Config {
     reconcile_interval: raw.reconcile_interval,
     gpu_poll_interval: raw.gpu_poll_interval,
     history: raw.history,
+    metrics: {
+      listen: raw.metrics.listen === null ? null : splitListen(raw.metrics.listen),
+      user: raw.metrics.user ?? null,
+    },
     start_retries: raw.start_retries,
     requeue_on_engine_restart: raw.requeue_on_engine_restart,
     interactive: { image: raw.interactive.image ?? null },
     resources_set: resourcesSet,
   };
+}
+
+/** `host:port` (`[::1]:9464` for IPv6) as its parts. */
+function splitListen(text: string): { host: string; port: number } {
+  const at = text.lastIndexOf(':');
+  return { host: text.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(text.slice(at + 1)) };
 }
 
 /** Every key the config accepts, dotted (`limits.per_user.gpus`): what dopq.yaml(5) must document. */
