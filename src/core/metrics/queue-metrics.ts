@@ -77,7 +77,7 @@ export function queueMetrics(view: QueueView, extras: MetricsExtras): MetricFami
       type: 'gauge',
       samples: (['free', 'held', 'idle', 'foreign'] as const).map((state) => ({ labels: { state }, value: gpuCounts[state] })),
     },
-    { name: 'dopq_gpus_total', help: 'GPUs dopq schedules on.', type: 'gauge', samples: [{ value: view.gpus_total }] },
+    { name: 'dopq_gpus_scheduled', help: 'GPUs dopq schedules on.', type: 'gauge', samples: [{ value: view.gpus_total }] },
     {
       name: 'dopq_job_wait_seconds',
       help: 'Time from submission to start of the jobs in the state that have started.',
@@ -85,10 +85,10 @@ export function queueMetrics(view: QueueView, extras: MetricsExtras): MetricFami
       samples: histogramSamples(waits, WAIT_BUCKETS),
     },
     {
-      name: 'dopq_user_usage_gpu_hours',
-      help: "A user's decayed GPU-hours of finished and running work (what fair share weighs).",
+      name: 'dopq_user_usage_gpu_seconds',
+      help: "A user's decayed GPU-seconds of finished and running work (what fair share weighs; q shows it in GPU-hours).",
       type: 'gauge',
-      samples: perUser((user) => user.usage_gpu_hours),
+      samples: perUser((user) => user.usage_gpu_hours * 3600),
     },
     {
       name: 'dopq_user_penalty',
