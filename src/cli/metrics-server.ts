@@ -2,12 +2,13 @@
 // reads only what `dopq q` reads. Requests are bounded (headers, time, connections) and a slow or
 // malformed client costs only this process, never the daemon's passes.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { DopqError, ExitCode } from '../core/errors.js';
 import { TEXT_CONTENT_TYPE } from '../core/metrics/prometheus-text.js';
 import type { CommandContext } from './context.js';
 
-/** Limits on one client: time to send its headers, to finish its request, and idle keep-alive. */
-export const METRICS_LIMITS = { headersMs: 5000, requestMs: 10_000, keepAliveMs: 5000, maxHeaderBytes: 8192, maxConnections: 64 } as const;
+/** Limits on one client: time to its first bytes and to the end of its one request; header size; connections at once. */
+export const METRICS_LIMITS = { headersMs: 5000, requestMs: 10_000, maxHeaderBytes: 8192, maxConnections: 64 } as const;
 
 /** Serves until the daemon goes away (its IPC channel closes) or a signal; resolves to the exit code. */
 export async function serveMetrics(ctx: CommandContext, listen: string, render: () => Promise<string>): Promise<number> {
@@ -19,12 +20,31 @@ export async function serveMetrics(ctx: CommandContext, listen: string, render: 
   const exposition = (): Promise<string> => (inFlight ??= render().finally(() => (inFlight = undefined)));
 
   const server = createServer(
-    { maxHeaderSize: METRICS_LIMITS.maxHeaderBytes, headersTimeout: METRICS_LIMITS.headersMs, requestTimeout: METRICS_LIMITS.requestMs },
+    {
+      maxHeaderSize: METRICS_LIMITS.maxHeaderBytes,
+      headersTimeout: METRICS_LIMITS.headersMs,
+      requestTimeout: METRICS_LIMITS.requestMs,
+      // How often Node checks those two limits (30 s by default): a silent client goes within ~6 s.
+      connectionsCheckingInterval: 1000,
+    },
     (request: IncomingMessage, response: ServerResponse) => void answer(request, response, exposition, ctx),
   );
-  server.keepAliveTimeout = METRICS_LIMITS.keepAliveMs;
   server.maxConnections = METRICS_LIMITS.maxConnections;
-  server.setTimeout(METRICS_LIMITS.requestMs, (socket) => socket.destroy());
+  // Node 20's own headersTimeout and requestTimeout do not see a connection that sends nothing,
+  // and did not reliably end one that stops halfway: each connection gets headersMs to send its
+  // whole header and requestMs in all, and carries one request (every answer says Connection: close).
+  const headerDeadlines = new WeakMap<Socket, NodeJS.Timeout>();
+  server.on('connection', (socket: Socket) => {
+    const end = () => socket.destroy();
+    const silent = setTimeout(end, METRICS_LIMITS.headersMs);
+    const whole = setTimeout(end, METRICS_LIMITS.requestMs);
+    headerDeadlines.set(socket, silent);
+    socket.once('close', () => {
+      clearTimeout(silent);
+      clearTimeout(whole);
+    });
+  });
+  server.on('request', (request: IncomingMessage) => clearTimeout(headerDeadlines.get(request.socket)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
@@ -61,7 +81,12 @@ async function answer(
   }
   try {
     const text = await exposition();
-    response.writeHead(200, { 'Content-Type': TEXT_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+    response.writeHead(200, {
+      'Content-Type': TEXT_CONTENT_TYPE,
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+      Connection: 'close',
+    });
     response.end(request.method === 'HEAD' ? undefined : text);
   } catch (error) {
     ctx.io.err(`dopq metrics: ${(error as Error).message}\n`);
@@ -70,6 +95,10 @@ async function answer(
 }
 
 function send(response: ServerResponse, status: number, text: string): void {
-  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    Connection: 'close',
+  });
   response.end(text);
 }
