@@ -18,6 +18,11 @@ if ! command -v man >/dev/null || ! command -v systemd-analyze >/dev/null || ! c
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y man-db systemd zsh >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y man-db systemd zsh >/dev/null; }
 fi
+# The metrics tests check /metrics and `dopq metrics` with promtool (Debian's prometheus package).
+if ! command -v promtool >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends prometheus >/dev/null; }
+fi
 # The package test packs the sources, which a copy (below) does not hold.
 export DOPQ_CHECKOUT="$PWD"
 # The tests run the CLI as unprivileged users, who must be able to reach it. A checkout under a

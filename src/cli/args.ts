@@ -65,6 +65,13 @@ export function parseDate(text: string): number {
   return time;
 }
 
+/** `dopq report`'s dates: ISO 8601 (a bare date is midnight UTC), or an age such as 30d, 12h, 2w before now. */
+export function parseReportDate(text: string): number {
+  const age = /^(\d+)([hdw])$/.exec(text);
+  if (age) return Date.now() - Number(age[1]) * { h: 3600, d: 86400, w: 7 * 86400 }[age[2] as 'h' | 'd' | 'w'] * 1000;
+  return parseDate(text);
+}
+
 export function parseUserName(text: string): string {
   if (!USER_NAME.test(text)) throw new InvalidArgumentError(`not a user name: ${JSON.stringify(text)}`);
   return text;

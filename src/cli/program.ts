@@ -5,7 +5,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { POLICIES } from '../core/schedule/policy.js';
-import { collectJobRefs, parseDate, parseJobId, parseOneJobRef, parseSeconds, parseUserName } from './args.js';
+import { collectJobRefs, parseDate, parseJobId, parseOneJobRef, parseReportDate, parseSeconds, parseUserName } from './args.js';
 import { addLogRangeOptions, addQueueViewOptions, addRmFilterOptions } from './job-options.js';
 import type { JobRef } from '../core/job/job-ref.js';
 import type { QueueOptions } from './commands/q.js';
@@ -17,6 +17,8 @@ import { packageVersion } from './version.js';
 import { parseGpuCount } from './shell-args.js';
 import type { SimOptions } from './commands/sim.js';
 import type { PushOptions } from './commands/push.js';
+import type { MetricsOptions } from './commands/metrics.js';
+import type { ReportOptions } from './commands/report.js';
 import { pushFlagOptions, splitPushOperands } from './push-flags.js';
 
 /** What every command's action needs: its context, loaded when it runs, and where its exit code goes. */
@@ -96,6 +98,21 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
   addLogRangeOptions(log).action(async (ref: JobRef, options: LogOptions) =>
     setExit(await (await import('./commands/log.js')).logCommand(await ctx(), ref, options)),
   );
+
+  program
+    .command('metrics')
+    .description("print the queue's metrics in Prometheus' text format (the daemon serves them on metrics.listen)")
+    .addOption(new Option('--serve <host:port>', 'serve /metrics there (the daemon starts this as metrics.user)').hideHelp())
+    .action(async (options: MetricsOptions) => setExit(await (await import('./commands/metrics.js')).metricsCommand(await ctx(), options)));
+  program
+    .command('report')
+    .description('accounting: GPU-hours, jobs by outcome, waits and idle GPU-hours per user, day or week')
+    .addOption(new Option('--since <date>', 'from this date (ISO 8601, or e.g. 30d ago as 30d)').argParser(parseReportDate))
+    .addOption(new Option('--until <date>', 'up to this date (default: now)').argParser(parseReportDate))
+    .addOption(new Option('--by <group>', 'one row per user, day or week (UTC)').choices(['user', 'day', 'week']).default('user'))
+    .addOption(new Option('--json', 'print one JSON object').conflicts('csv'))
+    .option('--csv', 'print CSV rows with a header')
+    .action(async (options: ReportOptions) => setExit(await (await import('./commands/report.js')).reportCommand(await ctx(), options)));
 
   program
     .command('wait')

@@ -49,6 +49,8 @@ export interface DaemonContext {
   reload: ReloadStatus | null;
   /** Where job events go (notify/notifier.ts's notifyJobEvent in the daemon); unset: nowhere. */
   onJobEvent?: (event: JobEvent) => void;
+  /** The last finished pass: when it ended (ms) and how long it took; saved in the status file for `dopq metrics`. */
+  lastPass?: { at: number; ms: number };
 }
 
 export function instanceId(spoolRealPath: string): string {

@@ -185,6 +185,7 @@ export class DaemonLoop implements PassRunner {
     } finally {
       this.armDeadline();
       const took = Date.now() - began;
+      this.ctx.lastPass = { at: Date.now(), ms: took };
       if (took >= 2000) this.ctx.log.info(`pass ${this.pass.count} took ${took} ms`);
     }
   }

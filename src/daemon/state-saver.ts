@@ -106,6 +106,7 @@ export class StateSaver {
       engine: this.engineInfo(),
       save_error: this.saveError,
       reload: this.ctx.reload,
+      ...(this.ctx.lastPass ? { last_pass: this.ctx.lastPass } : {}),
     });
   }
 

@@ -26,12 +26,12 @@ Queued
 └───┴────┴───────┴────────────────────────────────────────┴──────┴─────────┴──────────────────────────┘
 
 Finished
-┌────┬───────┬─────────────────────────────────────┬─────────────────────┬──────┬──────────┬──────────────────────────────────────────────────────────────┐
-│ id │ user  │ name                                │ outcome             │ exit │ duration │ detail                                                       │
-│ 4  │ alice │ eval                                │ done                │ 0    │ 30m00s   │                                                              │
-│ 5  │ bob   │ preprocess-the-entire-dataset-again │ failed (time-limit) │ 137  │ 1h00m    │ stopped at its time limit of 1h; set time_limit in the mani… │
-│ 6  │ carol │ bad                                 │ rejected            │ -    │ -        │ line 3: gpus: expected a whole number of GPUs, got "two"     │
-└────┴───────┴─────────────────────────────────────┴─────────────────────┴──────┴──────────┴──────────────────────────────────────────────────────────────┘
+┌────┬───────┬─────────────────────────────────────┬─────────────────────┬──────┬──────────┬─────────────┬──────────────────────────────────────────────────────────────┐
+│ id │ user  │ name                                │ outcome             │ exit │ duration │ ended       │ detail                                                       │
+│ 4  │ alice │ eval                                │ done                │ 0    │ 30m00s   │ today 11:00 │                                                              │
+│ 5  │ bob   │ preprocess-the-entire-dataset-again │ failed (time-limit) │ 137  │ 1h00m    │ today 09:30 │ stopped at its time limit of 1h; set time_limit in the mani… │
+│ 6  │ carol │ bad                                 │ rejected            │ -    │ -        │ today 07:30 │ line 3: gpus: expected a whole number of GPUs, got "two"     │
+└────┴───────┴─────────────────────────────────────┴─────────────────────┴──────┴──────────┴─────────────┴──────────────────────────────────────────────────────────────┘
 
 Users
 ┌───────┬───────┬───────────────┬───────────────────────┬─────────┬──────┬────────┐

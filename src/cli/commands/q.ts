@@ -139,7 +139,7 @@ async function queueOutput(ctx: CommandContext, options: QueueOptions, filter: J
   });
 }
 
-async function buildView(ctx: CommandContext, options: QueueOptions, now: number): Promise<QueueView> {
+export async function buildView(ctx: CommandContext, options: Pick<QueueOptions, 'all'>, now: number): Promise<QueueView> {
   // Looked at before the state is read: a state written in between only makes the view newer.
   const noStateYet = await isMissing(ctx.spool.state);
   const [state, pending, alive, status] = await Promise.all([
@@ -176,7 +176,7 @@ export function outputWidth(env: NodeJS.ProcessEnv, terminalColumns: number | un
  * A spool that is not there is a wrong config (a mistyped DOPQ_CONFIG, `dopq init` never run),
  * not an empty queue: say so, with 78 as for any config that does not match the host.
  */
-async function requireSpool(ctx: CommandContext): Promise<void> {
+export async function requireSpool(ctx: CommandContext): Promise<void> {
   const hint = `the config ${ctx.config.file} names it (spool:); pass the right one with --config or DOPQ_CONFIG, or create the spool with \`dopq init\` as root`;
   if (await isMissing(ctx.spool.root))
     throw new DopqError('no-spool', ExitCode.config, 'no such spool: the folder does not exist', ctx.spool.root, { hint });

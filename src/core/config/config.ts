@@ -107,6 +107,8 @@ export interface Config {
   /** When a job's GPUs count as idle, and what then happens (see core/job/usage.ts). */
   idle: IdleRule;
   history: { keep: number };
+  /** `/metrics` in Prometheus' format: where the daemon serves it (null: not served) and as which unprivileged user (null: `dopq` if that user exists, else `nobody`). */
+  metrics: { listen: { host: string; port: number } | null; user: string | null };
   /** Starts that fail for the engine's or host's fault, in a row, before a job is held. */
   start_retries: number;
   /** Queue a job again when an engine restart killed its container (else it fails, engine-restart). */
@@ -304,6 +306,17 @@ const configSchema = z.strictObject({
     })
     .default({ threshold: 5, after: 1800, action: 'flag', cancel_after: 7200 }),
   history: z.strictObject({ keep: durationSchema('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
+  metrics: z
+    .strictObject({
+      listen: z
+        .string({ error: 'expected host:port, e.g. 127.0.0.1:9464' })
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464' })
+        .refine((text) => Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535, { error: 'port above 65535' })
+        .nullable()
+        .default(null),
+      user: z.string({ error: 'expected a user name' }).min(1).optional(),
+    })
+    .default({ listen: null }),
   start_retries: wholeCount('start retries').min(1, { error: 'at least 1' }).default(3),
   requeue_on_engine_restart: z.boolean({ error: 'expected true or false' }).default(true),
   interactive: z.strictObject({ image: z.string({ error: 'expected an image name such as ubuntu:24.04' }).min(1).optional() }).default({}),
@@ -417,12 +430,22 @@ export function parseConfig(text: string, file: string): Config {
     telemetry: raw.telemetry,
     idle: raw.idle,
     history: raw.history,
+    metrics: {
+      listen: raw.metrics.listen === null ? null : splitListen(raw.metrics.listen),
+      user: raw.metrics.user ?? null,
+    },
     start_retries: raw.start_retries,
     requeue_on_engine_restart: raw.requeue_on_engine_restart,
     interactive: { image: raw.interactive.image ?? null },
     notify: raw.notify,
     resources_set: resourcesSet,
   };
+}
+
+/** `host:port` (`[::1]:9464` for IPv6) as its parts. */
+function splitListen(text: string): { host: string; port: number } {
+  const at = text.lastIndexOf(':');
+  return { host: text.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(text.slice(at + 1)) };
 }
 
 /** Every key the config accepts, dotted (`limits.per_user.gpus`): what dopq.yaml(5) must document. */

@@ -51,7 +51,7 @@ export const TABLE_FITS = {
     ],
   },
   finished: {
-    drop: ['duration', 'exit'],
+    drop: ['duration', 'exit', 'ended'],
     truncate: [
       { column: 'detail', min: 10 },
       { column: 'name', min: 10 },
@@ -388,9 +388,10 @@ function finishedTable(view: QueueView, limit: number | undefined, d: Drawing): 
     outcome(job, c),
     job.exit_code === null ? '-' : String(job.exit_code),
     job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
+    job.finished_at ? localTime(Date.parse(job.finished_at), d.now, d.timeZone) : '-',
     truncate(printable((job.message ?? '').split('\n')[0]!), 60), // the first line; dopq q --json has it all
   ]);
-  const drawn = table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'detail'], rows, TABLE_FITS.finished, d);
+  const drawn = table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'ended', 'detail'], rows, TABLE_FITS.finished, d);
   return hidden > 0 ? `${drawn}\n${fitLines(c.dim(`  ... ${hidden} older not shown; dopq q --all shows them`), d.width)}` : drawn;
 }
 

@@ -1,9 +1,12 @@
 // Finished jobs leave the state file after history.keep (or at `dopq history clear`); their
-// usage is carried over in a per-user sum so penalties stay right.
+// usage is carried over in a per-user sum so penalties stay right, and a compact accounting
+// record of each is appended to state/accounting.jsonl for `dopq report`.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isFinished } from '../../core/job/job.js';
 import { carriedNow, penalties, usageFloor } from '../../core/schedule/penalty.js';
+import { accountingRecordOf } from '../../core/report/accounting-record.js';
+import { appendAccounting } from '../../io/spool/accounting-log.js';
 import type { DaemonContext } from '../context.js';
 import type { StateFile } from '../../core/state.js';
 
@@ -17,6 +20,13 @@ export function forgetFinished(ctx: DaemonContext, cutoff: number): number {
   const now = ctx.now();
   const old = ctx.state.jobs.filter((job) => isFinished(job) && (job.finished_at ?? now) < cutoff);
   if (old.length === 0) return 0;
+  try {
+    appendAccounting(ctx.spool.accounting, old.map(accountingRecordOf));
+  } catch (error) {
+    // Kept in the state until their accounting records are on disk: nothing is lost, only pruned later.
+    ctx.log.error(`finished jobs kept: cannot append to ${ctx.spool.accounting}: ${(error as Error).message}`);
+    return 0;
+  }
   const floor = usageFloor(ctx.state.usage_resets);
   const halfLife = ctx.config.penalty.half_life;
   const carried = new Map(

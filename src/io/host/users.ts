@@ -121,3 +121,11 @@ export async function accountOf(uid: number): Promise<Account | undefined> {
 export async function userExists(name: string): Promise<boolean> {
   return (await getent('passwd', name)).some((line) => line.split(':')[0] === name);
 }
+
+/** The uid and primary gid of the login `name`, or undefined when the user database does not know it. */
+export async function idsOfUser(name: string): Promise<{ uid: number; gid: number } | undefined> {
+  const line = (await getent('passwd', name)).find((entry) => entry.split(':')[0] === name);
+  if (!line) return undefined;
+  const [, , uid = '', gid = ''] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}

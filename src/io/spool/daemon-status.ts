@@ -13,6 +13,8 @@ export interface DaemonStatus {
   save_error: { since: number; error: string } | null;
   /** The last config reload (SIGHUP or `dopq reload`), null before the first. */
   reload?: ReloadStatus | null;
+  /** The daemon's last finished pass before this write: when it ended (ms) and how long it took (`dopq metrics`). */
+  last_pass?: { at: number; ms: number } | null;
 }
 
 /** What a config reload did: applied (with what changed) or refused (with why). */

@@ -29,6 +29,8 @@ export interface SpoolPaths {
   logs: string;
   rejected: string;
   builds: string;
+  /** Finished jobs' compact accounting records, one JSON line each, kept after they leave the state (`dopq report`). */
+  accounting: string;
   /** Interactive jobs' terminals: `<id>.sock`, each its owner's alone (0600). */
   sessions: string;
 }
@@ -46,6 +48,7 @@ export function spoolPaths(root: string): SpoolPaths {
     images: path.join(stateDir, 'images.json'),
     daemonStatus: path.join(stateDir, 'daemon.status'),
     queueView: path.join(stateDir, 'queue-view.json'),
+    accounting: path.join(stateDir, 'accounting.jsonl'),
     daemonLock: path.join(stateDir, 'daemon'),
     daemonPid: path.join(stateDir, 'daemon.pid'),
     jobs: path.join(root, 'jobs'),
