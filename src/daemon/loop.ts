@@ -14,6 +14,7 @@ import { Pass, type PassRunner } from './pass.js';
 import { describeReload, prepareReload, reloadStatus } from './reload.js';
 import { StateSaver } from './state-saver.js';
 import { Telemetry } from './telemetry.js';
+import { jobEvent } from '../core/job/job-events.js';
 import { clearStaleSessions, closeAllSessions } from './jobs/sessions.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -51,6 +52,8 @@ export class DaemonLoop implements PassRunner {
     this.builder = new Builder(ctx, () => this.kick());
     this.builder.requeueInterrupted();
     this.telemetry = new Telemetry(ctx, this.gpus);
+    // An idle job's owner hears of it where their notify: asks (notify/notifier.ts), with its usage now.
+    this.telemetry.onIdle = (job) => ctx.onJobEvent?.(jobEvent('idle', job, job.usage));
     this.pass = new Pass(ctx, {
       gpus: this.gpus,
       builder: this.builder,

@@ -2,6 +2,8 @@
 // `q --json`, and keeps a summary when it ends; a job on a GPU the fake nvidia-smi reports at 0%
 // is flagged idle, then cancelled with reason idle-gpus when the config says so.
 import { chmod, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import test from 'ava';
 import { makeSpool } from '../helpers/spool.js';
@@ -51,8 +53,22 @@ test('a CPU-burning job shows about 100% CPU and its memory against its limit; t
 const UUID0 = 'GPU-00000000-1111-2222-3333-444444444444';
 const UUID1 = 'GPU-11111111-1111-2222-3333-444444444444';
 
-test('a job on a GPU at 0% is flagged idle, then cancelled idle-gpus; a GPU used outside dopq stays busy', async (t) => {
+test('a job on a GPU at 0% is flagged idle, its owner’s webhook hears it, then cancelled idle-gpus; a GPU used outside dopq stays busy', async (t) => {
+  // The owner's webhook, on loopback: what the daemon posts for the job.
+  const events: { event: string; job: { id: number; user: string } }[] = [];
+  const hook = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      events.push(JSON.parse(body) as (typeof events)[number]);
+      response.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => hook.close());
+  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/dopq`;
   const spool = await makeSpool(t, (dir) => ({
+    notify: { channels: ['webhook'], webhook_allow: ['127.0.0.1'], timeout: '10s' },
     gpus: 'auto',
     nvidia_smi: path.join(dir, 'nvidia-smi'),
     gpu_poll_interval: '1s',
@@ -72,7 +88,7 @@ esac
   );
   await chmod(fake, 0o755);
   const daemon = spool.startDaemon();
-  const id = await spool.push({ name: 'notebook', command: 'sleep 600' }, alice());
+  const id = await spool.push({ name: 'notebook', command: 'sleep 600', notify: { on: ['idle'], webhook: hookUrl } }, alice());
   await spool.waitForJob(id, ['running']);
   const flagged = await spool.waitFor('the job flagged idle', async () => {
     const job = await spool.job(id);
@@ -90,5 +106,12 @@ esac
   t.is(ended.reason, 'idle-gpus');
   t.false(ended.idle);
   t.is(ended.usage_summary?.gpu_util_percent_peak, 0);
+  const idle = await spool.waitFor('the idle event at the webhook', async () => events.find((e) => e.event === 'idle'));
+  t.like(idle, { job: { id, user: 'dopq-alice' } });
+  t.deepEqual(
+    events.map((e) => e.event),
+    ['idle'],
+    'notify: on: [idle] only',
+  );
   await daemon.stop();
 });
