@@ -14,6 +14,7 @@ import { readDaemonStatus } from '../../io/spool/daemon-status.js';
 import type { CommandContext } from '../context.js';
 import { colorLevel } from '../color.js';
 import { daemonQueueView } from '../daemon-view.js';
+import type { CachedQueueView } from '../../io/spool/queue-view-cache.js';
 import { watchFolders } from '../spool-watch.js';
 
 /** Finished rows the tables show without `--all`: the newest, like squeue beside sacct. */
@@ -48,15 +49,16 @@ export async function queueCommand(ctx: CommandContext, options: QueueOptions): 
   await requireSpool(ctx);
   const filter = await jobFilterOf(options);
   if (options.watch !== undefined) return watchQueue(ctx, options, filter);
+  let looked: CachedQueueView | null | undefined;
   if (options.json && !options.all && !isFiltering(filter) && !options.format && !options.quiet) {
     // The whole view as JSON: the daemon's line as it lies on disk, not parsed and printed again.
-    const cached = await daemonQueueView(ctx, Date.now());
-    if (cached) {
-      ctx.io.out(cached.json);
+    looked = (await daemonQueueView(ctx, Date.now())) ?? null;
+    if (looked) {
+      ctx.io.out(looked.json);
       return ExitCode.ok;
     }
   }
-  ctx.io.out(await queueOutput(ctx, options, filter, ctx.io.isTTY ? process.stdout.columns : undefined));
+  ctx.io.out(await queueOutput(ctx, options, filter, ctx.io.isTTY ? process.stdout.columns : undefined, looked));
   return ExitCode.ok;
 }
 
@@ -106,11 +108,20 @@ async function watchQueue(ctx: CommandContext, options: QueueOptions, filter: Jo
   }
 }
 
-/** One look at the queue, as `options` asks it drawn. */
-async function queueOutput(ctx: CommandContext, options: QueueOptions, filter: JobFilter, columns: number | undefined): Promise<string> {
+/**
+ * One look at the queue, as `options` asks it drawn. `looked`: the daemon's view when the caller
+ * already looked for it (null: there was none), so a miss does not read it all again.
+ */
+async function queueOutput(
+  ctx: CommandContext,
+  options: QueueOptions,
+  filter: JobFilter,
+  columns: number | undefined,
+  looked?: CachedQueueView | null,
+): Promise<string> {
   const now = Date.now();
   // The view the daemon built of the state in place, while it still holds; else built here.
-  const cached = options.all ? undefined : await daemonQueueView(ctx, now);
+  const cached = options.all ? undefined : looked === undefined ? await daemonQueueView(ctx, now) : (looked ?? undefined);
   const view = cached?.view() ?? (await buildView(ctx, options, now));
   // Loaded when used: `q --json` on the daemon's view (scripts, dashboards) needs none of them.
   const [{ fieldContext, filterView, jobIdLines, renderJobTable }, { pickFields }, { renderQueue }] = await Promise.all([

@@ -126,18 +126,23 @@ export class Builder {
       // The build's steps get the job's limits: one above the host would fail with the engine's words.
       const beyond = ctx.config.host && beyondHost(spec.manifest, ctx.config.host);
       if (beyond) throw new BuildRefused(beyond);
-      const writes: Promise<unknown>[] = [];
+      // One write after another: writes to a file handle in flight together may land in any
+      // order (Node's docs call it unsafe), and under load a build log came out of order.
+      let written: Promise<unknown> = Promise.resolve();
       // Past builds.log_size the output is still read (the build goes on) but no longer kept.
       const cap = capOutput(ctx.config.builds.log_size, buildOutputCutMarker(ctx.config.builds.log_size));
       const output = (text: string) => {
-        for (const bytes of cap.take(Buffer.from(text))) writes.push(log.write(bytes));
+        for (const bytes of cap.take(Buffer.from(text))) {
+          written = written.then(() => log.write(bytes));
+          written.catch(() => undefined); // awaited below; a build that fails first must not leave it unhandled
+        }
       };
       const shortage = await diskShortage(ctx.spool.root, ctx.config.builds.min_free);
       if (shortage) throw new BuildRefused(shortage);
       const detail = spec.manifest.build
         ? await this.runBuild(spec, job, output, controller.signal)
         : await loadArchive(ctx, spec, contextTarPath(ctx, job.id), output, controller.signal);
-      await Promise.all(writes);
+      await written;
       // Docker's words can quote the Dockerfile's commands (and what they hold): the log only.
       if (detail !== undefined)
         failure = { message: `${what} failed; its output is in dopq log ${job.id}`, detail, retry: this.engineRestartedSince(job) };
