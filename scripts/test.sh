@@ -23,6 +23,11 @@ if ! command -v promtool >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends prometheus >/dev/null; }
 fi
+# The web dashboard's test drives Debian's Chromium with puppeteer-core (which downloads no browser).
+if ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
 # The package test packs the sources, which a copy (below) does not hold.
 export DOPQ_CHECKOUT="$PWD"
 # The tests run the CLI as unprivileged users, who must be able to reach it. A checkout under a

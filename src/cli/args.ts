@@ -96,3 +96,11 @@ export function parseInterval(text: string): number {
     throw new InvalidArgumentError(`not an interval: ${JSON.stringify(text)} (seconds, at least 0.1, e.g. 2 or 1m)`);
   return seconds;
 }
+
+/** `--listen host:port` (`[::1]:8080` for IPv6), as the config's `web.listen` takes it. */
+export function parseListen(text: string): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  if (!match || Number(match[2]) > 65535)
+    throw new InvalidArgumentError(`not host:port: ${JSON.stringify(text)} (e.g. 127.0.0.1:8080 or [::1]:8080)`);
+  return text;
+}

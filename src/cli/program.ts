@@ -5,7 +5,16 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { POLICIES } from '../core/schedule/policy.js';
-import { collectJobRefs, parseDate, parseJobId, parseOneJobRef, parseReportDate, parseSeconds, parseUserName } from './args.js';
+import {
+  collectJobRefs,
+  parseDate,
+  parseJobId,
+  parseListen,
+  parseOneJobRef,
+  parseReportDate,
+  parseSeconds,
+  parseUserName,
+} from './args.js';
 import { addLogRangeOptions, addQueueViewOptions, addRmFilterOptions } from './job-options.js';
 import type { JobRef } from '../core/job/job-ref.js';
 import type { QueueOptions } from './commands/q.js';
@@ -18,6 +27,7 @@ import { parseGpuCount } from './shell-args.js';
 import type { SimOptions } from './commands/sim.js';
 import type { PushOptions } from './commands/push.js';
 import type { MetricsOptions } from './commands/metrics.js';
+import type { WebOptions } from './commands/web.js';
 import type { ReportOptions } from './commands/report.js';
 import { pushFlagOptions, splitPushOperands } from './push-flags.js';
 
@@ -104,6 +114,12 @@ function addJobCommands(program: Command, { ctx, setExit }: Wiring): void {
     .description("print the queue's metrics in Prometheus' text format (the daemon serves them on metrics.listen)")
     .addOption(new Option('--serve <host:port>', 'serve /metrics there (the daemon starts this as metrics.user)').hideHelp())
     .action(async (options: MetricsOptions) => setExit(await (await import('./commands/metrics.js')).metricsCommand(await ctx(), options)));
+  program
+    .command('web')
+    .description('serve the read-only web dashboard in the foreground, as an unprivileged user (the daemon serves it on web.listen)')
+    .addOption(new Option('--listen <host:port>', 'where to serve it (default: web.listen, else 127.0.0.1:8080)').argParser(parseListen))
+    .addOption(new Option('--serve <host:port>', 'serve it there (the daemon starts this as web.user)').hideHelp())
+    .action(async (options: WebOptions) => setExit(await (await import('./commands/web.js')).webCommand(await ctx(), options)));
   program
     .command('report')
     .description('accounting: GPU-hours, jobs by outcome, waits and idle GPU-hours per user, day or week')

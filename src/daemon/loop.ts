@@ -14,6 +14,7 @@ import { Pass, type PassRunner } from './pass.js';
 import { describeReload, prepareReload, reloadStatus } from './reload.js';
 import { StateSaver } from './state-saver.js';
 import { Telemetry } from './telemetry.js';
+import { UsageRecorder } from './usage-recorder.js';
 import { jobEvent } from '../core/job/job-events.js';
 import { clearStaleSessions, closeAllSessions } from './jobs/sessions.js';
 
@@ -26,6 +27,8 @@ export class DaemonLoop implements PassRunner {
   private readonly pass: Pass;
   /** Usage samples of running jobs; `telemetry.onIdle` is where an idle job is announced. */
   readonly telemetry: Telemetry;
+  /** The web dashboard's 24 h series, a point a minute. */
+  private readonly usageHistory: UsageRecorder;
   private dirty = false;
   private running: Promise<void> | undefined;
   private closed = false;
@@ -52,6 +55,7 @@ export class DaemonLoop implements PassRunner {
     this.builder = new Builder(ctx, () => this.kick());
     this.builder.requeueInterrupted();
     this.telemetry = new Telemetry(ctx, this.gpus);
+    this.usageHistory = new UsageRecorder(ctx, this.gpus);
     // An idle job's owner hears of it where their notify: asks (notify/notifier.ts), with its usage now.
     this.telemetry.onIdle = (job) => ctx.onJobEvent?.(jobEvent('idle', job, job.usage));
     this.pass = new Pass(ctx, {
@@ -106,6 +110,7 @@ export class DaemonLoop implements PassRunner {
     const first = new Promise<void>((resolve) => (this.afterPass = resolve));
     this.kick();
     await first;
+    void this.usageHistory.record(); // a point at start: a chart has something at once
   }
 
   /** Resolves once no pass is running or wanted. */
@@ -237,6 +242,7 @@ export class DaemonLoop implements PassRunner {
       this.pass.reconcileNext();
       this.kick();
     });
+    every(UsageRecorder.intervalSeconds, () => void this.usageHistory.record());
     if (ctx.config.telemetry.interval > 0) {
       // A sample that changed something is saved by a pass (which also applies the idle rule).
       every(ctx.config.telemetry.interval, () => {

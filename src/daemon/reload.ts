@@ -16,7 +16,7 @@ import { createGpuSource, type GpuSource } from './gpu-source.js';
  * What the daemon cannot change under itself: the spool (its lock, its paths, the label that marks
  * its containers) and the engine's socket (the connection is made once, at start).
  */
-export const RESTART_ONLY_KEYS = ['spool', 'docker.socket', 'metrics'] as const;
+export const RESTART_ONLY_KEYS = ['spool', 'docker.socket', 'metrics', 'web'] as const;
 
 /** Fields of a parsed config that no key of the file sets (config.ts, fit-host.ts). */
 const DERIVED = ['resources_set', 'host'];
@@ -53,6 +53,7 @@ export async function prepareReload(ctx: DaemonContext): Promise<ReloadResult> {
       spool: running.spool,
       docker: { ...loaded.docker, socket: running.docker.socket },
       metrics: running.metrics,
+      web: running.web,
     };
     // Only keys a config file holds: where the file sets them and the host it was fitted to are
     // bookkeeping that a rewritten file moves without changing anything.

@@ -13,7 +13,7 @@ import { readState } from '../io/spool/state-store.js';
 import { readImageRecord } from '../io/spool/image-record.js';
 import { instanceId, stderrLogger, type DaemonContext, type Logger } from './context.js';
 import { DaemonLoop } from './loop.js';
-import { startMetricsChild } from './metrics-child.js';
+import { METRICS_CHILD, startServingChild, WEB_CHILD } from './serving-child.js';
 import { newEngineHealth } from '../core/engine-faults.js';
 import { noteEngineError } from './engine-health.js';
 import { createGpuSource } from './gpu-source.js';
@@ -112,9 +112,9 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
     hangups?.addEventListener('SIGHUP', onHangup);
     log.info(`dopq run: spool ${spool.root}, config ${config.file}, ${gpus.current().length} GPUs, pid ${process.pid}`);
     await daemon.start();
-    const metrics = await startMetricsChild(ctx);
+    const servers = [await startServingChild(ctx, METRICS_CHILD), await startServingChild(ctx, WEB_CHILD)];
     await Promise.race([signalled, stopRequested]);
-    await metrics?.stop();
+    await Promise.all(servers.map((server) => server?.stop()));
     hangups?.removeEventListener('SIGHUP', onHangup);
     // Under systemd's default TimeoutStopSec (90 s), and long enough for an fsync on a disk
     // busy with other writes; the message names the step that hung.

@@ -1,7 +1,8 @@
-// The daemon's /metrics (metrics.listen): served by a child process running `dopq metrics --serve`
-// as an unprivileged user (metrics.user; else `dopq` if it exists, else `nobody`), never as root.
-// The child reads the spool as `dopq q` does; the daemon only starts it, restarts it when it dies,
-// and stops it, so a slow or hostile client can hold nothing the passes need.
+// What the daemon serves over HTTP (/metrics on metrics.listen, the web dashboard on web.listen):
+// each by a child process running `dopq metrics --serve` or `dopq web --serve` as an unprivileged
+// user (metrics.user / web.user; else `dopq` if it exists, else `nobody`), never as root. The child
+// reads the spool as `dopq q` does; the daemon only starts it, restarts it when it dies, and stops
+// it, so a slow or hostile client can hold nothing the passes need.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +13,19 @@ import type { DaemonContext } from './context.js';
 /** A child that dies is started again after this long (ms), so a port in use does not spin. */
 const RESTART_DELAY_MS = 10_000;
 
-export interface MetricsChild {
+/** Which child: its config section (`metrics`, `web`), the command it runs, and what logs call it. */
+export interface ServingKind {
+  key: 'metrics' | 'web';
+  /** The path shown in the log: `/metrics`, `the web dashboard`. */
+  label: string;
+  /** The URL path logged beside the address (`/metrics`, `/`). */
+  path: string;
+}
+
+export const METRICS_CHILD: ServingKind = { key: 'metrics', label: '/metrics', path: '/metrics' };
+export const WEB_CHILD: ServingKind = { key: 'web', label: 'the web dashboard', path: '/' };
+
+export interface ServingChild {
   /** The running child's pid (tests check its uid); undefined between restarts. */
   pid(): number | undefined;
   stop(): Promise<void>;
@@ -25,24 +38,25 @@ function cliScript(): string {
   return launcher && existsSync(launcher) ? launcher : process.argv[1]!;
 }
 
-/** The account to serve as: metrics.user, else `dopq` where it exists, else `nobody`. */
-async function servingAccount(ctx: DaemonContext): Promise<{ name: string; uid: number; gid: number }> {
-  const name = ctx.config.metrics.user ?? ((await userExists('dopq')) ? 'dopq' : 'nobody');
+/** The account to serve as: <key>.user, else `dopq` where it exists, else `nobody`. */
+async function servingAccount(ctx: DaemonContext, kind: ServingKind): Promise<{ name: string; uid: number; gid: number }> {
+  const name = ctx.config[kind.key].user ?? ((await userExists('dopq')) ? 'dopq' : 'nobody');
   const ids = await idsOfUser(name);
-  if (!ids) throw new Error(`metrics.user ${name} is not a user on this host`);
-  if (ids.uid === 0 || ids.gid === 0) throw new Error(`metrics.user ${name} is root (uid or gid 0); /metrics is never served as root`);
+  if (!ids) throw new Error(`${kind.key}.user ${name} is not a user on this host`);
+  if (ids.uid === 0 || ids.gid === 0)
+    throw new Error(`${kind.key}.user ${name} is root (uid or gid 0); ${kind.label} is never served as root`);
   return { name, ...ids };
 }
 
-/** Starts the child when metrics.listen is set; undefined when it is not (or cannot be served, which is logged). */
-export async function startMetricsChild(ctx: DaemonContext): Promise<MetricsChild | undefined> {
-  const listen = ctx.config.metrics.listen;
+/** Starts the child when <key>.listen is set; undefined when it is not (or cannot be served, which is logged). */
+export async function startServingChild(ctx: DaemonContext, kind: ServingKind): Promise<ServingChild | undefined> {
+  const listen = ctx.config[kind.key].listen;
   if (!listen) return undefined;
   let account: { name: string; uid: number; gid: number };
   try {
-    account = await servingAccount(ctx);
+    account = await servingAccount(ctx, kind);
   } catch (error) {
-    ctx.log.error(`/metrics not served: ${(error as Error).message}`);
+    ctx.log.error(`${kind.label} not served: ${(error as Error).message}`);
     return undefined;
   }
   const address = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
@@ -50,7 +64,7 @@ export async function startMetricsChild(ctx: DaemonContext): Promise<MetricsChil
   let stopping = false;
   let restart: NodeJS.Timeout | undefined;
   const launch = () => {
-    const started = spawn(process.execPath, [cliScript(), '--config', ctx.config.file, 'metrics', '--serve', address], {
+    const started = spawn(process.execPath, [cliScript(), '--config', ctx.config.file, kind.key, '--serve', address], {
       uid: account.uid,
       gid: account.gid,
       cwd: '/',
@@ -62,17 +76,17 @@ export async function startMetricsChild(ctx: DaemonContext): Promise<MetricsChil
     started.stderr?.on('data', (text: string) => {
       for (const line of text.split('\n').filter(Boolean)) ctx.log.info(line.slice(0, 500));
     });
-    started.on('error', (error) => ctx.log.error(`/metrics child: ${error.message}`));
+    started.on('error', (error) => ctx.log.error(`${kind.label} child: ${error.message}`));
     started.on('exit', (code, signal) => {
       if (child === started) child = undefined;
       if (stopping) return;
-      ctx.log.error(`/metrics child exited (${signal ?? `code ${code}`}); starting it again in ${RESTART_DELAY_MS / 1000}s`);
+      ctx.log.error(`${kind.label} child exited (${signal ?? `code ${code}`}); starting it again in ${RESTART_DELAY_MS / 1000}s`);
       restart = setTimeout(launch, RESTART_DELAY_MS);
       restart.unref();
     });
   };
   launch();
-  ctx.log.info(`/metrics on http://${address}/metrics, served as ${account.name} (uid ${account.uid})`);
+  ctx.log.info(`${kind.label} on http://${address}${kind.path}, served as ${account.name} (uid ${account.uid})`);
   return {
     pid: () => child?.pid,
     async stop() {

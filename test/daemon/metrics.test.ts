@@ -2,23 +2,15 @@
 // a client that sends nothing stalls no pass; `dopq report` agrees with the jobs' own times,
 // before and after they are pruned from the history.
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import test from 'ava';
 import type { Report } from '../../src/core/report/report.js';
+import { freePort, servingProcess } from '../helpers/serving.js';
 import { makeSpool } from '../helpers/spool.js';
 import { alice, bob } from '../helpers/users.js';
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** promtool's verdict on an exposition (it lints too: names, units, HELP). */
 async function promtool(text: string): Promise<{ code: number; output: string }> {
@@ -28,20 +20,6 @@ async function promtool(text: string): Promise<{ code: number; output: string }>
     );
     child.stdin!.end(text);
   });
-}
-
-/** The process whose command line serves this address, with its uids (real, effective, saved, fs) and parent. */
-async function servingProcess(address: string): Promise<{ pid: number; uids: number[]; ppid: number } | undefined> {
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.split('\0').includes('--serve') || !cmdline.split('\0').includes(address)) continue;
-    const status = await readFile(`/proc/${entry}/status`, 'utf8');
-    const uids = /^Uid:\s+(.*)$/m.exec(status)![1]!.split(/\s+/).map(Number);
-    const ppid = Number(/^PPid:\s+(\d+)$/m.exec(status)![1]);
-    return { pid: Number(entry), uids, ppid };
-  }
-  return undefined;
 }
 
 test('the daemon serves /metrics on loopback as nobody; promtool parses it; a silent client stalls no pass', async (t) => {
@@ -56,7 +34,7 @@ test('the daemon serves /metrics on loopback as nobody; promtool parses it; a si
   };
   await spool.waitFor('/metrics to answer', scrape);
 
-  const server = await servingProcess(address);
+  const server = await servingProcess('metrics', address);
   t.truthy(server, 'a process serves it');
   const nobody = Number((await run('id', ['-u', 'nobody'])).stdout.trim());
   t.deepEqual(server!.uids, [nobody, nobody, nobody, nobody], 'real, effective, saved and fs uid are nobody');

@@ -109,6 +109,8 @@ export interface Config {
   history: { keep: number };
   /** `/metrics` in Prometheus' format: where the daemon serves it (null: not served) and as which unprivileged user (null: `dopq` if that user exists, else `nobody`). */
   metrics: { listen: { host: string; port: number } | null; user: string | null };
+  /** The web dashboard (`dopq web`): where the daemon serves it (null: not served) and as which unprivileged user, as for metrics. */
+  web: { listen: { host: string; port: number } | null; user: string | null };
   /** Starts that fail for the engine's or host's fault, in a row, before a job is held. */
   start_retries: number;
   /** Queue a job again when an engine restart killed its container (else it fails, engine-restart). */
@@ -132,6 +134,23 @@ const size = (what: string) =>
     }
     return bytes;
   });
+
+/** Where a serving child (/metrics, the web dashboard) listens, `host:port`, and as which unprivileged user. */
+function servingSchema(example: string) {
+  return z
+    .strictObject({
+      listen: z
+        .string({ error: `expected host:port, e.g. ${example}` })
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+          error: `expected host:port, e.g. ${example} or [::1]:${example.split(':')[1]}`,
+        })
+        .refine((text) => Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535, { error: 'port above 65535' })
+        .nullable()
+        .default(null),
+      user: z.string({ error: 'expected a user name' }).min(1).optional(),
+    })
+    .default({ listen: null });
+}
 
 export const durationSchema = (what: string) =>
   z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -306,17 +325,8 @@ const configSchema = z.strictObject({
     })
     .default({ threshold: 5, after: 1800, action: 'flag', cancel_after: 7200 }),
   history: z.strictObject({ keep: durationSchema('history.keep').default(30 * 86400) }).default({ keep: 30 * 86400 }),
-  metrics: z
-    .strictObject({
-      listen: z
-        .string({ error: 'expected host:port, e.g. 127.0.0.1:9464' })
-        .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464' })
-        .refine((text) => Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535, { error: 'port above 65535' })
-        .nullable()
-        .default(null),
-      user: z.string({ error: 'expected a user name' }).min(1).optional(),
-    })
-    .default({ listen: null }),
+  metrics: servingSchema('127.0.0.1:9464'),
+  web: servingSchema('127.0.0.1:8080'),
   start_retries: wholeCount('start retries').min(1, { error: 'at least 1' }).default(3),
   requeue_on_engine_restart: z.boolean({ error: 'expected true or false' }).default(true),
   interactive: z.strictObject({ image: z.string({ error: 'expected an image name such as ubuntu:24.04' }).min(1).optional() }).default({}),
@@ -430,16 +440,21 @@ export function parseConfig(text: string, file: string): Config {
     telemetry: raw.telemetry,
     idle: raw.idle,
     history: raw.history,
-    metrics: {
-      listen: raw.metrics.listen === null ? null : splitListen(raw.metrics.listen),
-      user: raw.metrics.user ?? null,
-    },
+    metrics: servingConfig(raw.metrics),
+    web: servingConfig(raw.web),
     start_retries: raw.start_retries,
     requeue_on_engine_restart: raw.requeue_on_engine_restart,
     interactive: { image: raw.interactive.image ?? null },
     notify: raw.notify,
     resources_set: resourcesSet,
   };
+}
+
+function servingConfig(raw: { listen: string | null; user?: string | undefined }): {
+  listen: { host: string; port: number } | null;
+  user: string | null;
+} {
+  return { listen: raw.listen === null ? null : splitListen(raw.listen), user: raw.user ?? null };
 }
 
 /** `host:port` (`[::1]:9464` for IPv6) as its parts. */

@@ -31,6 +31,8 @@ export interface SpoolPaths {
   builds: string;
   /** Finished jobs' compact accounting records, one JSON line each, kept after they leave the state (`dopq report`). */
   accounting: string;
+  /** The last 24 h of GPU utilization and per-user GPUs, a point a minute, for the web dashboard's charts. */
+  usageHistory: string;
   /** Interactive jobs' terminals: `<id>.sock`, each its owner's alone (0600). */
   sessions: string;
 }
@@ -49,6 +51,7 @@ export function spoolPaths(root: string): SpoolPaths {
     daemonStatus: path.join(stateDir, 'daemon.status'),
     queueView: path.join(stateDir, 'queue-view.json'),
     accounting: path.join(stateDir, 'accounting.jsonl'),
+    usageHistory: path.join(stateDir, 'usage-history.jsonl'),
     daemonLock: path.join(stateDir, 'daemon'),
     daemonPid: path.join(stateDir, 'daemon.pid'),
     jobs: path.join(root, 'jobs'),

@@ -1,0 +1,120 @@
+// `dopq web`'s HTTP server: the page, its script and style, q's view as JSON, the view live as
+// server-sent events, and the last 24 h for the charts. Read-only: GET and HEAD only, and no
+// endpoint changes anything. It runs without root (the daemon's child as web.user) and reads
+// only what `dopq q` reads, plus the daemon's usage history; bounded like /metrics.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { ExitCode } from '../../core/errors.js';
+import { HISTORY_POINT_MS, HISTORY_WINDOW_MS } from '../../core/view/usage-history.js';
+import { readDaemonStatus } from '../../io/spool/daemon-status.js';
+import { readHistory } from '../../io/spool/usage-history.js';
+import { boundedServer, listenOn, sendText, untilStopped } from '../bounded-http.js';
+import { buildView } from '../commands/q.js';
+import type { CommandContext } from '../context.js';
+import { daemonQueueView } from '../daemon-view.js';
+import { APP_JS, INDEX_HTML, SECURITY_HEADERS, STYLE_CSS } from './page.js';
+import { MAX_EVENT_CLIENTS, ViewFeed } from './view-feed.js';
+
+/** Connections at once: every event client, and room beside them for the page and its files. */
+export const MAX_WEB_CONNECTIONS = MAX_EVENT_CLIENTS * 2;
+
+/** q's view as `dopq q --json` prints it, as one line (the daemon's own when it holds, as q takes it). */
+export async function viewJson(ctx: CommandContext): Promise<string> {
+  const now = Date.now();
+  const cached = await daemonQueueView(ctx, now);
+  if (cached) return Buffer.from(cached.json).toString('utf8').trimEnd();
+  return JSON.stringify(await buildView(ctx, { all: false }, now));
+}
+
+async function lastPassJson(ctx: CommandContext): Promise<string> {
+  const status = await readDaemonStatus(ctx.spool.daemonStatus);
+  return JSON.stringify(status?.last_pass ?? null);
+}
+
+/** Serves until a signal or until the daemon that started it is gone; resolves to the exit code. */
+export async function serveWeb(ctx: CommandContext, listen: string): Promise<number> {
+  const feed = new ViewFeed({
+    watched: [ctx.spool.queueView, ctx.spool.state, ctx.spool.daemonStatus, ctx.spool.intake, path.dirname(ctx.spool.state)],
+    view: () => viewJson(ctx),
+    lastPass: () => lastPassJson(ctx),
+    onError: (error) => ctx.io.err(`dopq web: ${error.message}\n`),
+  });
+  // Requests that arrive together share one read of the spool.
+  let inFlight: Promise<string> | undefined;
+  const view = (): Promise<string> => (inFlight ??= viewJson(ctx).finally(() => (inFlight = undefined)));
+  const bounded = boundedServer(
+    (request, response) =>
+      void answer(request, response, { ctx, feed, view, keepOpen: () => bounded.keepOpen(request.socket) }).catch((error: Error) => {
+        ctx.io.err(`dopq web: ${error.message}\n`);
+        if (!response.headersSent) sendText(response, 503, 'the queue could not be read\n', SECURITY_HEADERS);
+        else response.destroy();
+      }),
+    { maxConnections: MAX_WEB_CONNECTIONS },
+  );
+  await listenOn(bounded.server, listen, 'web');
+  ctx.io.err(`dopq web: serving http://${listen}/ as uid ${process.getuid?.() ?? '?'}\n`);
+  await untilStopped();
+  feed.close();
+  bounded.server.close();
+  bounded.server.closeAllConnections();
+  return ExitCode.ok;
+}
+
+interface Serving {
+  ctx: CommandContext;
+  feed: ViewFeed;
+  view: () => Promise<string>;
+  keepOpen: () => void;
+}
+
+async function answer(request: IncomingMessage, response: ServerResponse, serving: Serving): Promise<void> {
+  request.resume(); // a body, if any, is read and dropped; the request timeout bounds it
+  const route = (request.url ?? '').split('?')[0];
+  if (request.method !== 'GET' && request.method !== 'HEAD')
+    return sendText(response, 405, 'method not allowed: the dashboard is read-only\n', { ...SECURITY_HEADERS, Allow: 'GET, HEAD' });
+  const head = request.method === 'HEAD';
+  switch (route) {
+    case '/':
+    case '/index.html':
+      return send(response, head, 'text/html; charset=utf-8', INDEX_HTML);
+    case '/app.js':
+      return send(response, head, 'text/javascript; charset=utf-8', APP_JS);
+    case '/style.css':
+      return send(response, head, 'text/css; charset=utf-8', STYLE_CSS);
+    case '/healthz':
+      return send(response, head, 'text/plain; charset=utf-8', 'ok\n');
+    case '/api/view':
+      return send(response, head, 'application/json', `${await serving.view()}\n`);
+    case '/api/history': {
+      const now = Date.now();
+      const points = await readHistory(serving.ctx.spool.usageHistory, now);
+      const body = {
+        window_seconds: HISTORY_WINDOW_MS / 1000,
+        interval_seconds: HISTORY_POINT_MS / 1000,
+        generated_at: new Date(now).toISOString(),
+        points,
+      };
+      return send(response, head, 'application/json', `${JSON.stringify(body)}\n`);
+    }
+    case '/events':
+      if (head) return send(response, true, 'text/event-stream; charset=utf-8', '');
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
+      if (!serving.feed.add(response))
+        return sendText(response, 503, `too many event clients (${MAX_EVENT_CLIENTS})\n`, { 'Retry-After': '10' });
+      serving.keepOpen();
+      return;
+    default:
+      return sendText(response, 404, 'not found\n', SECURITY_HEADERS);
+  }
+}
+
+function send(response: ServerResponse, head: boolean, type: string, body: string): void {
+  response.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+    Connection: 'close',
+  });
+  response.end(head ? undefined : body);
+}
