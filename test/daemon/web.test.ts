@@ -4,7 +4,7 @@
 // test-artifacts/. Without the browser: read-only (405), bounded clients, names as text, and no
 // job's environment in any answer.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
@@ -100,6 +100,12 @@ test('the dashboard: served as nobody, five panes in Chromium, a push live witho
       t.is((await fetch(`${base}${route}`, { method, body: method === 'DELETE' ? null : 'x' })).status, 405, `${method} ${route}`);
   t.is((await fetch(`${base}/api/view`, { method: 'HEAD' })).status, 200);
   t.is((await fetch(`${base}/nowhere`)).status, 404);
+
+  // The daemon's point a minute for the charts, readable by the unprivileged server.
+  const history = (await (await fetch(`${base}/api/history`)).json()) as { window_seconds: number; points: { at: number }[] };
+  t.is(history.window_seconds, 86400);
+  t.true(history.points.length >= 1, 'a point from the start');
+  t.is((await stat(path.join(spool.spoolDir, 'state', 'usage-history.jsonl'))).mode & 0o777, 0o644);
 
   // The same view as q --json; no job's environment or output in any answer.
   const view = (await (await fetch(`${base}/api/view`)).json()) as { jobs: { id: number; name: string }[] };
@@ -232,6 +238,29 @@ test('dopq web in the foreground as a user: a job name with markup is shown as t
   t.regex(stderr, new RegExp(`serving http://127\\.0\\.0\\.1:${port}/ as uid ${user.uid}`));
   const view = (await (await fetch(`${base}/api/view`)).json()) as { jobs: { id: number; name: string }[] };
   t.is(view.jobs.find((job) => job.id === id)!.name, NASTY, 'the view carries the name as it is');
+
+  // At most 64 clients follow /events; the next is told to come back, and one that leaves makes room.
+  const followers = await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      const controller = new AbortController();
+      const response = await fetch(`${base}/events`, { signal: controller.signal });
+      return { status: response.status, stop: () => controller.abort() };
+    }),
+  );
+  t.teardown(() => followers.forEach((follower) => follower.stop()));
+  t.true(
+    followers.every((follower) => follower.status === 200),
+    'the first 64 follow',
+  );
+  t.is((await fetch(`${base}/events`)).status, 503, 'the 65th is refused');
+  t.is((await fetch(`${base}/api/view`)).status, 200, 'the page and its data are still served');
+  followers.pop()!.stop();
+  await spool.waitFor('a place to free up', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${base}/events`, { signal: controller.signal });
+    controller.abort();
+    return response.status === 200;
+  });
 
   const browser = await puppeteer.launch({ executablePath: chromium(), headless: true, args: ['--no-sandbox', '--headless=new'] });
   t.teardown(() => browser.close());

@@ -22,6 +22,7 @@ export const INDEX_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>dopq</title>
 <link rel="stylesheet" href="style.css">
+<link rel="icon" href="favicon.svg">
 <script src="app.js" defer></script>
 </head>
 <body>
@@ -50,6 +51,7 @@ header { display: flex; align-items: baseline; gap: 1em; padding: .5em 1em; bord
 h1 { font-size: 1.3em; margin: 0; }
 h2 { font-size: 1.05em; margin: 0 0 .4em; }
 main { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1em; padding: 1em; }
+#running, #charts { grid-column: 1 / -1; }
 .pane { border: 1px solid #8884; border-radius: 6px; padding: .6em .8em; overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .15em .5em; border-bottom: 1px solid #8882; white-space: nowrap; }
@@ -61,6 +63,7 @@ dd { margin: 0; }
 .ok { color: #2a8a3e; }
 .bad, tr.failed td, tr.idle td { color: #c0392b; }
 figure { margin: 0 0 .8em; }
+#charts figure { display: inline-block; vertical-align: top; width: calc(50% - 1em); min-width: 320px; margin-right: 1em; }
 figcaption { font-weight: 600; }
 svg.chart { width: 100%; height: auto; }
 svg .grid { stroke: #8884; }
@@ -70,6 +73,10 @@ ul.legend { list-style: none; display: flex; flex-wrap: wrap; gap: .3em 1em; mar
 svg path.line { fill: none; stroke-width: 1.5; }
 ${PALETTE.map((color, i) => `.swatch.c${i} { background: ${color}; }\nsvg path.c${i} { stroke: ${color}; }`).join('\n')}
 `;
+
+/** The browser asks for an icon: a GPU-ish square, so no request ends in a 404. */
+export const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="3" width="14" height="10" rx="2" fill="#4e79a7"/><rect x="4" y="6" width="8" height="4" fill="#fff"/></svg>\n';
 
 /** The script: the function's own text, called once the page is parsed (the tag says defer). */
 export const APP_JS = `'use strict';\n(${dashboardApp.toString()})();\n`;

@@ -12,7 +12,7 @@ import { boundedServer, listenOn, sendText, untilStopped } from '../bounded-http
 import { buildView } from '../commands/q.js';
 import type { CommandContext } from '../context.js';
 import { daemonQueueView } from '../daemon-view.js';
-import { APP_JS, INDEX_HTML, SECURITY_HEADERS, STYLE_CSS } from './page.js';
+import { APP_JS, FAVICON_SVG, INDEX_HTML, SECURITY_HEADERS, STYLE_CSS } from './page.js';
 import { MAX_EVENT_CLIENTS, ViewFeed } from './view-feed.js';
 
 /** Connections at once: every event client, and room beside them for the page and its files. */
@@ -81,6 +81,8 @@ async function answer(request: IncomingMessage, response: ServerResponse, servin
       return send(response, head, 'text/javascript; charset=utf-8', APP_JS);
     case '/style.css':
       return send(response, head, 'text/css; charset=utf-8', STYLE_CSS);
+    case '/favicon.svg':
+      return send(response, head, 'image/svg+xml', FAVICON_SVG);
     case '/healthz':
       return send(response, head, 'text/plain; charset=utf-8', 'ok\n');
     case '/api/view':
