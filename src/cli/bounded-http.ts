@@ -55,8 +55,8 @@ export function boundedServer(
   };
 }
 
-/** Listens on `host:port` (`[::1]:port`); a port in use or a bad address is a DopqError naming `key`. */
-export async function listenOn(server: Server, listen: string, key: string): Promise<void> {
+/** Listens on `host:port` (`[::1]:port`); a port in use or a bad address is a DopqError naming `key`, with `hint`. */
+export async function listenOn(server: Server, listen: string, key: string, hint = `pick another ${key}.listen`): Promise<void> {
   const at = listen.lastIndexOf(':');
   const host = listen.slice(0, at).replace(/^\[(.*)\]$/, '$1');
   const port = Number(listen.slice(at + 1));
@@ -64,7 +64,7 @@ export async function listenOn(server: Server, listen: string, key: string): Pro
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         new DopqError(`${key}-listen`, ExitCode.unavailable, `cannot listen: ${error.message}`, listen, {
-          hint: `pick another ${key}.listen`,
+          hint,
         }),
       ),
     );

@@ -51,7 +51,7 @@ export async function serveWeb(ctx: CommandContext, listen: string): Promise<num
       }),
     { maxConnections: MAX_WEB_CONNECTIONS },
   );
-  await listenOn(bounded.server, listen, 'web');
+  await listenOn(bounded.server, listen, 'web', 'pick another address: dopq web --listen HOST:PORT, or web.listen for the daemon');
   ctx.io.err(`dopq web: serving http://${listen}/ as uid ${process.getuid?.() ?? '?'}\n`);
   await untilStopped();
   feed.close();
