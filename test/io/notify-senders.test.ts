@@ -8,7 +8,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { jobEvent } from '../../src/core/job/job-events.js';
 import type { JobRecord, JobSpec } from '../../src/core/job/job.js';
-import { postWebhook, runCommand, sendEmail } from '../../src/io/notify/senders.js';
+import { allowList, postWebhook, runCommand, sendEmail, webhookAddressAllowed } from '../../src/io/notify/senders.js';
 import { notificationsSettled, notifyJobEvent } from '../../src/daemon/notify/notifier.js';
 import type { DaemonContext } from '../../src/daemon/context.js';
 import { testConfig } from '../core/fixtures.js';
@@ -241,4 +241,23 @@ test('at most 8 attempts go at once, all jobs together; the rest wait their turn
   await notificationsSettled();
   t.is(served, 20);
   t.true(most <= 8, String(most));
+});
+
+test('public IPv4 addresses are allowed (an IPv4-mapped rule once refused them all); inside ones are refused in their IPv6 forms too', (t) => {
+  const none = allowList([]);
+  for (const inside of [
+    '::1',
+    '::',
+    '::ffff:127.0.0.1',
+    '::127.0.0.1',
+    '::7f00:1',
+    '::a00:1',
+    '64:ff9b::10.0.0.1',
+    '64:ff9b:1::a00:1',
+    'fe80::1',
+    'fd00::1',
+  ])
+    t.false(webhookAddressAllowed(inside, none), inside);
+  for (const outside of ['2001:db8::1', '2606:4700::1111', '93.184.216.34']) t.true(webhookAddressAllowed(outside, none), outside);
+  t.true(webhookAddressAllowed('::1', allowList(['::1'])));
 });
