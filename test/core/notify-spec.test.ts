@@ -68,6 +68,12 @@ test('notify.* in the config: defaults and checks', (t) => {
   t.throws(() => testConfig('notify: {sendmail: sendmail}'));
 });
 
+test('notify.smtp takes no user:password@: the config is read by every user, so the password would be theirs', (t) => {
+  t.throws(() => testConfig('notify: {smtp: "smtp://dopq:secret@mail.example.org:587"}'), { message: /without user:password@/ });
+  t.throws(() => testConfig('notify: {smtp: "smtps://secret@mail.example.org"}'));
+  t.is(testConfig('notify: {smtp: "smtps://mail.example.org:465"}').notify.smtp, 'smtps://mail.example.org:465');
+});
+
 test('the retry schedule is bounded and backs off', (t) => {
   t.deepEqual(retryDelays(0), []);
   t.deepEqual(retryDelays(4), [1, 2, 4, 8]);

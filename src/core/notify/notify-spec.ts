@@ -131,9 +131,12 @@ export const notifyConfigSchema = z
       .default(DEFAULT_NOTIFY_CONFIG.retries),
     webhook_allow: z.array(z.string().min(1), { error: 'expected a list of addresses or CIDR ranges such as 10.1.0.0/16' }).default([]),
     sendmail: z.string().startsWith('/', { error: 'expected an absolute path' }).default(DEFAULT_NOTIFY_CONFIG.sendmail),
+    // No user:password@: every user reads this file (the CLI loads it), so a password here is everyone's.
     smtp: z
       .string()
-      .regex(/^smtps?:\/\/[^\s/]+(:\d+)?\/?$/, { error: 'expected smtp://host:port or smtps://host:port' })
+      .regex(/^smtps?:\/\/[^\s/@]+(:\d+)?\/?$/, {
+        error: 'expected smtp://host:port or smtps://host:port, without user:password@ (every user can read the config)',
+      })
       .optional(),
     from: z.string().regex(EMAIL_ADDRESS, { error: 'expected a plain e-mail address' }).default(DEFAULT_NOTIFY_CONFIG.from),
   })
