@@ -5,8 +5,21 @@ import type { DaemonContext } from './context.js';
 import { jobById, replaceJob } from './context.js';
 import type { GpuSource } from './gpu-source.js';
 import type { JobRecord } from '../core/job/job.js';
-import { addSample, gpuUsage, heldUtilizations, judgeIdle, NO_TOTALS, sampleUsage, type CgroupReading } from '../core/job/usage.js';
+import {
+  addSample,
+  gpuUsage,
+  heldUtilizations,
+  judgeIdle,
+  NO_TOTALS,
+  sampleUsage,
+  type CgroupReading,
+  type GpuSample,
+} from '../core/job/usage.js';
 import { ContainerCgroups } from '../io/host/container-cgroup.js';
+
+/** A GPU snapshot not renewed for this many polls (and at least a minute) is stale: a poll that keeps failing keeps the last one. */
+const STALE_POLLS = 3;
+const STALE_MIN_MS = 60_000;
 
 export class Telemetry {
   /** Called once when a running job becomes idle (its GPUs under `idle.threshold` for `idle.after`): the hook for notifications. */
@@ -14,6 +27,9 @@ export class Telemetry {
   private readonly cgroups: ContainerCgroups;
   private readonly previous = new Map<string, CgroupReading>();
   private sampling = false;
+  /** The GPU snapshot last seen, and since when (ms): each successful poll gives a new one. */
+  private snapshot: readonly GpuSample[] | undefined;
+  private snapshotSince = 0;
 
   constructor(
     private readonly ctx: DaemonContext,
@@ -33,9 +49,9 @@ export class Telemetry {
       const containers = new Set(running.map((job) => job.container_id!));
       this.cgroups.keepOnly(containers);
       for (const id of this.previous.keys()) if (!containers.has(id)) this.previous.delete(id);
-      const inventory = this.gpus.current();
       const rule = this.ctx.config.idle;
       const now = this.ctx.now();
+      const inventory = this.freshInventory(now);
       running.forEach((seen, i) => {
         const reading = readings[i];
         const job = jobById(this.ctx, seen.id); // as it is now: a pass may have replaced it meanwhile
@@ -70,6 +86,21 @@ export class Telemetry {
     } finally {
       this.sampling = false;
     }
+  }
+
+  /**
+   * The GPU poll's snapshot, or none while it is stale: utilization nvidia-smi reported minutes ago
+   * (a poll that fails keeps the last snapshot, for the scheduler) must not make a job idle, or
+   * cancel one that is busy now. Unknown GPUs are never idle.
+   */
+  private freshInventory(now: number): readonly GpuSample[] {
+    const current = this.gpus.current();
+    if (current !== this.snapshot) {
+      this.snapshot = current;
+      this.snapshotSince = now;
+    }
+    const { gpus, gpu_poll_interval: poll } = this.ctx.config;
+    return gpus === 'auto' && now - this.snapshotSince > Math.max(STALE_MIN_MS, STALE_POLLS * poll * 1000) ? [] : current;
   }
 }
 

@@ -46,4 +46,18 @@ test('container ids from cgroupfs and systemd cgroup paths', (t) => {
   t.is(containerOfCgroup(`0::/docker/${id}\n`), id);
   t.is(containerOfCgroup(`0::/system.slice/docker-${id}.scope\n`), id);
   t.is(containerOfCgroup('0::/user.slice/user-1000.slice/session-2.scope\n'), undefined);
+  t.is(containerOfCgroup(`12:memory:/docker/${id}\n11:cpuset:/docker/${id}\n`), id, 'cgroup v1');
+});
+
+test("a user's own cgroup named after a job's container is not that container", (t) => {
+  // systemd delegates user@UID.service to its user, who may make any cgroup below it and move a
+  // process in: that process on a GPU must stay someone else's (busy), not the job's.
+  const id = 'a'.repeat(64);
+  const user = '0::/user.slice/user-1000.slice/user@1000.service';
+  t.is(containerOfCgroup(`${user}/docker-${id}.scope\n`), undefined);
+  t.is(containerOfCgroup(`${user}/docker/${id}\n`), undefined);
+  t.is(containerOfCgroup(`${user}/system.slice/docker-${id}.scope\n`), undefined);
+  t.is(containerOfCgroup(`1:name=systemd:${user.slice(3)}/docker/${id}\n`), undefined);
+  // A cgroup the container made below its own is no container of ours either (as before).
+  t.is(containerOfCgroup(`0::/system.slice/docker-${id}.scope/inner\n`), undefined);
 });

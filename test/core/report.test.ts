@@ -152,3 +152,13 @@ test('CSV has a header, one line per row and the total, unknown as empty', (t) =
   t.is(lines[1], '"a,b",1,1,0,0,0,1,0,0,0,,');
   t.true(lines[2]!.startsWith('total,1,'));
 });
+
+test('a report over a long history (200 000 jobs on record) is built: no spread of every record into one call', (t) => {
+  // state/accounting.jsonl keeps every job ever; Math.min(...all) threw "Maximum call stack size exceeded" past ~120 000.
+  const records = Array.from({ length: 200_000 }, (_, i) =>
+    record({ id: i + 1, submitted_at: 1_000_000 + i, started_at: 1_000_000 + i, finished_at: 1_000_000 + i + 3_600_000 }),
+  );
+  const report = buildReport(records, { by: 'user', now: 2_000_000_000 });
+  t.is(report.since, new Date(1_000_000).toISOString());
+  t.is(report.total.jobs.done, 200_000);
+});

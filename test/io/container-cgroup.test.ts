@@ -58,3 +58,12 @@ test('cgroup v1 (cgroupfs driver): cpuacct.usage in ns; a 2^63 limit is none; a 
   t.is(await cgroups.read(ID, 3), null);
   t.is(await cgroups.read('b'.repeat(64), 3), null, 'never found');
 });
+
+test('only an engine container id is read: a name with a path in it finds nothing, though the files exist', async (t) => {
+  // The daemon reads these as root: an id is looked up only as the engine writes one (hex), never as a path.
+  const root = await tree({ 'elsewhere/cpu.stat': 'usage_usec 1\n', 'elsewhere/memory.current': '1\n' });
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const cgroups = new ContainerCgroups(root);
+  t.is(await cgroups.read('../elsewhere', 1), null);
+  t.is(await cgroups.read(`${'a'.repeat(64)}/../../elsewhere`, 1), null);
+});

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { jobEvent } from '../../src/core/job/job-events.js';
 import type { JobRecord, JobSpec } from '../../src/core/job/job.js';
-import { postWebhook, runCommand, sendEmail } from '../../src/io/notify/senders.js';
+import { allowList, postWebhook, runCommand, sendEmail, webhookAddressAllowed } from '../../src/io/notify/senders.js';
 import { notificationsSettled, notifyJobEvent } from '../../src/daemon/notify/notifier.js';
 import type { DaemonContext } from '../../src/daemon/context.js';
 import { testConfig } from '../core/fixtures.js';
@@ -229,16 +229,111 @@ test('at most 8 attempts go at once, all jobs together; the rest wait their turn
   const port = await listen(server);
   t.teardown(() => server.close());
   const config = testConfig('notify: {webhook_allow: [127.0.0.1], retries: 0}');
-  const uid = alice().uid;
+  // Ten users' jobs (one user has at most 4 attempts at once: the next test).
+  const uidOf = (id: number) => 5000 + (id % 10);
   const specs = new Map(
     Array.from({ length: 20 }, (_, i) => [
       i + 1,
-      { id: i + 1, uid, user: 'dopq-alice', image: 'x', manifest: { notify: { on: ['end'], webhook: `http://127.0.0.1:${port}/` } } },
+      { id: i + 1, uid: uidOf(i + 1), user: 'u', image: 'x', manifest: { notify: { on: ['end'], webhook: `http://127.0.0.1:${port}/` } } },
     ]),
   );
   const ctx = { config, specs, log: { info: () => {}, error: () => {} } } as unknown as DaemonContext;
-  for (let id = 1; id <= 20; id++) notifyJobEvent(ctx, jobEvent('end', { ...record(uid), id }));
+  for (let id = 1; id <= 20; id++) notifyJobEvent(ctx, jobEvent('end', { ...record(uidOf(id)), id }));
   await notificationsSettled();
   t.is(served, 20);
   t.true(most <= 8, String(most));
+});
+
+/** A context whose jobs 1..count belong to `uid`, each asking for `webhook` on end. */
+function hookSpecs(specs: Map<number, unknown>, first: number, count: number, uid: number, webhook: string): void {
+  for (let id = first; id < first + count; id++)
+    specs.set(id, { id, uid, user: `u${uid}`, image: 'x', manifest: { notify: { on: ['end'], webhook } } });
+}
+
+// Serial: the notifier's limits are the process's, shared by every test in this file.
+test.serial("a user whose webhook hangs holds at most 4 of the 8 slots: another user's event goes meanwhile", async (t) => {
+  const sockets = new Set<net.Socket>();
+  let hung = 0;
+  let closing = false;
+  const hanging = http.createServer(() => hung++);
+  hanging.on('connection', (socket) => (closing ? socket.destroy() : sockets.add(socket)));
+  const slowPort = await listen(hanging);
+  let delivered!: () => void;
+  const other = new Promise<void>((resolve) => (delivered = resolve));
+  const fine = http.createServer((request, response) => {
+    request.resume();
+    response.end('ok');
+    delivered();
+  });
+  const finePort = await listen(fine);
+  t.teardown(() => {
+    hanging.close();
+    fine.close();
+  });
+  // A timeout far beyond the test's: before, the other user's event waited behind the hanging ones.
+  const config = testConfig('notify: {webhook_allow: [127.0.0.1], retries: 0, timeout: 1h}');
+  const specs = new Map<number, unknown>();
+  hookSpecs(specs, 1, 20, 6001, `http://127.0.0.1:${slowPort}/`);
+  hookSpecs(specs, 100, 1, 6002, `http://127.0.0.1:${finePort}/`);
+  const ctx = { config, specs, log: { info: () => {}, error: () => {} } } as unknown as DaemonContext;
+  for (let id = 1; id <= 20; id++) notifyJobEvent(ctx, jobEvent('end', { ...record(6001), id }));
+  notifyJobEvent(ctx, jobEvent('end', { ...record(6002), id: 100 }));
+  await other; // before, it waited behind the hanging user's attempts, which held all 8 slots
+  t.true(hung <= 4, String(hung)); // the hanging user's attempts that went: its 4 slots at most
+  closing = true; // the hanging ones fail now, and the rest of that user's in turn
+  for (const socket of sockets) socket.destroy();
+  await notificationsSettled();
+});
+
+test.serial("one user's flood of events is capped at its share: another user's event is still taken and sent", async (t) => {
+  const sockets = new Set<net.Socket>();
+  let closing = false;
+  const hanging = http.createServer(() => {});
+  hanging.on('connection', (socket) => (closing ? socket.destroy() : sockets.add(socket)));
+  const slowPort = await listen(hanging);
+  let received = 0;
+  const fine = http.createServer((request, response) => {
+    request.resume();
+    response.end('ok');
+    received++;
+  });
+  const finePort = await listen(fine);
+  t.teardown(() => {
+    hanging.close();
+    fine.close();
+  });
+  const config = testConfig('notify: {webhook_allow: [127.0.0.1], retries: 0, timeout: 1h}');
+  const specs = new Map<number, unknown>();
+  hookSpecs(specs, 1, 1000, 6003, `http://127.0.0.1:${slowPort}/`);
+  hookSpecs(specs, 2000, 1, 6004, `http://127.0.0.1:${finePort}/`);
+  const errors: string[] = [];
+  const ctx = { config, specs, log: { info: () => {}, error: (message: string) => errors.push(message) } } as unknown as DaemonContext;
+  // Before, these 1000 filled the daemon's whole allowance and the other user's event was dropped.
+  for (let id = 1; id <= 1000; id++) notifyJobEvent(ctx, jobEvent('end', { ...record(6003), id }));
+  notifyJobEvent(ctx, jobEvent('end', { ...record(6004), id: 2000 }));
+  t.is(errors.filter((message) => /this user's notifications already under way; this one is dropped/.test(message)).length, 900);
+  // The hanging ones fail now and as they connect; the other user's goes through.
+  closing = true;
+  for (const socket of sockets) socket.destroy();
+  await notificationsSettled();
+  t.is(received, 1);
+});
+
+test('public IPv4 addresses are allowed (an IPv4-mapped rule once refused them all); inside ones are refused in their IPv6 forms too', (t) => {
+  const none = allowList([]);
+  for (const inside of [
+    '::1',
+    '::',
+    '::ffff:127.0.0.1',
+    '::127.0.0.1',
+    '::7f00:1',
+    '::a00:1',
+    '64:ff9b::10.0.0.1',
+    '64:ff9b:1::a00:1',
+    'fe80::1',
+    'fd00::1',
+  ])
+    t.false(webhookAddressAllowed(inside, none), inside);
+  for (const outside of ['2001:db8::1', '2606:4700::1111', '93.184.216.34']) t.true(webhookAddressAllowed(outside, none), outside);
+  t.true(webhookAddressAllowed('::1', allowList(['::1'])));
 });

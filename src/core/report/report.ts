@@ -99,7 +99,8 @@ export function buildReport(
   options: { since?: number; until?: number; by: ReportGrouping; now: number },
 ): Report {
   const until = options.until ?? options.now;
-  const since = options.since ?? Math.min(until, ...records.map((record) => record.submitted_at));
+  // A loop, not Math.min(...records): the accounting file keeps every job ever, past what one call's arguments may hold.
+  const since = options.since ?? records.reduce((earliest, record) => Math.min(earliest, record.submitted_at), until);
   const rows: ReportRow[] = [];
   if (options.by === 'user') {
     for (const user of [...new Set(records.map((record) => record.user))].sort()) {

@@ -69,8 +69,14 @@ export function parseAppsQuery(text: string): SmiProcess[] {
   });
 }
 
-/** The container a host process belongs to, from the text of /proc/<pid>/cgroup. */
+/**
+ * The container a host process belongs to, from the text of /proc/<pid>/cgroup: the whole path
+ * must be the engine's, /docker/<id> (cgroupfs driver) or /system.slice/docker-<id>.scope
+ * (systemd), whose parents only root can write. A user may name a cgroup of their own delegated
+ * tree (user@UID.service/docker-<id>.scope) after a job's container, and their process on a GPU
+ * must still count as someone else's, not that job's.
+ */
 export function containerOfCgroup(cgroupText: string): string | undefined {
-  const match = /(?:\/docker\/|docker-)([0-9a-f]{64})(?:\.scope)?\s*$/m.exec(cgroupText);
-  return match?.[1];
+  const match = /^\d+:[^:\n]*:\/(?:docker\/([0-9a-f]{64})|system\.slice\/docker-([0-9a-f]{64})\.scope)$/m.exec(cgroupText);
+  return match?.[1] ?? match?.[2];
 }

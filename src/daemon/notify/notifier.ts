@@ -9,23 +9,48 @@ import { loadSpec } from '../jobs/lifecycle.js';
 
 /** Sends still under way (tests and a stopping daemon may wait for them; nothing else does). */
 const inFlight = new Set<Promise<void>>();
-/** Attempts at once, all users together: a thousand jobs ending in one pass do not fork a thousand programs. */
-const MAX_ATTEMPTS_AT_ONCE = 8;
 /** Events waiting beyond these are dropped (and logged): memory stays bounded while a receiver is down. */
 const MAX_PENDING = 1000;
-let attempting = 0;
-const waiting: (() => void)[] = [];
+/** One user's share of those: a user whose receiver hangs cannot crowd out everyone else's events. */
+export const MAX_PENDING_PER_USER = 100;
+const pendingByUid = new Map<number, number>();
 
-async function inTurn<T>(attempt: () => Promise<T>): Promise<T> {
-  // A slot freed goes straight to the next in line, so a newcomer cannot slip in between.
-  if (attempting >= MAX_ATTEMPTS_AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
-  else attempting++;
+/** A counting semaphore: a slot freed goes straight to the next in line, so a newcomer cannot slip in between. */
+class Turns {
+  private busy = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  get idle(): boolean {
+    return this.busy === 0;
+  }
+
+  async run<T>(attempt: () => Promise<T>): Promise<T> {
+    if (this.busy >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.busy++;
+    try {
+      return await attempt();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.busy--;
+    }
+  }
+}
+
+/** Attempts at once, all users together: a thousand jobs ending in one pass do not fork a thousand programs. */
+const allTurns = new Turns(8);
+/** Attempts at once of one user: half the shared slots at most, so a slow receiver of one user leaves the rest to everyone else. */
+export const MAX_ATTEMPTS_PER_USER = 4;
+const userTurns = new Map<number, Turns>();
+
+async function inTurn<T>(uid: number, attempt: () => Promise<T>): Promise<T> {
+  let mine = userTurns.get(uid);
+  if (!mine) userTurns.set(uid, (mine = new Turns(MAX_ATTEMPTS_PER_USER)));
   try {
-    return await attempt();
+    return await mine.run(() => allTurns.run(attempt));
   } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else attempting--;
+    if (mine.idle && userTurns.get(uid) === mine) userTurns.delete(uid);
   }
 }
 
@@ -34,15 +59,24 @@ async function inTurn<T>(attempt: () => Promise<T>): Promise<T> {
  * Returns at once; the sending runs in the background.
  */
 export function notifyJobEvent(ctx: DaemonContext, event: JobEvent): void {
-  if (inFlight.size >= MAX_PENDING) {
-    ctx.log.error(`notify ${event.event}: ${MAX_PENDING} notifications already under way; this one is dropped`, event.job.id);
+  const uid = event.job.uid;
+  const mine = pendingByUid.get(uid) ?? 0;
+  if (inFlight.size >= MAX_PENDING || mine >= MAX_PENDING_PER_USER) {
+    const limit = mine >= MAX_PENDING_PER_USER ? `${MAX_PENDING_PER_USER} of this user's` : `${MAX_PENDING}`;
+    ctx.log.error(`notify ${event.event}: ${limit} notifications already under way; this one is dropped`, event.job.id);
     return;
   }
+  pendingByUid.set(uid, mine + 1);
   const sending = send(ctx, event).catch((error: unknown) =>
     ctx.log.error(`notify ${event.event}: ${error instanceof Error ? error.message : String(error)}`, event.job.id),
   );
   inFlight.add(sending);
-  void sending.finally(() => inFlight.delete(sending));
+  void sending.finally(() => {
+    inFlight.delete(sending);
+    const left = (pendingByUid.get(uid) ?? 1) - 1;
+    if (left > 0) pendingByUid.set(uid, left);
+    else pendingByUid.delete(uid);
+  });
 }
 
 /** Resolves once every notification sent so far is delivered or given up. */
@@ -67,7 +101,7 @@ async function send(ctx: DaemonContext, event: JobEvent): Promise<void> {
     channels.push(['command', () => runCommand(notify.command!, event, owner, config)]);
   await Promise.all(
     channels.map(([name, attempt]) =>
-      withRetries(() => inTurn(attempt), retryDelays(config.retries)).catch((error: unknown) =>
+      withRetries(() => inTurn(event.job.uid, attempt), retryDelays(config.retries)).catch((error: unknown) =>
         ctx.log.error(`notify ${event.event} by ${name} failed: ${error instanceof Error ? error.message : String(error)}`, event.job.id),
       ),
     ),

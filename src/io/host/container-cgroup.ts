@@ -17,6 +17,9 @@ interface CgroupFiles {
   inactiveKey: 'inactive_file' | 'total_inactive_file';
 }
 
+/** A container id as the engine writes it (the full 64 hex digits, or a short prefix). */
+const CONTAINER_ID = /^[0-9a-f]{12,64}$/;
+
 /** No limit: v2 writes `max`, v1 a page-rounded 2^63. */
 const NO_LIMIT = 2 ** 62;
 
@@ -76,6 +79,8 @@ export class ContainerCgroups {
 
   /** The container's counters now; null when its cgroup is gone or was never found. */
   async read(containerId: string, now: number): Promise<CgroupReading | null> {
+    // The id goes into paths read as root: only the engine's hex form, never `..` or a slash.
+    if (!CONTAINER_ID.test(containerId)) return null;
     let files = this.found.get(containerId);
     if (!files) {
       for (const candidate of candidates(this.root, containerId)) {

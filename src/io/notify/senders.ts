@@ -10,8 +10,12 @@ import type * as Nodemailer from 'nodemailer';
 import { commandEnv, emailMessage, webhookBody, type NotifyConfig } from '../../core/notify/notify-spec.js';
 import type { JobEvent } from '../../core/job/job-events.js';
 
-/** Private, loopback, link-local and other non-public ranges: reachable only when `notify.webhook_allow` lists them. */
-const NON_PUBLIC = new net.BlockList();
+/**
+ * Private, loopback, link-local and other non-public ranges: reachable only when `notify.webhook_allow`
+ * lists them. One list per family: Node's BlockList matches every IPv4 address against an IPv6
+ * rule for ::ffff:0:0/96, so in one list that rule would refuse all of IPv4.
+ */
+const NON_PUBLIC = { ipv4: new net.BlockList(), ipv6: new net.BlockList() };
 for (const [address, prefix] of [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
@@ -22,15 +26,17 @@ for (const [address, prefix] of [
   ['192.168.0.0', 16],
   ['224.0.0.0', 3],
 ] as const)
-  NON_PUBLIC.addSubnet(address, prefix, 'ipv4');
+  NON_PUBLIC.ipv4.addSubnet(address, prefix, 'ipv4');
 for (const [address, prefix] of [
-  ['::', 127],
-  ['::ffff:0:0', 96],
+  ['::', 96], // unspecified, loopback, and IPv4-compatible ::a.b.c.d
+  ['::ffff:0:0', 96], // IPv4-mapped
+  ['64:ff9b::', 96], // NAT64: a gateway would carry it to the IPv4 address inside
+  ['64:ff9b:1::', 48], // local-use NAT64
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
 ] as const)
-  NON_PUBLIC.addSubnet(address, prefix, 'ipv6');
+  NON_PUBLIC.ipv6.addSubnet(address, prefix, 'ipv6');
 
 export function allowList(entries: readonly string[]): net.BlockList {
   const list = new net.BlockList();
@@ -47,7 +53,7 @@ export function allowList(entries: readonly string[]): net.BlockList {
 /** Whether the daemon may connect to this address for a user's webhook. */
 export function webhookAddressAllowed(address: string, allow: net.BlockList): boolean {
   const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
-  return !NON_PUBLIC.check(address, family) || allow.check(address, family);
+  return !NON_PUBLIC[family].check(address, family) || allow.check(address, family);
 }
 
 /** A lookup that refuses non-public addresses at connect time, so a name that resolves twice cannot slip past. */
