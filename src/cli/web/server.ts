@@ -12,6 +12,7 @@ import { boundedServer, listenOn, sendText, untilStopped } from '../bounded-http
 import { buildView } from '../commands/q.js';
 import type { CommandContext } from '../context.js';
 import { daemonQueueView } from '../daemon-view.js';
+import { isLocalHostHeader, isLoopback } from './allowed-host.js';
 import { APP_JS, FAVICON_SVG, INDEX_HTML, SECURITY_HEADERS, STYLE_CSS } from './page.js';
 import { MAX_EVENT_CLIENTS, ViewFeed } from './view-feed.js';
 
@@ -42,13 +43,16 @@ export async function serveWeb(ctx: CommandContext, listen: string): Promise<num
   // Requests that arrive together share one read of the spool.
   let inFlight: Promise<string> | undefined;
   const view = (): Promise<string> => (inFlight ??= viewJson(ctx).finally(() => (inFlight = undefined)));
+  const loopback = isLoopback(listen.slice(0, listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'));
   const bounded = boundedServer(
     (request, response) =>
-      void answer(request, response, { ctx, feed, view, keepOpen: () => bounded.keepOpen(request.socket) }).catch((error: Error) => {
-        ctx.io.err(`dopq web: ${error.message}\n`);
-        if (!response.headersSent) sendText(response, 503, 'the queue could not be read\n', SECURITY_HEADERS);
-        else response.destroy();
-      }),
+      void answer(request, response, { ctx, feed, view, loopback, keepOpen: () => bounded.keepOpen(request.socket) }).catch(
+        (error: Error) => {
+          ctx.io.err(`dopq web: ${error.message}\n`);
+          if (!response.headersSent) sendText(response, 503, 'the queue could not be read\n', SECURITY_HEADERS);
+          else response.destroy();
+        },
+      ),
     { maxConnections: MAX_WEB_CONNECTIONS },
   );
   await listenOn(bounded.server, listen, 'web', 'pick another address: dopq web --listen HOST:PORT, or web.listen for the daemon');
@@ -64,12 +68,21 @@ interface Serving {
   ctx: CommandContext;
   feed: ViewFeed;
   view: () => Promise<string>;
+  /** On a loopback address: only a Host of localhost or an address is answered (allowed-host.ts). */
+  loopback: boolean;
   keepOpen: () => void;
 }
 
 async function answer(request: IncomingMessage, response: ServerResponse, serving: Serving): Promise<void> {
   request.resume(); // a body, if any, is read and dropped; the request timeout bounds it
   const route = (request.url ?? '').split('?')[0];
+  if (serving.loopback && !isLocalHostHeader(request.headers.host))
+    return sendText(
+      response,
+      421,
+      'this dashboard answers only Host: localhost or an IP address (a reverse proxy must pass on its own upstream Host)\n',
+      SECURITY_HEADERS,
+    );
   if (request.method !== 'GET' && request.method !== 'HEAD')
     return sendText(response, 405, 'method not allowed: the dashboard is read-only\n', { ...SECURITY_HEADERS, Allow: 'GET, HEAD' });
   const head = request.method === 'HEAD';

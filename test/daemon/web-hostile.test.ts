@@ -1,0 +1,46 @@
+// `dopq web` against hostile clients, without a browser or a daemon: a foreground server as a
+// user on a fresh spool, asked with the Host a DNS-rebinding page would send.
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import test from 'ava';
+import { CLI } from '../helpers/cli.js';
+import { freePort } from '../helpers/serving.js';
+import { makeSpool } from '../helpers/spool.js';
+import { alice } from '../helpers/users.js';
+
+/** One GET with this Host header (fetch will not send a Host of our choosing): its status. */
+function getWithHost(port: number, route: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const asked = request({ host: '127.0.0.1', port, path: route, headers: { Host: host } }, (answer) => {
+      answer.resume();
+      answer.destroy(); // /events would stream on
+      resolve(answer.statusCode ?? 0);
+    });
+    asked.on('error', reject);
+    asked.end();
+  });
+}
+
+test('dopq web on loopback answers only Host localhost or an address: a DNS-rebinding page reads nothing', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const port = await freePort();
+  const user = alice();
+  const web = spawn(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
+    uid: user.uid,
+    gid: user.gid,
+    cwd: '/',
+    env: { PATH: process.env['PATH'], HOME: user.home },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  t.teardown(() => web.kill('SIGKILL'));
+  await spool.waitFor(
+    'dopq web to answer',
+    async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200,
+  );
+
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost', `[::1]:${port}`, `10.1.2.3:${port}`, `LocalHost:${port}`])
+    t.is(await getWithHost(port, '/api/view', host), 200, `Host: ${host}`);
+  for (const host of [`evil.example:${port}`, 'evil.example', `localhost.evil.example:${port}`, `127.0.0.1.evil.example:${port}`])
+    for (const route of ['/', '/app.js', '/api/view', '/api/history', '/events', '/healthz'])
+      t.is(await getWithHost(port, route, host), 421, `Host: ${host} ${route}`);
+});
