@@ -6,7 +6,7 @@ import test from 'ava';
 import { CLI } from '../helpers/cli.js';
 import { freePort } from '../helpers/serving.js';
 import { makeSpool } from '../helpers/spool.js';
-import { alice } from '../helpers/users.js';
+import { alice, bob } from '../helpers/users.js';
 
 /** One GET with this Host header (fetch will not send a Host of our choosing): its status. */
 function getWithHost(port: number, route: string, host: string): Promise<number> {
@@ -20,6 +20,39 @@ function getWithHost(port: number, route: string, host: string): Promise<number>
     asked.end();
   });
 }
+
+test('dopq web as a user shows her pending job as q shows it to others: no name before the daemon reads it', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const id = await spool.push({ name: 'private-pending-name', command: ['true'] }, alice()); // no daemon: it stays in the intake
+  const port = await freePort();
+  const user = alice();
+  const web = spawn(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
+    uid: user.uid,
+    gid: user.gid,
+    cwd: '/',
+    env: { PATH: process.env['PATH'], HOME: user.home },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  t.teardown(() => web.kill('SIGKILL'));
+  await spool.waitFor(
+    'dopq web to answer',
+    async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200,
+  );
+  const asBob = (await spool.q(bob())).jobs.find((job) => job.id === id);
+  t.truthy(asBob, 'bob sees the pending job');
+  t.not(asBob!.name, 'private-pending-name', 'but not its name: the check could fail');
+  const view = (await (await fetch(`http://127.0.0.1:${port}/api/view`)).json()) as {
+    jobs: { id: number; name: string; gpus_requested: number }[];
+  };
+  const shown = view.jobs.find((job) => job.id === id);
+  t.deepEqual(
+    { name: shown?.name, gpus_requested: shown?.gpus_requested },
+    { name: asBob!.name, gpus_requested: asBob!.gpus_requested },
+    "alice's dashboard shows what bob's q shows",
+  );
+  const body = await (await fetch(`http://127.0.0.1:${port}/api/view`)).text();
+  t.false(body.includes('private-pending-name'));
+});
 
 test('dopq web on loopback answers only Host localhost or an address: a DNS-rebinding page reads nothing', async (t) => {
   const spool = await makeSpool(t, { gpus: [0] });

@@ -19,12 +19,16 @@ import { MAX_EVENT_CLIENTS, ViewFeed } from './view-feed.js';
 /** Connections at once: every event client, and room beside them for the page and its files. */
 export const MAX_WEB_CONNECTIONS = MAX_EVENT_CLIENTS * 2;
 
-/** q's view as `dopq q --json` prints it, as one line (the daemon's own when it holds, as q takes it). */
+/**
+ * q's view as `dopq q --json` prints it to any local user, as one line (the daemon's own when it
+ * holds, as q takes it): never with the details of a pending job that only its owner's q reads,
+ * though the server runs as that owner.
+ */
 export async function viewJson(ctx: CommandContext): Promise<string> {
   const now = Date.now();
   const cached = await daemonQueueView(ctx, now);
   if (cached) return Buffer.from(cached.json).toString('utf8').trimEnd();
-  return JSON.stringify(await buildView(ctx, { all: false }, now));
+  return JSON.stringify(await buildView(ctx, { all: false, asAnyone: true }, now));
 }
 
 async function lastPassJson(ctx: CommandContext): Promise<string> {
