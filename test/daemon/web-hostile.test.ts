@@ -1,6 +1,8 @@
 // `dopq web` against hostile clients, without a browser or a daemon: a foreground server as a
 // user on a fresh spool, asked with the Host a DNS-rebinding page would send.
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { request } from 'node:http';
 import test from 'ava';
 import { CLI } from '../helpers/cli.js';
@@ -76,4 +78,29 @@ test('dopq web on loopback answers only Host localhost or an address: a DNS-rebi
   for (const host of [`evil.example:${port}`, 'evil.example', `localhost.evil.example:${port}`, `127.0.0.1.evil.example:${port}`])
     for (const route of ['/', '/app.js', '/api/view', '/api/history', '/events', '/healthz'])
       t.is(await getWithHost(port, route, host), 421, `Host: ${host} ${route}`);
+});
+
+test('dopq web on a damaged state: 503, and the error logged once, not once a request or a poll', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  await writeFile(path.join(spool.spoolDir, 'state', 'state.json'), '{damaged');
+  const port = await freePort();
+  const user = alice();
+  const web = spawn(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
+    uid: user.uid,
+    gid: user.gid,
+    cwd: '/',
+    env: { PATH: process.env['PATH'], HOME: user.home },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  web.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  t.teardown(() => web.kill('SIGKILL'));
+  const base = `http://127.0.0.1:${port}`;
+  await spool.waitFor('dopq web to answer', async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200);
+  const follower = new AbortController();
+  t.teardown(() => follower.abort());
+  t.is((await fetch(`${base}/events`, { signal: follower.signal })).status, 200, 'a page follows (its feed polls the spool)');
+  for (let i = 0; i < 6; i += 1) t.is((await fetch(`${base}/api/view`)).status, 503);
+  await spool.waitFor('the error in the log', async () => /damaged/.test(stderr));
+  t.is(stderr.match(/damaged/g)?.length, 1, stderr);
 });

@@ -38,21 +38,33 @@ async function lastPassJson(ctx: CommandContext): Promise<string> {
 
 /** Serves until a signal or until the daemon that started it is gone; resolves to the exit code. */
 export async function serveWeb(ctx: CommandContext, listen: string): Promise<number> {
+  // An error is logged when it first happens, not again for each request and poll while it lasts
+  // (the daemon's log takes this stderr): a damaged state would otherwise write twice a second.
+  let lastError: string | undefined;
+  const report = (error: Error): void => {
+    if (error.message !== lastError) ctx.io.err(`dopq web: ${error.message}\n`);
+    lastError = error.message;
+  };
+  const readView = async (): Promise<string> => {
+    const json = await viewJson(ctx);
+    lastError = undefined;
+    return json;
+  };
   const feed = new ViewFeed({
     watched: [ctx.spool.queueView, ctx.spool.state, ctx.spool.daemonStatus, ctx.spool.intake, path.dirname(ctx.spool.state)],
-    view: () => viewJson(ctx),
+    view: readView,
     lastPass: () => lastPassJson(ctx),
-    onError: (error) => ctx.io.err(`dopq web: ${error.message}\n`),
+    onError: report,
   });
   // Requests that arrive together share one read of the spool.
   let inFlight: Promise<string> | undefined;
-  const view = (): Promise<string> => (inFlight ??= viewJson(ctx).finally(() => (inFlight = undefined)));
+  const view = (): Promise<string> => (inFlight ??= readView().finally(() => (inFlight = undefined)));
   const loopback = isLoopback(listen.slice(0, listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'));
   const bounded = boundedServer(
     (request, response) =>
       void answer(request, response, { ctx, feed, view, loopback, keepOpen: () => bounded.keepOpen(request.socket) }).catch(
         (error: Error) => {
-          ctx.io.err(`dopq web: ${error.message}\n`);
+          report(error);
           if (!response.headersSent) sendText(response, 503, 'the queue could not be read\n', SECURITY_HEADERS);
           else response.destroy();
         },
