@@ -1,10 +1,12 @@
-// `dopq web` against hostile clients, without a browser or a daemon: a foreground server as a
-// user on a fresh spool, asked with the Host a DNS-rebinding page would send.
-import { spawn } from 'node:child_process';
+// `dopq web` against hostile clients and bad days, without a daemon: a foreground server as a
+// user on a fresh spool, asked with the Host a DNS-rebinding page would send, on a damaged
+// state, and full of event clients while a page (Chromium) waits for a place.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'node:http';
 import test from 'ava';
+import { execFileSync, spawn as spawnProcess } from 'node:child_process';
+import puppeteer from 'puppeteer-core';
 import { CLI } from '../helpers/cli.js';
 import { freePort } from '../helpers/serving.js';
 import { makeSpool } from '../helpers/spool.js';
@@ -28,7 +30,7 @@ test('dopq web as a user shows her pending job as q shows it to others: no name 
   const id = await spool.push({ name: 'private-pending-name', command: ['true'] }, alice()); // no daemon: it stays in the intake
   const port = await freePort();
   const user = alice();
-  const web = spawn(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
+  const web = spawnProcess(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
     uid: user.uid,
     gid: user.gid,
     cwd: '/',
@@ -60,7 +62,7 @@ test('dopq web on loopback answers only Host localhost or an address: a DNS-rebi
   const spool = await makeSpool(t, { gpus: [0] });
   const port = await freePort();
   const user = alice();
-  const web = spawn(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
+  const web = spawnProcess(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
     uid: user.uid,
     gid: user.gid,
     cwd: '/',
@@ -85,7 +87,7 @@ test('dopq web on a damaged state: 503, and the error logged once, not once a re
   await writeFile(path.join(spool.spoolDir, 'state', 'state.json'), '{damaged');
   const port = await freePort();
   const user = alice();
-  const web = spawn(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
+  const web = spawnProcess(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
     uid: user.uid,
     gid: user.gid,
     cwd: '/',
@@ -103,4 +105,40 @@ test('dopq web on a damaged state: 503, and the error logged once, not once a re
   for (let i = 0; i < 6; i += 1) t.is((await fetch(`${base}/api/view`)).status, 503);
   await spool.waitFor('the error in the log', async () => /damaged/.test(stderr));
   t.is(stderr.match(/damaged/g)?.length, 1, stderr);
+});
+
+test('a page refused by a full /events (or a proxy while the server restarts) follows again once there is room', async (t) => {
+  const spool = await makeSpool(t, { gpus: [0] });
+  const port = await freePort();
+  const user = alice();
+  const web = spawnProcess(process.execPath, [CLI, '--config', spool.configFile, 'web', '--listen', `127.0.0.1:${port}`], {
+    uid: user.uid,
+    gid: user.gid,
+    cwd: '/',
+    env: { PATH: process.env['PATH'], HOME: user.home },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  t.teardown(() => web.kill('SIGKILL'));
+  const base = `http://127.0.0.1:${port}`;
+  await spool.waitFor('dopq web to answer', async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200);
+  const followers = await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      const controller = new AbortController();
+      const response = await fetch(`${base}/events`, { signal: controller.signal });
+      return { status: response.status, stop: () => controller.abort() };
+    }),
+  );
+  t.teardown(() => followers.forEach((follower) => follower.stop()));
+  t.true(followers.every((follower) => follower.status === 200));
+
+  const chromium = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+  const browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--headless=new'] });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  const refused = page.waitForResponse((answer) => answer.url().endsWith('/events') && answer.status() === 503);
+  await page.goto(`${base}/`);
+  await refused;
+  followers.pop()!.stop();
+  await page.waitForFunction(() => document.querySelector('#live')?.textContent === 'live', { timeout: 60_000 });
+  t.pass('the page follows again');
 });
