@@ -123,7 +123,7 @@ test('the dashboard: served as nobody, five panes in Chromium, a push live witho
 
   // Clients that send half a header, and one that follows /events but never reads.
   const half: Socket = connect(port, '127.0.0.1', () => half.write('GET / HTTP/1.1\r\nHost: x\r\n'));
-  const deaf: Socket = connect(port, '127.0.0.1', () => deaf.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n'));
+  const deaf: Socket = connect(port, '127.0.0.1', () => deaf.write(`GET /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
   deaf.pause();
   t.teardown(() => {
     half.destroy();

@@ -150,12 +150,17 @@ async function queueOutput(
   });
 }
 
-export async function buildView(ctx: CommandContext, options: Pick<QueueOptions, 'all'>, now: number): Promise<QueueView> {
+/** `asAnyone`: the view any local user gets, without the caller's own pending jobs' details (the web dashboard's). */
+export async function buildView(
+  ctx: CommandContext,
+  options: Pick<QueueOptions, 'all'> & { asAnyone?: boolean },
+  now: number,
+): Promise<QueueView> {
   // Looked at before the state is read: a state written in between only makes the view newer.
   const noStateYet = await isMissing(ctx.spool.state);
   const [state, pending, alive, status] = await Promise.all([
     readState(ctx.spool.state),
-    pendingJobs(ctx.spool.intake, intakeFileMaxBytes(ctx.config.limits.manifest_bytes)),
+    pendingJobs(ctx.spool.intake, intakeFileMaxBytes(ctx.config.limits.manifest_bytes), !options.asAnyone),
     daemonAlive(ctx.spool.daemonPid),
     readDaemonStatus(ctx.spool.daemonStatus),
   ]);

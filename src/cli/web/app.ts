@@ -283,6 +283,9 @@ export function dashboardApp(): void {
     events.addEventListener('error', () => {
       status.textContent = 'reconnecting…';
       status.className = 'bad';
+      // An answer other than 200 ends an EventSource for good (503 while 64 follow, a proxy's 502
+      // while the server restarts): without a new one the page would stay stale until reloaded.
+      if (events.readyState === EventSource.CLOSED) setTimeout(live, 5000);
     });
     events.addEventListener('pass', (event) => {
       lastPass = JSON.parse((event as MessageEvent<string>).data);

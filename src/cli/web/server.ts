@@ -12,18 +12,23 @@ import { boundedServer, listenOn, sendText, untilStopped } from '../bounded-http
 import { buildView } from '../commands/q.js';
 import type { CommandContext } from '../context.js';
 import { daemonQueueView } from '../daemon-view.js';
+import { isLocalHostHeader, isLoopback } from './allowed-host.js';
 import { APP_JS, FAVICON_SVG, INDEX_HTML, SECURITY_HEADERS, STYLE_CSS } from './page.js';
 import { MAX_EVENT_CLIENTS, ViewFeed } from './view-feed.js';
 
 /** Connections at once: every event client, and room beside them for the page and its files. */
 export const MAX_WEB_CONNECTIONS = MAX_EVENT_CLIENTS * 2;
 
-/** q's view as `dopq q --json` prints it, as one line (the daemon's own when it holds, as q takes it). */
+/**
+ * q's view as `dopq q --json` prints it to any local user, as one line (the daemon's own when it
+ * holds, as q takes it): never with the details of a pending job that only its owner's q reads,
+ * though the server runs as that owner.
+ */
 export async function viewJson(ctx: CommandContext): Promise<string> {
   const now = Date.now();
   const cached = await daemonQueueView(ctx, now);
   if (cached) return Buffer.from(cached.json).toString('utf8').trimEnd();
-  return JSON.stringify(await buildView(ctx, { all: false }, now));
+  return JSON.stringify(await buildView(ctx, { all: false, asAnyone: true }, now));
 }
 
 async function lastPassJson(ctx: CommandContext): Promise<string> {
@@ -33,22 +38,37 @@ async function lastPassJson(ctx: CommandContext): Promise<string> {
 
 /** Serves until a signal or until the daemon that started it is gone; resolves to the exit code. */
 export async function serveWeb(ctx: CommandContext, listen: string): Promise<number> {
+  // An error is logged when it first happens, not again for each request and poll while it lasts
+  // (the daemon's log takes this stderr): a damaged state would otherwise write twice a second.
+  let lastError: string | undefined;
+  const report = (error: Error): void => {
+    if (error.message !== lastError) ctx.io.err(`dopq web: ${error.message}\n`);
+    lastError = error.message;
+  };
+  const readView = async (): Promise<string> => {
+    const json = await viewJson(ctx);
+    lastError = undefined;
+    return json;
+  };
   const feed = new ViewFeed({
     watched: [ctx.spool.queueView, ctx.spool.state, ctx.spool.daemonStatus, ctx.spool.intake, path.dirname(ctx.spool.state)],
-    view: () => viewJson(ctx),
+    view: readView,
     lastPass: () => lastPassJson(ctx),
-    onError: (error) => ctx.io.err(`dopq web: ${error.message}\n`),
+    onError: report,
   });
   // Requests that arrive together share one read of the spool.
   let inFlight: Promise<string> | undefined;
-  const view = (): Promise<string> => (inFlight ??= viewJson(ctx).finally(() => (inFlight = undefined)));
+  const view = (): Promise<string> => (inFlight ??= readView().finally(() => (inFlight = undefined)));
+  const loopback = isLoopback(listen.slice(0, listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'));
   const bounded = boundedServer(
     (request, response) =>
-      void answer(request, response, { ctx, feed, view, keepOpen: () => bounded.keepOpen(request.socket) }).catch((error: Error) => {
-        ctx.io.err(`dopq web: ${error.message}\n`);
-        if (!response.headersSent) sendText(response, 503, 'the queue could not be read\n', SECURITY_HEADERS);
-        else response.destroy();
-      }),
+      void answer(request, response, { ctx, feed, view, loopback, keepOpen: () => bounded.keepOpen(request.socket) }).catch(
+        (error: Error) => {
+          report(error);
+          if (!response.headersSent) sendText(response, 503, 'the queue could not be read\n', SECURITY_HEADERS);
+          else response.destroy();
+        },
+      ),
     { maxConnections: MAX_WEB_CONNECTIONS },
   );
   await listenOn(bounded.server, listen, 'web', 'pick another address: dopq web --listen HOST:PORT, or web.listen for the daemon');
@@ -64,12 +84,21 @@ interface Serving {
   ctx: CommandContext;
   feed: ViewFeed;
   view: () => Promise<string>;
+  /** On a loopback address: only a Host of localhost or an address is answered (allowed-host.ts). */
+  loopback: boolean;
   keepOpen: () => void;
 }
 
 async function answer(request: IncomingMessage, response: ServerResponse, serving: Serving): Promise<void> {
   request.resume(); // a body, if any, is read and dropped; the request timeout bounds it
   const route = (request.url ?? '').split('?')[0];
+  if (serving.loopback && !isLocalHostHeader(request.headers.host))
+    return sendText(
+      response,
+      421,
+      'this dashboard answers only Host: localhost or an IP address (a reverse proxy must pass on its own upstream Host)\n',
+      SECURITY_HEADERS,
+    );
   if (request.method !== 'GET' && request.method !== 'HEAD')
     return sendText(response, 405, 'method not allowed: the dashboard is read-only\n', { ...SECURITY_HEADERS, Allow: 'GET, HEAD' });
   const head = request.method === 'HEAD';

@@ -25,7 +25,12 @@ const DEFAULT_MAX_BYTES = 1024 * 1024;
  * Jobs pushed but not yet read by the daemon: owner from the file, details if we may read it
  * and it is at most `maxBytes` (a larger one is listed by owner only: the daemon will refuse it).
  */
-export async function pendingJobs(intake: string, maxBytes = DEFAULT_MAX_BYTES): Promise<PendingJob[]> {
+export async function pendingJobs(
+  intake: string,
+  maxBytes = DEFAULT_MAX_BYTES,
+  /** false: read no file, list every job by owner only (what any other user sees of it). */
+  details = true,
+): Promise<PendingJob[]> {
   let names: string[];
   try {
     names = await readdir(intake);
@@ -48,8 +53,8 @@ export async function pendingJobs(intake: string, maxBytes = DEFAULT_MAX_BYTES):
           submitted_at: info.mtimeMs,
           ...(range.last > id ? { tasks: range.last - id + 1 } : {}),
         };
-        const details = await readEnvelopeIfAllowed(file, maxBytes);
-        return details ? { ...job, ...details } : job;
+        const read = details ? await readEnvelopeIfAllowed(file, maxBytes) : undefined;
+        return read ? { ...job, ...read } : job;
       } catch {
         return undefined; // ingested meanwhile
       }
