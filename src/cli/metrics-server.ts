@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TEXT_CONTENT_TYPE } from '../core/metrics/prometheus-text.js';
 import { ExitCode } from '../core/errors.js';
+import { isLocalHostHeader, isLoopback } from './allowed-host.js';
 import { boundedServer, listenOn, sendText as send, untilStopped } from './bounded-http.js';
 import type { CommandContext } from './context.js';
 
@@ -12,7 +13,8 @@ export async function serveMetrics(ctx: CommandContext, listen: string, render: 
   // Scrapes that arrive together share one read of the spool.
   let inFlight: Promise<string> | undefined;
   const exposition = (): Promise<string> => (inFlight ??= render().finally(() => (inFlight = undefined)));
-  const { server } = boundedServer((request, response) => void answer(request, response, exposition, ctx));
+  const loopback = isLoopback(listen.slice(0, listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'));
+  const { server } = boundedServer((request, response) => void answer(request, response, exposition, ctx, loopback));
   await listenOn(server, listen, 'metrics');
   ctx.io.err(`dopq metrics: serving http://${listen}/metrics as uid ${process.getuid?.() ?? '?'}\n`);
   await untilStopped();
@@ -25,8 +27,12 @@ async function answer(
   response: ServerResponse,
   exposition: () => Promise<string>,
   ctx: CommandContext,
+  loopback: boolean,
 ): Promise<void> {
   request.resume(); // a body, if any, is read and dropped; the request timeout bounds it
+  // On loopback, as the dashboard: no page from elsewhere may read it by rebinding its name (allowed-host.ts).
+  if (loopback && !isLocalHostHeader(request.headers.host))
+    return send(response, 421, '/metrics on loopback answers only Host: localhost or an IP address\n');
   const path = (request.url ?? '').split('?')[0];
   if (path !== '/metrics') return send(response, 404, 'not found: dopq serves /metrics only\n');
   if (request.method !== 'GET' && request.method !== 'HEAD') {

@@ -67,12 +67,11 @@ test('the daemon serves /metrics on loopback as nobody; promtool parses it; a si
   // Only GET and HEAD of /metrics; a bad request line is answered 400 and costs nothing else.
   t.is((await fetch(`http://${address}/`)).status, 404);
   t.is((await fetch(url, { method: 'POST', body: 'x' })).status, 405);
-  const garbage = await new Promise<string>((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write('\x00\x01 nonsense\r\n\r\n'));
-    let got = '';
-    socket.on('data', (chunk) => (got += chunk.toString()));
-    socket.on('close', () => resolve(got));
-  });
+  // DNS rebinding: a page whose name now resolves to loopback still sends its own Host.
+  const rebound = await rawRequest(port, 'GET /metrics HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n');
+  t.regex(rebound, /^HTTP\/1\.1 421/);
+  t.regex(await rawRequest(port, 'GET /metrics HTTP/1.1\r\nHost: localhost:1\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200/);
+  const garbage = await rawRequest(port, '\x00\x01 nonsense\r\n\r\n');
   t.regex(garbage, /^HTTP\/1\.1 400/);
 
   // `dopq metrics` as a user prints the same families, and promtool takes them.
@@ -152,3 +151,13 @@ test('report agrees with the jobs’ own times, and still does after the history
   t.is(text.code, 0, text.stderr);
   t.regex(text.stdout, /dopq-alice\s+[\d.]+\s+1\s+1\s+0\s+0/);
 });
+
+/** What the server answers to `bytes` sent as they are, until it closes the connection. */
+function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let got = '';
+    socket.on('data', (chunk) => (got += chunk.toString()));
+    socket.on('close', () => resolve(got));
+  });
+}

@@ -12,7 +12,7 @@ import { boundedServer, listenOn, sendText, untilStopped } from '../bounded-http
 import { buildView } from '../commands/q.js';
 import type { CommandContext } from '../context.js';
 import { daemonQueueView } from '../daemon-view.js';
-import { isLocalHostHeader, isLoopback } from './allowed-host.js';
+import { isLocalHostHeader, isLoopback } from '../allowed-host.js';
 import { APP_JS, FAVICON_SVG, INDEX_HTML, SECURITY_HEADERS, STYLE_CSS } from './page.js';
 import { MAX_EVENT_CLIENTS, ViewFeed } from './view-feed.js';
 
