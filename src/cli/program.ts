@@ -218,6 +218,12 @@ function addAdminCommands(program: Command, { ctx, setExit }: Wiring): void {
       new Option('--wait <seconds>', "how long to wait for the daemon's answer (seconds, or e.g. 2m)").default(30).argParser(parseSeconds),
     )
     .action(async (options: { wait: number }) => setExit(await (await import('./commands/reload.js')).reloadCommand(await ctx(), options)));
+  program
+    .command('slurm-setup')
+    .description(
+      "admin: print the slurm.conf priority lines and the sacctmgr commands for the config's half-life, shares and per-user GPU cap",
+    )
+    .action(async () => setExit(await (await import('./commands/slurm-setup.js')).slurmSetupCommand(await ctx())));
 }
 
 /** Commands that touch no spool: a DoPQ config converted, the scheduler on a trace, shell completion. */
