@@ -308,6 +308,18 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
   };
 }
 
+/**
+ * A manifest validated earlier (a job file in the spool) held against `config` again: the limits,
+ * image, mount, network and environment rules, as at push. For a Slurm node, whose config may
+ * have changed since; issues carry no line (there is no text).
+ */
+export function recheckManifest(manifest: Manifest, config: Config): Issue[] {
+  const { notify: _notify, array: _array, command, name: _name, build, image_archive, image, ...rest } = manifest;
+  const raw = { ...rest, ...(command ? { command } : {}), ...(image !== null ? { image } : {}) } as RawManifest;
+  const given = { ...(image !== null ? { image } : {}), ...(build ? { build } : {}), ...(image_archive ? { image_archive } : {}) };
+  return checkAgainstConfig(raw, config, { value: manifest, lineOf: () => undefined }, given);
+}
+
 /** `given`: the document as written, so a field the schema refused still counts as given. */
 function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource, given: Record<string, unknown>): Issue[] {
   const issues: Issue[] = [];
