@@ -26,6 +26,8 @@ export interface SlurmConfig {
   bin: string | null;
   /** Seconds before the time limit that Slurm sends the job SIGTERM (`--signal=B:TERM@<s>`), so its container stops cleanly. */
   term_grace: number;
+  /** The words the batch script runs `node-run` with, as root (null: `sudo -n -- dopq`). */
+  helper: string[] | null;
 }
 
 export interface ResourceSet {
@@ -194,6 +196,16 @@ const configSchema = z.strictObject({
       account: slurmName('Slurm account').optional(),
       bin: absolutePathSchema("the folder of Slurm's commands").optional(),
       term_grace: durationSchema('slurm.term_grace').default(60),
+      helper: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .refine((word) => !word.includes('\0')),
+          { error: 'expected a list of words, e.g. [/usr/bin/sudo, -n, --, dopq]' },
+        )
+        .min(1, { error: 'expected at least one word' })
+        .optional(),
     })
     .default({ term_grace: 60 }),
   // Without `spool`, where an installed server keeps it (relative paths are the config's folder's).
@@ -435,6 +447,7 @@ export function parseConfig(text: string, file: string): Config {
       account: raw.slurm.account ?? null,
       bin: raw.slurm.bin ?? null,
       term_grace: raw.slurm.term_grace,
+      helper: raw.slurm.helper ?? null,
     },
     docker: raw.docker,
     gpus: gpuIds,

@@ -296,7 +296,8 @@ const WAITING_FOR: Record<string, string> = {
 
 /** `now`, `in 2h10m`, or why it cannot be known. */
 function startCell(job: JobView, now: number, c: ChalkInstance): string {
-  const note = job.waiting_for ? WAITING_FOR[job.waiting_for] : undefined;
+  // With Slurm, its pending reason (Priority, Resources, JobHeldAdmin, ...) when dopq has none of its own.
+  const note = job.waiting_for ? WAITING_FOR[job.waiting_for] : (job.slurm?.reason ?? undefined);
   if (job.estimated_start === null) return c.dim(note ?? '-');
   const wait = (Date.parse(job.estimated_start) - now) / 1000;
   const when = wait <= 0 ? 'now' : `in ${formatDuration(wait)}`;
@@ -400,12 +401,19 @@ function usersTable(view: QueueView, d: Drawing): string {
     user.user,
     String(user.share),
     user.usage_gpu_hours.toFixed(2),
-    user.penalty === null ? '-' : user.penalty.toFixed(2),
+    view.backend === 'slurm'
+      ? user.fairshare == null
+        ? '-'
+        : user.fairshare.toFixed(3)
+      : user.penalty === null
+        ? '-'
+        : user.penalty.toFixed(2),
     String(user.running),
     String(user.gpus_held),
     String(user.queued),
   ]);
-  const penalty = view.policy === 'dopq-classic' ? 'penalty (DoPQ)' : 'penalty (GPU-h/share)';
+  const penalty =
+    view.backend === 'slurm' ? 'fair-share (Slurm)' : view.policy === 'dopq-classic' ? 'penalty (DoPQ)' : 'penalty (GPU-h/share)';
   return table(['user', 'share', 'usage (GPU-h)', penalty, 'running', 'gpus', 'queued'], rows, TABLE_FITS.users, d);
 }
 

@@ -25,6 +25,16 @@ export async function appendToJobLog(file: string, uid: number, text: string): P
   }
 }
 
+/** The job's log, made its owner's if missing (Slurm opens it as the owner, who cannot create it in logs/). */
+export async function ensureJobLog(file: string, uid: number): Promise<void> {
+  try {
+    await (await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW)).close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await (await createOwned(file, uid)).close();
+  }
+}
+
 // Made the owner's under a temp name and renamed, so `dopq log -f` never opens it while it is
 // still root's.
 async function createOwned(file: string, uid: number): Promise<FileHandle> {
