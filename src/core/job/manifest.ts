@@ -328,7 +328,8 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
   if (raw.gpus !== undefined && raw.gpus > limits.gpus) at(['gpus'], `at most ${limits.gpus} GPUs per job on this server, got ${raw.gpus}`);
   else if (raw.gpus !== undefined && limits.per_user.gpus !== null && raw.gpus > limits.per_user.gpus) {
     at(['gpus'], `at most ${limits.per_user.gpus} GPUs per user at once on this server, got ${raw.gpus}`);
-  } else if (config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
+  } else if (config.backend !== 'slurm' && config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
+    // With Slurm the GPUs are its nodes': it refuses what no node has (sbatch).
     at(['gpus'], `this server has ${config.gpus.length} GPUs, got ${raw.gpus}`);
   }
   if (raw.memory !== undefined && raw.memory > limits.memory)

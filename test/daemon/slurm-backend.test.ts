@@ -1,0 +1,188 @@
+// backend: slurm end to end, on the real single-node cluster (scripts/slurm-cluster.sh) with
+// fake GPUs and real users: the daemon submits with sbatch as the owner, Slurm places and
+// orders, `dopq node-run` runs the hardened container on the node, and q, rm, hold/release,
+// log -f and wait work from the state the daemon mirrors out of squeue/sacct.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import test from 'ava';
+import { CLI } from '../helpers/cli.js';
+import { hardeningViolations } from '../helpers/hardening.js';
+import { slurmCluster, SLURM } from '../helpers/slurm.js';
+import { docker, makeSpool, type TestSpool } from '../helpers/spool.js';
+import { alice, bob } from '../helpers/users.js';
+
+/** The batch script's way to root on the node: this build's dopq through sudo (slurm.helper). */
+const HELPER = ['/usr/bin/sudo', '-n', '--', process.execPath, CLI];
+
+test.before(async () => {
+  await slurmCluster();
+  allowNodeRun();
+});
+
+/**
+ * The sudoers rule of man dopq (node-run) for this build: every user may run exactly
+ * `node dopq.cjs --config ... node-run ...` as root, with Slurm's variables kept.
+ */
+function allowNodeRun(): void {
+  if (!existsSync('/usr/bin/sudo')) {
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'sudo'], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  }
+  const rule = [
+    `Defaults!${process.execPath} env_keep += "SLURM_JOB_ID SLURM_JOB_NAME SLURM_JOB_UID SLURM_JOB_GPUS CUDA_VISIBLE_DEVICES"`,
+    `ALL ALL=(root) NOPASSWD: ${process.execPath} ${CLI} --config * node-run *`,
+    '',
+  ].join('\n');
+  const file = `/etc/sudoers.d/dopq-test-${createHash('sha256').update(CLI).digest('hex').slice(0, 8)}`;
+  writeFileSync(`${file}.new`, rule, { mode: 0o440 });
+  execFileSync('visudo', ['-c', '-q', '-f', `${file}.new`]);
+  execFileSync('mv', [`${file}.new`, file]);
+}
+
+/** A spool whose daemon hands its jobs to Slurm. */
+async function slurmSpool(t: Parameters<typeof makeSpool>[0]): Promise<TestSpool> {
+  return makeSpool(t, {
+    backend: 'slurm',
+    slurm: { partition: SLURM.partition, account: SLURM.account, helper: HELPER, term_grace: '5s' },
+    gpus: [],
+  });
+}
+
+/** This spool's containers of Slurm job `slurmId` (running or not). */
+async function containersOf(spool: TestSpool, slurmId: number): Promise<string[]> {
+  const list = await docker.listContainers({ all: true, filters: { label: spool.labels(`dopq.slurm_job=${slurmId}`) } });
+  return list.map((c) => c.Id);
+}
+
+/** Slurm's state word for a job, as scontrol says it. */
+function slurmState(slurmId: number): string {
+  const out = execFileSync('scontrol', ['show', 'job', '-o', String(slurmId)], { encoding: 'utf8' });
+  return /JobState=(\S+)/.exec(out)?.[1] ?? '?';
+}
+
+test.serial('the same manifest runs on a Slurm node as a hardened container of its owner; log -f and wait end with its exit', async (t) => {
+  const spool = await slurmSpool(t);
+  const daemon = spool.startDaemon();
+  const gate = spool.gate('who');
+  const id = await spool.push(
+    { name: 'who', gpus: 2, command: `id -u; echo "gpus=$DOPQ_GPUS"; ${gate.wait}; echo bye; exit 3`, mounts: gate.mounts },
+    alice(),
+  );
+  const running = await spool.waitForJob(id, ['running']);
+  const slurm = running.slurm!;
+  t.truthy(slurm, 'q shows the job in Slurm');
+  t.is(slurm.node, hostname().split('.')[0]!);
+  t.is(running.gpus.length, 2, 'two of the node GPUs');
+  t.is(slurmState(slurm.job_id), 'RUNNING');
+
+  const [container] = await spool.waitFor('its container', async () => {
+    const ids = await containersOf(spool, slurm.job_id);
+    return ids.length > 0 ? ids : undefined;
+  });
+  const info = await docker.getContainer(container!).inspect();
+  t.is(info.Config.User?.split(':')[0], String(alice().uid), 'runs as its owner');
+  t.deepEqual(hardeningViolations(info, { allowedRoots: [spool.dir], networks: ['none'] }), []);
+
+  const follow = spool.cli(['log', '-f', String(id)], { user: alice() });
+  await spool.waitFor('the job to print', async () => {
+    const log = await spool.cli(['log', String(id)], { user: alice() });
+    return log.stdout.includes('gpus=');
+  });
+  await gate.open();
+  const followed = await follow;
+  t.is(followed.code, 3, followed.stderr);
+  t.regex(followed.stdout, new RegExp(`^${alice().uid}$`, 'm'));
+  t.regex(followed.stdout, /^bye$/m);
+  t.is((await spool.cli(['wait', String(id)], { user: alice() })).code, 3);
+  t.like(await spool.job(id), { state: 'failed', reason: 'exited', exit_code: 3 });
+  await spool.waitFor('the container to be removed', async () => (await containersOf(spool, slurm.job_id)).length === 0);
+  await daemon.stop();
+});
+
+test.serial('rm cancels in Slurm and the container goes; hold and release reach Slurm; a cancelled queued job leaves Slurm', async (t) => {
+  const spool = await slurmSpool(t);
+  const daemon = spool.startDaemon();
+  const blocker = await spool.push({ name: 'blocker', gpus: 4, command: 'sleep 600' }, alice());
+  const running = await spool.waitForJob(blocker, ['running']);
+  await spool.waitFor('its container', async () => (await containersOf(spool, running.slurm!.job_id)).length > 0);
+
+  const waiting = await spool.push({ name: 'waits', gpus: 1, command: 'echo ran' }, bob());
+  const pending = await spool.waitFor('the job pending in Slurm', async () => {
+    const job = await spool.job(waiting);
+    return job?.slurm?.state === 'PENDING' ? job : undefined;
+  });
+  t.is(pending.state, 'queued');
+  t.truthy(pending.slurm!.reason, `Slurm says why it waits: ${pending.slurm!.reason}`);
+
+  t.is((await spool.cli(['hold', String(waiting)], { user: bob() })).code, 0);
+  await spool.waitFor('Slurm to hold it', async () => /JobHeld/.test((await spool.job(waiting))?.slurm?.reason ?? ''));
+  t.is((await spool.cli(['release', String(waiting)], { user: bob() })).code, 0);
+  await spool.waitFor('Slurm to release it', async () => {
+    const job = await spool.job(waiting);
+    return job?.held_by === null && !/JobHeld/.test(job.slurm?.reason ?? '');
+  });
+
+  const dropped = await spool.push({ name: 'dropped', gpus: 1, command: 'echo never' }, bob());
+  const droppedSlurm = (await spool.waitFor('it in Slurm', async () => (await spool.job(dropped))?.slurm ?? undefined)).job_id;
+  t.is((await spool.cli(['rm', String(dropped)], { user: bob() })).code, 0);
+  await spool.waitFor('Slurm to cancel it', async () => slurmState(droppedSlurm) === 'CANCELLED');
+  t.like(await spool.job(dropped), { state: 'cancelled' });
+
+  t.is((await spool.cli(['rm', String(blocker)], { user: alice() })).code, 0);
+  const cancelled = await spool.waitForJob(blocker, ['cancelled']);
+  t.like(cancelled, { reason: 'cancelled', message: 'cancelled by dopq-alice' });
+  await spool.waitFor('the container to be gone', async () => (await containersOf(spool, running.slurm!.job_id)).length === 0);
+  t.like(await spool.waitForJob(waiting, ['done']), { exit_code: 0 });
+  await daemon.stop();
+});
+
+test.serial('a job over its time limit is stopped by Slurm and its container removed', async (t) => {
+  const spool = await slurmSpool(t);
+  const daemon = spool.startDaemon();
+  const id = await spool.push({ name: 'overtime', gpus: 1, time_limit: '1m', command: 'echo start; sleep 600' }, alice());
+  const running = await spool.waitForJob(id, ['running']);
+  const ended = await spool.waitForJob(id, ['failed', 'done', 'cancelled'], 180_000);
+  t.like(ended, { state: 'failed', reason: 'time-limit' });
+  await spool.waitFor('the container to be gone', async () => (await containersOf(spool, running.slurm!.job_id)).length === 0);
+  t.is((await spool.cli(['wait', String(id)], { user: alice() })).code, ended.exit_code ?? 202);
+  await daemon.stop();
+});
+
+test.serial("after alice used GPU time, bob's waiting job starts first by Slurm's fair-share", async (t) => {
+  const spool = await slurmSpool(t);
+  const daemon = spool.startDaemon();
+  // Alice uses all four GPUs for a while: Slurm counts it at its next priority calculation.
+  const used = await spool.push({ name: 'used', gpus: 4, command: 'sleep 20' }, alice());
+  await spool.waitForJob(used, ['done'], 180_000);
+  await spool.waitFor(
+    "Slurm to count alice's usage",
+    async () => {
+      const users = (await spool.q()).users;
+      const a = users.find((u) => u.user === 'dopq-alice');
+      const b = users.find((u) => u.user === 'dopq-bob');
+      return a?.fairshare != null && b?.fairshare != null && a.fairshare < b.fairshare;
+    },
+    180_000,
+  );
+  // Both wait for every GPU behind a blocker (alice's, so bob's usage stays none); alice's is pushed first.
+  const gate = spool.gate('fair');
+  const blocker = await spool.push({ name: 'blocker', gpus: 4, command: gate.wait, mounts: gate.mounts }, alice());
+  await spool.waitForJob(blocker, ['running']);
+  const first = await spool.push({ name: 'alice-waits', gpus: 4, command: 'true' }, alice());
+  const second = await spool.push({ name: 'bob-waits', gpus: 4, command: 'true' }, bob());
+  await spool.waitFor('both pending in Slurm with their priorities', async () => {
+    const view = await spool.q();
+    const a = view.jobs.find((j) => j.id === first)?.slurm?.priority;
+    const b = view.jobs.find((j) => j.id === second)?.slurm?.priority;
+    return a != null && b != null && b > a;
+  });
+  t.is((await spool.job(second))!.position, 1, "bob's job is first in q's order (Slurm's priority)");
+  await gate.open();
+  const [a, b] = [await spool.waitForJob(first, ['done'], 180_000), await spool.waitForJob(second, ['done'], 180_000)];
+  t.true(Date.parse(b.started_at!) <= Date.parse(a.started_at!), `bob started ${b.started_at}, alice ${a.started_at}`);
+  await daemon.stop();
+});
