@@ -3,53 +3,28 @@
 // orders, `dopq node-run` runs the hardened container on the node, and q, rm, hold/release,
 // log -f and wait work from the state the daemon mirrors out of squeue/sacct.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import test from 'ava';
-import { CLI } from '../helpers/cli.js';
 import { hardeningViolations } from '../helpers/hardening.js';
 import { slurmCluster, SLURM } from '../helpers/slurm.js';
+import { allowNodeRun, SUDO_HELPER } from '../helpers/sudoers.js';
 import { docker, makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice, bob } from '../helpers/users.js';
 
-/** The batch script's way to root on the node: this build's dopq through sudo (slurm.helper). */
-const HELPER = ['/usr/bin/sudo', '-n', '--', process.execPath, CLI];
-
 test.before(async () => {
   await slurmCluster();
-  allowNodeRun();
 });
-
-/**
- * The sudoers rule of man dopq (node-run) for this build: every user may run exactly
- * `node dopq.cjs --config ... node-run ...` as root, with Slurm's variables kept.
- */
-function allowNodeRun(): void {
-  if (!existsSync('/usr/bin/sudo')) {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'sudo'], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-  }
-  const rule = [
-    `Defaults!${process.execPath} env_keep += "SLURM_JOB_ID SLURM_JOB_NAME SLURM_JOB_UID SLURM_JOB_GPUS CUDA_VISIBLE_DEVICES"`,
-    `ALL ALL=(root) NOPASSWD: ${process.execPath} ${CLI} --config * node-run *`,
-    '',
-  ].join('\n');
-  const file = `/etc/sudoers.d/dopq-test-${createHash('sha256').update(CLI).digest('hex').slice(0, 8)}`;
-  writeFileSync(`${file}.new`, rule, { mode: 0o440 });
-  execFileSync('visudo', ['-c', '-q', '-f', `${file}.new`]);
-  execFileSync('mv', [`${file}.new`, file]);
-}
 
 /** A spool whose daemon hands its jobs to Slurm. */
 async function slurmSpool(t: Parameters<typeof makeSpool>[0]): Promise<TestSpool> {
-  return makeSpool(t, {
+  const spool = await makeSpool(t, {
     backend: 'slurm',
-    slurm: { partition: SLURM.partition, account: SLURM.account, helper: HELPER, term_grace: '5s' },
+    slurm: { partition: SLURM.partition, account: SLURM.account, helper: SUDO_HELPER, term_grace: '5s' },
     gpus: [],
   });
+  // The rule `dopq slurm-setup` prints (man dopq, node-run), for this spool's config.
+  t.teardown(allowNodeRun(spool.configFile));
+  return spool;
 }
 
 /** This spool's containers of Slurm job `slurmId` (running or not). */
