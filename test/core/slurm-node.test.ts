@@ -203,12 +203,28 @@ test("the Slurm job label rides along; dopq's own labels cannot be overridden by
 // As Slurm 22.05 prints it (`scontrol -d -o show job 5`), shortened.
 const SHOW_JOB =
   'JobId=5 JobName=dopq-17 UserId=dopq-alice(1001) GroupId=dopq-alice(1001) MCS_label=N/A Priority=4294901755 Account=dopq ' +
-  'QOS=normal JobState=RUNNING Reason=None Dependency=(null) Requeue=1 Partition=debug NodeList=node1 BatchHost=node1 NumNodes=1 ' +
-  'NumCPUs=1 TRES=cpu=1,mem=144M,node=1,billing=1,gres/gpu=2 JOB_GRES=gpu:2 Nodes=node1 CPU_IDs=0 Mem=144 GRES=gpu:2(IDX:1,3) ' +
+  'QOS=normal JobState=RUNNING Reason=None Dependency=(null) Requeue=1 TimeLimit=01:00:00 Partition=debug NodeList=node1 ' +
+  'BatchHost=node1 NumNodes=1 NumCPUs=1 TRES=cpu=1,mem=1088M,node=1,billing=1,gres/gpu=2 JOB_GRES=gpu:2 Nodes=node1 CPU_IDs=0 ' +
+  'Mem=1088 GRES=gpu:2(IDX:1,3) ' +
   'MinCPUsNode=1 Command=(null) WorkDir=/ StdErr=/srv/spool/logs/17.log TresPerNode=gres:gpu:2\n';
 
 test("scontrol's line: name, owner, state, batch host and the GRES indices", (t) => {
-  t.deepEqual(parseShowJob(SHOW_JOB), { jobId: '5', name: 'dopq-17', uid: 1001, state: 'RUNNING', batchHost: 'node1', gpus: ['1', '3'] });
+  t.deepEqual(parseShowJob(SHOW_JOB), {
+    jobId: '5',
+    name: 'dopq-17',
+    uid: 1001,
+    state: 'RUNNING',
+    batchHost: 'node1',
+    gpus: ['1', '3'],
+    cpus: 1,
+    memoryMiB: 1088,
+    timeLimitMinutes: 60,
+  });
+  t.is(parseShowJob(SHOW_JOB.replace('mem=1088M', 'mem=2G'))?.memoryMiB, 2048);
+  t.is(parseShowJob(SHOW_JOB.replace('mem=1088M', 'mem=1.50G'))?.memoryMiB, 1536);
+  t.is(parseShowJob(SHOW_JOB.replace('TimeLimit=01:00:00', 'TimeLimit=UNLIMITED'))?.timeLimitMinutes, null);
+  t.is(parseShowJob(SHOW_JOB.replace('TimeLimit=01:00:00', 'TimeLimit=2-03:04:05'))?.timeLimitMinutes, 2 * 1440 + 3 * 60 + 5);
+  t.is(parseShowJob(SHOW_JOB.replace(' NumCPUs=1', ''))?.cpus, null);
   t.deepEqual(parseShowJob(SHOW_JOB.replace('GRES=gpu:2(IDX:1,3)', 'GRES=gpu:a100:3(IDX:0-1,3)'))?.gpus, ['0', '1', '3']);
   t.deepEqual(parseShowJob(SHOW_JOB.replace(' GRES=gpu:2(IDX:1,3)', ''))?.gpus, []);
   t.is(parseShowJob('slurm_load_jobs error: Invalid job id specified\n'), undefined);
@@ -231,4 +247,23 @@ test("through sudo only Slurm's record counts: the job dopq submitted, its owner
   t.regex(problem({ ...facts, uid: 1002 }), /uid 1002, not as the job's owner alice/);
   t.regex(problem({ ...facts, state: 'COMPLETING' }), /COMPLETING, not RUNNING/);
   t.regex(problem(facts, 'node2'), /runs on node1, not on node2/);
+});
+
+test('through sudo the Slurm job must hold what the container takes: a user may lower it or sbatch their own dopq-ID', (t) => {
+  // 1 CPU, 1g + 64m shm = 1088 MiB, 1h: what dopq asked Slurm for.
+  const job = spec('image: a\ngpus: 2\n');
+  const facts = parseShowJob(SHOW_JOB)!;
+  const problem = (f: typeof facts) => {
+    const result = verifiedAllocation(f, job, '5', 'node1');
+    return result.ok ? '' : result.problem;
+  };
+  t.is(problem({ ...facts, cpus: 4, memoryMiB: 4096, timeLimitMinutes: 30 }), '', 'more CPUs and memory, less time: fine');
+  t.regex(problem({ ...facts, memoryMiB: 1 }), /has 1 MiB, the container takes 1088 MiB/);
+  t.regex(problem({ ...facts, memoryMiB: null }), /no stated MiB/);
+  t.regex(problem({ ...facts, cpus: null }), /no stated CPUs/);
+  // 2.5 CPUs need 3 of Slurm's whole ones.
+  const wide = verifiedAllocation({ ...facts, cpus: 2, memoryMiB: 8192 }, spec('image: a\ngpus: 2\ncpus: 2.5\n'), '5', 'node1');
+  t.deepEqual(wide, { ok: false, problem: 'Slurm job 5 has 2 CPUs, the container takes 3' });
+  t.regex(problem({ ...facts, timeLimitMinutes: 61 }), /may run 61 minutes, the job's time limit is 60/);
+  t.regex(problem({ ...facts, timeLimitMinutes: null }), /without a limit/);
 });

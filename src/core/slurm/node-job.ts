@@ -1,7 +1,7 @@
 // What the node helper (`dopq node-run`) takes from the environment Slurm gives a batch job: the
 // Slurm job id and the GPUs it was given. Pure; every value is checked before it names anything.
 import type { JobSpec } from '../job/job.js';
-import { slurmJobName } from './sbatch.js';
+import { slurmJobName, slurmResources } from './sbatch.js';
 import type { SlurmJobFacts } from './show-job.js';
 
 /** The Slurm side of one run of a job on a node. */
@@ -56,7 +56,8 @@ export function nodeRunRefusal(spec: JobSpec, allocation: SlurmAllocation): stri
 /**
  * Through sudo, Slurm's variables are the caller's to set: the allocation is taken from the
  * controller's record instead, and only for the Slurm job dopq submitted for this job (its
- * name), as its owner, running with its batch step on this node.
+ * name), as its owner, running with its batch step on this node, holding at least the CPUs and
+ * memory the container takes, for no longer than the job's time limit.
  */
 export function verifiedAllocation(facts: SlurmJobFacts | undefined, spec: JobSpec, jobId: string, host: string): AllocationResult {
   if (!facts || facts.jobId !== jobId) return { ok: false, problem: `Slurm has no job ${jobId}` };
@@ -68,5 +69,20 @@ export function verifiedAllocation(facts: SlurmJobFacts | undefined, spec: JobSp
   const short = (name: string) => name.split('.')[0]!.toLowerCase();
   if (short(facts.batchHost) !== short(host))
     return { ok: false, problem: `Slurm job ${jobId} runs on ${facts.batchHost}, not on ${short(host)}` };
+  // Docker's container is outside the job's cgroup: Slurm bounds it only by what it gave the job,
+  // which a user can lower (scontrol update) or choose (their own sbatch named dopq-ID).
+  const need = slurmResources(spec.manifest);
+  if (facts.cpus === null || facts.cpus < need.cpus)
+    return { ok: false, problem: `Slurm job ${jobId} has ${facts.cpus ?? 'no stated'} CPUs, the container takes ${need.cpus}` };
+  if (facts.memoryMiB === null || facts.memoryMiB < need.memoryMiB)
+    return {
+      ok: false,
+      problem: `Slurm job ${jobId} has ${facts.memoryMiB ?? 'no stated'} MiB, the container takes ${need.memoryMiB} MiB`,
+    };
+  if (facts.timeLimitMinutes === null || facts.timeLimitMinutes > need.minutes)
+    return {
+      ok: false,
+      problem: `Slurm job ${jobId} may run ${facts.timeLimitMinutes ?? 'without a limit'} minutes, the job's time limit is ${need.minutes}`,
+    };
   return { ok: true, allocation: { jobId, gpus: facts.gpus } };
 }

@@ -57,6 +57,7 @@ export function sbatchArgs(job: SbatchJob, settings: SbatchSettings): string[] {
   assertWhole(job.uid, 'uid');
   assertWhole(job.gid, 'gid');
   const m = job.manifest;
+  const resources = slurmResources(m);
   const args = [
     '--parsable',
     `--job-name=${slurmJobName(job.id)}`,
@@ -66,12 +67,10 @@ export function sbatchArgs(job: SbatchJob, settings: SbatchSettings): string[] {
     ...(settings.account ? [`--account=${settings.account}`] : []),
     '--nodes=1',
     '--ntasks=1',
-    // Slurm counts whole CPUs; the container gets exactly the fraction asked (NanoCpus).
-    `--cpus-per-task=${Math.max(1, Math.ceil(m.cpus))}`,
-    // The container's memory limit and its /dev/shm (tmpfs, counted in its cgroup) both live in the job's memory.
-    `--mem=${Math.max(1, Math.ceil((m.memory + m.shm) / MIB))}M`,
+    `--cpus-per-task=${resources.cpus}`,
+    `--mem=${resources.memoryMiB}M`,
     ...(m.gpus > 0 ? [`--gres=gpu:${m.gpus}`] : []),
-    `--time=${slurmMinutes(m.time_limit)}`,
+    `--time=${resources.minutes}`,
     `--signal=B:TERM@${signalLead(settings.grace)}`,
     `--output=${settings.logFile}`,
     `--error=${settings.logFile}`,
@@ -83,6 +82,21 @@ export function sbatchArgs(job: SbatchJob, settings: SbatchSettings): string[] {
     ...(m.requeue ? [] : ['--no-requeue']),
   ];
   return args;
+}
+
+/** What a job's container takes, in Slurm's units: what it asks Slurm for, and what node-run checks Slurm gave. */
+export function slurmResources(m: Pick<Manifest, 'cpus' | 'memory' | 'shm' | 'time_limit'>): {
+  cpus: number;
+  memoryMiB: number;
+  minutes: number;
+} {
+  return {
+    // Slurm counts whole CPUs; the container gets exactly the fraction asked (NanoCpus).
+    cpus: Math.max(1, Math.ceil(m.cpus)),
+    // The container's memory limit and its /dev/shm (tmpfs, counted in its cgroup) both live in the job's memory.
+    memoryMiB: Math.max(1, Math.ceil((m.memory + m.shm) / MIB)),
+    minutes: slurmMinutes(m.time_limit),
+  };
 }
 
 /** `--time` in whole minutes, rounded up: a job never gets less than it asked. */
