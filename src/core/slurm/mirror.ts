@@ -62,7 +62,10 @@ export function mirrorSlurm(input: MirrorInput): MirrorResult {
   const result: MirrorResult = { updates: [], started: [], cancel: [], hold: [], release: [], resubmit: [] };
   const ours = input.squeue.filter((job) => job.comment === input.comment);
   const listed = new Map(input.squeue.map((job) => [job.job_id, job]));
-  const accounted = new Map((input.sacct ?? []).map((job) => [job.job_id, job]));
+  // sacct's text lines by Slurm id, all of them: a user's job name may hold a newline and a whole
+  // line of its own (`77|dopq-9`), so a line counts only for a record of the user it names.
+  const accounted = new Map<number, SlurmJob[]>();
+  for (const job of input.sacct ?? []) accounted.set(job.job_id, [...(accounted.get(job.job_id) ?? []), job]);
   // Slurm ids a live record stands for: every other job of ours still pending or running is cancelled.
   const claimed = new Set<number>();
 
@@ -83,7 +86,7 @@ export function mirrorSlurm(input: MirrorInput): MirrorResult {
     }
     const slurmId = job.slurm_job_id!;
     claimed.add(slurmId);
-    const seen = listed.get(slurmId) ?? accounted.get(slurmId);
+    const seen = listed.get(slurmId) ?? accounted.get(slurmId)?.find((s) => s.user === job.user);
     let next: JobRecord;
     if (seen) next = follow(job, seen, input, result);
     else if (input.sacct === null && input.now - (job.started_at ?? job.slurm_submit_at ?? job.submitted_at) < ACCOUNTING_PATIENCE_MS)
