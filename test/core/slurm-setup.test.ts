@@ -58,7 +58,7 @@ test('shares become fairshare= per user (a group share for its members, own entr
     'sacctmgr -i modify user where user=carol account=dopq set fairshare=2',
     'sacctmgr -i add qos dopq',
     'sacctmgr -i modify qos where name=dopq set MaxTRESPerUser=gres/gpu=2',
-    'sacctmgr -i modify account where name=dopq set qos+=dopq defaultqos=dopq',
+    'sacctmgr -i modify account where name=dopq set qos=dopq defaultqos=dopq',
   ]);
 });
 
@@ -71,7 +71,7 @@ test('without an account the cap goes to each user; fractional shares are scaled
   t.regex(lines[0]!, /^# shares are not whole numbers: scaled by 100; give every other user fairshare=100/);
   t.true(lines.includes('sacctmgr -i modify user where user=alice set fairshare=150'));
   t.true(lines.includes('sacctmgr -i modify user where user=bob set fairshare=25'));
-  t.true(lines.includes('sacctmgr -i modify user where user=alice set qos+=dopq defaultqos=dopq'));
+  t.true(lines.includes('sacctmgr -i modify user where user=alice set qos=dopq defaultqos=dopq'));
 });
 
 test('no shares and no cap: only the slurm.conf lines, as comments, so the whole text runs in sh', (t) => {

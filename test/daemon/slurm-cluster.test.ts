@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { runCli } from '../helpers/cli.js';
 import { SLURM, SLURM_SCRIPT, slurm, slurmCluster, waitForSlurmJob } from '../helpers/slurm.js';
-import { alice, bob } from '../helpers/users.js';
+import { alice, bob, runAs } from '../helpers/users.js';
 
 const run = promisify(execFile);
 
@@ -105,8 +105,19 @@ test.serial("slurm-setup's lines, applied, are what sshare and sacctmgr show", a
     'format=qos,defaultqos',
   ]);
   const [list = '', byDefault] = qos.trim().split('|');
-  t.true(list.split(',').includes('dopq'), qos);
+  // dopq's QOS alone: with `normal` still allowed, `sbatch --qos=normal` (or scontrol update on a
+  // pending dopq job) would leave the per-user GPU cap behind.
+  t.is(list, 'dopq', qos);
   t.is(byDefault, 'dopq');
+  const around = await runAs(
+    alice(),
+    'sbatch',
+    ['--parsable', '--hold', `--account=${account}`, '--qos=normal', '--gres=gpu:3', '--output=/dev/null', '--wrap', 'true'],
+    { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } },
+  );
+  if (around.code === 0) await slurm('scancel', [around.stdout.trim()]);
+  t.not(around.code, 0, 'a job of the account outside the cap QOS');
+  t.regex(around.stderr, /Invalid qos/);
 });
 
 test.serial("doctor checks the cluster: controller, partition's GPUs, priority and accounting", async (t) => {

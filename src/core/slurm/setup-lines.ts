@@ -42,7 +42,7 @@ export function priorityLines(config: Pick<Config, 'penalty'>): string[] {
  * The sacctmgr commands, one a line, runnable by `sh` as Slurm's admin. Shares are Slurm's
  * `fairshare=` (whole numbers: fractional shares are scaled by 100, and then every other user
  * needs fairshare=100 too, which the comment says); the per-user GPU cap is QOS `dopq`'s
- * MaxTRESPerUser, given to the account (or to each named user without an account).
+ * MaxTRESPerUser, made the only QOS of the account (or of each named user without an account).
  */
 export function sacctmgrLines(config: Pick<Config, 'shares' | 'limits' | 'slurm'>, holders: readonly ShareHolder[]): string[] {
   const lines: string[] = [];
@@ -60,9 +60,11 @@ export function sacctmgrLines(config: Pick<Config, 'shares' | 'limits' | 'slurm'
   if (cap !== null) {
     lines.push(`sacctmgr -i add qos ${CAP_QOS}`);
     lines.push(`sacctmgr -i modify qos where name=${CAP_QOS} set MaxTRESPerUser=gres/gpu=${cap}`);
-    if (account) lines.push(`sacctmgr -i modify account where name=${account} set qos+=${CAP_QOS} defaultqos=${CAP_QOS}`);
+    // qos= (not qos+=): the cap QOS alone, or `sbatch --qos=normal` (or scontrol update on a
+    // pending dopq job) would leave the cap behind.
+    if (account) lines.push(`sacctmgr -i modify account where name=${account} set qos=${CAP_QOS} defaultqos=${CAP_QOS}`);
     else
-      for (const holder of users) lines.push(`sacctmgr -i modify user where user=${holder.user} set qos+=${CAP_QOS} defaultqos=${CAP_QOS}`);
+      for (const holder of users) lines.push(`sacctmgr -i modify user where user=${holder.user} set qos=${CAP_QOS} defaultqos=${CAP_QOS}`);
   }
   return lines;
 }
