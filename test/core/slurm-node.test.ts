@@ -7,9 +7,9 @@ import path from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
 import { containerSpec, LABEL_SLURM_JOB } from '../../src/core/job/container-spec.js';
-import type { JobSpec } from '../../src/core/job/job.js';
+import type { JobRecord, JobSpec } from '../../src/core/job/job.js';
 import { parseManifest, recheckManifest } from '../../src/core/job/manifest.js';
-import { nodeRunRefusal, slurmAllocation, verifiedAllocation } from '../../src/core/slurm/node-job.js';
+import { nodeRunRefusal, recordedSubmission, slurmAllocation, verifiedAllocation } from '../../src/core/slurm/node-job.js';
 import { expandIndices, parseShowJob } from '../../src/core/slurm/show-job.js';
 import { batchScript, sbatchArgs, sbatchEnvironment, shellQuote, signalLead, slurmMinutes } from '../../src/core/slurm/sbatch.js';
 import { parseConfig } from '../../src/core/config/config.js';
@@ -266,4 +266,36 @@ test('through sudo the Slurm job must hold what the container takes: a user may 
   t.deepEqual(wide, { ok: false, problem: 'Slurm job 5 has 2 CPUs, the container takes 3' });
   t.regex(problem({ ...facts, timeLimitMinutes: 61 }), /may run 61 minutes, the job's time limit is 60/);
   t.regex(problem({ ...facts, timeLimitMinutes: null }), /without a limit/);
+});
+
+test("through sudo the daemon's record must name the Slurm job: a user's own dopq-ID, an ended job or a second submission run nothing", (t) => {
+  const record = (extra: Partial<JobRecord>): JobRecord => ({
+    id: 17,
+    user: 'alice',
+    uid: 1001,
+    name: 'train',
+    image: 'a',
+    gpus_requested: 2,
+    gpus: [],
+    state: 'queued',
+    submitted_at: 1,
+    time_limit: 3600,
+    ...extra,
+  });
+  t.deepEqual(recordedSubmission(record({ slurm_job_id: 5, slurm_submit_at: 2 }), 17, '5'), { ok: true });
+  t.deepEqual(recordedSubmission(record({ state: 'running', slurm_job_id: 5 }), 17, '5'), { ok: true });
+  t.deepEqual(recordedSubmission(record({ slurm_job_id: 5 }), 17, '6'), {
+    ok: false,
+    wait: false,
+    problem: 'job 17 is Slurm job 5, not 6',
+  });
+  t.deepEqual(recordedSubmission(record({ state: 'cancelled', slurm_job_id: 5 }), 17, '5'), {
+    ok: false,
+    wait: false,
+    problem: 'job 17 has ended (cancelled)',
+  });
+  t.like(recordedSubmission(record({}), 17, '5'), { ok: false, wait: false, problem: 'dopq has not handed job 17 to Slurm' });
+  t.like(recordedSubmission(undefined, 17, '5'), { ok: false, wait: false });
+  // Written ahead, the id not saved yet (the daemon saves after sbatch returns): wait for it.
+  t.like(recordedSubmission(record({ slurm_submit_at: 2 }), 17, '5'), { ok: false, wait: true });
 });

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { parseConfig } from '../../src/core/config/config.js';
-import type { JobSpec } from '../../src/core/job/job.js';
+import type { JobRecord, JobSpec } from '../../src/core/job/job.js';
 import { parseManifest } from '../../src/core/job/manifest.js';
 import { CLI } from '../helpers/cli.js';
 import { slurmCluster, SLURM, waitForSlurmJob } from '../helpers/slurm.js';
@@ -25,6 +25,21 @@ async function writeJob(spool: TestSpool, id: number, owner: UnixUser, manifest:
   const spec: JobSpec = { id, uid: owner.uid, user: owner.name, manifest: parsed.manifest, image: IMAGE };
   await writeFile(path.join(spool.spoolDir, 'jobs', `${id}.json`), JSON.stringify(spec), { mode: 0o600 });
   return spec;
+}
+
+/** The daemon's state with these records (what node-run reads of it: the jobs). */
+async function writeState(spool: TestSpool, jobs: Partial<JobRecord>[]): Promise<void> {
+  const records = jobs.map((job) => ({
+    user: 'dopq-alice',
+    name: 'x',
+    image: IMAGE,
+    gpus_requested: 0,
+    gpus: [],
+    submitted_at: 1,
+    time_limit: 600,
+    ...job,
+  }));
+  await writeFile(path.join(spool.spoolDir, 'state', 'state.json'), JSON.stringify({ version: 1, jobs: records }), { mode: 0o644 });
 }
 
 /** `user` submits their own Slurm job that starts node-run for dopq job `id`; its id and output once it ended. */
@@ -71,6 +86,35 @@ test("a user's own Slurm job named dopq-ID with less memory or more time than th
     const { slurmId, output } = await ownSlurmJob(spool, a, 31, sbatch);
     t.regex(output, refusal, sbatch.join(' '));
     t.notRegex(await readFile(path.join(spool.spoolDir, 'logs', '31.log'), 'utf8').catch(() => ''), /^ran$/m, 'the container never ran');
+    t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`dopq.slurm_job=${slurmId}`] } }), []);
+  }
+});
+
+test("a user's own Slurm job named dopq-ID, as big as the job, runs nothing: not an ended job again, not beside dopq's submission", async (t) => {
+  const spool = await makeSpool(t, {
+    backend: 'slurm',
+    slurm: { partition: SLURM.partition, account: SLURM.account, helper: SUDO_HELPER },
+    gpus: [],
+  });
+  t.teardown(allowNodeRun(spool.configFile));
+  const a = alice();
+  const manifest = 'gpus: 0\nmemory: 256m\ncpus: 1\ntime_limit: 10m\ncommand: ["sh", "-c", "echo ran; sleep 1"]\n';
+  await writeJob(spool, 32, a, manifest);
+  await writeJob(spool, 33, a, manifest);
+  await writeState(spool, [
+    { id: 32, uid: a.uid, state: 'done', slurm_job_id: 999998 },
+    { id: 33, uid: a.uid, state: 'running', slurm_job_id: 999999 },
+  ]);
+  // Exactly what dopq's own sbatch asks for this job: the allocation check passes.
+  const same = ['--mem=272M', '-c', '1', '--time=10'];
+  const cases: [number, RegExp][] = [
+    [32, /job 32 has ended \(done\)/],
+    [33, /job 33 is Slurm job 999999, not \d+/],
+  ];
+  for (const [id, refusal] of cases) {
+    const { slurmId, output } = await ownSlurmJob(spool, a, id, same);
+    t.regex(output, refusal);
+    t.notRegex(await readFile(path.join(spool.spoolDir, 'logs', `${id}.log`), 'utf8').catch(() => ''), /^ran$/m, 'the container never ran');
     t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`dopq.slurm_job=${slurmId}`] } }), []);
   }
 });

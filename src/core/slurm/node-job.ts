@@ -1,6 +1,6 @@
 // What the node helper (`dopq node-run`) takes from the environment Slurm gives a batch job: the
 // Slurm job id and the GPUs it was given. Pure; every value is checked before it names anything.
-import type { JobSpec } from '../job/job.js';
+import { isFinished, type JobRecord, type JobSpec } from '../job/job.js';
 import { slurmJobName, slurmResources } from './sbatch.js';
 import type { SlurmJobFacts } from './show-job.js';
 
@@ -85,4 +85,25 @@ export function verifiedAllocation(facts: SlurmJobFacts | undefined, spec: JobSp
       problem: `Slurm job ${jobId} may run ${facts.timeLimitMinutes ?? 'without a limit'} minutes, the job's time limit is ${need.minutes}`,
     };
   return { ok: true, allocation: { jobId, gpus: facts.gpus } };
+}
+
+export type RecordCheck = { ok: true } | { ok: false; wait: boolean; problem: string };
+
+/**
+ * Whether the daemon's record of job `id` stands for Slurm job `jobId`: the Slurm job dopq
+ * submitted for it, for this attempt, and the job not ended. A user's own Slurm job named
+ * dopq-ID (or a finished, cancelled or held job of theirs) runs nothing, so a job runs at most
+ * once per attempt. `wait`: the daemon wrote its submission ahead but has not saved the Slurm id yet.
+ */
+export function recordedSubmission(record: JobRecord | undefined, id: number, jobId: string): RecordCheck {
+  if (!record) return { ok: false, wait: false, problem: `job ${id} is not in the daemon's state` };
+  if (isFinished(record)) return { ok: false, wait: false, problem: `job ${id} has ended (${record.state})` };
+  if (record.slurm_job_id === undefined) {
+    if (record.slurm_submit_at !== undefined)
+      return { ok: false, wait: true, problem: `the daemon has not recorded job ${id}'s Slurm job; Slurm job ${jobId} may not be it` };
+    return { ok: false, wait: false, problem: `dopq has not handed job ${id} to Slurm` };
+  }
+  if (String(record.slurm_job_id) !== jobId)
+    return { ok: false, wait: false, problem: `job ${id} is Slurm job ${record.slurm_job_id}, not ${jobId}` };
+  return { ok: true };
 }

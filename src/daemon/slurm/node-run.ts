@@ -10,7 +10,7 @@ import { LABEL_SLURM_JOB, type ContainerSpec } from '../../core/job/container-sp
 import { DopqError, ExitCode, InvalidDocumentError, NotFoundError, PermissionError, UnsafeSpoolError } from '../../core/errors.js';
 import type { JobSpec } from '../../core/job/job.js';
 import { recheckManifest } from '../../core/job/manifest.js';
-import { nodeRunRefusal, slurmAllocation, verifiedAllocation } from '../../core/slurm/node-job.js';
+import { nodeRunRefusal, recordedSubmission, slurmAllocation, verifiedAllocation } from '../../core/slurm/node-job.js';
 import { parseShowJob } from '../../core/slurm/show-job.js';
 import { showJobLine } from '../../io/slurm/scontrol.js';
 import { slurmJobName } from '../../core/slurm/sbatch.js';
@@ -18,6 +18,7 @@ import { dockerMessage } from '../../io/docker/docker.js';
 import type { DockerEngine } from '../../io/docker/engine.js';
 import { saveJobOutput } from '../../io/files/job-log.js';
 import { readImageRecord } from '../../io/spool/image-record.js';
+import { readState } from '../../io/spool/state-store.js';
 import { spoolProblems, type SpoolPaths } from '../../io/spool/spool.js';
 import { instanceId } from '../context.js';
 import { ImageRefused } from '../images/image-guard.js';
@@ -55,6 +56,7 @@ export async function nodeRun(ctx: NodeRunContext, id: number): Promise<number> 
     const verified = verifiedAllocation(parseShowJob(await showJobLine(slurm.jobId, ctx.env)), spec, slurm.jobId, hostname());
     if (!verified.ok) throw new PermissionError(subject, verified.problem);
     slurm = verified.allocation;
+    await assertRecordedSubmission(ctx.spool, id, slurm.jobId);
   }
   const refusal = nodeRunRefusal(spec, slurm);
   if (refusal) throw new DopqError('refused', ExitCode.config, refusal, subject);
@@ -150,6 +152,25 @@ async function readSpec(spool: SpoolPaths, id: number): Promise<JobSpec> {
   if (spec.id !== id || !Number.isSafeInteger(spec.uid) || typeof spec.image !== 'string')
     throw new NotFoundError(`job ${id}`, `${file} is not this job's file`);
   return spec;
+}
+
+/** How long node-run waits for the daemon to save a Slurm id it wrote its submission ahead for. */
+const RECORD_PATIENCE_MS = 120_000;
+
+/** The daemon's state must name this Slurm job as job `id`'s (recordedSubmission); waits while the id is not saved yet. */
+async function assertRecordedSubmission(spool: SpoolPaths, id: number, jobId: string): Promise<void> {
+  const until = Date.now() + RECORD_PATIENCE_MS;
+  for (;;) {
+    const state = await readState(spool.state);
+    const check = recordedSubmission(
+      state.jobs.find((job) => job.id === id),
+      id,
+      jobId,
+    );
+    if (check.ok) return;
+    if (!check.wait || Date.now() >= until) throw new PermissionError(`job ${id}`, check.problem);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 /** Started by a user through sudo (the batch script's way): Slurm's variables are theirs, not proof. */
