@@ -1,7 +1,9 @@
 // The sudoers rule `dopq slurm-setup` prints, through the real sudo as a real user: the batch
 // script's one command gets through; every other dopq command line, which would run as root, is
 // refused by sudo itself (sudo's `*` matches spaces, so a wildcard rule let `push` run as root).
-import { readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import test from 'ava';
 import { CLI } from '../helpers/cli.js';
 import { makeSpool } from '../helpers/spool.js';
@@ -41,6 +43,15 @@ test('through sudo a user may start node-run with one job id and the fixed confi
   t.deepEqual(await readdir(`${spool.spoolDir}/intake`), [], 'nothing was pushed as root');
 
   // Of the caller's environment only SLURM_JOB_ID reaches node-run (which checks it with the controller).
-  const env = await sudo(config, ['--config', config, 'node-run', '7'], { SLURM_JOB_ID: 'x', SLURM_CONF: '/tmp/mine.conf' });
+  // NODE_OPTIONS would load the caller's code into root's node.
+  const marker = path.join(spool.shared, 'loaded-as-root');
+  const preload = path.join(spool.shared, 'preload.cjs');
+  await writeFile(preload, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'root')\n`, { mode: 0o644 });
+  const env = await sudo(config, ['--config', config, 'node-run', '7'], {
+    SLURM_JOB_ID: 'x',
+    SLURM_CONF: '/tmp/mine.conf',
+    NODE_OPTIONS: `--require ${preload}`,
+  });
   t.regex(env.stderr, /SLURM_JOB_ID is not a job id: "x"/);
+  t.false(existsSync(marker), 'NODE_OPTIONS reached node');
 });
