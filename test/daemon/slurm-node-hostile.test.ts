@@ -43,9 +43,15 @@ async function writeState(spool: TestSpool, jobs: Partial<JobRecord>[]): Promise
 }
 
 /** `user` submits their own Slurm job that starts node-run for dopq job `id`; its id and output once it ended. */
-async function ownSlurmJob(spool: TestSpool, user: UnixUser, id: number, sbatch: string[]): Promise<{ slurmId: string; output: string }> {
+async function ownSlurmJob(
+  spool: TestSpool,
+  user: UnixUser,
+  id: number,
+  sbatch: string[],
+  scriptEnv = '',
+): Promise<{ slurmId: string; output: string }> {
   const output = path.join(spool.shared, `own-${id}-${sbatch.join('_').replace(/[^a-z0-9]+/gi, '')}.out`);
-  const script = `exec /usr/bin/sudo -n -- ${process.execPath} ${CLI} --config ${spool.configFile} node-run ${id}`;
+  const script = `${scriptEnv}exec /usr/bin/sudo -n -- ${process.execPath} ${CLI} --config ${spool.configFile} node-run ${id}`;
   const submitted = await runAs(
     user,
     'sbatch',
@@ -117,4 +123,26 @@ test("a user's own Slurm job named dopq-ID, as big as the job, runs nothing: not
     t.notRegex(await readFile(path.join(spool.spoolDir, 'logs', `${id}.log`), 'utf8').catch(() => ''), /^ran$/m, 'the container never ran');
     t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`dopq.slurm_job=${slurmId}`] } }), []);
   }
+});
+
+test("where a site's sudoers keeps SLURM_CONF, node-run still asks the node's own controller, not the caller's", async (t) => {
+  const spool = await makeSpool(t, {
+    backend: 'slurm',
+    slurm: { partition: SLURM.partition, account: SLURM.account, helper: SUDO_HELPER },
+    gpus: [],
+  });
+  t.teardown(allowNodeRun(spool.configFile, ['SLURM_CONF']));
+  const a = alice();
+  await writeJob(spool, 34, a, 'gpus: 0\nmemory: 256m\ncpus: 1\ntime_limit: 10m\ncommand: ["sh", "-c", "echo ran"]\n');
+  await writeState(spool, [{ id: 34, uid: a.uid, state: 'done', slurm_job_id: 999997 }]);
+  // A slurm.conf of alice's would name her own controller, which vouches for anything; one that
+  // does not exist shows whose scontrol answered.
+  const { output } = await ownSlurmJob(
+    spool,
+    a,
+    34,
+    ['--mem=272M', '-c', '1', '--time=10'],
+    `SLURM_CONF=${path.join(spool.shared, 'alices-slurm.conf')} `,
+  );
+  t.regex(output, /job 34 has ended \(done\)/, "the node's controller answered");
 });
