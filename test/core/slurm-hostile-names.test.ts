@@ -3,7 +3,7 @@
 // speak for another user's job.
 import test from 'ava';
 import type { JobRecord } from '../../src/core/job/job.js';
-import { mirrorSlurm } from '../../src/core/slurm/mirror.js';
+import { accountingLookups, mirrorSlurm } from '../../src/core/slurm/mirror.js';
 import { parseSacct } from '../../src/core/slurm/sacct-text.js';
 
 const now = 1_800_000_000_000;
@@ -50,4 +50,41 @@ test("a job name with a newline cannot write another user's job's outcome into d
   const bob = result.updates.find((job) => job.id === 9);
   t.is(bob?.state, 'failed', JSON.stringify(bob));
   t.is(bob?.exit_code, 3);
+});
+
+test("another user's Slurm job named dopq-ID, even with dopq's comment, does not hide a written-ahead submission from sacct", (t) => {
+  // bob's job 9: written ahead, sbatch ran, the daemon died; his Slurm job 77 ended and left squeue.
+  const written: JobRecord = { ...bobs, state: 'queued', gpus: [], slurm_job_id: undefined, slurm_submit_at: now - 1800_000 };
+  delete written.started_at;
+  const impostor = {
+    job_id: 130,
+    name: 'dopq-9',
+    user: 'dopq-alice',
+    state: 'PENDING',
+    reason: 'Priority',
+    priority: 1,
+    node: null,
+    gpus: [],
+    submit_time: now - 1000,
+    start_time: null,
+    end_time: null,
+    exit: null,
+    comment: 'dopq:abc',
+  };
+  const lookups = accountingLookups({ jobs: [written], squeue: [impostor], comment: 'dopq:abc', nameOf: (id) => `dopq-${id}` });
+  t.deepEqual(lookups.names, ['dopq-9'], 'sacct is asked for bob`s submission by name');
+  const sacct = parseSacct(`77|dopq-9|dopq-bob|COMPLETED|0:0|vm|${s(now - 1790_000)}|${s(now - 1780_000)}|${s(now - 600_000)}\n`);
+  const result = mirrorSlurm({
+    jobs: [written],
+    squeue: [impostor],
+    sacct,
+    comment: 'dopq:abc',
+    nameOf: (id) => `dopq-${id}`,
+    termLead: 70,
+    now,
+  });
+  t.deepEqual(result.resubmit, [], 'not submitted again');
+  t.is(result.updates[0]?.slurm_job_id, 77);
+  t.is(result.updates[0]?.state, 'done');
+  t.deepEqual(result.cancel, [130], "alice's look-alike carrying dopq's mark is cancelled");
 });

@@ -51,7 +51,8 @@ export function accountingLookups(input: Pick<MirrorInput, 'jobs' | 'squeue' | '
     if (isFinished(job)) continue;
     if (job.slurm_job_id !== undefined) {
       if (!listed.has(job.slurm_job_id)) ids.push(job.slurm_job_id);
-    } else if (job.slurm_submit_at !== undefined && !ours.some((s) => s.name === input.nameOf(job.id))) {
+    } else if (job.slurm_submit_at !== undefined && !ours.some((s) => s.name === input.nameOf(job.id) && s.user === job.user)) {
+      // (Only the owner's own: anyone may name a job dopq-ID and give it dopq's comment.)
       names.push(input.nameOf(job.id));
     }
   }
