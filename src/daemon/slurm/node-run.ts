@@ -157,8 +157,8 @@ async function readSpec(spool: SpoolPaths, id: number): Promise<JobSpec> {
   return spec;
 }
 
-/** How long node-run waits for the daemon to save a Slurm id it wrote its submission ahead for. */
-const RECORD_PATIENCE_MS = 120_000;
+/** How long node-run waits for the daemon to save a Slurm id it wrote its submission ahead for (a pass sbatches every due job before it saves). */
+const RECORD_PATIENCE_MS = 10 * 60_000;
 
 /** The daemon's state must name this Slurm job as job `id`'s (recordedSubmission); waits while the id is not saved yet. */
 async function assertRecordedSubmission(spool: SpoolPaths, id: number, jobId: string): Promise<void> {
