@@ -5,8 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import test from 'ava';
+import type { StateFile } from '../../src/core/state.js';
 import { CLI } from '../helpers/cli.js';
 import { hardeningViolations } from '../helpers/hardening.js';
 import { slurmCluster, SLURM } from '../helpers/slurm.js';
@@ -43,13 +46,24 @@ function allowNodeRun(): void {
   execFileSync('mv', [`${file}.new`, file]);
 }
 
-/** A spool whose daemon hands its jobs to Slurm. */
+/** A spool whose daemon hands its jobs to Slurm; its Slurm jobs are cancelled when the test ends. */
 async function slurmSpool(t: Parameters<typeof makeSpool>[0]): Promise<TestSpool> {
-  return makeSpool(t, {
+  const spool = await makeSpool(t, {
     backend: 'slurm',
     slurm: { partition: SLURM.partition, account: SLURM.account, helper: HELPER, term_grace: '5s' },
     gpus: [],
   });
+  t.teardown(() => {
+    const lines = execFileSync('squeue', ['--all', '-h', '-o', '%i|%k'], { encoding: 'utf8' }).split('\n');
+    const ids = lines.filter((line) => line.endsWith(`|${markOf(spool)}`)).map((line) => line.split('|')[0]!);
+    if (ids.length > 0) execFileSync('scancel', ids);
+  });
+  return spool;
+}
+
+/** The mark (sbatch --comment) of this spool's Slurm jobs. */
+function markOf(spool: TestSpool): string {
+  return `dopq:${spool.labels()[0]!.split('=')[1]!}`;
 }
 
 /** This spool's containers of Slurm job `slurmId` (running or not). */
@@ -185,5 +199,66 @@ test.serial("after alice used GPU time, bob's waiting job starts first by Slurm'
   await gate.open();
   const [a, b] = [await spool.waitForJob(first, ['done'], 180_000), await spool.waitForJob(second, ['done'], 180_000)];
   t.true(Date.parse(b.started_at!) <= Date.parse(a.started_at!), `bob started ${b.started_at}, alice ${a.started_at}`);
+  await daemon.stop();
+});
+
+test.serial(
+  'a daemon killed between sbatch and saving its answer finds the job in Slurm by name: never run twice, never lost',
+  async (t) => {
+    const spool = await slurmSpool(t);
+    const first = spool.startDaemon();
+    const gate = spool.gate('once');
+    const id = await spool.push(
+      { name: 'once', gpus: 1, command: `echo ran >> ${spool.shared}/runs; ${gate.wait}`, mounts: gate.mounts },
+      alice(),
+    );
+    const running = await spool.waitForJob(id, ['running']);
+    const slurmId = running.slurm!.job_id;
+    await first.stop('SIGKILL');
+    // What the disk holds when the kill came after sbatch, before the save of its answer: the mark only.
+    const stateFile = path.join(spool.spoolDir, 'state', 'state.json');
+    const state = JSON.parse(await readFile(stateFile, 'utf8')) as StateFile;
+    const job = state.jobs.find((j) => j.id === id)!;
+    const { slurm_job_id: _id, slurm: _s, started_at: _at, ...marked } = job;
+    state.jobs = state.jobs.map((j) => (j.id === id ? { ...marked, state: 'queued', gpus: [], slurm_submit_at: Date.now() - 5000 } : j));
+    await writeFile(stateFile, JSON.stringify(state));
+
+    const second = spool.startDaemon();
+    const adopted = await spool.waitForJob(id, ['running']);
+    t.is(adopted.slurm!.job_id, slurmId, 'the Slurm job it had, adopted');
+    await gate.open();
+    t.like(await spool.waitForJob(id, ['done']), { exit_code: 0 });
+    t.is(await readFile(path.join(spool.shared, 'runs'), 'utf8'), 'ran\n', 'it ran once');
+    // Other spools' jobs have the same names (their own ids): this spool's carry its mark (--comment).
+    const named = execFileSync('squeue', ['--all', '-h', '--states=all', '--name', `dopq-${id}`, '-o', '%i|%k'], { encoding: 'utf8' });
+    const ours = named.split('\n').filter((line) => line.endsWith(`|${markOf(spool)}`));
+    t.deepEqual(ours, [`${slurmId}|${markOf(spool)}`], 'one Slurm job of that name');
+    await second.stop();
+  },
+);
+
+test.serial('after: and after_any: become --dependency in Slurm; a job after one that failed is cancelled in both', async (t) => {
+  const spool = await slurmSpool(t);
+  const daemon = spool.startDaemon();
+  const gate = spool.gate('parent');
+  const parent = await spool.push({ name: 'parent', gpus: 1, command: gate.wait, mounts: gate.mounts }, alice());
+  const failing = await spool.push({ name: 'failing', gpus: 1, command: 'exit 1' }, alice());
+  const child = await spool.push({ name: 'child', gpus: 1, command: 'true', after: [parent] }, alice());
+  const orphan = await spool.push({ name: 'orphan', gpus: 1, command: 'true', after: [failing] }, alice());
+  const anyway = await spool.push({ name: 'anyway', gpus: 1, command: 'true', after_any: [failing] }, alice());
+  const waiting = await spool.waitFor('the child pending on its dependency', async () => {
+    const job = await spool.job(child);
+    return job?.slurm?.reason === 'Dependency' ? job : undefined;
+  });
+  t.is(waiting.state, 'queued');
+  t.like(await spool.waitForJob(failing, ['failed']), { exit_code: 1 });
+  t.like(await spool.waitForJob(orphan, ['cancelled']), { reason: 'dependency-failed' });
+  const orphanSlurm = (await spool.job(orphan))!.slurm;
+  if (orphanSlurm) await spool.waitFor('Slurm to cancel it too', async () => slurmState(orphanSlurm.job_id) === 'CANCELLED');
+  t.like(await spool.waitForJob(anyway, ['done']), { exit_code: 0 });
+  await gate.open();
+  await spool.waitForJob(parent, ['done']);
+  const done = await spool.waitForJob(child, ['done']);
+  t.true(Date.parse(done.started_at!) >= Date.parse((await spool.job(parent))!.finished_at!) - 1000, 'the child ran after its parent');
   await daemon.stop();
 });
