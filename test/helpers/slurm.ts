@@ -49,3 +49,8 @@ export async function waitForSlurmJob(jobId: string, attempts = 240): Promise<st
   }
   throw new Error(`Slurm job ${jobId} did not end`);
 }
+
+/** Forget these users' fair-share usage (account `dopq`), so that a fair-share test starts even. */
+export async function resetSlurmUsage(...users: string[]): Promise<void> {
+  await run('bash', [SLURM_SCRIPT, 'reset-usage', ...users], { timeout: 60_000 });
+}
