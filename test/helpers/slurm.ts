@@ -40,8 +40,8 @@ export async function sacctState(jobId: string): Promise<string> {
   return (await slurm('sacct', ['-n', '-X', '-P', '-j', jobId, '-o', 'state'])).trim();
 }
 
-/** Wait until the job has ended (a terminal state in sacct); resolves with that state. */
-export async function waitForSlurmJob(jobId: string, attempts = 240): Promise<string> {
+/** Wait until the job has ended (a terminal state in sacct); resolves with that state. Other files' jobs share the node: be patient. */
+export async function waitForSlurmJob(jobId: string, attempts = 600): Promise<string> {
   for (let i = 0; i < attempts; i++) {
     const state = await sacctState(jobId).catch(() => '');
     if (/^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)/.test(state)) return state;
