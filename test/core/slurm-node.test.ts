@@ -27,7 +27,7 @@ const settings = {
   logFile: '/srv/dopq/spool/logs/17.log',
   configFile: '/etc/dopq/dopq.yaml',
   helper: ['/usr/bin/sudo', '-n', '--', '/usr/local/bin/dopq'],
-  grace: 10,
+  termGrace: 60,
 };
 
 test('sbatch argv: owner, resources in Slurm units, time limit with a TERM ahead, log, no environment', (t) => {
@@ -45,7 +45,7 @@ test('sbatch argv: owner, resources in Slurm units, time limit with a TERM ahead
     `--mem=${3 * 1024 + 512}M`,
     '--gres=gpu:2',
     '--time=90',
-    '--signal=B:TERM@20',
+    '--signal=B:TERM@60',
     '--output=/srv/dopq/spool/logs/17.log',
     '--error=/srv/dopq/spool/logs/17.log',
     '--open-mode=append',
@@ -64,13 +64,14 @@ test('sbatch argv: no GPUs means no --gres; requeue: false is --no-requeue; no p
   t.throws(() => sbatchArgs({ id: 3, uid: -1, gid: 1001, manifest: job.manifest }, settings));
 });
 
-test('time limits round up to whole minutes; the TERM lead is the grace plus a margin', (t) => {
+test('time limits round up to whole minutes; the TERM lead is slurm.term_grace, whole, at least 1 s', (t) => {
   t.is(slurmMinutes(1), 1);
   t.is(slurmMinutes(60), 1);
   t.is(slurmMinutes(61), 2);
   t.is(slurmMinutes(48 * 3600), 2880);
-  t.is(signalLead(0), 10);
-  t.is(signalLead(2.5), 13);
+  t.is(signalLead(0), 1);
+  t.is(signalLead(2.5), 3);
+  t.is(signalLead(60), 60);
 });
 
 test('nothing the manifest says reaches the sbatch argv or the script: not its name, command or environment', (t) => {
