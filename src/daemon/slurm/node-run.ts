@@ -34,9 +34,19 @@ export interface NodeRunContext {
   stop: AbortSignal;
 }
 
-/** Seconds `docker stop` gives a job before SIGKILL on a node: `slurm.term_grace`, else `stop_grace`. */
+/**
+ * Seconds `docker stop` gives a job before SIGKILL on a node: `stop_grace`, as on one host, but
+ * never more than `slurm.term_grace` (how early before the time limit the TERM comes). A cancel
+ * gives Slurm's KillWait (30 s by default) before it kills the helper: keep stop_grace below it.
+ */
 export function nodeGrace(config: Config): number {
-  return (config as Config & { slurm?: { term_grace?: number } | null }).slurm?.term_grace ?? config.stop_grace;
+  const termGrace = (config as Config & { slurm?: { term_grace?: number } | null }).slurm?.term_grace;
+  return termGrace === undefined ? config.stop_grace : Math.min(config.stop_grace, termGrace);
+}
+
+/** `slurm.bin`: the folder of Slurm's commands; undefined: found on PATH. */
+function slurmBin(config: Config): string | undefined {
+  return (config as Config & { slurm?: { bin?: string | null } | null }).slurm?.bin ?? undefined;
 }
 
 /** Run job `id`'s container to its end; resolves with its exit code (128+signal when stopped). */
@@ -52,7 +62,12 @@ export async function nodeRun(ctx: NodeRunContext, id: number): Promise<number> 
   assertCaller(ctx.env, spec);
   let { allocation: slurm } = allocation;
   if (throughSudo(ctx.env)) {
-    const verified = verifiedAllocation(parseShowJob(await showJobLine(slurm.jobId, ctx.env)), spec, slurm.jobId, hostname());
+    const verified = verifiedAllocation(
+      parseShowJob(await showJobLine(slurm.jobId, ctx.env, slurmBin(ctx.config))),
+      spec,
+      slurm.jobId,
+      hostname(),
+    );
     if (!verified.ok) throw new PermissionError(subject, verified.problem);
     slurm = verified.allocation;
   }
