@@ -191,7 +191,7 @@ export class SlurmBackend {
       logFile: logFile(ctx, job.id),
       configFile: ctx.config.file,
       helper: ctx.config.slurm.helper ?? NODE_HELPER,
-      grace: this.grace(),
+      termGrace: this.grace(),
     };
     const args = [
       ...sbatchArgs({ id: job.id, uid: spec.uid, gid: account.gid, manifest: spec.manifest }, settings).filter(
