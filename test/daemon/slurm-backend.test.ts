@@ -12,7 +12,7 @@ import test from 'ava';
 import type { StateFile } from '../../src/core/state.js';
 import { CLI } from '../helpers/cli.js';
 import { hardeningViolations } from '../helpers/hardening.js';
-import { slurmCluster, SLURM } from '../helpers/slurm.js';
+import { resetSlurmUsage, slurmCluster, SLURM } from '../helpers/slurm.js';
 import { docker, makeSpool, type TestSpool } from '../helpers/spool.js';
 import { alice, bob } from '../helpers/users.js';
 
@@ -170,6 +170,7 @@ test.serial('a job over its time limit is stopped by Slurm and its container rem
 test.serial("after alice used GPU time, bob's waiting job starts first by Slurm's fair-share", async (t) => {
   const spool = await slurmSpool(t);
   const daemon = spool.startDaemon();
+  await resetSlurmUsage(alice().name, bob().name); // an even start, whatever ran before
   // Alice uses all four GPUs for a while: Slurm counts it at its next priority calculation.
   const used = await spool.push({ name: 'used', gpus: 4, command: 'sleep 20' }, alice());
   await spool.waitForJob(used, ['done'], 180_000);
