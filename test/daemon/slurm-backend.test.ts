@@ -117,43 +117,57 @@ test.serial('the same manifest runs on a Slurm node as a hardened container of i
   await daemon.stop();
 });
 
-test.serial('rm cancels in Slurm and the container goes; hold and release reach Slurm; a cancelled queued job leaves Slurm', async (t) => {
-  const spool = await slurmSpool(t);
-  const daemon = spool.startDaemon();
-  const blocker = await spool.push({ name: 'blocker', gpus: 4, command: 'sleep 600' }, alice());
-  const running = await spool.waitForJob(blocker, ['running']);
-  await spool.waitFor('its container', async () => (await containersOf(spool, running.slurm!.job_id)).length > 0);
+test.serial(
+  'rm cancels in Slurm and the container goes; hold, release and top reach Slurm; a cancelled queued job leaves Slurm',
+  async (t) => {
+    const spool = await slurmSpool(t);
+    const daemon = spool.startDaemon();
+    const blocker = await spool.push({ name: 'blocker', gpus: 4, command: 'sleep 600' }, alice());
+    const running = await spool.waitForJob(blocker, ['running']);
+    await spool.waitFor('its container', async () => (await containersOf(spool, running.slurm!.job_id)).length > 0);
 
-  const waiting = await spool.push({ name: 'waits', gpus: 1, command: 'echo ran' }, bob());
-  const pending = await spool.waitFor('the job pending in Slurm', async () => {
-    const job = await spool.job(waiting);
-    // Slurm says why once its scheduler has looked (None before).
-    return job?.slurm?.state === 'PENDING' && job.slurm.reason ? job : undefined;
-  });
-  t.is(pending.state, 'queued');
-  t.regex(pending.slurm!.reason!, /Resources|Priority/);
+    const waiting = await spool.push({ name: 'waits', gpus: 1, command: 'echo ran' }, bob());
+    const pending = await spool.waitFor('the job pending in Slurm', async () => {
+      const job = await spool.job(waiting);
+      // Slurm says why once its scheduler has looked (None before).
+      return job?.slurm?.state === 'PENDING' && job.slurm.reason ? job : undefined;
+    });
+    t.is(pending.state, 'queued');
+    t.regex(pending.slurm!.reason!, /Resources|Priority/);
 
-  t.is((await spool.cli(['hold', String(waiting)], { user: bob() })).code, 0);
-  await spool.waitFor('Slurm to hold it', async () => /JobHeld/.test((await spool.job(waiting))?.slurm?.reason ?? ''));
-  t.is((await spool.cli(['release', String(waiting)], { user: bob() })).code, 0);
-  await spool.waitFor('Slurm to release it', async () => {
-    const job = await spool.job(waiting);
-    return job?.held_by === null && !/JobHeld/.test(job.slurm?.reason ?? '');
-  });
+    t.is((await spool.cli(['hold', String(waiting)], { user: bob() })).code, 0);
+    await spool.waitFor('Slurm to hold it', async () => /JobHeld/.test((await spool.job(waiting))?.slurm?.reason ?? ''));
+    t.is((await spool.cli(['release', String(waiting)], { user: bob() })).code, 0);
+    await spool.waitFor('Slurm to release it', async () => {
+      const job = await spool.job(waiting);
+      return job?.held_by === null && !/JobHeld/.test(job.slurm?.reason ?? '');
+    });
 
-  const dropped = await spool.push({ name: 'dropped', gpus: 1, command: 'echo never' }, bob());
-  const droppedSlurm = (await spool.waitFor('it in Slurm', async () => (await spool.job(dropped))?.slurm ?? undefined)).job_id;
-  t.is((await spool.cli(['rm', String(dropped)], { user: bob() })).code, 0);
-  await spool.waitFor('Slurm to cancel it', async () => slurmState(droppedSlurm) === 'CANCELLED');
-  t.like(await spool.job(dropped), { state: 'cancelled' });
+    // dopq top is scontrol top: ahead of the owner's other pending jobs, by Slurm's priority.
+    const later = await spool.push({ name: 'later', gpus: 1, command: 'echo ran' }, bob());
+    await spool.waitFor('it pending in Slurm', async () => (await spool.job(later))?.slurm?.priority != null);
+    t.is((await spool.cli(['top', String(later)], { user: bob() })).code, 0);
+    await spool.waitFor('Slurm to put it ahead', async () => {
+      const view = await spool.q();
+      const position = (id: number) => view.jobs.find((j) => j.id === id)?.position ?? Infinity;
+      return position(later) < position(waiting);
+    });
 
-  t.is((await spool.cli(['rm', String(blocker)], { user: alice() })).code, 0);
-  const cancelled = await spool.waitForJob(blocker, ['cancelled']);
-  t.like(cancelled, { reason: 'cancelled', message: 'cancelled by dopq-alice' });
-  await spool.waitFor('the container to be gone', async () => (await containersOf(spool, running.slurm!.job_id)).length === 0);
-  t.like(await spool.waitForJob(waiting, ['done']), { exit_code: 0 });
-  await daemon.stop();
-});
+    const dropped = await spool.push({ name: 'dropped', gpus: 1, command: 'echo never' }, bob());
+    const droppedSlurm = (await spool.waitFor('it in Slurm', async () => (await spool.job(dropped))?.slurm ?? undefined)).job_id;
+    t.is((await spool.cli(['rm', String(dropped)], { user: bob() })).code, 0);
+    await spool.waitFor('Slurm to cancel it', async () => slurmState(droppedSlurm) === 'CANCELLED');
+    t.like(await spool.job(dropped), { state: 'cancelled' });
+
+    t.is((await spool.cli(['rm', String(blocker)], { user: alice() })).code, 0);
+    const cancelled = await spool.waitForJob(blocker, ['cancelled']);
+    t.like(cancelled, { reason: 'cancelled', message: 'cancelled by dopq-alice' });
+    await spool.waitFor('the container to be gone', async () => (await containersOf(spool, running.slurm!.job_id)).length === 0);
+    t.like(await spool.waitForJob(waiting, ['done']), { exit_code: 0 });
+    t.like(await spool.waitForJob(later, ['done']), { exit_code: 0 });
+    await daemon.stop();
+  },
+);
 
 test.serial('a job over its time limit is stopped by Slurm and its container removed', async (t) => {
   const spool = await slurmSpool(t);

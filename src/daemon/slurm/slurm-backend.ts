@@ -24,6 +24,8 @@ const REFUSED =
 
 export class SlurmBackend {
   private sharesAt = 0;
+  /** `dopq top` carried to Slurm: each job's top_at last sent (after a restart, sent again, in order). */
+  private readonly topped = new Map<number, number>();
 
   constructor(
     private readonly ctx: DaemonContext,
@@ -75,6 +77,20 @@ export class SlurmBackend {
     await this.act('scancel', result.cancel, (ids) => this.commands.cancel(ids));
     await this.act('scontrol hold', result.hold, (ids) => this.commands.hold(ids));
     await this.act('scontrol release', result.release, (ids) => this.commands.release(ids));
+    await this.topInSlurm();
+  }
+
+  /** `dopq top` as `scontrol top`, which means the same: ahead of the owner's other pending jobs. Oldest first, so the latest ends on top. */
+  private async topInSlurm(): Promise<void> {
+    for (const id of this.topped.keys()) if (jobById(this.ctx, id)?.state !== 'queued') this.topped.delete(id);
+    const due = this.ctx.state.jobs
+      .filter((job) => job.state === 'queued' && job.slurm_job_id !== undefined && job.top_at !== undefined)
+      .filter((job) => job.top_at! > (this.topped.get(job.id) ?? 0))
+      .sort((a, b) => a.top_at! - b.top_at!);
+    for (const job of due) {
+      this.topped.set(job.id, job.top_at!);
+      await this.act('scontrol top', [job.slurm_job_id!], ([id]) => this.commands.top(id!));
+    }
   }
 
   /**
