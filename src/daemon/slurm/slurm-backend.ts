@@ -24,6 +24,8 @@ const REFUSED =
 
 export class SlurmBackend {
   private sharesAt = 0;
+  /** When squeue was last asked (ms). */
+  private queueAt = -Infinity;
   /** `dopq top` carried to Slurm: each job's top_at last sent (after a restart, sent again, in order). */
   private readonly topped = new Map<number, number>();
 
@@ -44,6 +46,13 @@ export class SlurmBackend {
    */
   async mirror(): Promise<void> {
     const { ctx } = this;
+    // With no job of ours in Slurm, asked only now and then: for jobs dopq cancelled while they waited.
+    const now = ctx.now();
+    const live = ctx.state.jobs.some(
+      (job) => (job.state === 'queued' || job.state === 'running') && (job.slurm_job_id !== undefined || job.slurm_submit_at !== undefined),
+    );
+    if (!live && now - this.queueAt < ctx.config.reconcile_interval * 1000) return;
+    this.queueAt = now;
     const squeue = await this.commands.queue();
     const base = { jobs: ctx.state.jobs, squeue, comment: this.comment, nameOf: slurmJobName };
     const lookups = accountingLookups(base);
