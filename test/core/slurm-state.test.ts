@@ -417,4 +417,6 @@ test("q with backend: slurm: Slurm's order, expected start, reason, node and fai
   t.regex(text, /Priority/, "a queued job without an expected start says Slurm's reason");
   t.regex(text, /fair-share \(Slurm\)/);
   t.regex(text, /vm:0,vm:1/);
+  t.regex(text, /GPUs +on Slurm's nodes/);
+  t.regex(text, /Policy +Slurm's/);
 });
