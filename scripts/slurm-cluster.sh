@@ -188,6 +188,9 @@ EOF
     cat <<'EOF'
 #!/bin/sh
 # Slurm's node epilog (root): remove any dopq container left by the ending job (SLURM_JOB_ID).
+# slurmd gives epilogs almost no environment: dopq's launcher needs node, and dopq needs docker.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
 env_file=$(dirname "$0")/dopq-epilog.env
 [ -r "$env_file" ] && . "$env_file"
 dopq=${DOPQ_BIN:-$(command -v dopq || true)}

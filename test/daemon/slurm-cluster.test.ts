@@ -115,7 +115,8 @@ test.serial("doctor checks the cluster: controller, partition's GPUs, priority a
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dopq-slurm-doctor-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const config = path.join(dir, 'dopq.yaml');
-  await writeFile(config, `spool: ${dir}/spool\nbackend: slurm\nslurm: {partition: ${SLURM.partition}}\n`);
+  // The test cluster decays usage with a 10-minute half-life (scripts/slurm-cluster.sh).
+  await writeFile(config, `spool: ${dir}/spool\nbackend: slurm\nslurm: {partition: ${SLURM.partition}}\npenalty: {half_life: 10m}\n`);
   const doctor = await runCli(['--config', config, 'doctor', '--json']);
   const checks = JSON.parse(doctor.stdout) as { name: string; status: string; detail: string }[];
   const status = Object.fromEntries(checks.map((c) => [c.name, c.status]));
@@ -133,6 +134,8 @@ test.serial("doctor checks the cluster: controller, partition's GPUs, priority a
   const partition = wrong.find((c) => c.name === 'slurm-partition');
   t.is(partition?.status, 'fail');
   t.regex(partition?.detail ?? '', /no partition nowhere \(partitions: dopq\)/);
+  // Its default half-life (7d) is not the cluster's.
+  t.is(wrong.find((c) => c.name === 'slurm-priority')?.status, 'warn');
 });
 
 test.serial("fair-share is Slurm's: after A used the GPUs, B's later job goes first", async (t) => {
