@@ -3,6 +3,7 @@
 #
 #   slurm-cluster.sh [up]              install what is missing, configure, start, wait until usable
 #   slurm-cluster.sh add-user NAME...  give Unix users an association in account "dopq" (after up)
+#   slurm-cluster.sh reset-usage NAME... forget the users' fair-share usage in account "dopq" (a test's clean start)
 #   slurm-cluster.sh status            print sinfo, the node's GRES and the associations
 #   slurm-cluster.sh down              stop the daemons this script starts (state and config are kept)
 #
@@ -187,6 +188,9 @@ EOF
     cat <<'EOF'
 #!/bin/sh
 # Slurm's node epilog (root): remove any dopq container left by the ending job (SLURM_JOB_ID).
+# slurmd gives epilogs almost no environment: dopq's launcher needs node, and dopq needs docker.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
 env_file=$(dirname "$0")/dopq-epilog.env
 [ -r "$env_file" ] && . "$env_file"
 dopq=${DOPQ_BIN:-$(command -v dopq || true)}
@@ -229,7 +233,7 @@ dbd_answers() { sacctmgr -n -P show cluster format=cluster; }
 
 start_slurmdbd() {
   if running slurmdbd && dbd_answers >/dev/null 2>&1; then return 0; fi
-  pkill -x slurmdbd 2>/dev/null && sleep 1 || true
+  stop_daemon slurmdbd
   say "starting slurmdbd"
   /usr/sbin/slurmdbd 9>&- || fail "slurmdbd did not start" "$log_dir/slurmdbd.log"
   wait_for 120 dbd_answers || fail "slurmdbd does not answer" "$log_dir/slurmdbd.log"
@@ -243,10 +247,12 @@ ensure_accounting() {
     fail "sacctmgr could not add account $account"
 }
 
+# Stop one daemon by its pid file (the one slurm.conf or the daemon names), by name if that is missing.
 stop_daemon() {
-  local name=$1
+  local name=$1 pidfile=${2:-/run/$1.pid} pid
   running "$name" || return 0
-  pkill -x "$name" || true
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then kill "$pid"; else pkill -x "$name" || true; fi
   wait_for 40 sh -c "! pgrep -x $name" || { pkill -9 -x "$name" || true; }
 }
 
@@ -328,6 +334,15 @@ case "${1:-up}" in
     up
     add_users "$@"
     ;;
+  reset-usage)
+    shift
+    [ $# -gt 0 ] || fail "usage: slurm-cluster.sh reset-usage NAME..." "" 64
+    for user in "$@"; do
+      sacctmgr -i modify user where name="$user" account="$account" cluster="$cluster" set RawUsage=0 >/dev/null ||
+        fail "sacctmgr could not reset the usage of $user"
+    done
+    say "usage of $* reset"
+    ;;
   epilog)
     # Point the node epilog at a dopq binary (and config): slurm-cluster.sh epilog PATH [CONFIG]
     [ -n "${2:-}" ] || fail "usage: slurm-cluster.sh epilog DOPQ_PATH [CONFIG]" "" 64
@@ -345,8 +360,8 @@ case "${1:-up}" in
     stop_daemon slurmctld
     stop_daemon slurmdbd
     mariadb-admin shutdown >/dev/null 2>&1 || true
-    stop_daemon munged
+    stop_daemon munged /run/munge/munged.pid
     say "stopped"
     ;;
-  *) fail "unknown command '$1' (up, add-user NAME..., epilog PATH [CONFIG], status, down)" "" 64 ;;
+  *) fail "unknown command '$1' (up, add-user NAME..., reset-usage NAME..., epilog PATH [CONFIG], status, down)" "" 64 ;;
 esac

@@ -6,6 +6,7 @@ import {
   slurmControllerCheck,
   slurmPartitionCheck,
   slurmPriorityCheck,
+  slurmSeconds,
 } from '../../src/core/doctor/slurm-checks.js';
 import { parseConfig } from '../../src/core/config/config.js';
 
@@ -45,7 +46,12 @@ test('the partition must exist and have GPUs as GRES', (t) => {
 });
 
 test('fair-share needs multifactor priority with a fair-share weight', (t) => {
-  t.is(slurmPriorityCheck(config(), ok({ PriorityType: 'priority/multifactor', PriorityWeightFairShare: '100000' })).status, 'ok');
+  const multifactor = { PriorityType: 'priority/multifactor', PriorityWeightFairShare: '100000', PriorityDecayHalfLife: '7-00:00:00' };
+  t.is(slurmPriorityCheck(config(), ok(multifactor)).status, 'ok');
+  const other = slurmPriorityCheck(config(), ok({ ...multifactor, PriorityDecayHalfLife: '00:10:00' }));
+  t.is(other.status, 'warn');
+  t.regex(other.detail, /PriorityDecayHalfLife is 00:10:00, penalty.half_life says 7-00:00:00/);
+  t.is(slurmPriorityCheck(config('penalty: {half_life: 10m}\n'), ok({ ...multifactor, PriorityDecayHalfLife: '00:10:00' })).status, 'ok');
   t.is(slurmPriorityCheck(config(), ok({ PriorityType: 'priority/basic' })).status, 'fail');
   t.is(slurmPriorityCheck(config('policy: fifo\n'), ok({ PriorityType: 'priority/basic' })).status, 'warn');
   t.is(slurmPriorityCheck(config(), ok({ PriorityType: 'priority/multifactor', PriorityWeightFairShare: '0' })).status, 'fail');
@@ -64,4 +70,13 @@ test('accounting: slurmdbd that knows the cluster, limits enforced when there is
   t.regex(slurmAccountingCheck(config(), ok(dbd), ok(['other'])).detail, /does not know cluster dopq/);
   const loose = { ...dbd, AccountingStorageEnforce: 'associations' };
   t.is(slurmAccountingCheck(config('limits: {per_user: {gpus: 2}}\n'), ok(loose), ok(['dopq'])).status, 'warn');
+});
+
+test("Slurm's durations in seconds", (t) => {
+  t.is(slurmSeconds('7-00:00:00'), 7 * 86400);
+  t.is(slurmSeconds('1-12:30:05'), 86400 + 12 * 3600 + 30 * 60 + 5);
+  t.is(slurmSeconds('00:10:00'), 600);
+  t.is(slurmSeconds('10:30'), 630);
+  t.is(slurmSeconds('15'), 900);
+  t.is(slurmSeconds('NONE'), undefined);
 });

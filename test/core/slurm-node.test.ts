@@ -27,7 +27,7 @@ const settings = {
   logFile: '/srv/dopq/spool/logs/17.log',
   configFile: '/etc/dopq/dopq.yaml',
   helper: ['/usr/bin/sudo', '-n', '--', '/usr/local/bin/dopq'],
-  grace: 10,
+  termGrace: 60,
 };
 
 test('sbatch argv: owner, resources in Slurm units, time limit with a TERM ahead, log, no environment', (t) => {
@@ -45,7 +45,7 @@ test('sbatch argv: owner, resources in Slurm units, time limit with a TERM ahead
     `--mem=${3 * 1024 + 512}M`,
     '--gres=gpu:2',
     '--time=90',
-    '--signal=B:TERM@20',
+    '--signal=B:TERM@60',
     '--output=/srv/dopq/spool/logs/17.log',
     '--error=/srv/dopq/spool/logs/17.log',
     '--open-mode=append',
@@ -64,13 +64,14 @@ test('sbatch argv: no GPUs means no --gres; requeue: false is --no-requeue; no p
   t.throws(() => sbatchArgs({ id: 3, uid: -1, gid: 1001, manifest: job.manifest }, settings));
 });
 
-test('time limits round up to whole minutes; the TERM lead is the grace plus a margin', (t) => {
+test('time limits round up to whole minutes; the TERM lead is slurm.term_grace, whole, at least 1 s', (t) => {
   t.is(slurmMinutes(1), 1);
   t.is(slurmMinutes(60), 1);
   t.is(slurmMinutes(61), 2);
   t.is(slurmMinutes(48 * 3600), 2880);
-  t.is(signalLead(0), 10);
-  t.is(signalLead(2.5), 13);
+  t.is(signalLead(0), 1);
+  t.is(signalLead(2.5), 3);
+  t.is(signalLead(60), 60);
 });
 
 test('nothing the manifest says reaches the sbatch argv or the script: not its name, command or environment', (t) => {
@@ -200,13 +201,18 @@ test("the Slurm job label rides along; dopq's own labels cannot be overridden by
   });
 });
 
-// As Slurm 22.05 prints it (`scontrol -d -o show job 5`), shortened.
+// Captured from Slurm 22.05 (`scontrol -d -o show job 13` on the test cluster), the name, uid,
+// GPU indices, memory and time limit changed for this job.
 const SHOW_JOB =
-  'JobId=5 JobName=dopq-17 UserId=dopq-alice(1001) GroupId=dopq-alice(1001) MCS_label=N/A Priority=4294901755 Account=dopq ' +
-  'QOS=normal JobState=RUNNING Reason=None Dependency=(null) Requeue=1 TimeLimit=01:00:00 Partition=debug NodeList=node1 ' +
-  'BatchHost=node1 NumNodes=1 NumCPUs=1 TRES=cpu=1,mem=1088M,node=1,billing=1,gres/gpu=2 JOB_GRES=gpu:2 Nodes=node1 CPU_IDs=0 ' +
-  'Mem=1088 GRES=gpu:2(IDX:1,3) ' +
-  'MinCPUsNode=1 Command=(null) WorkDir=/ StdErr=/srv/spool/logs/17.log TresPerNode=gres:gpu:2\n';
+  'JobId=5 JobName=dopq-17 UserId=dopq-alice(1001) GroupId=dopq-alice(1001) MCS_label=N/A Priority=100000 Nice=0 Account=dopq ' +
+  'QOS=normal JobState=RUNNING Reason=None Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=0:0 ' +
+  'DerivedExitCode=0:0 RunTime=00:00:04 TimeLimit=01:00:00 TimeMin=N/A SubmitTime=2026-11-29T13:20:09 Partition=dopq ' +
+  'AllocNode:Sid=localhost:22451 ReqNodeList=(null) ExcNodeList=(null) NodeList=node1 BatchHost=node1 NumNodes=1 NumCPUs=1 ' +
+  'NumTasks=1 CPUs/Task=1 ReqB:S:C:T=0:0:*:* TRES=cpu=1,mem=1088M,node=1,billing=2,gres/gpu=2 Socks/Node=* ' +
+  'NtasksPerN:B:S:C=0:0:*:* CoreSpec=* JOB_GRES=gpu:2   Nodes=node1 CPU_IDs=7 Mem=1088 GRES=gpu:2(IDX:1,3) MinCPUsNode=1 ' +
+  'MinMemoryNode=1088M MinTmpDiskNode=0 Features=(null) DelayBoot=00:00:00 OverSubscribe=OK Contiguous=0 Licenses=(null) ' +
+  'Network=(null) Command=(null) WorkDir=/ StdErr=/srv/spool/logs/17.log StdIn=/dev/null StdOut=/srv/spool/logs/17.log Power= ' +
+  'TresPerNode=gres:gpu:2 \n';
 
 test("scontrol's line: name, owner, state, batch host and the GRES indices", (t) => {
   t.deepEqual(parseShowJob(SHOW_JOB), {

@@ -9,6 +9,10 @@ import { gpuIndices, waitStatus, type SlurmJob } from '../../src/core/slurm/slur
 import { parseSqueueJson } from '../../src/core/slurm/squeue-json.js';
 import { parseSshare } from '../../src/core/slurm/sshare.js';
 import { submissionsDue } from '../../src/core/slurm/submissions.js';
+import type { StateFile } from '../../src/core/state.js';
+import { buildQueueView } from '../../src/core/view/queue-view.js';
+import { renderQueue } from '../../src/core/view/render.js';
+import { testConfig } from './fixtures.js';
 
 const now = 1_800_000_000_000;
 const COMMENT = 'dopq:abc1234567';
@@ -357,4 +361,62 @@ test('submissions: queued jobs not held, not paused, with their image; after: on
     record(22, { after: [20] }),
   ];
   t.deepEqual(submissionsDue({ jobs: tasks, paused: null }), [{ id: 22, dependency: 'afterok:120:121' }]);
+});
+
+test("q with backend: slurm: Slurm's order, expected start, reason, node and fair-share; no reservation of dopq's own", (t) => {
+  const config = { ...testConfig('backend: slurm\n') };
+  const slurm = (extra: Partial<NonNullable<JobRecord['slurm']>>) => ({
+    state: 'PENDING',
+    node: null,
+    reason: 'Priority',
+    priority: 10,
+    start_estimate: null,
+    ...extra,
+  });
+  const state: StateFile = {
+    version: 1,
+    gpus: [],
+    daemon: null,
+    jobs: [
+      record(1, {
+        state: 'running',
+        started_at: now - 60_000,
+        gpus: ['vm:0', 'vm:1'],
+        slurm_job_id: 101,
+        slurm: slurm({ state: 'RUNNING', node: 'vm', reason: null, priority: null }),
+      }),
+      record(2, { slurm_job_id: 102, slurm: slurm({ priority: 10, reason: 'Resources', start_estimate: now + 600_000 }) }),
+      record(3, { user: 'dopq-bob', slurm_job_id: 103, slurm: slurm({ priority: 90 }) }),
+      record(4, { held_by: 'dopq-alice', slurm_job_id: 104, slurm: slurm({ priority: 0, reason: 'JobHeldAdmin' }) }),
+    ],
+    slurm_shares: {
+      at: now,
+      rows: [
+        { account: 'dopq', user: 'dopq-alice', raw_shares: 1, norm_shares: 0.5, raw_usage: 900, effective_usage: 0.9, fairshare: 0.25 },
+        { account: 'dopq', user: 'dopq-bob', raw_shares: 2, norm_shares: 0.5, raw_usage: 10, effective_usage: 0.1, fairshare: 0.75 },
+      ],
+    },
+  };
+  const view = buildQueueView(state, [], { now, config, shares: new Map(), daemonAlive: false, all: true });
+  const job = (id: number) => view.jobs.find((j) => j.id === id)!;
+  t.is(view.backend, 'slurm');
+  t.is(view.reservation, null);
+  t.deepEqual([job(3).position, job(2).position, job(4).position], [1, 2, null], "Slurm's priority orders the queue");
+  t.is(job(2).estimated_start, new Date(now + 600_000).toISOString());
+  t.deepEqual(job(2).slurm, { job_id: 102, state: 'PENDING', node: null, reason: 'Resources', priority: 10 });
+  t.is(job(4).waiting_for, 'held');
+  t.like(job(1), { gpus: ['vm:0', 'vm:1'], slurm: { node: 'vm', state: 'RUNNING' } });
+  t.deepEqual(
+    view.users.map((u) => [u.user, u.share, u.fairshare]),
+    [
+      ['dopq-bob', 2, 0.75],
+      ['dopq-alice', 1, 0.25],
+    ],
+  );
+  const text = renderQueue(view, { now, colorLevel: 0 });
+  t.regex(text, /Priority/, "a queued job without an expected start says Slurm's reason");
+  t.regex(text, /fair-share \(Slurm\)/);
+  t.regex(text, /vm:0,vm:1/);
+  t.regex(text, /GPUs +on Slurm's nodes/);
+  t.regex(text, /Policy +Slurm's/);
 });

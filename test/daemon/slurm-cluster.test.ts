@@ -7,8 +7,8 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { runCli } from '../helpers/cli.js';
-import { SLURM, SLURM_SCRIPT, slurm, slurmCluster, waitForSlurmJob } from '../helpers/slurm.js';
-import { alice, bob, runAs } from '../helpers/users.js';
+import { resetSlurmUsage, SLURM, SLURM_SCRIPT, slurm, slurmCluster, waitForSlurmJob } from '../helpers/slurm.js';
+import { alice, bob, ensureUser, runAs } from '../helpers/users.js';
 
 const run = promisify(execFile);
 
@@ -25,6 +25,7 @@ test.serial('the script brings up a node with 4 GPUs, and a second call keeps it
 });
 
 test.serial('sbatch --uid runs the job as alice with a GPU of its own', async (t) => {
+  t.timeout(175_000); // other files' jobs may hold the GPUs for a while
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dopq-slurm-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await chmod(dir, 0o777);
@@ -47,7 +48,8 @@ test.serial('sbatch --uid runs the job as alice with a GPU of its own', async (t
   const jobId = submitted.trim().split(';')[0]!;
   t.is(await waitForSlurmJob(jobId), 'COMPLETED');
   const [gpuLine, uidLine] = (await readFile(out, 'utf8')).trim().split('\n');
-  t.regex(gpuLine!, /^gpus=[0-3] cuda=0$/);
+  // Without device cgroups (TaskPlugin=task/none) Slurm does not renumber: CUDA_VISIBLE_DEVICES is the node's index.
+  t.regex(gpuLine ?? '', /^gpus=([0-3]) cuda=\1$/, `${jobId}: ${gpuLine}`);
   t.is(uidLine, String(user.uid));
   const accounted = (await slurm('sacct', ['-n', '-X', '-P', '-j', jobId, '-o', 'user,alloctres'])).trim();
   t.regex(accounted, new RegExp(`^${user.name}\\|.*gres/gpu=1`));
@@ -124,7 +126,8 @@ test.serial("doctor checks the cluster: controller, partition's GPUs, priority a
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dopq-slurm-doctor-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const config = path.join(dir, 'dopq.yaml');
-  await writeFile(config, `spool: ${dir}/spool\nbackend: slurm\nslurm: {partition: ${SLURM.partition}}\n`);
+  // The test cluster decays usage with a 10-minute half-life (scripts/slurm-cluster.sh).
+  await writeFile(config, `spool: ${dir}/spool\nbackend: slurm\nslurm: {partition: ${SLURM.partition}}\npenalty: {half_life: 10m}\n`);
   const doctor = await runCli(['--config', config, 'doctor', '--json']);
   const checks = JSON.parse(doctor.stdout) as { name: string; status: string; detail: string }[];
   const status = Object.fromEntries(checks.map((c) => [c.name, c.status]));
@@ -142,4 +145,70 @@ test.serial("doctor checks the cluster: controller, partition's GPUs, priority a
   const partition = wrong.find((c) => c.name === 'slurm-partition');
   t.is(partition?.status, 'fail');
   t.regex(partition?.detail ?? '', /no partition nowhere \(partitions: dopq\)/);
+  // Its default half-life (7d) is not the cluster's.
+  t.is(wrong.find((c) => c.name === 'slurm-priority')?.status, 'warn');
+});
+
+test.serial("fair-share is Slurm's: after A used the GPUs, B's later job goes first", async (t) => {
+  // Users of its own: other files' tests run at the same time and use alice's and bob's usage.
+  const [a, b] = [ensureUser('dopq-fs-a'), ensureUser('dopq-fs-b')];
+  await run('bash', [SLURM_SCRIPT, 'add-user', a.name, b.name], { timeout: 120_000 });
+  await resetSlurmUsage(a.name, b.name);
+  t.teardown(() => resetSlurmUsage(a.name, b.name));
+  const submit = async (user: { uid: number; gid: number } | null, seconds: number) =>
+    (
+      await slurm('sbatch', [
+        '--parsable',
+        ...(user ? [`--uid=${user.uid}`, `--gid=${user.gid}`] : []),
+        '--gres=gpu:4',
+        '-o',
+        '/dev/null',
+        '--wrap',
+        `sleep ${seconds}`,
+      ])
+    )
+      .trim()
+      .split(';')[0]!;
+  t.timeout(175_000);
+  t.is(await waitForSlurmJob(await submit(a, 3)), 'COMPLETED');
+  // Slurm folds usage into the fair-share factors every PriorityCalcPeriod (1 minute, its minimum).
+  const factors = async () =>
+    Object.fromEntries(
+      (await slurm('sshare', ['-n', '-P', '-A', SLURM.account, '-u', `${a.name},${b.name}`, '-o', 'user,fairshare']))
+        .split('\n')
+        .map((line) => line.trim().split('|'))
+        .filter(([user]) => user),
+    ) as Record<string, string>;
+  let seen: Record<string, string> = {};
+  for (let i = 0; i < 150; i++) {
+    seen = await factors();
+    if (Number(seen[a.name]) < Number(seen[b.name])) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  t.true(Number(seen[a.name]) < Number(seen[b.name]), JSON.stringify(seen));
+  // Root holds every GPU while A, then B, queue a job each: Slurm orders them by fair-share alone.
+  const blocker = await submit(null, 120);
+  t.teardown(() => slurm('scancel', [blocker]).catch(() => ''));
+  const first = await submit(a, 1);
+  const second = await submit(b, 1);
+  const priorities = Object.fromEntries(
+    (await slurm('squeue', ['-h', '-j', `${first},${second}`, '-o', '%i %Q']))
+      .trim()
+      .split('\n')
+      .map((line) => line.trim().split(' ')),
+  );
+  t.true(Number(priorities[second]) > Number(priorities[first]), JSON.stringify(priorities));
+  await slurm('scancel', [blocker]);
+  t.is(await waitForSlurmJob(first), 'COMPLETED');
+  t.is(await waitForSlurmJob(second), 'COMPLETED');
+  const times = await slurm('sacct', ['-n', '-X', '-P', '-j', `${first},${second}`, '-o', 'jobid,start,end']);
+  const [, firstStart] = times
+    .split('\n')
+    .find((line) => line.startsWith(`${first}|`))!
+    .split('|');
+  const [, , secondEnd] = times
+    .split('\n')
+    .find((line) => line.startsWith(`${second}|`))!
+    .split('|');
+  t.true(secondEnd! <= firstStart!, times);
 });

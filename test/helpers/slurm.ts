@@ -40,12 +40,17 @@ export async function sacctState(jobId: string): Promise<string> {
   return (await slurm('sacct', ['-n', '-X', '-P', '-j', jobId, '-o', 'state'])).trim();
 }
 
-/** Wait until the job has ended (a terminal state in sacct); resolves with that state. */
-export async function waitForSlurmJob(jobId: string, attempts = 240): Promise<string> {
+/** Wait until the job has ended (a terminal state in sacct); resolves with that state. Other files' jobs share the node: be patient. */
+export async function waitForSlurmJob(jobId: string, attempts = 600): Promise<string> {
   for (let i = 0; i < attempts; i++) {
     const state = await sacctState(jobId).catch(() => '');
     if (/^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|PREEMPTED|BOOT_FAIL|DEADLINE)/.test(state)) return state;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`Slurm job ${jobId} did not end`);
+}
+
+/** Forget these users' fair-share usage (account `dopq`), so that a fair-share test starts even. */
+export async function resetSlurmUsage(...users: string[]): Promise<void> {
+  await run('bash', [SLURM_SCRIPT, 'reset-usage', ...users], { timeout: 60_000 });
 }

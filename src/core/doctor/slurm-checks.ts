@@ -2,6 +2,7 @@
 // answered, judged. The command gathers the answers; the parsing and the verdicts are here.
 import type { Config } from '../config/config.js';
 import type { Check, Probe } from './checks.js';
+import { slurmDuration } from '../slurm/setup-lines.js';
 
 export interface SlurmPartition {
   name: string;
@@ -90,17 +91,35 @@ export function slurmPartitionCheck(wanted: string | null, partitions: Probe<Slu
 }
 
 /** Slurm orders the jobs: fair-share needs priority/multifactor (dopq never reorders with backend: slurm). */
-export function slurmPriorityCheck(config: Pick<Config, 'policy'>, settings: Probe<Record<string, string>>): Check {
+/** Slurm's `[D-]HH:MM:SS` (or `MM:SS`, or minutes) in seconds; undefined when it is not one. */
+export function slurmSeconds(text: string): number | undefined {
+  const match = /^(?:(\d+)-)?(?:(\d+):)?(\d+)(?::(\d+))?$/.exec(text.trim());
+  if (!match) return undefined;
+  const [, days, first, second, third] = match;
+  // D-HH:MM:SS, HH:MM:SS, MM:SS, or a bare number of minutes.
+  const [hours, minutes, seconds] =
+    third !== undefined ? [first, second, third] : first !== undefined ? ['0', first, second] : ['0', second, '0'];
+  return Number(days ?? 0) * 86400 + Number(hours ?? 0) * 3600 + Number(minutes) * 60 + Number(seconds);
+}
+
+export function slurmPriorityCheck(config: Pick<Config, 'policy' | 'penalty'>, settings: Probe<Record<string, string>>): Check {
   if (!settings.ok) return check('slurm-priority', 'warn', `not checked: ${settings.error}`, 'see slurm-controller');
   const type = settings.value.PriorityType ?? 'unknown';
   if (type === 'priority/multifactor') {
     const weight = settings.value.PriorityWeightFairShare ?? '0';
-    if (Number(weight) > 0)
-      return check(
-        'slurm-priority',
-        'ok',
-        `priority/multifactor, fair-share weight ${weight}, half-life ${settings.value.PriorityDecayHalfLife ?? '?'}`,
-      );
+    const halfLife = settings.value.PriorityDecayHalfLife ?? '?';
+    if (Number(weight) > 0) {
+      const seconds = slurmSeconds(halfLife);
+      // Slurm counts the half-life in minutes: compare at that resolution.
+      if (seconds !== undefined && Math.ceil(seconds / 60) !== Math.max(1, Math.ceil(config.penalty.half_life / 60)))
+        return check(
+          'slurm-priority',
+          'warn',
+          `PriorityDecayHalfLife is ${halfLife}, penalty.half_life says ${slurmDuration(config.penalty.half_life)}`,
+          'dopq slurm-setup prints the line for slurm.conf',
+        );
+      return check('slurm-priority', 'ok', `priority/multifactor, fair-share weight ${weight}, half-life ${halfLife}`);
+    }
     return check(
       'slurm-priority',
       config.policy === 'fairshare' ? 'fail' : 'warn',
@@ -154,7 +173,7 @@ export function slurmAccountingCheck(
   return check('slurm-accounting', 'ok', `slurmdbd keeps cluster ${cluster ?? '?'}'s usage (enforce: ${enforce})`);
 }
 
-export function slurmChecks(config: Pick<Config, 'policy' | 'shares' | 'limits' | 'slurm'>, seen: SlurmSeen): Check[] {
+export function slurmChecks(config: Pick<Config, 'policy' | 'penalty' | 'shares' | 'limits' | 'slurm'>, seen: SlurmSeen): Check[] {
   return [
     slurmControllerCheck(seen.ping),
     slurmPartitionCheck(config.slurm.partition, seen.partitions),

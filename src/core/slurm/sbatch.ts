@@ -28,15 +28,12 @@ export interface SbatchSettings {
    * `['/usr/bin/sudo', '-n', '--', '/usr/local/bin/dopq']` (see NODE_HELPER).
    */
   helper: readonly string[];
-  /** Seconds the node helper's `docker stop` may take (slurm.term_grace): TERM comes that much before the end, and more. */
-  grace: number;
+  /** `slurm.term_grace`: seconds before the time limit that Slurm sends the batch shell TERM (the helper then stops the container). */
+  termGrace: number;
 }
 
 /** The default helper: sudo (a sudoers rule lets every user run exactly this) and dopq on PATH. */
 export const NODE_HELPER: readonly string[] = ['/usr/bin/sudo', '-n', '--', 'dopq'];
-
-/** Seconds added to the grace before the TERM: Slurm looks at signal times about once a minute at worst, early, and the removal takes a moment. */
-export const SIGNAL_MARGIN = 10;
 
 /** The job name Slurm shows (`squeue`), and what the state side matches jobs by. */
 export function slurmJobName(id: number): string {
@@ -71,7 +68,7 @@ export function sbatchArgs(job: SbatchJob, settings: SbatchSettings): string[] {
     `--mem=${resources.memoryMiB}M`,
     ...(m.gpus > 0 ? [`--gres=gpu:${m.gpus}`] : []),
     `--time=${resources.minutes}`,
-    `--signal=B:TERM@${signalLead(settings.grace)}`,
+    `--signal=B:TERM@${signalLead(settings.termGrace)}`,
     `--output=${settings.logFile}`,
     `--error=${settings.logFile}`,
     // dopq's log is saved by the node helper; Slurm only appends its own lines (a cancel, a time limit).
@@ -104,9 +101,9 @@ export function slurmMinutes(seconds: number): number {
   return Math.max(1, Math.ceil(seconds / 60));
 }
 
-/** How many seconds before its time limit Slurm sends the batch shell TERM. */
-export function signalLead(grace: number): number {
-  return Math.max(0, Math.ceil(grace)) + SIGNAL_MARGIN;
+/** `--signal`'s seconds: whole, and at least 1 (Slurm may send it up to a minute early, never late). */
+export function signalLead(termGrace: number): number {
+  return Math.max(1, Math.ceil(termGrace));
 }
 
 /**

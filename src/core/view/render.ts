@@ -165,7 +165,7 @@ function renderStatus(view: QueueView, d: Drawing): string {
         ]
       : []),
     ...reloadLine(view.daemon.reload, c, at),
-    `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${at(view.paused.since)}: no new jobs start`)}` : ''}`,
+    `${c.bold('Policy')}  ${view.backend === 'slurm' ? "Slurm's (its priority and fair-share)" : view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${at(view.paused.since)}: no new jobs start`)}` : ''}`,
   ];
   const status = fitLines(lines.join('\n'), d.width);
   const reserved = view.reservation
@@ -180,6 +180,7 @@ function renderStatus(view: QueueView, d: Drawing): string {
 /** Free/total and each GPU by index, wrapped to the width; before the daemon's first scan, the config's. */
 function gpusLine(view: QueueView, { c, width }: Drawing): string {
   const head = `${c.bold('GPUs')}    `;
+  if (view.backend === 'slurm') return fitLines(`${head}on Slurm's nodes, which Slurm hands out (sinfo)`, width);
   if (view.gpus_source === 'unknown') return fitLines(`${head}unknown until the daemon runs (gpus: auto)`, width);
   const items = [...view.gpus]
     .sort((a, b) => a.index - b.index)

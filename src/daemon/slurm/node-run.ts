@@ -35,9 +35,19 @@ export interface NodeRunContext {
   stop: AbortSignal;
 }
 
-/** Seconds `docker stop` gives a job before SIGKILL on a node: `slurm.term_grace`, else `stop_grace`. */
+/**
+ * Seconds `docker stop` gives a job before SIGKILL on a node: `stop_grace`, as on one host, but
+ * never more than `slurm.term_grace` (how early before the time limit the TERM comes). A cancel
+ * gives Slurm's KillWait (30 s by default) before it kills the helper: keep stop_grace below it.
+ */
 export function nodeGrace(config: Config): number {
-  return (config as Config & { slurm?: { term_grace?: number } | null }).slurm?.term_grace ?? config.stop_grace;
+  const termGrace = (config as Config & { slurm?: { term_grace?: number } | null }).slurm?.term_grace;
+  return termGrace === undefined ? config.stop_grace : Math.min(config.stop_grace, termGrace);
+}
+
+/** `slurm.bin`: the folder of Slurm's commands; undefined: found on PATH. */
+function slurmBin(config: Config): string | undefined {
+  return (config as Config & { slurm?: { bin?: string | null } | null }).slurm?.bin ?? undefined;
 }
 
 /** Run job `id`'s container to its end; resolves with its exit code (128+signal when stopped). */
@@ -55,7 +65,7 @@ export async function nodeRun(ctx: NodeRunContext, id: number): Promise<number> 
   if (throughSudo(ctx.env)) {
     // The node's own slurm.conf: a SLURM_CONF of the caller's (a site's sudoers may keep it) would
     // name a controller of theirs, which vouches for anything.
-    const line = await showJobLine(slurm.jobId, {});
+    const line = await showJobLine(slurm.jobId, {}, slurmBin(ctx.config));
     const verified = verifiedAllocation(parseShowJob(line), spec, slurm.jobId, hostname());
     if (!verified.ok) throw new PermissionError(subject, verified.problem);
     slurm = verified.allocation;

@@ -24,6 +24,10 @@ const REFUSED =
 
 export class SlurmBackend {
   private sharesAt = 0;
+  /** When squeue was last asked (ms). */
+  private queueAt = -Infinity;
+  /** `dopq top` carried to Slurm: each job's top_at last sent (after a restart, sent again, in order). */
+  private readonly topped = new Map<number, number>();
 
   constructor(
     private readonly ctx: DaemonContext,
@@ -42,6 +46,13 @@ export class SlurmBackend {
    */
   async mirror(): Promise<void> {
     const { ctx } = this;
+    // With no job of ours in Slurm, asked only now and then: for jobs dopq cancelled while they waited.
+    const now = ctx.now();
+    const live = ctx.state.jobs.some(
+      (job) => (job.state === 'queued' || job.state === 'running') && (job.slurm_job_id !== undefined || job.slurm_submit_at !== undefined),
+    );
+    if (!live && now - this.queueAt < ctx.config.reconcile_interval * 1000) return;
+    this.queueAt = now;
     const squeue = await this.commands.queue();
     const base = { jobs: ctx.state.jobs, squeue, comment: this.comment, nameOf: slurmJobName };
     const lookups = accountingLookups(base);
@@ -75,6 +86,20 @@ export class SlurmBackend {
     await this.act('scancel', result.cancel, (ids) => this.commands.cancel(ids));
     await this.act('scontrol hold', result.hold, (ids) => this.commands.hold(ids));
     await this.act('scontrol release', result.release, (ids) => this.commands.release(ids));
+    await this.topInSlurm();
+  }
+
+  /** `dopq top` as `scontrol top`, which means the same: ahead of the owner's other pending jobs. Oldest first, so the latest ends on top. */
+  private async topInSlurm(): Promise<void> {
+    for (const id of this.topped.keys()) if (jobById(this.ctx, id)?.state !== 'queued') this.topped.delete(id);
+    const due = this.ctx.state.jobs
+      .filter((job) => job.state === 'queued' && job.slurm_job_id !== undefined && job.top_at !== undefined)
+      .filter((job) => job.top_at! > (this.topped.get(job.id) ?? 0))
+      .sort((a, b) => a.top_at! - b.top_at!);
+    for (const job of due) {
+      this.topped.set(job.id, job.top_at!);
+      await this.act('scontrol top', [job.slurm_job_id!], ([id]) => this.commands.top(id!));
+    }
   }
 
   /**
@@ -191,7 +216,7 @@ export class SlurmBackend {
       logFile: logFile(ctx, job.id),
       configFile: ctx.config.file,
       helper: ctx.config.slurm.helper ?? NODE_HELPER,
-      grace: this.grace(),
+      termGrace: this.grace(),
     };
     const args = [
       ...sbatchArgs({ id: job.id, uid: spec.uid, gid: account.gid, manifest: spec.manifest }, settings).filter(

@@ -18,6 +18,8 @@ export interface SlurmCommands {
   cancel(ids: readonly number[]): Promise<void>;
   hold(ids: readonly number[]): Promise<void>;
   release(ids: readonly number[]): Promise<void>;
+  /** `scontrol top`: the job ahead of its owner's other pending jobs (same partition, account and QOS). */
+  top(id: number): Promise<void>;
   shares(): Promise<ShareRow[]>;
 }
 
@@ -95,6 +97,7 @@ export function slurmCommands(options: SlurmCommandOptions): SlurmCommands {
     cancel: (ids) => each('scancel', [], ids),
     hold: (ids) => each('scontrol', ['hold'], ids),
     release: (ids) => each('scontrol', ['release'], ids),
+    top: (id) => each('scontrol', ['top'], [id]),
     async shares() {
       return parseSshare(await run('sshare', ['--all', '--parsable2', '--noheader', '--format', SSHARE_FIELDS]));
     },
