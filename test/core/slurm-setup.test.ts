@@ -8,12 +8,12 @@ const config = (text: string) => parseConfig(text, '/etc/dopq/dopq.yaml');
 test('backend is docker unless the config says slurm; the slurm block has defaults', (t) => {
   const plain = config('spool: /srv/q\n');
   t.is(plain.backend, 'docker');
-  t.deepEqual(plain.slurm, { partition: null, account: null, bin: null, term_grace: 60 });
+  t.deepEqual(plain.slurm, { partition: null, account: null, bin: null, term_grace: 60, helper: null });
   const slurm = config(
     'spool: /srv/q\nbackend: slurm\nslurm:\n  partition: gpu\n  account: lab-a\n  bin: /opt/slurm/bin\n  term_grace: 2m\n',
   );
   t.is(slurm.backend, 'slurm');
-  t.deepEqual(slurm.slurm, { partition: 'gpu', account: 'lab-a', bin: '/opt/slurm/bin', term_grace: 120 });
+  t.deepEqual(slurm.slurm, { partition: 'gpu', account: 'lab-a', bin: '/opt/slurm/bin', term_grace: 120, helper: null });
 });
 
 const bad: [string, RegExp][] = [
