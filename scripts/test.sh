@@ -13,6 +13,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 77
 fi
 bash scripts/docker-engine.sh
+# The Slurm backend's tests run on a real single-node Slurm with fake GPUs (seconds once installed).
+bash scripts/slurm-cluster.sh
 # The install tests read man pages (man-db), verify the systemd unit and run the zsh completion.
 if ! command -v man >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v zsh >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive

@@ -195,6 +195,15 @@ function addDaemonCommands(program: Command, { ctx, setExit }: Wiring): void {
     .description('run the queue daemon on the spool (as root; one per spool)')
     .option('--once', 'do one full pass (ingest, reap, cancel, schedule, start) and exit: for cron')
     .action(async (options: { once?: boolean }) => setExit(await (await import('./commands/run.js')).runCommand(await ctx(), options)));
+
+  // On a Slurm node, as root: the batch script's helper and Slurm's Epilog (README "More than one server").
+  program
+    .command('node-run', { hidden: true })
+    .addArgument(new Argument('<id>', 'job id').argParser(parseJobId))
+    .action(async (id: number) => setExit(await (await import('./commands/node.js')).nodeRunCommand(await ctx(), id)));
+  program
+    .command('node-epilog', { hidden: true })
+    .action(async () => setExit(await (await import('./commands/node.js')).nodeEpilogCommand(await ctx())));
 }
 
 /** Admins' requests on the whole queue, which the running daemon applies. */
@@ -234,6 +243,12 @@ function addAdminCommands(program: Command, { ctx, setExit }: Wiring): void {
       new Option('--wait <seconds>', "how long to wait for the daemon's answer (seconds, or e.g. 2m)").default(30).argParser(parseSeconds),
     )
     .action(async (options: { wait: number }) => setExit(await (await import('./commands/reload.js')).reloadCommand(await ctx(), options)));
+  program
+    .command('slurm-setup')
+    .description(
+      "admin: print the slurm.conf priority lines and the sacctmgr commands for the config's half-life, shares and per-user GPU cap",
+    )
+    .action(async () => setExit(await (await import('./commands/slurm-setup.js')).slurmSetupCommand(await ctx())));
 }
 
 /** Commands that touch no spool: a DoPQ config converted, the scheduler on a trace, shell completion. */

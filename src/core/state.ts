@@ -3,6 +3,7 @@
 import type { GpuInfo } from './schedule/gpus.js';
 import type { JobRecord } from './job/job.js';
 import type { CarriedUsage } from './schedule/penalty.js';
+import type { ShareRow } from './slurm/sshare.js';
 
 export interface DaemonInfo {
   pid: number;
@@ -32,6 +33,8 @@ export interface StateFile {
   retired_up_to?: number;
   /** `dopq pause`: no job starts until `dopq resume`. */
   paused?: { by: string; at: number } | null;
+  /** `backend: slurm`: Slurm's fair-share standing of each user (`sshare`), when the daemon last asked (ms). */
+  slurm_shares?: { at: number; rows: ShareRow[] };
 }
 
 /** A job file in the intake that the daemon has not read yet (owner from the file's uid). */

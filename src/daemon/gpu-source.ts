@@ -10,6 +10,8 @@ export interface GpuSource {
 }
 
 export async function createGpuSource(config: Config): Promise<GpuSource> {
+  // Slurm hands out the nodes' GPUs: this host may have none, and keeps no inventory.
+  if (config.backend === 'slurm') return { current: () => [], refresh: async () => undefined };
   if (config.gpus !== 'auto') {
     const inventory = staticInventory(config.gpus);
     return { current: () => inventory, refresh: async () => undefined };

@@ -19,6 +19,8 @@ import { pruneHistory } from './jobs/history.js';
 import { createShareResolver, type ShareResolver } from '../io/host/shares.js';
 import { noteEngineError, probeEngine, refreshEngineStart } from './engine-health.js';
 import type { StateSaver } from './state-saver.js';
+import { SlurmBackend } from './slurm/slurm-backend.js';
+import type { Submission } from '../core/slurm/submissions.js';
 
 /** How soon a state that could not be saved (a full disk) is tried again. */
 const SAVE_RETRY_MS = 2000;
@@ -65,12 +67,18 @@ export class Pass {
   /** Steps of a pass that failed, with their last error: logged when it first shows or changes. */
   private readonly failing = new Map<string, string>();
   private readonly stops = new Set<Promise<void>>();
+  /**
+   * Where jobs run, fixed at start (`backend` is read again only by a restart): this host's engine
+   * (the steps below), or Slurm, which places, orders and times them (slurm/slurm-backend.ts).
+   */
+  private readonly slurm: SlurmBackend | undefined;
 
   constructor(
     private readonly ctx: DaemonContext,
     private readonly parts: PassParts,
   ) {
     this.shares = createShareResolver(ctx.config, ctx.now);
+    this.slurm = ctx.config.backend === 'slurm' ? new SlurmBackend(ctx) : undefined;
   }
 
   /** The config was reloaded: shares (and whether they name groups) come from the new one. */
@@ -97,6 +105,7 @@ export class Pass {
   async run(): Promise<void> {
     const { ctx } = this;
     this.count += 1;
+    if (this.slurm) return this.runOnSlurm(this.slurm);
     // An engine that is away costs nothing that was pushed or asked: take it all in, save it,
     // start nothing, and look again with backoff. When it is back, reconcile first.
     const engine = await this.step('engine probe', 'down' as const, () => probeEngine(ctx));
@@ -125,20 +134,54 @@ export class Pass {
       replaceJob(ctx, { ...jobById(ctx, placement.id)!, state: 'running', gpus: placement.gpus, started_at: now });
     }
     if (!(await this.parts.saver.save())) return this.holdUnsaved(intakeFiles, placements, toStop);
+    this.stopAll(toStop);
+    await this.afterSave(intakeFiles, requests);
+    if (!(await this.createContainers(placements))) return;
+    await this.startCreated();
+    if (ctx.health.down) this.parts.runner.retryIn(Math.max(50, ctx.health.nextProbe - ctx.now()));
+    if (ctx.suspects.size > 0) this.parts.runner.retryIn(1000);
+  }
+
+  /**
+   * A pass with `backend: slurm`: the same intake and requests, then Slurm's word into the records
+   * (slurm/slurm-backend.ts), and the jobs that may run handed to Slurm, written ahead. Slurm
+   * orders them, starts them, enforces their time limits; no container is made here.
+   */
+  private async runOnSlurm(slurm: SlurmBackend): Promise<void> {
+    const { ctx } = this;
+    const intakeFiles = await this.step('intake', [] as Consumed[], () => ingest(ctx));
+    const noRequests: RequestOutcome = { consumed: [], toStop: [], shutdownBy: null, reloads: [] };
+    const requests = await this.step('requests', noRequests, () => handleRequests(ctx, this.since));
+    await this.step('housekeeping', undefined, () => this.housekeeping());
+    // Slurm first: jobs that ended there end here, so that jobs after them may go this pass.
+    await this.step('Slurm state (squeue)', undefined, () => slurm.mirror());
+    this.cancelFailedDependencies();
+    const now = ctx.now();
+    const due = await this.step('Slurm submissions', [] as Submission[], () => slurm.intend(now));
+    // Write-ahead: each job's "being submitted" mark is on disk before sbatch runs.
+    if (!(await this.parts.saver.save())) {
+      slurm.forget(due);
+      return this.holdUnsaved(intakeFiles, [], new Map());
+    }
+    await this.afterSave(intakeFiles, requests);
+    await this.step('Slurm cancels (scancel)', undefined, () => slurm.stop(new Map(requests.toStop.map((id) => [id, 'cancelled']))));
+    await this.step('Slurm submissions (sbatch)', undefined, () => slurm.submit(due));
+    await this.step('Slurm fair-share (sshare)', undefined, () => slurm.refreshShares(ctx.now()));
+    await this.parts.saver.save();
+  }
+
+  /** Once the state is saved: the files it accounts for go, and an admin's shutdown or reload is passed on. */
+  private async afterSave(intakeFiles: Consumed[], requests: RequestOutcome): Promise<void> {
+    const { ctx } = this;
     const consumed = [...intakeFiles, ...this.unsavedConsumed];
     this.unsavedConsumed = [];
     ctx.unsaved.clear();
-    this.stopAll(toStop);
     await this.disposeTaken(consumed, requests.consumed);
     if (requests.shutdownBy !== null) {
       ctx.log.info(`shutdown requested by ${requests.shutdownBy}`);
       this.parts.onShutdown(requests.shutdownBy);
     }
     for (const { by, token } of requests.reloads) this.parts.onReload(by, token);
-    if (!(await this.createContainers(placements))) return;
-    await this.startCreated();
-    if (ctx.health.down) this.parts.runner.retryIn(Math.max(50, ctx.health.nextProbe - ctx.now()));
-    if (ctx.suspects.size > 0) this.parts.runner.retryIn(1000);
   }
 
   /** Run one step of a pass on its own: a throw is logged (again only if it changes) and the pass goes on with `fallback`. */

@@ -16,7 +16,7 @@ import { createGpuSource, type GpuSource } from './gpu-source.js';
  * What the daemon cannot change under itself: the spool (its lock, its paths, the label that marks
  * its containers) and the engine's socket (the connection is made once, at start).
  */
-export const RESTART_ONLY_KEYS = ['spool', 'docker.socket', 'metrics', 'web'] as const;
+export const RESTART_ONLY_KEYS = ['spool', 'docker.socket', 'metrics', 'web', 'backend'] as const;
 
 /** Fields of a parsed config that no key of the file sets (config.ts, fit-host.ts). */
 const DERIVED = ['resources_set', 'host'];
@@ -51,6 +51,7 @@ export async function prepareReload(ctx: DaemonContext): Promise<ReloadResult> {
     const config: Config = {
       ...loaded,
       spool: running.spool,
+      backend: running.backend,
       docker: { ...loaded.docker, socket: running.docker.socket },
       metrics: running.metrics,
       web: running.web,

@@ -48,7 +48,8 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
     (error: unknown) => error,
   );
   // Built-in defaults above the host lowered, the host made a limit; the rest logged.
-  config = await fitConfigToHost(config, log, engineError === undefined && options.engine === undefined);
+  // With Slurm, jobs run on its nodes: their sizes are Slurm's to check, not this host's.
+  if (config.backend !== 'slurm') config = await fitConfigToHost(config, log, engineError === undefined && options.engine === undefined);
   const gpus = await createGpuSource(config);
 
   const fatal = (error: Error) => {

@@ -20,6 +20,8 @@ import {
   type Probe,
 } from '../../core/doctor/checks.js';
 import { DopqError } from '../../core/errors.js';
+import { parseSinfoPartitions, parseSlurmSettings, slurmChecks, type SlurmSeen } from '../../core/doctor/slurm-checks.js';
+import { slurmCommand } from '../../io/slurm/slurm-command.js';
 import { engineHostFigures, readEngineInfo } from '../../io/docker/engine-info.js';
 import { findConfig, loadConfig } from '../../io/files/config-file.js';
 import { freeBytes } from '../../io/files/disk.js';
@@ -49,6 +51,7 @@ export async function doctorCommand(
 
 /** The checks that need a config, observed side by side. */
 async function configuredChecks(config: Config): Promise<Check[]> {
+  if (config.backend === 'slurm') return slurmBackendChecks(config);
   const spool = spoolPaths(config.spool);
   const wanted = principalsOf(config);
   const [spoolSeen, engine, gpus, names, daemon] = await Promise.all([
@@ -90,6 +93,44 @@ async function configuredChecks(config: Config): Promise<Check[]> {
     principalsCheck(wanted, names),
     daemonCheck(daemon, Date.now(), config.reconcile_interval),
   ];
+}
+
+/** With backend: slurm the jobs run on Slurm's nodes: no engine, GPUs or host figures here, Slurm's checks instead. */
+async function slurmBackendChecks(config: Config): Promise<Check[]> {
+  const spool = spoolPaths(config.spool);
+  const wanted = principalsOf(config);
+  const [spoolSeen, slurm, names, daemon, spoolFree] = await Promise.all([
+    probe(async () => {
+      const exists = await stat(spool.root).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error)),
+      );
+      return { root: spool.root, exists, problems: exists ? await spoolProblems(spool, config.file) : [] };
+    }),
+    observeSlurm(config),
+    probe(() => knownNames(wanted.users, wanted.groups)),
+    observeDaemon(spool.daemonPid, spool.daemonStatus),
+    probe(() => freeBytes(spool.root)),
+  ]);
+  return [
+    spoolCheck(spoolSeen),
+    ...slurmChecks(config, slurm),
+    diskCheck('disk-spool', spool.root, spoolFree, config.builds.min_free, 'fail', 'pushes of build jobs are refused'),
+    principalsCheck(wanted, names),
+    daemonCheck(daemon, Date.now(), config.reconcile_interval),
+  ];
+}
+
+async function observeSlurm(config: Config): Promise<SlurmSeen> {
+  const [ping, settings, partitions, clusters] = await Promise.all([
+    probe(() => slurmCommand(config.slurm, 'scontrol', ['ping'])),
+    probe(async () => parseSlurmSettings(await slurmCommand(config.slurm, 'scontrol', ['show', 'config']))),
+    probe(async () => parseSinfoPartitions(await slurmCommand(config.slurm, 'sinfo', ['-h', '-o', '%P|%G']))),
+    probe(async () =>
+      (await slurmCommand(config.slurm, 'sacctmgr', ['-n', '-P', 'show', 'cluster', 'format=cluster'])).split('\n').filter(Boolean),
+    ),
+  ]);
+  return { ping, settings, partitions, clusters };
 }
 
 async function observeDaemon(pidFile: string, statusFile: string) {

@@ -15,6 +15,21 @@ import { notifyConfigSchema, type NotifyConfig } from '../notify/notify-spec.js'
 
 export type GpuAssignment = 'device-requests' | 'env';
 
+/** `docker`: this host runs the jobs, dopq places and orders them. `slurm`: Slurm places and orders them on its nodes. */
+export type Backend = 'docker' | 'slurm';
+
+/** `slurm:`, read when `backend: slurm` (null: Slurm's own default, e.g. the default partition). */
+export interface SlurmConfig {
+  partition: string | null;
+  account: string | null;
+  /** Folder of sbatch, squeue, sacct, scontrol, scancel, sinfo, sshare, sacctmgr; null: found on PATH. */
+  bin: string | null;
+  /** Seconds before the time limit that Slurm sends the job SIGTERM (`--signal=B:TERM@<s>`), so its container stops cleanly. */
+  term_grace: number;
+  /** The words the batch script runs `node-run` with, as root (null: `sudo -n -- dopq`). */
+  helper: string[] | null;
+}
+
 export interface ResourceSet {
   gpus: number;
   memory: number; // bytes
@@ -48,6 +63,8 @@ export interface Config {
   /** Absolute path of the file this came from (for messages and relative paths). */
   file: string;
   spool: string;
+  backend: Backend;
+  slurm: SlurmConfig;
   /** The engine's socket, and its pid file: its mtime is when the engine started (restarts show). */
   docker: { socket: string; pidfile: string };
   gpus: 'auto' | string[];
@@ -186,7 +203,30 @@ const resources = z.strictObject({
   time_limit: durationSchema('time_limit').optional(),
 });
 
+// Slurm's names of partitions and accounts (letters, digits, _ . -): never a shell word or an option.
+const SLURM_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+const slurmName = (what: string) => z.string({ error: `expected a ${what} name` }).regex(SLURM_NAME, { error: `expected a ${what} name` });
+
 const configSchema = z.strictObject({
+  backend: z.enum(['docker', 'slurm'], { error: 'expected docker or slurm' }).default('docker'),
+  slurm: z
+    .strictObject({
+      partition: slurmName('Slurm partition').optional(),
+      account: slurmName('Slurm account').optional(),
+      bin: absolutePathSchema("the folder of Slurm's commands").optional(),
+      term_grace: durationSchema('slurm.term_grace').default(60),
+      helper: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .refine((word) => !word.includes('\0')),
+          { error: 'expected a list of words, e.g. [/usr/bin/sudo, -n, --, dopq]' },
+        )
+        .min(1, { error: 'expected at least one word' })
+        .optional(),
+    })
+    .default({ term_grace: 60 }),
   // Without `spool`, where an installed server keeps it (relative paths are the config's folder's).
   spool: z.string({ error: 'expected a folder path' }).default(SYSTEM_SPOOL),
   docker: z
@@ -411,6 +451,14 @@ export function parseConfig(text: string, file: string): Config {
   return {
     file,
     spool: path.resolve(path.dirname(file), raw.spool),
+    backend: raw.backend,
+    slurm: {
+      partition: raw.slurm.partition ?? null,
+      account: raw.slurm.account ?? null,
+      bin: raw.slurm.bin ?? null,
+      term_grace: raw.slurm.term_grace,
+      helper: raw.slurm.helper ?? null,
+    },
     docker: raw.docker,
     gpus: gpuIds,
     gpu_assignment: raw.gpu_assignment,

@@ -8,6 +8,8 @@ export const LABEL_JOB = 'dopq.job';
 export const LABEL_USER = 'dopq.user';
 export const LABEL_UID = 'dopq.uid';
 export const LABEL_INSTANCE = 'dopq.instance';
+/** On a Slurm node: the Slurm job the container belongs to (its epilog removes what is left by it). */
+export const LABEL_SLURM_JOB = 'dopq.slurm_job';
 
 export interface ContainerSpec {
   name: string;
@@ -92,7 +94,15 @@ export interface HostSide {
  * them. Every hardening field is set explicitly, so an engine's defaults (daemon.json) or a
  * future manifest field cannot loosen it.
  */
-export function containerSpec(job: JobSpec, gpus: readonly string[], config: Config, instance: string, host: HostSide): ContainerSpec {
+export function containerSpec(
+  job: JobSpec,
+  gpus: readonly string[],
+  config: Config,
+  instance: string,
+  host: HostSide,
+  /** More labels (a Slurm job's `dopq.slurm_job`); never one of dopq's own above. */
+  labels: Readonly<Record<string, string>> = {},
+): ContainerSpec {
   const { gid, groups, binds } = host;
   const m = job.manifest;
   const env = Object.entries(m.env).map(([key, value]) => `${key}=${value}`);
@@ -116,7 +126,7 @@ export function containerSpec(job: JobSpec, gpus: readonly string[], config: Con
     Env: env,
     User: `${job.uid}:${gid}`,
     ...(m.workdir ? { WorkingDir: m.workdir } : {}),
-    Labels: { [LABEL_JOB]: String(job.id), [LABEL_USER]: job.user, [LABEL_UID]: String(job.uid), [LABEL_INSTANCE]: instance },
+    Labels: { ...labels, [LABEL_JOB]: String(job.id), [LABEL_USER]: job.user, [LABEL_UID]: String(job.uid), [LABEL_INSTANCE]: instance },
     // Only the daemon attaches (sessions.ts); a client that leaves never closes the program's stdin.
     Tty: m.interactive,
     AttachStdin: m.interactive,

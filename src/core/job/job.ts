@@ -84,6 +84,24 @@ export interface JobRecord {
   idle?: true;
   /** A finished job's usage, mean and peak. */
   usage_summary?: UsageSummary;
+  /** `backend: slurm`: Slurm's job id, once sbatch answered. */
+  slurm_job_id?: number;
+  /**
+   * `backend: slurm`: when the daemon set out to run sbatch, saved before it runs (write-ahead).
+   * Found without `slurm_job_id`, Slurm is asked for the job by name before it is submitted again.
+   */
+  slurm_submit_at?: number;
+  /** `backend: slurm`: what Slurm said of the job at the daemon's last look. */
+  slurm?: SlurmStatus;
+}
+
+/** What Slurm says of a job: its state word, where it runs, why it waits, its priority, its expected start (ms). */
+export interface SlurmStatus {
+  state: string;
+  node: string | null;
+  reason: string | null;
+  priority: number | null;
+  start_estimate: number | null;
 }
 
 /** Why dopq asked a running job's container to stop. */

@@ -308,6 +308,18 @@ function applyDefaults(raw: RawManifest, config: Config, fallbackName: string): 
   };
 }
 
+/**
+ * A manifest validated earlier (a job file in the spool) held against `config` again: the limits,
+ * image, mount, network and environment rules, as at push. For a Slurm node, whose config may
+ * have changed since; issues carry no line (there is no text).
+ */
+export function recheckManifest(manifest: Manifest, config: Config): Issue[] {
+  const { notify: _notify, array: _array, command, name: _name, build, image_archive, image, ...rest } = manifest;
+  const raw = { ...rest, ...(command ? { command } : {}), ...(image !== null ? { image } : {}) } as RawManifest;
+  const given = { ...(image !== null ? { image } : {}), ...(build ? { build } : {}), ...(image_archive ? { image_archive } : {}) };
+  return checkAgainstConfig(raw, config, { value: manifest, lineOf: () => undefined }, given);
+}
+
 /** `given`: the document as written, so a field the schema refused still counts as given. */
 function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource, given: Record<string, unknown>): Issue[] {
   const issues: Issue[] = [];
@@ -316,7 +328,8 @@ function checkAgainstConfig(raw: RawManifest, config: Config, source: YamlSource
   if (raw.gpus !== undefined && raw.gpus > limits.gpus) at(['gpus'], `at most ${limits.gpus} GPUs per job on this server, got ${raw.gpus}`);
   else if (raw.gpus !== undefined && limits.per_user.gpus !== null && raw.gpus > limits.per_user.gpus) {
     at(['gpus'], `at most ${limits.per_user.gpus} GPUs per user at once on this server, got ${raw.gpus}`);
-  } else if (config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
+  } else if (config.backend !== 'slurm' && config.gpus !== 'auto' && raw.gpus !== undefined && raw.gpus > config.gpus.length) {
+    // With Slurm the GPUs are its nodes': it refuses what no node has (sbatch).
     at(['gpus'], `this server has ${config.gpus.length} GPUs, got ${raw.gpus}`);
   }
   if (raw.memory !== undefined && raw.memory > limits.memory)

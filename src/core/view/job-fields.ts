@@ -19,6 +19,11 @@ export function arrayOf(job: JobView): ArrayTask | null {
   return (job as JobView & { array?: ArrayTask | null }).array ?? null;
 }
 
+/** The job in Slurm, where the view has it (views cached before the Slurm backend lack the key). */
+function slurmOf(job: JobView): JobView['slurm'] {
+  return job.slurm ?? null;
+}
+
 /** `17_3` for a task, else the job id. */
 export function taskLabel(job: JobView): string {
   const array = arrayOf(job);
@@ -101,6 +106,11 @@ const FIELDS: Record<string, Field> = {
   after: { cell: (job) => ids(job.after) },
   after_any: { cell: (job) => ids(job.after_any) },
   interactive: { cell: (job) => String(job.interactive) },
+  // backend: slurm: the job in Slurm.
+  slurm_job_id: { json: (job) => slurmOf(job)?.job_id ?? null, cell: (job) => num(slurmOf(job)?.job_id ?? null) },
+  node: { json: (job) => slurmOf(job)?.node ?? null, cell: (job) => text(slurmOf(job)?.node ?? null) },
+  slurm_reason: { json: (job) => slurmOf(job)?.reason ?? null, cell: (job) => text(slurmOf(job)?.reason ?? null) },
+  priority: { json: (job) => slurmOf(job)?.priority ?? null, cell: (job) => num(slurmOf(job)?.priority ?? null) },
   array: {
     json: arrayOf,
     cell: (job) => {

@@ -52,6 +52,8 @@ export interface JobView {
   idle: boolean;
   /** A finished job's usage, mean and peak; null when it was never sampled. */
   usage_summary: UsageSummary | null;
+  /** `backend: slurm`: the job in Slurm (its id, state word, node, why it waits, its priority); null before it is submitted. */
+  slurm?: { job_id: number; state: string | null; node: string | null; reason: string | null; priority: number | null } | null;
 }
 
 export interface UserView {
@@ -64,6 +66,8 @@ export interface UserView {
   running: number;
   queued: number;
   gpus_held: number;
+  /** `backend: slurm`: Slurm's fair-share factor (0..1, the higher the sooner), from sshare; null where Slurm has none. */
+  fairshare?: number | null;
 }
 
 export interface QueueView {
@@ -94,11 +98,13 @@ export interface QueueView {
   jobs: JobView[];
   users: UserView[];
   generated_at: string;
+  /** Where jobs run: this host's engine, or a Slurm cluster that orders them (positions and estimates are Slurm's). */
+  backend?: 'docker' | 'slurm';
 }
 
 export interface ViewOptions {
   now: number;
-  config: SchedulingConfig & Pick<Config, 'defaults' | 'gpus'>;
+  config: SchedulingConfig & Pick<Config, 'defaults' | 'gpus'> & Partial<Pick<Config, 'backend'>>;
   /** Shares of the users in the state (absent: 1). */
   shares: ReadonlyMap<string, number>;
   /** Whether the daemon that wrote `daemon` is alive (the caller checks the pid). */
@@ -134,7 +140,7 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
   const plan = planQueue(input);
   const standing = userStanding(state, input.history, options);
   const gpus = gpuViews(seen, running, input.free);
-  const reservation = inventory.source === 'unknown' ? undefined : plan.decisions.reservation;
+  const reservation = inventory.source === 'unknown' || config.backend === 'slurm' ? undefined : plan.decisions.reservation;
   const origin: JobOrigin = {
     known,
     pending: new Set(pending.map((job) => job.id)),
@@ -142,7 +148,8 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
     gpusUnknown: new Set(unreadJobs.filter((job) => job.gpus_requested === undefined && job.name === undefined).map((job) => job.id)),
     gpusKnown: inventory.source !== 'unknown',
   };
-  const position = new Map(plan.order.map((job, i) => [job.id, i + 1]));
+  const slurm = config.backend === 'slurm';
+  const position = slurm ? slurmOrder(state.jobs) : new Map(plan.order.map((job, i) => [job.id, i + 1]));
   const shown = [...state.jobs.filter((job) => !isWaiting(job)), ...waiting].filter((job) => isShown(job, options));
 
   return {
@@ -154,9 +161,10 @@ export function buildQueueView(state: StateFile, pending: readonly PendingJob[],
     gpus_free: gpus.filter((gpu) => gpu.state === 'free').length,
     gpus_total: gpus.length,
     gpus_source: inventory.source,
-    jobs: shown.map((job) => jobView(job, { state, plan, position, standing, origin })).sort((a, b) => a.id - b.id),
-    users: userViews(standing, running, waiting),
+    jobs: shown.map((job) => jobView(job, { state, plan, position, standing, origin, slurm })).sort((a, b) => a.id - b.id),
+    users: slurm ? withSlurmShares(userViews(standing, running, waiting), state) : userViews(standing, running, waiting),
     generated_at: new Date(now).toISOString(),
+    backend: slurm ? 'slurm' : 'docker',
   };
 }
 
@@ -216,9 +224,11 @@ interface JobContext {
   position: ReadonlyMap<number, number>;
   standing: UserStanding;
   origin: JobOrigin;
+  /** `backend: slurm`: Slurm orders and estimates; dopq's plan says nothing of when a job starts. */
+  slurm: boolean;
 }
 
-function jobView(job: JobRecord, { state, plan, position, standing, origin }: JobContext): JobView {
+function jobView(job: JobRecord, { state, plan, position, standing, origin, slurm }: JobContext): JobView {
   const ingested = !origin.pending.has(job.id) || origin.known.has(job.id);
   return {
     id: job.id,
@@ -229,8 +239,13 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
     gpus_requested: origin.gpusUnknown.has(job.id) ? 0 : job.gpus_requested,
     penalty: isFinished(job) ? null : standing.penalty(job.user),
     position: position.get(job.id) ?? null,
-    estimated_start: job.state === 'queued' && origin.gpusKnown ? iso(plan.estimates.get(job.id)) : null,
-    waiting_for: isWaiting(job) ? waitReason(job, state, plan, origin.gpusKnown, position.has(job.id)) : null,
+    estimated_start:
+      job.state !== 'queued' ? null : slurm ? iso(job.slurm?.start_estimate) : origin.gpusKnown ? iso(plan.estimates.get(job.id)) : null,
+    waiting_for: !isWaiting(job)
+      ? null
+      : slurm
+        ? slurmWaitReason(job, state)
+        : waitReason(job, state, plan, origin.gpusKnown, position.has(job.id)),
     held_by: job.held_by ?? null,
     submitted_at: iso(job.submitted_at)!,
     started_at: iso(job.started_at),
@@ -250,7 +265,50 @@ function jobView(job: JobRecord, { state, plan, position, standing, origin }: Jo
     usage: job.state === 'running' ? (job.usage ?? null) : null,
     idle: job.state === 'running' && job.idle === true,
     usage_summary: job.usage_summary ?? null,
+    slurm:
+      job.slurm_job_id === undefined
+        ? null
+        : {
+            job_id: job.slurm_job_id,
+            state: job.slurm?.state ?? null,
+            node: job.slurm?.node ?? null,
+            reason: job.slurm?.reason ?? null,
+            priority: job.slurm?.priority ?? null,
+          },
   };
+}
+
+/** `backend: slurm`: queued jobs in Slurm by its priority, highest first (held ones have no place). */
+function slurmOrder(jobs: readonly JobRecord[]): Map<number, number> {
+  const queued = jobs.filter((job) => job.state === 'queued' && !job.held_by && job.slurm_job_id !== undefined);
+  queued.sort((a, b) => (b.slurm?.priority ?? -1) - (a.slurm?.priority ?? -1) || a.id - b.id);
+  return new Map(queued.map((job, i) => [job.id, i + 1]));
+}
+
+/** `backend: slurm`: dopq's own reasons only (held, image, after other jobs, paused); Slurm's is in `slurm.reason`. */
+function slurmWaitReason(job: JobRecord, state: StateFile): WaitReason | null {
+  if (job.state === 'building') return 'building';
+  if (job.needs_image) return 'image';
+  if (job.held_by) return 'held';
+  if (job.slurm_job_id === undefined && (job.after?.length || job.after_any?.length)) return 'dependency';
+  if (job.slurm_job_id === undefined && state.paused) return 'paused';
+  return null;
+}
+
+/** The users table with Slurm's fair-share standing (sshare): share and factor from Slurm, best standing first. */
+function withSlurmShares(users: UserView[], state: StateFile): UserView[] {
+  const rows = new Map((state.slurm_shares?.rows ?? []).map((row) => [row.user, row]));
+  for (const user of rows.keys()) {
+    // Every association's user (root's own is Slurm's, not a dopq user's).
+    if (user !== 'root' && !users.some((view) => view.user === user))
+      users.push({ user, share: 1, usage_gpu_hours: 0, penalty: null, running: 0, queued: 0, gpus_held: 0 });
+  }
+  return users
+    .map((view) => {
+      const row = rows.get(view.user);
+      return { ...view, share: row?.raw_shares ?? view.share, penalty: null, fairshare: row?.fairshare ?? null };
+    })
+    .sort((a, b) => (b.fairshare ?? -1) - (a.fairshare ?? -1) || a.user.localeCompare(b.user));
 }
 
 /** Why a queued job waits beyond its turn, when there is a specific reason. */

@@ -165,7 +165,7 @@ function renderStatus(view: QueueView, d: Drawing): string {
         ]
       : []),
     ...reloadLine(view.daemon.reload, c, at),
-    `${c.bold('Policy')}  ${view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${at(view.paused.since)}: no new jobs start`)}` : ''}`,
+    `${c.bold('Policy')}  ${view.backend === 'slurm' ? "Slurm's (its priority and fair-share)" : view.policy}${view.paused ? `  ${c.red(`paused by ${view.paused.by} since ${at(view.paused.since)}: no new jobs start`)}` : ''}`,
   ];
   const status = fitLines(lines.join('\n'), d.width);
   const reserved = view.reservation
@@ -180,6 +180,7 @@ function renderStatus(view: QueueView, d: Drawing): string {
 /** Free/total and each GPU by index, wrapped to the width; before the daemon's first scan, the config's. */
 function gpusLine(view: QueueView, { c, width }: Drawing): string {
   const head = `${c.bold('GPUs')}    `;
+  if (view.backend === 'slurm') return fitLines(`${head}on Slurm's nodes, which Slurm hands out (sinfo)`, width);
   if (view.gpus_source === 'unknown') return fitLines(`${head}unknown until the daemon runs (gpus: auto)`, width);
   const items = [...view.gpus]
     .sort((a, b) => a.index - b.index)
@@ -296,7 +297,8 @@ const WAITING_FOR: Record<string, string> = {
 
 /** `now`, `in 2h10m`, or why it cannot be known. */
 function startCell(job: JobView, now: number, c: ChalkInstance): string {
-  const note = job.waiting_for ? WAITING_FOR[job.waiting_for] : undefined;
+  // With Slurm, its pending reason (Priority, Resources, JobHeldAdmin, ...) when dopq has none of its own.
+  const note = job.waiting_for ? WAITING_FOR[job.waiting_for] : (job.slurm?.reason ?? undefined);
   if (job.estimated_start === null) return c.dim(note ?? '-');
   const wait = (Date.parse(job.estimated_start) - now) / 1000;
   const when = wait <= 0 ? 'now' : `in ${formatDuration(wait)}`;
@@ -400,12 +402,19 @@ function usersTable(view: QueueView, d: Drawing): string {
     user.user,
     String(user.share),
     user.usage_gpu_hours.toFixed(2),
-    user.penalty === null ? '-' : user.penalty.toFixed(2),
+    view.backend === 'slurm'
+      ? user.fairshare == null
+        ? '-'
+        : user.fairshare.toFixed(3)
+      : user.penalty === null
+        ? '-'
+        : user.penalty.toFixed(2),
     String(user.running),
     String(user.gpus_held),
     String(user.queued),
   ]);
-  const penalty = view.policy === 'dopq-classic' ? 'penalty (DoPQ)' : 'penalty (GPU-h/share)';
+  const penalty =
+    view.backend === 'slurm' ? 'fair-share (Slurm)' : view.policy === 'dopq-classic' ? 'penalty (DoPQ)' : 'penalty (GPU-h/share)';
   return table(['user', 'share', 'usage (GPU-h)', penalty, 'running', 'gpus', 'queued'], rows, TABLE_FITS.users, d);
 }
 

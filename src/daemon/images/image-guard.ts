@@ -14,6 +14,9 @@ import type { EngineImage } from '../../io/docker/engine.js';
 import { writeImageRecord } from '../../io/spool/image-record.js';
 import type { DaemonContext } from '../context.js';
 
+/** What judging an image needs: the engine, and the record of whose job images are whose. */
+export type ImageContext = Pick<DaemonContext, 'engine' | 'images'>;
+
 /** How far up a parent chain to look; local builds have one parent per Dockerfile step. */
 const MAX_ANCESTORS = 256;
 const ANCESTRY_CACHED = 1000;
@@ -34,7 +37,7 @@ export class ImageRefused extends Error {
 }
 
 /** The engine's image for `reference` with its parent chain, or undefined when it has none. */
-export async function imageFacts(ctx: DaemonContext, reference: string): Promise<{ image: EngineImage; facts: ImageFacts } | undefined> {
+export async function imageFacts(ctx: ImageContext, reference: string): Promise<{ image: EngineImage; facts: ImageFacts } | undefined> {
   const image = await ctx.engine.inspectImage(reference);
   if (!image) return undefined;
   // An image's parents never change (its ID is its content): walk the chain once per ID, not
@@ -56,7 +59,7 @@ export async function imageFacts(ctx: DaemonContext, reference: string): Promise
  * The image `reference` resolves to, if `uid` may use it; else ImageRefused. `what` says where
  * the reference came from (`image`, `Dockerfile line 3: FROM`), for the message its owner sees.
  */
-export async function resolveForUser(ctx: DaemonContext, uid: number, reference: string, what: string): Promise<EngineImage> {
+export async function resolveForUser(ctx: ImageContext, uid: number, reference: string, what: string): Promise<EngineImage> {
   if (namesForeignJobImage(reference, uid)) throw new ImageRefused(`${what} ${reference}: another user's job image`, 'foreign-image');
   const found = await imageFacts(ctx, reference);
   if (!found) throw new ImageRefused(`${what} ${reference}: no such image on this server (builds and jobs never pull)`, 'unusable');

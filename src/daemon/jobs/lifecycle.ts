@@ -1,7 +1,6 @@
 // A running job's container: starting it, saving its output, recording how it ended.
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { containerSpec } from '../../core/job/container-spec.js';
 import { beyondHost } from '../../core/config/fit-host.js';
 import { afterEngineRestart, afterHostFault, failToStart, finishJob, refuseJob, type JobRecord, type JobSpec } from '../../core/job/job.js';
 import { jobEvent } from '../../core/job/job-events.js';
@@ -9,10 +8,10 @@ import { killedByEngineRestart } from '../../core/engine-faults.js';
 import { noteEngineError, refreshEngineStart } from '../engine-health.js';
 import { dockerMessage } from '../../io/docker/docker.js';
 import { jobById, replaceJob, type DaemonContext } from '../context.js';
-import { forbiddenPaths, MountDenied, StartRefused, outputBind, resolveBinds } from './mounts.js';
-import { accountOf } from '../../io/host/users.js';
+import { MountDenied, StartRefused } from './mounts.js';
+import { hardenedContainer } from './job-container.js';
 import { appendToJobLog, saveJobOutput, type OutputLimits } from '../../io/files/job-log.js';
-import { ImageRefused, resolveForUser } from '../images/image-guard.js';
+import { ImageRefused } from '../images/image-guard.js';
 import { closeSession, openSession, sessionExit } from './sessions.js';
 
 export async function loadSpec(ctx: DaemonContext, id: number): Promise<JobSpec | undefined> {
@@ -47,18 +46,7 @@ export async function createJobContainer(ctx: DaemonContext, job: JobRecord): Pr
     return { ...failToStart(job, beyond, ctx.now()), reason: 'exceeds-host' };
   }
   try {
-    // Identity from the user database now, not from the manifest or the dropped file's group.
-    const account = await accountOf(spec.uid);
-    if (!account) throw new StartRefused(`uid ${spec.uid} is no longer a user on this machine`);
-    // The container gets the image ID the engine resolved and dopq judged, so no name can be
-    // re-pointed between the check and the create.
-    const image = await resolveForUser(ctx, spec.uid, spec.image, 'image');
-    const owner = { user: account.user, uid: spec.uid, gid: account.gid, groups: [...account.groups.values()] };
-    const binds = await resolveBinds(spec.manifest.mounts, ctx.config.mounts.allowed_roots, await forbiddenPaths(ctx.config), owner);
-    const output = await outputBind(ctx.config, account.user, spec.uid, account.gid);
-    if (output) binds.push(output);
-    const groups = ctx.config.container_groups.flatMap((name) => (account.groups.has(name) ? [account.groups.get(name)!] : []));
-    const container = containerSpec({ ...spec, image: image.id }, job.gpus, ctx.config, ctx.instance, { gid: account.gid, groups, binds });
+    const container = await hardenedContainer(ctx, spec, job.gpus);
     return { ...job, container_id: await ctx.engine.create(container) };
   } catch (error) {
     return startFailure(ctx, job, error);

@@ -96,3 +96,13 @@ export async function removeContainer(docker: Docker, containerId: string): Prom
     if (code !== 404 && code !== 409) throw error; // gone, or removal already in progress
   }
 }
+
+/**
+ * The containers of this instance's jobs that carry `label` (`key=value`): by name and label both,
+ * since a label alone could come from an image. For a Slurm node's epilog.
+ */
+export async function listLabelledJobContainers(docker: Docker, instance: string, label: string): Promise<string[]> {
+  const prefix = containerNamePrefix(instance);
+  const containers = await docker.listContainers({ all: true, filters: { name: [prefix], label: [label] } });
+  return containers.filter((c) => (c.Names ?? []).some((name) => new RegExp(`^/${prefix}\\d+$`).test(name))).map((c) => c.Id);
+}

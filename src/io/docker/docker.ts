@@ -2,7 +2,15 @@
 // (containers, images, output, events) into a DockerEngine. Nothing outside io/docker imports dockerode.
 import Docker from 'dockerode';
 import { UnavailableError } from '../../core/errors.js';
-import { createContainer, exitOf, listJobContainers, removeContainer, startCreated, stopContainer } from './containers.js';
+import {
+  createContainer,
+  exitOf,
+  listJobContainers,
+  listLabelledJobContainers,
+  removeContainer,
+  startCreated,
+  stopContainer,
+} from './containers.js';
 import type { DockerEngine } from './engine.js';
 import { dockerMessage } from './engine-errors.js';
 import { watchExits } from './events.js';
@@ -47,4 +55,15 @@ export function createDockerEngine(socketPath: string): DockerEngine {
     resizeTerminal: (containerId, columns, rows) => resizeTerminal(docker, containerId, columns, rows),
     watchExits: (instance, onDie, onError) => watchExits(docker, instance, onDie, onError),
   };
+}
+
+/**
+ * Remove every container of this instance's jobs labelled `label` (a Slurm node's epilog: the
+ * ended Slurm job's); resolves with their ids.
+ */
+export async function removeLabelledJobContainers(socketPath: string, instance: string, label: string): Promise<string[]> {
+  const docker = new Docker({ socketPath });
+  const ids = await listLabelledJobContainers(docker, instance, label);
+  for (const id of ids) await removeContainer(docker, id);
+  return ids;
 }

@@ -25,6 +25,16 @@ export async function appendToJobLog(file: string, uid: number, text: string): P
   }
 }
 
+/** The job's log, made its owner's if missing (Slurm opens it as the owner, who cannot create it in logs/). */
+export async function ensureJobLog(file: string, uid: number): Promise<void> {
+  try {
+    await (await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW)).close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await (await createOwned(file, uid)).close();
+  }
+}
+
 // Made the owner's under a temp name and renamed, so `dopq log -f` never opens it while it is
 // still root's.
 async function createOwned(file: string, uid: number): Promise<FileHandle> {
@@ -63,14 +73,22 @@ export function logTimesFile(log: string): string {
  * when the source ends. Every byte is read whatever happens to the file, so a job whose output
  * is attached never waits on the log: what cannot be saved is dropped and marked.
  */
-export async function saveJobOutput(source: NodeJS.ReadableStream, file: string, uid: number, limits: OutputLimits): Promise<void> {
-  const exists = await stat(file).then(
-    () => true,
-    () => false,
+export async function saveJobOutput(
+  source: NodeJS.ReadableStream,
+  file: string,
+  uid: number,
+  limits: OutputLimits,
+  { append = false }: { append?: boolean } = {},
+): Promise<void> {
+  const size = await stat(file).then(
+    (info) => info.size,
+    () => undefined,
   );
-  const handle = exists ? await open(file, constants.O_RDWR | constants.O_TRUNC | constants.O_NOFOLLOW) : await createOwned(file, uid);
-  const times = await openTimes(logTimesFile(file), uid);
-  const log = new GuardedLog(handle, limits, times);
+  // `append` (a Slurm job's log, which Slurm appends its own lines to): kept, and written after.
+  const mode = append ? constants.O_APPEND : constants.O_TRUNC;
+  const handle = size !== undefined ? await open(file, constants.O_RDWR | mode | constants.O_NOFOLLOW) : await createOwned(file, uid);
+  const times = await openTimes(logTimesFile(file), uid, append);
+  const log = new GuardedLog(handle, limits, times, append ? (size ?? 0) : 0);
   try {
     await new Promise<void>((resolve, reject) => {
       source.on('data', (chunk: Buffer) => log.push(chunk));
@@ -85,9 +103,9 @@ export async function saveJobOutput(source: NodeJS.ReadableStream, file: string,
   }
 }
 
-async function openTimes(file: string, uid: number): Promise<FileHandle | undefined> {
+async function openTimes(file: string, uid: number, keep = false): Promise<FileHandle | undefined> {
   try {
-    return await open(file, constants.O_WRONLY | constants.O_TRUNC | constants.O_APPEND | constants.O_NOFOLLOW);
+    return await open(file, constants.O_WRONLY | (keep ? 0 : constants.O_TRUNC) | constants.O_APPEND | constants.O_NOFOLLOW);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
     return createOwned(file, uid).catch(() => undefined);
@@ -126,7 +144,11 @@ class GuardedLog {
     private readonly handle: FileHandle,
     private readonly limits: OutputLimits,
     private readonly times?: FileHandle,
-  ) {}
+    initialSize = 0,
+  ) {
+    this.size = initialSize;
+    this.lineEnd = initialSize;
+  }
 
   push(chunk: Buffer): void {
     if (this.state === 'cut' || this.state === 'broken' || chunk.length === 0) return;
