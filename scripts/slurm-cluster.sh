@@ -4,6 +4,8 @@
 #   slurm-cluster.sh [up]              install what is missing, configure, start, wait until usable
 #   slurm-cluster.sh add-user NAME...  give Unix users an association in account "dopq" (after up)
 #   slurm-cluster.sh reset-usage NAME... forget the users' fair-share usage in account "dopq" (a test's clean start)
+#   slurm-cluster.sh epilog DOPQ_PATH [CONFIG]  the node epilog also runs DOPQ_PATH node-epilog for CONFIG
+#   slurm-cluster.sh epilog-remove [CONFIG]      ... and no longer for CONFIG
 #   slurm-cluster.sh status            print sinfo, the node's GRES and the associations
 #   slurm-cluster.sh down              stop the daemons this script starts (state and config are kept)
 #
@@ -182,21 +184,37 @@ EOF
   write_if_changed "$conf_dir/slurmdbd.conf" "$dbd_conf" && changed=0
   chown slurm:slurm "$conf_dir/slurmdbd.conf"
   chmod 600 "$conf_dir/slurmdbd.conf"
-  # The epilog must never fail for a missing dopq: a failing epilog drains the node.
-  # DOPQ_BIN and DOPQ_CONFIG come from dopq-epilog.env (`slurm-cluster.sh epilog PATH [CONFIG]`).
+  # The node epilog runs `dopq node-epilog` once per entry in dopq-epilog.d (`slurm-cluster.sh epilog
+  # PATH [CONFIG]`): each removes only its own config's instance's containers, so test files that run
+  # at once each add their own entry and remove it after, and no entry overwrites another.
   write_if_changed "$conf_dir/dopq-epilog.sh" "$(
-    cat <<'EOF'
+    cat <<EOF
 #!/bin/sh
 # Slurm's node epilog (root): remove any dopq container left by the ending job (SLURM_JOB_ID).
+# Written by dopq's scripts/slurm-cluster.sh. It runs dopq node-epilog once per dopq-epilog.d/*.env
+# (DOPQ_BIN, DOPQ_CONFIG), or dopq on PATH with its default config when there is none. What they
+# print goes to $log_dir/dopq-epilog.log (slurmd keeps none of it). An entry whose dopq or config
+# is gone is skipped; a node-epilog that fails fails the epilog, and Slurm drains the node: a
+# container it could not remove must not meet the next job.
 # slurmd gives epilogs almost no environment: dopq's launcher needs node, and dopq needs docker.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
-env_file=$(dirname "$0")/dopq-epilog.env
-[ -r "$env_file" ] && . "$env_file"
-dopq=${DOPQ_BIN:-$(command -v dopq || true)}
-[ -n "$dopq" ] && [ -x "$dopq" ] || exit 0
-if [ -n "${DOPQ_CONFIG:-}" ]; then exec "$dopq" node-epilog --config "$DOPQ_CONFIG"; fi
-exec "$dopq" node-epilog
+exec >>$log_dir/dopq-epilog.log 2>&1
+status=0 entries=0
+for entry in "\$(dirname "\$0")"/dopq-epilog.d/*.env; do
+  [ -r "\$entry" ] || continue
+  entries=\$((entries + 1))
+  (
+    DOPQ_BIN='' DOPQ_CONFIG=''
+    . "\$entry"
+    [ -x "\$DOPQ_BIN" ] || exit 0
+    [ -z "\$DOPQ_CONFIG" ] || [ -r "\$DOPQ_CONFIG" ] || exit 0
+    if [ -n "\$DOPQ_CONFIG" ]; then exec "\$DOPQ_BIN" --config "\$DOPQ_CONFIG" node-epilog; fi
+    exec "\$DOPQ_BIN" node-epilog
+  ) || { status=\$?; echo "dopq-epilog: Slurm job \${SLURM_JOB_ID:-?}: \$entry failed (exit \$status)"; }
+done
+if [ "\$entries" = 0 ] && dopq=\$(command -v dopq); then "\$dopq" node-epilog || status=\$?; fi
+exit "\$status"
 EOF
   )" || true
   chmod 755 "$conf_dir/dopq-epilog.sh"
@@ -308,6 +326,16 @@ add_users() {
   done
 }
 
+# One word for /bin/sh (the epilog sources its entries): single quotes, each ' written as '\''.
+sh_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+# The epilog's entry for a config (or the default one): a file named by a hash of its path.
+epilog_entry() {
+  local name=default
+  [ -n "$1" ] && name=$(printf '%s' "$1" | sha256sum | cut -c1-16)
+  echo "$conf_dir/dopq-epilog.d/$name.env"
+}
+
 up() {
   local started
   started=$(date +%s%N)
@@ -344,12 +372,19 @@ case "${1:-up}" in
     say "usage of $* reset"
     ;;
   epilog)
-    # Point the node epilog at a dopq binary (and config): slurm-cluster.sh epilog PATH [CONFIG]
+    # The node epilog also runs DOPQ_PATH node-epilog for CONFIG (or the default config): one entry per
+    # config, replaced when given again. slurm-cluster.sh epilog DOPQ_PATH [CONFIG]
     [ -n "${2:-}" ] || fail "usage: slurm-cluster.sh epilog DOPQ_PATH [CONFIG]" "" 64
-    printf 'DOPQ_BIN=%q\n' "$2" >"$conf_dir/dopq-epilog.env.tmp"
-    [ -n "${3:-}" ] && printf 'DOPQ_CONFIG=%q\n' "$3" >>"$conf_dir/dopq-epilog.env.tmp"
-    mv "$conf_dir/dopq-epilog.env.tmp" "$conf_dir/dopq-epilog.env"
-    say "the node epilog runs $2 node-epilog"
+    mkdir -p "$conf_dir/dopq-epilog.d"
+    entry=$(epilog_entry "${3:-}")
+    { echo "DOPQ_BIN=$(sh_quote "$2")" && echo "DOPQ_CONFIG=$(sh_quote "${3:-}")"; } >"$entry.tmp"
+    mv "$entry.tmp" "$entry"
+    say "the node epilog runs $2 node-epilog${3:+ for $3} ($entry)"
+    ;;
+  epilog-remove)
+    # The node epilog no longer runs node-epilog for CONFIG (or the default config). slurm-cluster.sh epilog-remove [CONFIG]
+    rm -f "$(epilog_entry "${2:-}")"
+    say "the node epilog no longer runs node-epilog for ${2:-the default config}"
     ;;
   status)
     sinfo -N -o '%N %T %G %C %m' || true
@@ -363,5 +398,5 @@ case "${1:-up}" in
     stop_daemon munged /run/munge/munged.pid
     say "stopped"
     ;;
-  *) fail "unknown command '$1' (up, add-user NAME..., reset-usage NAME..., epilog PATH [CONFIG], status, down)" "" 64 ;;
+  *) fail "unknown command '$1' (up, add-user NAME..., reset-usage NAME..., epilog PATH [CONFIG], epilog-remove [CONFIG], status, down)" "" 64 ;;
 esac

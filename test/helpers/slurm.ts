@@ -54,3 +54,18 @@ export async function waitForSlurmJob(jobId: string, attempts = 600): Promise<st
 export async function resetSlurmUsage(...users: string[]): Promise<void> {
   await run('bash', [SLURM_SCRIPT, 'reset-usage', ...users], { timeout: 60_000 });
 }
+
+/** Where the test cluster's node epilog writes what each `dopq node-epilog` printed. */
+export const EPILOG_LOG = '/var/log/slurm/dopq-epilog.log';
+
+/**
+ * Slurm's node epilog also runs `dopq` (this build) `node-epilog` for `configFile`: an entry of its
+ * own (slurm-cluster.sh epilog), so test files that run at once never overwrite each other's.
+ * Resolves with the function that takes the entry out again (a teardown).
+ */
+export async function epilogFor(dopq: string, configFile: string): Promise<() => Promise<void>> {
+  await run('bash', [SLURM_SCRIPT, 'epilog', dopq, configFile], { timeout: 60_000 });
+  return async () => {
+    await run('bash', [SLURM_SCRIPT, 'epilog-remove', configFile], { timeout: 60_000 });
+  };
+}
