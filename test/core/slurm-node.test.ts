@@ -11,7 +11,15 @@ import type { JobRecord, JobSpec } from '../../src/core/job/job.js';
 import { parseManifest, recheckManifest } from '../../src/core/job/manifest.js';
 import { nodeRunRefusal, recordedSubmission, slurmAllocation, verifiedAllocation } from '../../src/core/slurm/node-job.js';
 import { expandIndices, parseShowJob } from '../../src/core/slurm/show-job.js';
-import { batchScript, sbatchArgs, sbatchEnvironment, shellQuote, signalLead, slurmMinutes } from '../../src/core/slurm/sbatch.js';
+import {
+  batchScript,
+  sbatchArgs,
+  sbatchEnvironment,
+  shellQuote,
+  signalLead,
+  slurmFileName,
+  slurmMinutes,
+} from '../../src/core/slurm/sbatch.js';
 import { parseConfig } from '../../src/core/config/config.js';
 import { testConfig } from './fixtures.js';
 
@@ -62,6 +70,31 @@ test('sbatch argv: no GPUs means no --gres; requeue: false is --no-requeue; no p
   t.false(args.some((a) => a.startsWith('--partition') || a.startsWith('--account')));
   t.throws(() => sbatchArgs({ id: 3.5, uid: 1001, gid: 1001, manifest: job.manifest }, settings));
   t.throws(() => sbatchArgs({ id: 3, uid: -1, gid: 1001, manifest: job.manifest }, settings));
+});
+
+/**
+ * The file slurmstepd opens for an --output name (src/slurmd/common/fname.c): a name with a
+ * backslash is not expanded, its single backslashes dropped and doubled ones read as one; else
+ * `%%` is `%` and any other `%` starts a pattern (%j, %u, %5t...), here a NUL no path holds.
+ */
+function slurmOpens(name: string): string {
+  if (name.includes('\\')) return name.replace(/\\(\\?)/g, '$1');
+  return name.replace(/%(%?)/g, (_, percent: string) => (percent ? '%' : '\0'));
+}
+
+test("the log's path reaches Slurm as written: % is %% (sbatch expands %j, %u...); with a backslash, each is doubled", (t) => {
+  const job = spec('image: a\n');
+  const logArgs = (logFile: string) =>
+    sbatchArgs({ id: 3, uid: 1001, gid: 1001, manifest: job.manifest }, { ...settings, logFile }).filter((arg) =>
+      /^--(output|error)=/.test(arg),
+    );
+  t.deepEqual(logArgs('/srv/100%j/%u.log'), ['--output=/srv/100%%j/%%u.log', '--error=/srv/100%%j/%%u.log']);
+  t.deepEqual(logArgs('/srv/a\\b%j/3.log'), ['--output=/srv/a\\\\b%j/3.log', '--error=/srv/a\\\\b%j/3.log']);
+  t.is(slurmFileName('/srv/dopq/spool/logs/17.log'), '/srv/dopq/spool/logs/17.log');
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom(...'%\\/ajux5.'.split('')) }), (name) => slurmOpens(slurmFileName(name)) === name),
+    { numRuns: 500 },
+  );
 });
 
 test('time limits round up to whole minutes; the TERM lead is slurm.term_grace, whole, at least 1 s', (t) => {

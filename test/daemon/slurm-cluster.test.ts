@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { runCli } from '../helpers/cli.js';
 import { resetSlurmUsage, SLURM, SLURM_SCRIPT, slurm, slurmCluster, waitForSlurmJob } from '../helpers/slurm.js';
 import { alice, bob, ensureUser, runAs } from '../helpers/users.js';
+import { slurmFileName } from '../../src/core/slurm/sbatch.js';
 
 const run = promisify(execFile);
 
@@ -53,6 +54,34 @@ test.serial('sbatch --uid runs the job as alice with a GPU of its own', async (t
   t.is(uidLine, String(user.uid));
   const accounted = (await slurm('sacct', ['-n', '-X', '-P', '-j', jobId, '-o', 'user,alloctres'])).trim();
   t.regex(accounted, new RegExp(`^${user.name}\\|.*gres/gpu=1`));
+});
+
+test.serial('sbatch writes to a log whose path holds % or a backslash at that very path, as slurmFileName writes it', async (t) => {
+  t.timeout(175_000);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dopq-slurm-100%j%u-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await chmod(dir, 0o777);
+  const user = alice();
+  const logs = [path.join(dir, '%x-%%.log'), path.join(dir, 'a\\b%j.log')];
+  const jobs = [];
+  for (const log of logs) {
+    const submitted = await slurm('sbatch', [
+      '--parsable',
+      `--uid=${user.uid}`,
+      `--gid=${user.gid}`,
+      `-A`,
+      SLURM.account,
+      `--output=${slurmFileName(log)}`,
+      '--open-mode=append',
+      '--wrap',
+      'echo ran',
+    ]);
+    jobs.push(submitted.trim().split(';')[0]!);
+  }
+  for (const [i, jobId] of jobs.entries()) {
+    t.is(await waitForSlurmJob(jobId), 'COMPLETED');
+    t.is(await readFile(logs[i]!, 'utf8'), 'ran\n', logs[i]);
+  }
 });
 
 test.serial("slurm-setup's lines, applied, are what sshare and sacctmgr show", async (t) => {

@@ -69,8 +69,8 @@ export function sbatchArgs(job: SbatchJob, settings: SbatchSettings): string[] {
     ...(m.gpus > 0 ? [`--gres=gpu:${m.gpus}`] : []),
     `--time=${resources.minutes}`,
     `--signal=B:TERM@${signalLead(settings.termGrace)}`,
-    `--output=${settings.logFile}`,
-    `--error=${settings.logFile}`,
+    `--output=${slurmFileName(settings.logFile)}`,
+    `--error=${slurmFileName(settings.logFile)}`,
     // dopq's log is saved by the node helper; Slurm only appends its own lines (a cancel, a time limit).
     '--open-mode=append',
     // Neither the daemon's environment nor any other reaches the job: the helper gets what the script sets.
@@ -79,6 +79,16 @@ export function sbatchArgs(job: SbatchJob, settings: SbatchSettings): string[] {
     ...(m.requeue ? [] : ['--no-requeue']),
   ];
   return args;
+}
+
+/**
+ * A file name for `--output`/`--error` that Slurm opens as written: it expands `%` patterns there
+ * (`%j`, `%u`, ...; `%%` is one `%`), and in a name holding a backslash it expands nothing, drops
+ * each single backslash and reads a doubled one as one. A spool path with either would else name
+ * another file.
+ */
+export function slurmFileName(file: string): string {
+  return file.includes('\\') ? file.replace(/\\/g, '\\\\') : file.replace(/%/g, '%%');
 }
 
 /** What a job's container takes, in Slurm's units: what it asks Slurm for, and what node-run checks Slurm gave. */
