@@ -21,7 +21,7 @@ import {
 } from '../../core/doctor/checks.js';
 import { DopqError } from '../../core/errors.js';
 import { parseSinfoPartitions, parseSlurmSettings, slurmChecks, type SlurmSeen } from '../../core/doctor/slurm-checks.js';
-import { slurmCommand } from '../../io/slurm/slurm-command.js';
+import { slurmCommand } from '../../io/slurm/slurm-run.js';
 import { engineHostFigures, readEngineInfo } from '../../io/docker/engine-info.js';
 import { findConfig, loadConfig } from '../../io/files/config-file.js';
 import { freeBytes } from '../../io/files/disk.js';

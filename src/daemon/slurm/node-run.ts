@@ -65,7 +65,7 @@ export async function nodeRun(ctx: NodeRunContext, id: number): Promise<number> 
   if (throughSudo(ctx.env)) {
     // The node's own slurm.conf: a SLURM_CONF of the caller's (a site's sudoers may keep it) would
     // name a controller of theirs, which vouches for anything.
-    const line = await showJobLine(slurm.jobId, {}, slurmBin(ctx.config));
+    const line = await showJobLine(slurm.jobId, slurmBin(ctx.config));
     const verified = verifiedAllocation(parseShowJob(line), spec, slurm.jobId, hostname());
     if (!verified.ok) throw new PermissionError(subject, verified.problem);
     slurm = verified.allocation;

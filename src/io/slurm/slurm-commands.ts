@@ -1,12 +1,13 @@
 // The edge to Slurm: sbatch, squeue, sacct, scancel, scontrol and sshare run with execFile (never a
 // shell), each with a timeout, in a clean environment: sbatch reads SBATCH_* and SLURM_* variables
 // from its own environment, so the daemon's never reaches a job or changes how one is submitted.
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { parseSacct, SACCT_FIELDS } from '../../core/slurm/sacct-text.js';
 import type { SlurmJob } from '../../core/slurm/slurm-job.js';
 import { parseSqueueJson } from '../../core/slurm/squeue-json.js';
 import { parseSshare, SSHARE_FIELDS, type ShareRow } from '../../core/slurm/sshare.js';
+import { runSlurm, SlurmCommandError } from './slurm-run.js';
+
+export { SlurmCommandError };
 
 export interface SlurmCommands {
   /** sbatch with `args` and the batch script on stdin; Slurm's job id. */
@@ -23,15 +24,6 @@ export interface SlurmCommands {
   shares(): Promise<ShareRow[]>;
 }
 
-export class SlurmCommandError extends Error {
-  constructor(
-    readonly command: string,
-    message: string,
-  ) {
-    super(`${command}: ${message}`);
-  }
-}
-
 export interface SlurmCommandOptions {
   /** Folder of the Slurm commands; null: found on PATH. */
   binDir: string | null;
@@ -39,36 +31,12 @@ export interface SlurmCommandOptions {
   timeout?: number;
 }
 
-/** The environment Slurm's commands get: a PATH, a plain locale, and SLURM_CONF when the daemon was given one. */
-function commandEnv(): NodeJS.ProcessEnv {
-  // SLURM_TIME_FORMAT: sacct prints times as epoch seconds, whatever the locale and time zone.
-  const env: NodeJS.ProcessEnv = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    LC_ALL: 'C',
-    SLURM_TIME_FORMAT: '%s',
-  };
-  if (process.env.SLURM_CONF) env.SLURM_CONF = process.env.SLURM_CONF;
-  return env;
-}
-
 export function slurmCommands(options: SlurmCommandOptions): SlurmCommands {
-  const timeout = (options.timeout ?? 30) * 1000;
-  const bin = (name: string) => (options.binDir ? path.join(options.binDir, name) : name);
+  const timeoutMs = (options.timeout ?? 30) * 1000;
+  // SLURM_TIME_FORMAT: sacct prints times as epoch seconds, whatever the locale and time zone.
+  const env = { SLURM_TIME_FORMAT: '%s', SLURM_CONF: process.env['SLURM_CONF'] };
   const run = (name: string, args: readonly string[], input?: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const child = execFile(
-        bin(name),
-        [...args],
-        { timeout, killSignal: 'SIGKILL', maxBuffer: 512 * 1024 ** 2, env: commandEnv(), encoding: 'utf8' },
-        (error, stdout, stderr) => {
-          if (!error) return resolve(stdout);
-          const detail = stderr.trim().split('\n').slice(-3).join('; ') || error.message;
-          reject(new SlurmCommandError(name, error.killed ? `no answer within ${timeout / 1000}s` : detail));
-        },
-      );
-      child.stdin?.on('error', () => undefined); // a command that exits early closes its stdin
-      child.stdin?.end(input ?? '');
-    });
+    runSlurm(name, args, { bin: options.binDir, timeoutMs, env, maxBuffer: 512 * 1024 ** 2, ...(input !== undefined ? { input } : {}) });
   const each = async (name: string, args: readonly string[], ids: readonly number[]) => {
     if (ids.length > 0) await run(name, [...args, ...ids.map(String)]);
   };
