@@ -14,8 +14,8 @@ echo "pushed examples/two-gpus.yaml as job $(dopq push examples/two-gpus.yaml)"
 cat <<'MSG'
 
 Starting the daemon on etc/dopq.yaml (spool: ./spool). In another terminal:
-  node dist/src/cli.js q          # the queue, GPUs and penalties
-  node dist/src/cli.js log -f 1   # follow a job's output
+  node dist/src/cli.js --config etc/dopq.yaml q          # the queue, GPUs and penalties
+  node dist/src/cli.js --config etc/dopq.yaml log -f 1   # follow a job's output
 Ctrl-C stops the daemon.
 
 MSG

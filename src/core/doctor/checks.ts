@@ -209,7 +209,13 @@ export function diskCheck(
   short: CheckStatus,
   consequence: string,
 ): Check {
-  if (!free.ok) return check(name, 'warn', `cannot tell the free space of ${folder}: ${free.error}`, 'run dopq doctor as root');
+  if (!free.ok) {
+    // A folder that is not there yet (the spool before dopq init) is no matter of privileges.
+    const hint = free.error.includes('ENOENT')
+      ? `${folder} does not exist yet: create it (the spool: as root, dopq init)`
+      : 'run dopq doctor as root';
+    return check(name, 'warn', `cannot tell the free space of ${folder}: ${free.error}`, hint);
+  }
   if (free.value < minFree) {
     return check(
       name,
