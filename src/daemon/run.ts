@@ -18,6 +18,7 @@ import { newEngineHealth } from '../core/engine-faults.js';
 import { noteEngineError } from './engine-health.js';
 import { createGpuSource } from './gpu-source.js';
 import { fitConfigToHost } from './host-fit.js';
+import { backendSwitchError, jobsOfOtherBackend } from '../core/job/backend-switch.js';
 
 export interface RunOptions {
   once: boolean;
@@ -66,6 +67,9 @@ export async function runDaemon(config: Config, options: RunOptions): Promise<nu
   });
   try {
     const state = await readState(spool.state);
+    // Jobs the other backend runs: this one could neither follow nor stop them.
+    const foreign = jobsOfOtherBackend(state.jobs, config.backend);
+    if (foreign.length > 0) throw backendSwitchError(foreign, config.backend, config.file);
     // The floor never goes back below a number in the state; a higher one (records pruned since) stays.
     const idFloor = Math.max(
       (await readIdFloor(spool.seq)) ?? 0,

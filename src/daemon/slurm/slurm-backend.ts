@@ -12,6 +12,7 @@ import type { SlurmJob } from '../../core/slurm/slurm-job.js';
 import { submissionsDue, type Submission } from '../../core/slurm/submissions.js';
 import { ensureJobLog } from '../../io/files/job-log.js';
 import { accountOf } from '../../io/host/users.js';
+import { sbatchRefusal } from '../../core/slurm/sbatch-refusal.js';
 import { slurmCommands, SlurmCommandError, type SlurmCommands } from '../../io/slurm/slurm-commands.js';
 import { jobById, replaceJob, type DaemonContext } from '../context.js';
 import { loadSpec, logFile } from '../jobs/lifecycle.js';
@@ -171,9 +172,10 @@ export class SlurmBackend {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (error instanceof SlurmCommandError && REFUSED.test(message)) {
-          ctx.log.error(`Slurm refused it: ${message}`, job.id);
+          const refusal = sbatchRefusal(error.detail, job.user, ctx.config.slurm.account);
+          ctx.log.error(refusal, job.id);
           const { slurm_submit_at: _at, ...rest } = jobById(ctx, job.id)!;
-          replaceJob(ctx, failToStart(rest, `Slurm refused it: ${message.split('\n')[0]!.slice(0, 300)}`, ctx.now()));
+          replaceJob(ctx, failToStart(rest, refusal, ctx.now()));
         } else {
           // Maybe Slurm took it after all: the mark stays, and the next pass looks for it by name.
           ctx.log.error(`not submitted: ${message}; looked up and tried again`, job.id);
