@@ -105,6 +105,7 @@ test('COLUMNS fits the tables; a pipe without it, and --wide, get them whole', a
   t.is(piped.code, 0, piped.stderr);
   t.true(widest(piped.stdout) > 100, 'not a terminal: nothing cut');
   t.regex(piped.stdout, /│ a-queued-job-with-a-name-long-enough-to-need-cutting-in-80-cols │/);
+  t.regex(piped.stdout, /│ stopped at its time limit of 10m; set time_limit in the manifest for longer runs │/, 'the detail whole');
 
   const fitted = await spool.cli(['q'], { env: { COLUMNS: '80' } });
   t.is(fitted.code, 0, fitted.stderr);

@@ -11,7 +11,7 @@ import { busy, HOUR, iso, job, now, user } from './busy-queue.js';
 
 const { strlen } = createRequire(import.meta.url)('cli-table3/src/utils.js') as { strlen: (text: string) => number };
 
-/** The tables of the busy queue as dopq drew them before widths were fitted (commit 2fd9d2d), plus Running's limit and time left. */
+/** The tables of the busy queue as dopq drew them before widths were fitted (commit 2fd9d2d), plus Running's limit and time left, and Finished's detail whole (no 60-character cap without a width). */
 const BEFORE = `Running
 ┌────┬───────┬─────────────────────────────────────────────────┬──────┬─────────┬───────┬──────┬─────┬─────┬─────────┐
 │ id │ user  │ name                                            │ gpus │ runtime │ limit │ left │ cpu │ mem │ gpu use │
@@ -26,12 +26,12 @@ Queued
 └───┴────┴───────┴────────────────────────────────────────┴──────┴─────────┴──────────────────────────┘
 
 Finished
-┌────┬───────┬─────────────────────────────────────┬─────────────────────┬──────┬──────────┬─────────────┬──────────────────────────────────────────────────────────────┐
-│ id │ user  │ name                                │ outcome             │ exit │ duration │ ended       │ detail                                                       │
-│ 4  │ alice │ eval                                │ done                │ 0    │ 30m00s   │ today 11:00 │                                                              │
-│ 5  │ bob   │ preprocess-the-entire-dataset-again │ failed (time-limit) │ 137  │ 1h00m    │ today 09:30 │ stopped at its time limit of 1h; set time_limit in the mani… │
-│ 6  │ carol │ bad                                 │ rejected            │ -    │ -        │ today 07:30 │ line 3: gpus: expected a whole number of GPUs, got "two"     │
-└────┴───────┴─────────────────────────────────────┴─────────────────────┴──────┴──────────┴─────────────┴──────────────────────────────────────────────────────────────┘
+┌────┬───────┬─────────────────────────────────────┬─────────────────────┬──────┬──────────┬─────────────┬─────────────────────────────────────────────────────────────────────────────────┐
+│ id │ user  │ name                                │ outcome             │ exit │ duration │ ended       │ detail                                                                          │
+│ 4  │ alice │ eval                                │ done                │ 0    │ 30m00s   │ today 11:00 │                                                                                 │
+│ 5  │ bob   │ preprocess-the-entire-dataset-again │ failed (time-limit) │ 137  │ 1h00m    │ today 09:30 │ stopped at its time limit of 1h; set time_limit in the manifest for longer runs │
+│ 6  │ carol │ bad                                 │ rejected            │ -    │ -        │ today 07:30 │ line 3: gpus: expected a whole number of GPUs, got "two"                        │
+└────┴───────┴─────────────────────────────────────┴─────────────────────┴──────┴──────────┴─────────────┴─────────────────────────────────────────────────────────────────────────────────┘
 
 Users
 ┌───────┬───────┬───────────────┬───────────────────────┬─────────┬──────┬────────┐

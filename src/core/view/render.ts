@@ -383,16 +383,18 @@ function finishedTable(view: QueueView, limit: number | undefined, d: Drawing): 
     .filter((job) => ['done', 'failed', 'cancelled', 'rejected'].includes(job.state))
     .sort((a, b) => Date.parse(b.finished_at ?? '') - Date.parse(a.finished_at ?? '') || b.id - a.id);
   const hidden = limit === undefined ? 0 : Math.max(0, finished.length - limit);
-  const rows = finished.slice(0, finished.length - hidden).map((job) => [
-    taskLabel(job),
-    job.user,
-    nameOf(job),
-    outcome(job, c),
-    job.exit_code === null ? '-' : String(job.exit_code),
-    job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
-    job.finished_at ? localTime(Date.parse(job.finished_at), d.now, d.timeZone) : '-',
-    truncate(printable((job.message ?? '').split('\n')[0]!), 60), // the first line; dopq q --json has it all
-  ]);
+  const rows = finished
+    .slice(0, finished.length - hidden)
+    .map((job) => [
+      taskLabel(job),
+      job.user,
+      nameOf(job),
+      outcome(job, c),
+      job.exit_code === null ? '-' : String(job.exit_code),
+      job.started_at && job.finished_at ? formatDuration((Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000) : '-',
+      job.finished_at ? localTime(Date.parse(job.finished_at), d.now, d.timeZone) : '-',
+      detailOf(job, d),
+    ]);
   const drawn = table(['id', 'user', 'name', 'outcome', 'exit', 'duration', 'ended', 'detail'], rows, TABLE_FITS.finished, d);
   return hidden > 0 ? `${drawn}\n${fitLines(c.dim(`  ... ${hidden} older not shown; dopq q --all shows them`), d.width)}` : drawn;
 }
@@ -416,6 +418,12 @@ function usersTable(view: QueueView, d: Drawing): string {
   const penalty =
     view.backend === 'slurm' ? 'fair-share (Slurm)' : view.policy === 'dopq-classic' ? 'penalty (DoPQ)' : 'penalty (GPU-h/share)';
   return table(['user', 'share', 'usage (GPU-h)', penalty, 'running', 'gpus', 'queued'], rows, TABLE_FITS.users, d);
+}
+
+/** The message's first line (dopq q --json has it all); in a terminal at most 60 characters, whole with --wide or in a pipe. */
+function detailOf(job: JobView, d: Drawing): string {
+  const line = printable((job.message ?? '').split('\n')[0]!);
+  return d.width === undefined ? line : truncate(line, 60);
 }
 
 function truncate(text: string, max: number): string {
