@@ -55,11 +55,15 @@ export function boundedServer(
   };
 }
 
+/** `host:port` (`[::1]:port`) as its host, without brackets, and port. */
+export function listenAddress(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  return { host: listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(at + 1)) };
+}
+
 /** Listens on `host:port` (`[::1]:port`); a port in use or a bad address is a DopqError naming `key`, with `hint`. */
 export async function listenOn(server: Server, listen: string, key: string, hint = `pick another ${key}.listen`): Promise<void> {
-  const at = listen.lastIndexOf(':');
-  const host = listen.slice(0, at).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(listen.slice(at + 1));
+  const { host, port } = listenAddress(listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TEXT_CONTENT_TYPE } from '../core/metrics/prometheus-text.js';
 import { ExitCode } from '../core/errors.js';
 import { isLocalHostHeader, isLoopback } from './allowed-host.js';
-import { boundedServer, listenOn, sendText as send, untilStopped } from './bounded-http.js';
+import { boundedServer, listenAddress, listenOn, sendText as send, untilStopped } from './bounded-http.js';
 import type { CommandContext } from './context.js';
 
 /** Serves until the daemon goes away (its IPC channel closes) or a signal; resolves to the exit code. */
@@ -13,7 +13,7 @@ export async function serveMetrics(ctx: CommandContext, listen: string, render: 
   // Scrapes that arrive together share one read of the spool.
   let inFlight: Promise<string> | undefined;
   const exposition = (): Promise<string> => (inFlight ??= render().finally(() => (inFlight = undefined)));
-  const loopback = isLoopback(listen.slice(0, listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'));
+  const loopback = isLoopback(listenAddress(listen).host);
   const { server } = boundedServer((request, response) => void answer(request, response, exposition, ctx, loopback));
   await listenOn(server, listen, 'metrics');
   ctx.io.err(`dopq metrics: serving http://${listen}/metrics as uid ${process.getuid?.() ?? '?'}\n`);

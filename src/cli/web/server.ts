@@ -8,7 +8,7 @@ import { ExitCode } from '../../core/errors.js';
 import { HISTORY_POINT_MS, HISTORY_WINDOW_MS } from '../../core/view/usage-history.js';
 import { readDaemonStatus } from '../../io/spool/daemon-status.js';
 import { readHistory } from '../../io/spool/usage-history.js';
-import { boundedServer, listenOn, sendText, untilStopped } from '../bounded-http.js';
+import { boundedServer, listenAddress, listenOn, sendText, untilStopped } from '../bounded-http.js';
 import { buildView } from '../commands/q.js';
 import type { CommandContext } from '../context.js';
 import { daemonQueueView } from '../daemon-view.js';
@@ -59,7 +59,7 @@ export async function serveWeb(ctx: CommandContext, listen: string): Promise<num
   // Requests that arrive together share one read of the spool.
   let inFlight: Promise<string> | undefined;
   const view = (): Promise<string> => (inFlight ??= readView().finally(() => (inFlight = undefined)));
-  const loopback = isLoopback(listen.slice(0, listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'));
+  const loopback = isLoopback(listenAddress(listen).host);
   const bounded = boundedServer(
     (request, response) =>
       void answer(request, response, { ctx, feed, view, loopback, keepOpen: () => bounded.keepOpen(request.socket) }).catch(
