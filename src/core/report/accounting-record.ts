@@ -20,8 +20,7 @@ export interface AccountingRecord {
 }
 
 export function accountingRecordOf(job: JobRecord): AccountingRecord {
-  const summary = (job as { usage_summary?: { gpu_util_percent_mean?: unknown } | null }).usage_summary;
-  const util = summary?.gpu_util_percent_mean;
+  const util = job.usage_summary?.gpu_util_percent_mean;
   return {
     id: job.id,
     user: job.user,
